@@ -1,0 +1,106 @@
+//! [`Attempt`]: one execution attempt of a task, from its assignment to its close.
+
+use crate::id::{AttemptId, Timestamp, WorkerId};
+use crate::state::StateKind;
+
+/// One execution attempt of a task.
+///
+/// Every assignment creates an attempt. Ids start at 0 and grow by one per assignment; a task has
+/// at most one open attempt, and it is always the last. When the task leaves an active state, its
+/// attempt is closed in the same step: it gets a terminal state and a finish time.
+///
+/// Attempts are read-only: they change only through the transitions of [`Task`](crate::Task).
+///
+/// ```
+/// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, Timestamp, WorkerId};
+///
+/// let task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default());
+/// let task = task.assign(WorkerId::new("w1")?, Timestamp::from_millis(10));
+/// let task = task.start(Timestamp::from_millis(20)).succeed(Timestamp::from_millis(30));
+///
+/// let attempt = &task.attempts()[0];
+/// assert_eq!(attempt.id().get(), 0);
+/// assert_eq!(attempt.worker().as_str(), "w1");
+/// assert_eq!(attempt.state(), StateKind::Succeeded);
+/// assert_eq!(attempt.assigned_at(), Timestamp::from_millis(10));
+/// assert_eq!(attempt.started_at(), Some(Timestamp::from_millis(20)));
+/// assert_eq!(attempt.finished_at(), Some(Timestamp::from_millis(30)));
+/// assert_eq!(attempt.exit_code(), Some(0));
+/// # Ok::<(), iris_task::IdError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    pub(crate) id: AttemptId,
+    pub(crate) worker: WorkerId,
+    pub(crate) state: StateKind,
+    pub(crate) assigned_at: Timestamp,
+    pub(crate) started_at: Option<Timestamp>,
+    pub(crate) finished_at: Option<Timestamp>,
+    pub(crate) exit_code: Option<i32>,
+    pub(crate) error: Option<String>,
+}
+
+impl Attempt {
+    /// The attempt's id: 0 for the first attempt of a task, one more for each after it.
+    pub fn id(&self) -> AttemptId {
+        self.id
+    }
+
+    /// The worker the attempt was assigned to.
+    pub fn worker(&self) -> &WorkerId {
+        &self.worker
+    }
+
+    /// ASSIGNED, BUILDING or RUNNING while open; SUCCEEDED, FAILED, KILLED or WORKER_FAILED once
+    /// closed.
+    pub fn state(&self) -> StateKind {
+        self.state
+    }
+
+    /// When the task was assigned to the worker, creating this attempt.
+    pub fn assigned_at(&self) -> Timestamp {
+        self.assigned_at
+    }
+
+    /// When the worker first reported BUILDING or RUNNING; `None` if it never did.
+    pub fn started_at(&self) -> Option<Timestamp> {
+        self.started_at
+    }
+
+    /// When the attempt was closed; `None` while it is open.
+    pub fn finished_at(&self) -> Option<Timestamp> {
+        self.finished_at
+    }
+
+    /// The process exit code: 0 for SUCCEEDED, the reported code for FAILED, `None` otherwise.
+    pub fn exit_code(&self) -> Option<i32> {
+        self.exit_code
+    }
+
+    /// Why the attempt failed, was killed or lost its worker.
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    /// The attempt ended because its worker died or could not be reached (WORKER_FAILED), whether
+    /// or not it had started.
+    pub fn is_worker_failure(&self) -> bool {
+        self.state == StateKind::WorkerFailed
+    }
+
+    /// The attempt is still open: ASSIGNED, BUILDING or RUNNING.
+    pub fn is_open(&self) -> bool {
+        self.state.is_active()
+    }
+
+    /// The attempt ended FAILED: it counts against the failure budget.
+    pub(crate) fn is_failure(&self) -> bool {
+        self.state == StateKind::Failed
+    }
+
+    /// The attempt ended WORKER_FAILED after it had started: it counts against the preemption
+    /// budget. A worker failure before the start is a dispatch failure and charges nothing.
+    pub fn is_preemption(&self) -> bool {
+        self.is_worker_failure() && self.started_at.is_some()
+    }
+}

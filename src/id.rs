@@ -1,0 +1,258 @@
+//! Identifiers and time: [`JobId`], [`TaskId`], [`WorkerId`], [`AttemptId`] and [`Timestamp`].
+//!
+//! Ids are small opaque types whose constructors validate, in the manner of `http::HeaderName`: a
+//! value of one of these types is always well formed, so code that holds one never checks again.
+//! Parse them from text with [`str::parse`] or build them with `new`; both reject what is malformed
+//! with an [`IdError`] that names the problem.
+//!
+//! The library never reads a clock. Every transition takes the time it happened at as a
+//! [`Timestamp`], milliseconds since the Unix epoch as on the wire, so the same events always give
+//! the same tasks.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{IdError, IdKind};
+
+/// Checks the rule that job and worker ids share: not empty, no whitespace.
+fn validate(kind: IdKind, id: &str) -> Result<(), IdError> {
+    if id.is_empty() {
+        return Err(IdError::Empty { kind });
+    }
+    if id.chars().any(char::is_whitespace) {
+        return Err(IdError::Whitespace {
+            kind,
+            id: id.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// The id of a job: not empty, no whitespace. A `/` is allowed, for child jobs (`"parent/child"`).
+///
+/// ```
+/// use iris_task::JobId;
+///
+/// let job = JobId::new("training/eval")?;
+/// assert_eq!(job.as_str(), "training/eval");
+/// assert!(JobId::new("").is_err());
+/// assert!("two words".parse::<JobId>().is_err());
+/// # Ok::<(), iris_task::IdError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct JobId(String);
+
+impl JobId {
+    /// Validates `id` as a job id.
+    ///
+    /// # Errors
+    /// [`IdError::Empty`] for an empty string, [`IdError::Whitespace`] if it contains whitespace.
+    pub fn new(id: impl Into<String>) -> Result<JobId, IdError> {
+        let id = id.into();
+        validate(IdKind::Job, &id)?;
+        Ok(JobId(id))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The id of a task: its job and its index within the job, written `"{job_id}/task-{index}"`.
+///
+/// Parsing splits at the last `"/task-"`, so job ids may themselves contain `/`. The index is a
+/// decimal number without sign or leading zeros, so that every task id has exactly one spelling.
+///
+/// ```
+/// use iris_task::{JobId, TaskId};
+///
+/// let id = TaskId::new(JobId::new("train/shard")?, 3);
+/// assert_eq!(id.to_string(), "train/shard/task-3");
+/// assert_eq!("train/shard/task-3".parse::<TaskId>()?, id);
+/// assert!("train/task-x".parse::<TaskId>().is_err());
+/// # Ok::<(), iris_task::IdError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId {
+    // Field order matters: the derived `Ord` sorts by job id, then index, the tie-break DOMAIN.md
+    // gives for events that touch several tasks.
+    job: JobId,
+    index: u32,
+}
+
+impl TaskId {
+    /// The id of task `index` of `job`.
+    pub fn new(job: JobId, index: u32) -> TaskId {
+        TaskId { job, index }
+    }
+
+    /// The job the task belongs to.
+    pub fn job(&self) -> &JobId {
+        &self.job
+    }
+
+    /// The task's index within its job, from 0.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+}
+
+/// The separator between a task id's job and index.
+const TASK_SEPARATOR: &str = "/task-";
+
+/// Parses a task index: ASCII digits only, no leading zero unless the index is 0.
+fn parse_index(id: &str, index: &str) -> Result<u32, IdError> {
+    let bad = || IdError::BadTaskIndex {
+        id: id.to_owned(),
+        index: index.to_owned(),
+    };
+    // `u32::from_str` alone would take "+1" and "007", two more spellings of one id.
+    if index.is_empty()
+        || !index.bytes().all(|b| b.is_ascii_digit())
+        || (index.len() > 1 && index.starts_with('0'))
+    {
+        return Err(bad());
+    }
+    index.parse().map_err(|_| bad())
+}
+
+impl FromStr for TaskId {
+    type Err = IdError;
+
+    fn from_str(id: &str) -> Result<TaskId, IdError> {
+        validate(IdKind::Task, id)?;
+        let Some((job, index)) = id.rsplit_once(TASK_SEPARATOR) else {
+            return Err(IdError::NoTaskIndex { id: id.to_owned() });
+        };
+        let index = parse_index(id, index)?;
+        let job = JobId::new(job).map_err(|_| IdError::NoTaskIndex { id: id.to_owned() })?;
+        Ok(TaskId { job, index })
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{TASK_SEPARATOR}{}", self.job, self.index)
+    }
+}
+
+/// The id of a worker: not empty, no whitespace.
+///
+/// ```
+/// use iris_task::WorkerId;
+///
+/// let worker: WorkerId = "worker-7".parse()?;
+/// assert_eq!(worker.as_str(), "worker-7");
+/// assert!(WorkerId::new(" worker-7").is_err());
+/// # Ok::<(), iris_task::IdError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WorkerId(String);
+
+impl WorkerId {
+    /// Validates `id` as a worker id.
+    ///
+    /// # Errors
+    /// [`IdError::Empty`] for an empty string, [`IdError::Whitespace`] if it contains whitespace.
+    pub fn new(id: impl Into<String>) -> Result<WorkerId, IdError> {
+        let id = id.into();
+        validate(IdKind::Worker, &id)?;
+        Ok(WorkerId(id))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `FromStr`, `Display` and `AsRef<str>` for the string ids, which all validate through `new`.
+macro_rules! string_id {
+    ($($id:ident),*) => {$(
+        impl FromStr for $id {
+            type Err = IdError;
+
+            fn from_str(id: &str) -> Result<$id, IdError> {
+                $id::new(id)
+            }
+        }
+
+        impl fmt::Display for $id {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $id {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    )*};
+}
+
+string_id!(JobId, WorkerId);
+
+/// The id of one attempt of a task: 0 for the first, one more for each assignment after it.
+///
+/// ```
+/// use iris_task::AttemptId;
+///
+/// let first = AttemptId::new(0);
+/// assert!(first < AttemptId::new(1));
+/// assert_eq!(first.get(), 0);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AttemptId(u32);
+
+impl AttemptId {
+    /// The attempt numbered `n`.
+    pub const fn new(n: u32) -> AttemptId {
+        AttemptId(n)
+    }
+
+    /// The attempt's number.
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Display for AttemptId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// A point in time: milliseconds since the Unix epoch, as on the wire.
+///
+/// The library never reads a clock; callers pass the time an event happened at.
+///
+/// ```
+/// use iris_task::Timestamp;
+///
+/// let at = Timestamp::from_millis(1_700_000_000_000);
+/// assert_eq!(at.as_millis(), 1_700_000_000_000);
+/// assert!(at < Timestamp::from_millis(1_700_000_000_001));
+/// assert_eq!(at.to_string(), "1700000000000ms");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// The time `ms` milliseconds after the Unix epoch.
+    pub const fn from_millis(ms: i64) -> Timestamp {
+        Timestamp(ms)
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub const fn as_millis(self) -> i64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}ms", self.0)
+    }
+}

@@ -1,0 +1,608 @@
+//! [`Task<S>`] and its transitions: the lifecycle rules of the crate live here, and only here.
+//!
+//! A `Task<S>` is a task known, at compile time, to be in state `S`. Each transition consumes the
+//! task and returns it in its next state, so code that holds a `Task<Assigned>` cannot hand it to
+//! a scheduler, and code that holds a terminal task has nothing left to call. The impl blocks
+//! below follow the lifecycle:
+//!
+//! ```text
+//! Task<Pending>   ─ assign ─▶ Task<Assigned> ─ build ─▶ Task<Building> ─ start ─▶ Task<Running>
+//!                 ─ mark_unschedulable, kill ─▶ terminal     └──────── start ───────────▲
+//! Task<Assigned>  ─ worker_failed ─▶ Task<Pending>        (dispatch failure: no budget charged)
+//! Task<Building>, Task<Running> ─ fail, worker_failed ─▶ Retry::{Requeued, Exhausted}
+//! Task<Running>   ─ succeed ─▶ Task<Succeeded>
+//! every active task ─ kill ─▶ Task<Killed>
+//! ```
+//!
+//! Events that arrive at run time go through [`AnyTask::apply`](crate::AnyTask::apply), which
+//! picks the transitions of this module that an event means and calls them.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use crate::any::AnyTask;
+use crate::attempt::Attempt;
+use crate::id::{AttemptId, TaskId, Timestamp, WorkerId};
+use crate::policy::RetryPolicy;
+use crate::state::{
+    Active, Assigned, Building, Executing, Failed, Killed, Pending, Running, State, StateKind,
+    Succeeded, Terminal, Unschedulable, WorkerFailed,
+};
+
+/// A task of a job, in lifecycle state `S`.
+///
+/// There is no way to build one but [`Task::new`] (a pending task) and the transitions, so a
+/// `Task<Running>` is always a task whose worker confirmed its attempt. The state is a zero-sized
+/// marker: a `Task<S>` is exactly as large as the task's data, whatever `S` is.
+///
+/// ```
+/// use iris_task::{JobId, Retry, RetryPolicy, StateKind, Task, TaskId, Timestamp, WorkerId};
+///
+/// let id = TaskId::new(JobId::new("train")?, 0);
+/// let policy = RetryPolicy { max_retries_failure: 1, ..RetryPolicy::default() };
+/// let worker = WorkerId::new("w1")?;
+/// let at = Timestamp::from_millis;
+///
+/// let pending = Task::new(id, policy);
+/// let running = pending.assign(worker.clone(), at(1)).start(at(2));
+/// // A failure with budget left requeues the task; the compiler makes us handle both outcomes.
+/// let pending = match running.fail(1, "segfault", at(3)) {
+///     Retry::Requeued(task) => task,
+///     Retry::Exhausted(_) => unreachable!("one retry is allowed"),
+/// };
+/// let done = pending.assign(worker, at(4)).start(at(5)).succeed(at(6));
+/// assert_eq!(done.state(), StateKind::Succeeded);
+/// assert_eq!(done.failure_count(), 1);
+/// assert_eq!(done.attempts().len(), 2);
+/// # Ok::<(), iris_task::IdError>(())
+/// ```
+#[must_use = "a transition consumes the task and returns it in its new state"]
+pub struct Task<S: State> {
+    core: Core,
+    state: PhantomData<S>,
+}
+
+/// What a task holds, whatever its state. The state itself lives in the type.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Core {
+    pub(crate) id: TaskId,
+    pub(crate) policy: RetryPolicy,
+    /// Every attempt, oldest first; only the last may be open. An attempt's id is its index.
+    pub(crate) attempts: Vec<Attempt>,
+    /// Set exactly when the task is terminal.
+    pub(crate) ending: Option<Ending>,
+}
+
+/// How and when a terminal task ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// It ended by closing its open attempt, which holds the exit code and the error.
+    Closed {
+        /// The attempt's finish time, which is the task's.
+        at: Timestamp,
+    },
+    /// It ended while pending (killed or unschedulable): no attempt was open, so the task itself
+    /// keeps the reason.
+    WhilePending {
+        /// When the task ended.
+        at: Timestamp,
+        /// Why: the kill reason or the scheduling failure.
+        reason: Option<String>,
+    },
+}
+
+impl Ending {
+    fn at(&self) -> Timestamp {
+        match self {
+            Ending::Closed { at } | Ending::WhilePending { at, .. } => *at,
+        }
+    }
+}
+
+/// An empty reason is no reason: it reads back as `None`, as an empty string field does on the wire.
+pub(crate) fn reason(text: impl Into<String>) -> Option<String> {
+    Some(text.into()).filter(|text| !text.is_empty())
+}
+
+impl Core {
+    /// The id the next attempt gets: one more than the last, 0 for the first.
+    fn next_attempt_id(&self) -> AttemptId {
+        // Ids are indices into `attempts`; a task can't hold 2^32 of them.
+        AttemptId::new(u32::try_from(self.attempts.len()).unwrap_or(u32::MAX))
+    }
+
+    /// Closes the open attempt: the step that moves a task out of an active state.
+    fn close(
+        &mut self,
+        state: StateKind,
+        at: Timestamp,
+        exit_code: Option<i32>,
+        error: Option<String>,
+    ) {
+        if let Some(attempt) = self.attempts.last_mut() {
+            attempt.state = state;
+            attempt.finished_at = Some(at);
+            attempt.exit_code = exit_code;
+            attempt.error = error;
+        }
+    }
+
+    /// Wraps the data as a task in state `S`, whose invariants the caller has established.
+    ///
+    /// (A method of `Core`, not a constructor of `Task`, so that the compiler never suggests it
+    /// to code outside the crate that tries to build a task with a struct literal.)
+    pub(crate) fn into_task<S: State>(self) -> Task<S> {
+        Task {
+            core: self,
+            state: PhantomData,
+        }
+    }
+
+    fn failure_count(&self) -> u32 {
+        count(self.attempts.iter().filter(|attempt| attempt.is_failure()))
+    }
+
+    fn preemption_count(&self) -> u32 {
+        count(
+            self.attempts
+                .iter()
+                .filter(|attempt| attempt.is_preemption()),
+        )
+    }
+}
+
+fn count<'a>(attempts: impl Iterator<Item = &'a Attempt>) -> u32 {
+    u32::try_from(attempts.count()).unwrap_or(u32::MAX)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every state
+// ---------------------------------------------------------------------------------------------
+
+impl<S: State> Task<S> {
+    /// Rebuilds the task with another state marker: the last step of every transition.
+    fn into_state<T: State>(self) -> Task<T> {
+        self.core.into_task()
+    }
+
+    pub(crate) fn core(&self) -> &Core {
+        &self.core
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> &TaskId {
+        &self.core.id
+    }
+
+    /// The task's retry budgets.
+    pub fn policy(&self) -> &RetryPolicy {
+        &self.core.policy
+    }
+
+    /// The task's state: always `S::KIND`.
+    pub fn state(&self) -> StateKind {
+        S::KIND
+    }
+
+    /// Every attempt, oldest first. Attempt `n` is at index `n`; only the last may be open.
+    pub fn attempts(&self) -> &[Attempt] {
+        &self.core.attempts
+    }
+
+    /// The last attempt, open or closed; `None` before the first assignment.
+    ///
+    /// Worker reports are judged against this attempt: a report for any other is stale.
+    pub fn current_attempt(&self) -> Option<&Attempt> {
+        self.core.attempts.last()
+    }
+
+    /// Attempts that ended FAILED, derived from the attempts.
+    pub fn failure_count(&self) -> u32 {
+        self.core.failure_count()
+    }
+
+    /// Attempts that ended WORKER_FAILED after they had started, derived from the attempts.
+    /// Dispatch failures (the worker was lost before the attempt started) do not count.
+    pub fn preemption_count(&self) -> u32 {
+        self.core.preemption_count()
+    }
+
+    /// Erases the state into the run-time [`AnyTask`], for tables and events from the network.
+    pub fn into_any(self) -> AnyTask {
+        S::into_any(self)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// PENDING
+// ---------------------------------------------------------------------------------------------
+
+impl Task<Pending> {
+    /// A new task, waiting to be scheduled, with no attempt yet.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId};
+    ///
+    /// let task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default());
+    /// assert_eq!(task.state(), StateKind::Pending);
+    /// assert!(task.current_attempt().is_none());
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
+    pub fn new(id: TaskId, policy: RetryPolicy) -> Task<Pending> {
+        Core {
+            id,
+            policy,
+            attempts: Vec::new(),
+            ending: None,
+        }
+        .into_task()
+    }
+
+    /// The scheduler matched the task to `worker`: a new attempt opens, with the next id.
+    ///
+    /// The task is ASSIGNED, not PENDING, until the worker confirms it started, so no scheduler
+    /// can pick it a second time.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, Timestamp, WorkerId};
+    ///
+    /// let task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default());
+    /// let task = task.assign(WorkerId::new("w1")?, Timestamp::from_millis(5));
+    /// assert_eq!(task.state(), StateKind::Assigned);
+    /// assert_eq!(task.attempt_id().get(), 0);
+    /// assert_eq!(task.worker().as_str(), "w1");
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
+    pub fn assign(mut self, worker: WorkerId, at: Timestamp) -> Task<Assigned> {
+        let id = self.core.next_attempt_id();
+        self.core.attempts.push(Attempt {
+            id,
+            worker,
+            state: StateKind::Assigned,
+            assigned_at: at,
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            error: None,
+        });
+        self.into_state()
+    }
+
+    /// No worker could take the task before its scheduling deadline. The reason is kept as the
+    /// task's error.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, Task, TaskId, Timestamp};
+    ///
+    /// let task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default());
+    /// let task = task.mark_unschedulable("needs 8 GPUs", Timestamp::from_millis(60_000));
+    /// assert_eq!(task.error(), Some("needs 8 GPUs"));
+    /// assert_eq!(task.finished_at(), Timestamp::from_millis(60_000));
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
+    pub fn mark_unschedulable(
+        self,
+        reason: impl Into<String>,
+        at: Timestamp,
+    ) -> Task<Unschedulable> {
+        self.end_while_pending(reason, at)
+    }
+
+    /// Cancels the task before it was matched to a worker. No attempt is open, so the task
+    /// itself keeps the reason.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, Task, TaskId, Timestamp};
+    ///
+    /// let task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default());
+    /// let task = task.kill("cancelled by user", Timestamp::from_millis(9));
+    /// assert_eq!(task.error(), Some("cancelled by user"));
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
+    pub fn kill(self, reason: impl Into<String>, at: Timestamp) -> Task<Killed> {
+        self.end_while_pending(reason, at)
+    }
+
+    fn end_while_pending<T: Terminal>(mut self, why: impl Into<String>, at: Timestamp) -> Task<T> {
+        self.core.ending = Some(Ending::WhilePending {
+            at,
+            reason: reason(why),
+        });
+        self.into_state()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ASSIGNED, BUILDING, RUNNING
+// ---------------------------------------------------------------------------------------------
+
+impl<S: Active> Task<S> {
+    /// The open attempt, which every way into an active state creates (`assign`) or checks
+    /// (decoding), and which only a transition out of the state closes.
+    fn open_attempt(&self) -> &Attempt {
+        match self.core.attempts.last() {
+            Some(attempt) => attempt,
+            None => unreachable!("a Task<{}> always holds an open attempt", S::KIND),
+        }
+    }
+
+    /// Updates the open attempt and moves the task to state `T`.
+    fn advance<T: State>(mut self, update: impl FnOnce(&mut Attempt)) -> Task<T> {
+        if let Some(attempt) = self.core.attempts.last_mut() {
+            update(attempt);
+        }
+        self.into_state()
+    }
+
+    /// Closes the open attempt and moves the task to state `T`.
+    fn close<T: State>(
+        mut self,
+        state: StateKind,
+        at: Timestamp,
+        exit_code: Option<i32>,
+        error: Option<String>,
+    ) -> Task<T> {
+        self.core.close(state, at, exit_code, error);
+        self.into_state()
+    }
+
+    /// The worker that holds the task.
+    pub fn worker(&self) -> &WorkerId {
+        &self.open_attempt().worker
+    }
+
+    /// The id of the open attempt.
+    pub fn attempt_id(&self) -> AttemptId {
+        self.open_attempt().id
+    }
+
+    /// Cancels the task on its worker. The attempt closes as KILLED with the reason as its error.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, Timestamp, WorkerId};
+    ///
+    /// let task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default())
+    ///     .assign(WorkerId::new("w1")?, Timestamp::from_millis(1))
+    ///     .start(Timestamp::from_millis(2));
+    /// let task = task.kill("preempted by a higher-priority job", Timestamp::from_millis(3));
+    /// assert_eq!(task.attempts()[0].state(), StateKind::Killed);
+    /// assert_eq!(task.error(), Some("preempted by a higher-priority job"));
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
+    pub fn kill(self, reason: impl Into<String>, at: Timestamp) -> Task<Killed> {
+        self.close(StateKind::Killed, at, None, self::reason(reason))
+            .ended_by_attempt(at)
+    }
+}
+
+impl Task<Assigned> {
+    /// The worker confirmed the attempt and is building the task's environment. The attempt
+    /// starts now.
+    pub fn build(self, at: Timestamp) -> Task<Building> {
+        self.advance(|attempt| {
+            attempt.state = StateKind::Building;
+            attempt.started_at = Some(at);
+        })
+    }
+
+    /// The worker confirmed that execution started. The attempt starts now.
+    pub fn start(self, at: Timestamp) -> Task<Running> {
+        self.advance(|attempt| {
+            attempt.state = StateKind::Running;
+            attempt.started_at = Some(at);
+        })
+    }
+
+    /// Dispatch failed, or the worker died before starting the task: always back to PENDING, no
+    /// budget charged, whatever the policy.
+    ///
+    /// The attempt closes as a worker failure that never started. Charging the preemption budget
+    /// here once inflated a task's count to 250 for 3 real preemptions: every "task not found"
+    /// reply from a restarted worker burned budget.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, Task, TaskId, Timestamp, WorkerId};
+    ///
+    /// let no_budget = RetryPolicy { max_retries_failure: 0, max_retries_preemption: 0 };
+    /// let task = Task::new(TaskId::new(JobId::new("job")?, 0), no_budget)
+    ///     .assign(WorkerId::new("w1")?, Timestamp::from_millis(1));
+    /// let task = task.worker_failed("RunTask: connection refused", Timestamp::from_millis(2));
+    /// assert_eq!(task.preemption_count(), 0);
+    /// assert!(task.attempts()[0].is_worker_failure());
+    /// assert_eq!(task.attempts()[0].started_at(), None);
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
+    pub fn worker_failed(self, error: impl Into<String>, at: Timestamp) -> Task<Pending> {
+        self.close(StateKind::WorkerFailed, at, None, reason(error))
+    }
+}
+
+impl Task<Building> {
+    /// The environment is built and execution started. The attempt keeps the start time of its
+    /// BUILDING report.
+    pub fn start(self, _at: Timestamp) -> Task<Running> {
+        self.advance(|attempt| attempt.state = StateKind::Running)
+    }
+}
+
+impl<S: Executing> Task<S> {
+    /// The task exited non-zero. The attempt closes as FAILED; the task is requeued while
+    /// `failure_count() <= max_retries_failure`, counting this failure, and ends FAILED after.
+    ///
+    /// ```
+    /// use iris_task::{JobId, Retry, RetryPolicy, StateKind, Task, TaskId, Timestamp, WorkerId};
+    ///
+    /// let task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default())
+    ///     .assign(WorkerId::new("w1")?, Timestamp::from_millis(1))
+    ///     .start(Timestamp::from_millis(2));
+    /// // The default policy allows no retry after a failure.
+    /// let Retry::Exhausted(failed) = task.fail(137, "out of memory", Timestamp::from_millis(3)) else {
+    ///     panic!("the failure budget is 0");
+    /// };
+    /// assert_eq!(failed.exit_code(), Some(137));
+    /// assert_eq!(failed.error(), Some("out of memory"));
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
+    pub fn fail(self, exit_code: i32, error: impl Into<String>, at: Timestamp) -> Retry<Failed> {
+        let task: Task<Pending> = self.close(StateKind::Failed, at, Some(exit_code), reason(error));
+        let (spent, budget) = (task.failure_count(), task.policy().max_retries_failure);
+        Retry::after(task, spent, budget, at)
+    }
+
+    /// The worker died while the task ran (a preemption). The attempt closes as WORKER_FAILED; the
+    /// task is requeued while `preemption_count() <= max_retries_preemption`, counting this one,
+    /// and ends WORKER_FAILED after.
+    ///
+    /// ```
+    /// use iris_task::{JobId, Retry, RetryPolicy, Task, TaskId, Timestamp, WorkerId};
+    ///
+    /// let task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default())
+    ///     .assign(WorkerId::new("w1")?, Timestamp::from_millis(1))
+    ///     .build(Timestamp::from_millis(2));
+    /// let Retry::Requeued(pending) = task.worker_failed("heartbeat lost", Timestamp::from_millis(3)) else {
+    ///     panic!("the default preemption budget is 100");
+    /// };
+    /// assert_eq!(pending.preemption_count(), 1);
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
+    pub fn worker_failed(self, error: impl Into<String>, at: Timestamp) -> Retry<WorkerFailed> {
+        let task: Task<Pending> = self.close(StateKind::WorkerFailed, at, None, reason(error));
+        let (spent, budget) = (
+            task.preemption_count(),
+            task.policy().max_retries_preemption,
+        );
+        Retry::after(task, spent, budget, at)
+    }
+}
+
+impl Task<Running> {
+    /// The task exited with code 0. The attempt closes as SUCCEEDED.
+    pub fn succeed(self, at: Timestamp) -> Task<Succeeded> {
+        self.close(StateKind::Succeeded, at, Some(0), None)
+            .ended_by_attempt(at)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SUCCEEDED, FAILED, KILLED, WORKER_FAILED, UNSCHEDULABLE
+// ---------------------------------------------------------------------------------------------
+
+impl<S: Terminal> Task<S> {
+    /// Records that the task ended by closing its attempt at `at`.
+    fn ended_by_attempt(mut self, at: Timestamp) -> Task<S> {
+        self.core.ending = Some(Ending::Closed { at });
+        self
+    }
+
+    fn ending(&self) -> &Ending {
+        match &self.core.ending {
+            Some(ending) => ending,
+            None => unreachable!("a Task<{}> always records how it ended", S::KIND),
+        }
+    }
+
+    /// When the task ended.
+    pub fn finished_at(&self) -> Timestamp {
+        self.ending().at()
+    }
+
+    /// The exit code of the attempt that ended the task: 0 when it succeeded, the reported code
+    /// when it failed, `None` when it was killed, lost its worker or never ran.
+    pub fn exit_code(&self) -> Option<i32> {
+        match self.ending() {
+            Ending::Closed { .. } => self.current_attempt().and_then(Attempt::exit_code),
+            Ending::WhilePending { .. } => None,
+        }
+    }
+
+    /// Why the task ended: the failure, the kill reason, the lost worker's error or the
+    /// scheduling failure; `None` for a task that succeeded.
+    pub fn error(&self) -> Option<&str> {
+        match self.ending() {
+            Ending::Closed { .. } => self.current_attempt().and_then(Attempt::error),
+            Ending::WhilePending { reason, .. } => reason.as_deref(),
+        }
+    }
+}
+
+/// The outcome of a failure or a preemption: requeued while the budget lasts, ended after.
+///
+/// `fail` and `worker_failed` on an executing task return this, so a controller cannot forget
+/// that a failed task may come back.
+///
+/// ```
+/// use iris_task::{AnyTask, JobId, Retry, RetryPolicy, StateKind, Task, TaskId, Timestamp, WorkerId};
+///
+/// let task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default())
+///     .assign(WorkerId::new("w1")?, Timestamp::from_millis(1))
+///     .start(Timestamp::from_millis(2));
+/// let outcome = task.worker_failed("node drained", Timestamp::from_millis(3));
+/// assert!(outcome.is_requeued());
+/// let task: AnyTask = outcome.into_any();
+/// assert_eq!(task.state(), StateKind::Pending);
+/// # Ok::<(), iris_task::IdError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use = "a failed task is either requeued or ended, and both must be handled"]
+pub enum Retry<T: Terminal> {
+    /// Budget left: the task is PENDING again, waiting for its next attempt.
+    Requeued(Task<Pending>),
+    /// Budget spent: the task ended in state `T`.
+    Exhausted(Task<T>),
+}
+
+impl<T: Terminal> Retry<T> {
+    /// Requeues `task`, whose attempt has just closed, if `spent` is within `budget`.
+    fn after(task: Task<Pending>, spent: u32, budget: u32, at: Timestamp) -> Retry<T> {
+        if spent <= budget {
+            Retry::Requeued(task)
+        } else {
+            Retry::Exhausted(task.into_state::<T>().ended_by_attempt(at))
+        }
+    }
+
+    /// The task was requeued.
+    pub fn is_requeued(&self) -> bool {
+        matches!(self, Retry::Requeued(_))
+    }
+
+    /// Erases the outcome into the run-time [`AnyTask`]: PENDING or `T`.
+    pub fn into_any(self) -> AnyTask {
+        match self {
+            Retry::Requeued(task) => task.into_any(),
+            Retry::Exhausted(task) => task.into_any(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trait impls that must not depend on the marker's own impls
+// ---------------------------------------------------------------------------------------------
+
+impl<S: State> Clone for Task<S> {
+    fn clone(&self) -> Task<S> {
+        self.core.clone().into_task()
+    }
+}
+
+impl<S: State> PartialEq for Task<S> {
+    fn eq(&self, other: &Task<S>) -> bool {
+        self.core == other.core
+    }
+}
+
+impl<S: State> Eq for Task<S> {}
+
+impl<S: State> fmt::Debug for Task<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("Task");
+        out.field("id", &format_args!("{}", self.core.id))
+            .field("state", &S::KIND)
+            .field("policy", &self.core.policy)
+            .field("attempts", &self.core.attempts);
+        if let Some(ending) = &self.core.ending {
+            out.field("ending", ending);
+        }
+        out.finish()
+    }
+}
