@@ -1,0 +1,160 @@
+//! Ids and timestamps: validation, parsing and display.
+
+use iris_task::{AttemptId, IdError, IdKind, JobId, TaskId, Timestamp, WorkerId};
+use proptest::prelude::*;
+
+#[test]
+fn job_and_worker_ids_reject_empty_strings() {
+    assert_eq!(JobId::new(""), Err(IdError::Empty { kind: IdKind::Job }));
+    assert_eq!(
+        WorkerId::new(""),
+        Err(IdError::Empty {
+            kind: IdKind::Worker
+        })
+    );
+    assert_eq!(JobId::new("").unwrap_err().to_string(), "job id is empty");
+}
+
+#[test]
+fn job_and_worker_ids_reject_whitespace() {
+    for bad in [
+        " job",
+        "job ",
+        "my job",
+        "job\n",
+        "tab\there",
+        "nbsp\u{a0}x",
+    ] {
+        assert_eq!(
+            JobId::new(bad),
+            Err(IdError::Whitespace {
+                kind: IdKind::Job,
+                id: bad.to_owned()
+            }),
+            "{bad:?}"
+        );
+        assert!(matches!(
+            WorkerId::new(bad),
+            Err(IdError::Whitespace {
+                kind: IdKind::Worker,
+                ..
+            })
+        ));
+    }
+    assert_eq!(
+        WorkerId::new("w 1").unwrap_err().to_string(),
+        "worker id \"w 1\" contains whitespace"
+    );
+}
+
+#[test]
+fn job_ids_may_nest_with_slashes() {
+    let job = JobId::new("parent/child").unwrap();
+    assert_eq!(job.as_str(), "parent/child");
+    assert_eq!(job.to_string(), "parent/child");
+    assert_eq!("parent/child".parse::<JobId>().unwrap(), job);
+}
+
+#[test]
+fn task_ids_display_as_job_slash_task_index() {
+    let id = TaskId::new(JobId::new("train").unwrap(), 12);
+    assert_eq!(id.to_string(), "train/task-12");
+    assert_eq!(id.job().as_str(), "train");
+    assert_eq!(id.index(), 12);
+}
+
+#[test]
+fn task_ids_parse_at_the_last_task_separator() {
+    let id: TaskId = "parent/task-1/task-2".parse().unwrap();
+    assert_eq!(id.job().as_str(), "parent/task-1");
+    assert_eq!(id.index(), 2);
+    let id: TaskId = "a/b/task-0".parse().unwrap();
+    assert_eq!(id, TaskId::new(JobId::new("a/b").unwrap(), 0));
+    let max: TaskId = "j/task-4294967295".parse().unwrap();
+    assert_eq!(max.index(), u32::MAX);
+}
+
+#[test]
+fn task_ids_without_a_numeric_index_are_rejected() {
+    for (bad, index) in [
+        ("job/task-x", "x"),
+        ("job/task-", ""),
+        ("job/task-01", "01"),
+        ("job/task-+1", "+1"),
+        ("job/task--1", "-1"),
+        ("job/task-1.0", "1.0"),
+        ("job/task-4294967296", "4294967296"),
+    ] {
+        assert_eq!(
+            bad.parse::<TaskId>(),
+            Err(IdError::BadTaskIndex {
+                id: bad.to_owned(),
+                index: index.to_owned()
+            }),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(
+        "job/task-x".parse::<TaskId>().unwrap_err().to_string(),
+        "task id \"job/task-x\" has index \"x\", which is not a number from 0 to 4294967295"
+    );
+}
+
+#[test]
+fn task_ids_without_a_job_or_separator_are_rejected() {
+    for bad in ["task-1", "job/1", "job-task-1", "/task-1"] {
+        assert_eq!(
+            bad.parse::<TaskId>(),
+            Err(IdError::NoTaskIndex { id: bad.to_owned() }),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(
+        "".parse::<TaskId>(),
+        Err(IdError::Empty { kind: IdKind::Task })
+    );
+    assert!(matches!(
+        "my job/task-1".parse::<TaskId>(),
+        Err(IdError::Whitespace {
+            kind: IdKind::Task,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn attempt_ids_and_timestamps_are_plain_ordered_numbers() {
+    assert_eq!(AttemptId::new(3).get(), 3);
+    assert_eq!(AttemptId::new(3).to_string(), "3");
+    assert!(AttemptId::new(2) < AttemptId::new(3));
+    assert_eq!(Timestamp::from_millis(-5).as_millis(), -5);
+    assert_eq!(Timestamp::from_millis(42).to_string(), "42ms");
+    assert!(Timestamp::from_millis(1) < Timestamp::from_millis(2));
+}
+
+#[test]
+fn task_ids_sort_by_job_then_index() {
+    let id = |s: &str| s.parse::<TaskId>().unwrap();
+    let mut ids = vec![id("b/task-0"), id("a/task-10"), id("a/task-2")];
+    ids.sort();
+    assert_eq!(ids, [id("a/task-2"), id("a/task-10"), id("b/task-0")]);
+}
+
+proptest! {
+    #[test]
+    fn every_task_id_round_trips_through_text(job in "[a-z0-9_./-]{1,20}", index: u32) {
+        let job = JobId::new(job).unwrap();
+        let id = TaskId::new(job, index);
+        prop_assert_eq!(id.to_string().parse::<TaskId>(), Ok(id));
+    }
+
+    #[test]
+    fn parsing_any_text_never_panics_and_what_parses_round_trips(text in any::<String>()) {
+        if let Ok(id) = text.parse::<TaskId>() {
+            prop_assert_eq!(id.to_string(), text.clone());
+        }
+        if let Ok(job) = text.parse::<JobId>() {
+            prop_assert_eq!(job.as_str(), text.as_str());
+        }
+    }
+}
