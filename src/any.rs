@@ -6,8 +6,8 @@
 //! between its typed and its erased form.
 
 use crate::attempt::Attempt;
-use crate::error::WrongState;
-use crate::id::TaskId;
+use crate::error::{TransitionError, WrongState};
+use crate::id::{AttemptId, TaskId, Timestamp, WorkerId};
 use crate::state::{
     Assigned, Building, Failed, Killed, Pending, Running, State, StateKind, Succeeded,
     Unschedulable, WorkerFailed,
@@ -120,4 +120,352 @@ impl<S: State> TryFrom<AnyTask> for Task<S> {
             task: Box::new(task),
         })
     }
+}
+
+/// What happened to a task, as a controller learns it over the network.
+///
+/// Feed events to [`AnyTask::apply`] or [`TaskTable::apply`](crate::TaskTable::apply); each
+/// means one of the typed transitions of [`Task<S>`], or nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TaskEvent {
+    /// The scheduler matched the pending task to `worker`.
+    Assign {
+        /// The worker the task goes to.
+        worker: WorkerId,
+        /// When.
+        at: Timestamp,
+    },
+    /// The worker reported on an attempt of the task.
+    Report {
+        /// The attempt the report is about. Only the current attempt's reports apply.
+        attempt: AttemptId,
+        /// What the worker says.
+        report: WorkerReport,
+        /// When the report was made (or received, for BUILDING and RUNNING).
+        at: Timestamp,
+    },
+    /// The worker holding the task died, stopped heartbeating, or refused the RunTask RPC.
+    WorkerLost {
+        /// The worker; it must be the task's current worker.
+        worker: WorkerId,
+        /// What went wrong.
+        error: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// The user or the controller cancelled the task.
+    Kill {
+        /// Why.
+        reason: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// The pending task's scheduling deadline passed without a worker able to take it.
+    SchedulingTimeout {
+        /// When.
+        at: Timestamp,
+    },
+}
+
+impl TaskEvent {
+    /// A short name of the event for messages: `"assign"`, `"report RUNNING"`, `"worker lost"`, …
+    ///
+    /// ```
+    /// use iris_task::{AttemptId, TaskEvent, Timestamp, WorkerReport};
+    ///
+    /// let event = TaskEvent::Report {
+    ///     attempt: AttemptId::new(0),
+    ///     report: WorkerReport::Running,
+    ///     at: Timestamp::from_millis(1),
+    /// };
+    /// assert_eq!(event.name(), "report RUNNING");
+    /// ```
+    pub fn name(&self) -> &'static str {
+        match self {
+            TaskEvent::Assign { .. } => "assign",
+            TaskEvent::Report { report, .. } => report.name(),
+            TaskEvent::WorkerLost { .. } => "worker lost",
+            TaskEvent::Kill { .. } => "kill",
+            TaskEvent::SchedulingTimeout { .. } => "scheduling timeout",
+        }
+    }
+
+    /// When the event happened.
+    pub fn at(&self) -> Timestamp {
+        match self {
+            TaskEvent::Assign { at, .. }
+            | TaskEvent::Report { at, .. }
+            | TaskEvent::WorkerLost { at, .. }
+            | TaskEvent::Kill { at, .. }
+            | TaskEvent::SchedulingTimeout { at } => *at,
+        }
+    }
+}
+
+/// What a worker reports about an attempt. Workers report only these five states; PENDING,
+/// ASSIGNED, KILLED and UNSCHEDULABLE are the controller's to decide.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WorkerReport {
+    /// The worker is building the task's environment.
+    Building,
+    /// Execution started.
+    Running,
+    /// The task exited with code 0.
+    Succeeded,
+    /// The task exited non-zero.
+    Failed {
+        /// The exit code.
+        exit_code: i32,
+        /// What the worker knows of why.
+        error: String,
+    },
+    /// The worker could not run the task (its own failure, not the task's).
+    WorkerFailed {
+        /// What went wrong.
+        error: String,
+    },
+}
+
+impl WorkerReport {
+    /// The state the report announces.
+    ///
+    /// ```
+    /// use iris_task::{StateKind, WorkerReport};
+    ///
+    /// assert_eq!(WorkerReport::Succeeded.state(), StateKind::Succeeded);
+    /// ```
+    pub fn state(&self) -> StateKind {
+        match self {
+            WorkerReport::Building => StateKind::Building,
+            WorkerReport::Running => StateKind::Running,
+            WorkerReport::Succeeded => StateKind::Succeeded,
+            WorkerReport::Failed { .. } => StateKind::Failed,
+            WorkerReport::WorkerFailed { .. } => StateKind::WorkerFailed,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            WorkerReport::Building => "report BUILDING",
+            WorkerReport::Running => "report RUNNING",
+            WorkerReport::Succeeded => "report SUCCEEDED",
+            WorkerReport::Failed { .. } => "report FAILED",
+            WorkerReport::WorkerFailed { .. } => "report WORKER_FAILED",
+        }
+    }
+}
+
+/// The change an accepted event made: the task's state before and after.
+///
+/// `from == to` for an accepted duplicate, which changed nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Transition {
+    /// The state before the event.
+    pub from: StateKind,
+    /// The state after the event.
+    pub to: StateKind,
+}
+
+impl Transition {
+    /// The event changed the task (it was not a duplicate).
+    pub fn changed(&self) -> bool {
+        self.from != self.to
+    }
+}
+
+/// The reason a task gets when its scheduling deadline passes (`TaskEvent::SchedulingTimeout`).
+pub const SCHEDULING_TIMEOUT_REASON: &str =
+    "scheduling timeout: no worker could take the task before its deadline";
+
+impl AnyTask {
+    /// Applies one event that arrived at run time. On `Err` the task is exactly as it was before
+    /// the call.
+    ///
+    /// The event is judged in the order DOMAIN.md gives:
+    /// 1. a report for any attempt but the current one → [`TransitionError::StaleAttempt`];
+    /// 2. the loss of a worker that does not hold the active task → [`TransitionError::WrongWorker`];
+    /// 3. a report that repeats what the current attempt records → accepted, nothing changes
+    ///    (`from == to`), so at-least-once delivery is safe;
+    /// 4. an event the state does not allow → [`TransitionError::Illegal`], a report that would
+    ///    move the open attempt backwards → [`TransitionError::Regression`]; otherwise the typed
+    ///    transitions the event means are applied.
+    ///
+    /// Reports may skip forward: a SUCCEEDED or FAILED report for an ASSIGNED task, or RUNNING
+    /// for a task never reported BUILDING, is recorded as if the skipped steps happened at the
+    /// report's time. A worker loss (or a WORKER_FAILED report) while ASSIGNED is a dispatch
+    /// failure and requeues the task free of charge.
+    ///
+    /// ```
+    /// use iris_task::{AttemptId, JobId, RetryPolicy, StateKind, Task, TaskEvent, TaskId, Timestamp,
+    ///     TransitionError, WorkerId, WorkerReport};
+    ///
+    /// let mut task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default())
+    ///     .assign(WorkerId::new("w1")?, Timestamp::from_millis(1))
+    ///     .into_any();
+    /// let running = |attempt| TaskEvent::Report {
+    ///     attempt: AttemptId::new(attempt),
+    ///     report: WorkerReport::Running,
+    ///     at: Timestamp::from_millis(2),
+    /// };
+    ///
+    /// let step = task.apply(running(0))?;
+    /// assert_eq!((step.from, step.to), (StateKind::Assigned, StateKind::Running));
+    /// // Delivered twice: accepted, nothing changes.
+    /// assert!(!task.apply(running(0))?.changed());
+    /// // A report about an attempt that never was: rejected, nothing changes.
+    /// let before = task.clone();
+    /// assert!(matches!(task.apply(running(5)), Err(TransitionError::StaleAttempt { .. })));
+    /// assert_eq!(task, before);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// A [`TransitionError`] naming the task, its state and what was wrong with the event.
+    pub fn apply(&mut self, event: TaskEvent) -> Result<Transition, TransitionError> {
+        let from = self.state();
+        if self.judge(&event)? == Verdict::Duplicate {
+            return Ok(Transition { from, to: from });
+        }
+        // `step` takes the task by value, as the typed transitions do; a placeholder that
+        // allocates nothing holds its place, and the task (changed or, on error, untouched) is put
+        // back before this function returns.
+        let task = std::mem::replace(self, AnyTask::vacant());
+        match step(task, event) {
+            Ok(next) => {
+                *self = next;
+                Ok(Transition {
+                    from,
+                    to: self.state(),
+                })
+            }
+            Err((task, error)) => {
+                *self = task;
+                Err(*error)
+            }
+        }
+    }
+
+    /// Steps 1 to 3 of judging an event: the checks that do not depend on the state's rules.
+    fn judge(&self, event: &TaskEvent) -> Result<Verdict, TransitionError> {
+        match event {
+            TaskEvent::Report {
+                attempt, report, ..
+            } => {
+                let current = self.current_attempt();
+                match current {
+                    Some(current) if current.id() == *attempt => {
+                        // Same state for BUILDING and RUNNING, same kind of end for the rest: the
+                        // first report's exit code and error stay.
+                        if current.state() == report.state() {
+                            return Ok(Verdict::Duplicate);
+                        }
+                    }
+                    _ => {
+                        return Err(TransitionError::StaleAttempt {
+                            task: self.id().clone(),
+                            current: current.map(Attempt::id),
+                            reported: *attempt,
+                        });
+                    }
+                }
+            }
+            TaskEvent::WorkerLost { worker, .. } => {
+                let open = self.current_attempt().filter(|attempt| attempt.is_open());
+                if let Some(current) = open.filter(|attempt| attempt.worker() != worker) {
+                    return Err(TransitionError::WrongWorker {
+                        task: self.id().clone(),
+                        current: Some(current.worker().clone()),
+                        reported: worker.clone(),
+                    });
+                }
+            }
+            TaskEvent::Assign { .. }
+            | TaskEvent::Kill { .. }
+            | TaskEvent::SchedulingTimeout { .. } => {}
+        }
+        Ok(Verdict::Apply)
+    }
+
+    /// A stand-in that owns no allocation, for the moment a task is out of its place.
+    fn vacant() -> AnyTask {
+        AnyTask::Pending(Core::vacant().into_task())
+    }
+}
+
+/// Whether an event that passed the first checks changes the task.
+#[derive(PartialEq, Eq)]
+enum Verdict {
+    Duplicate,
+    Apply,
+}
+
+/// Step 4 of judging an event: the typed transitions it means in the task's state, or the task
+/// back, untouched, with the reason it does not apply. This match is the only place that maps
+/// events to transitions; the rules themselves are the transitions.
+fn step(task: AnyTask, event: TaskEvent) -> Result<AnyTask, (AnyTask, Box<TransitionError>)> {
+    use AnyTask as T;
+    use TaskEvent as E;
+    use WorkerReport as R;
+
+    Ok(match (task, event) {
+        (T::Pending(task), E::Assign { worker, at }) => task.assign(worker, at).into(),
+        (T::Pending(task), E::Kill { reason, at }) => task.kill(reason, at).into(),
+        (T::Pending(task), E::SchedulingTimeout { at }) => task
+            .mark_unschedulable(SCHEDULING_TIMEOUT_REASON, at)
+            .into(),
+
+        (T::Assigned(task), E::Report { report, at, .. }) => match report {
+            R::Building => task.build(at).into(),
+            R::Running => task.start(at).into(),
+            // Skips forward: the RUNNING report of a short task was lost.
+            R::Succeeded => task.start(at).succeed(at).into(),
+            R::Failed { exit_code, error } => task.start(at).fail(exit_code, error, at).into_any(),
+            // Never started: a dispatch failure, free of charge.
+            R::WorkerFailed { error } => task.worker_failed(error, at).into(),
+        },
+        (T::Assigned(task), E::WorkerLost { error, at, .. }) => {
+            task.worker_failed(error, at).into()
+        }
+        (T::Assigned(task), E::Kill { reason, at }) => task.kill(reason, at).into(),
+
+        (T::Building(task), E::Report { report, at, .. }) => match report {
+            R::Building => task.into(), // a duplicate, caught by `judge`
+            R::Running => task.start(at).into(),
+            R::Succeeded => task.start(at).succeed(at).into(),
+            R::Failed { exit_code, error } => task.fail(exit_code, error, at).into_any(),
+            R::WorkerFailed { error } => task.worker_failed(error, at).into_any(),
+        },
+        (T::Building(task), E::WorkerLost { error, at, .. }) => {
+            task.worker_failed(error, at).into_any()
+        }
+        (T::Building(task), E::Kill { reason, at }) => task.kill(reason, at).into(),
+
+        (T::Running(task), E::Report { report, at, .. }) => match report {
+            R::Building => {
+                let error = TransitionError::Regression {
+                    task: task.id().clone(),
+                    from: StateKind::Running,
+                    reported: StateKind::Building,
+                };
+                return Err((task.into(), Box::new(error)));
+            }
+            R::Running => task.into(), // a duplicate, caught by `judge`
+            R::Succeeded => task.succeed(at).into(),
+            R::Failed { exit_code, error } => task.fail(exit_code, error, at).into_any(),
+            R::WorkerFailed { error } => task.worker_failed(error, at).into_any(),
+        },
+        (T::Running(task), E::WorkerLost { error, at, .. }) => {
+            task.worker_failed(error, at).into_any()
+        }
+        (T::Running(task), E::Kill { reason, at }) => task.kill(reason, at).into(),
+
+        (task, event) => {
+            let error = TransitionError::Illegal {
+                task: task.id().clone(),
+                from: task.state(),
+                event: event.name(),
+            };
+            return Err((task, Box::new(error)));
+        }
+    })
 }

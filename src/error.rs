@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::any::AnyTask;
+use crate::id::{AttemptId, TaskId, WorkerId};
 use crate::state::StateKind;
 
 /// Which kind of id an [`IdError`] is about.
@@ -157,4 +158,103 @@ pub enum ProtoError {
         /// The number on the wire.
         value: i32,
     },
+}
+
+/// Why an event was rejected. A rejected event changes nothing.
+///
+/// ```
+/// use iris_task::{JobId, RetryPolicy, Task, TaskEvent, TaskId, Timestamp, TransitionError};
+///
+/// let mut task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default())
+///     .kill("cancelled", Timestamp::from_millis(1))
+///     .into_any();
+/// let err = task
+///     .apply(TaskEvent::Kill { reason: "again".into(), at: Timestamp::from_millis(2) })
+///     .unwrap_err();
+/// assert!(matches!(err, TransitionError::Illegal { event: "kill", .. }));
+/// assert_eq!(err.to_string(), "task job/task-0 is killed: kill does not apply to a killed task");
+/// # Ok::<(), iris_task::IdError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransitionError {
+    /// The event does not apply to the task's state: a kill of an ended task, an assignment of an
+    /// active one, a report for a task that waits to be scheduled, …
+    #[error("task {task} is {from}: {event} does not apply to a {from} task")]
+    Illegal {
+        /// The task.
+        task: TaskId,
+        /// Its state, unchanged.
+        from: StateKind,
+        /// The event, as [`TaskEvent::name`](crate::TaskEvent::name) gives it.
+        event: &'static str,
+    },
+    /// A report about an attempt other than the current one: late, reordered or retried by the
+    /// network. It must not touch the current attempt.
+    #[error("task {task}: the report for attempt {reported} is stale; {}", current_attempt(.current))]
+    StaleAttempt {
+        /// The task.
+        task: TaskId,
+        /// Its current attempt; `None` before the first assignment.
+        current: Option<AttemptId>,
+        /// The attempt the report named.
+        reported: AttemptId,
+    },
+    /// A worker was reported lost, but the task is active on another worker.
+    #[error("task {task}: worker {reported} was reported lost, but the task is on {}", current_worker(.current))]
+    WrongWorker {
+        /// The task.
+        task: TaskId,
+        /// The worker that holds the task.
+        current: Option<WorkerId>,
+        /// The worker reported lost.
+        reported: WorkerId,
+    },
+    /// A report that would move the open attempt backwards (RUNNING → BUILDING).
+    #[error("task {task} is {from}: a {reported} report would move its attempt backwards")]
+    Regression {
+        /// The task.
+        task: TaskId,
+        /// Its state, unchanged.
+        from: StateKind,
+        /// The state the report announced.
+        reported: StateKind,
+    },
+}
+
+fn current_attempt(current: &Option<AttemptId>) -> String {
+    match current {
+        Some(attempt) => format!("the current attempt is {attempt}"),
+        None => "the task has not been assigned yet".to_owned(),
+    }
+}
+
+fn current_worker(current: &Option<WorkerId>) -> String {
+    match current {
+        Some(worker) => worker.to_string(),
+        None => "no worker".to_owned(),
+    }
+}
+
+/// Why the [`TaskTable`](crate::TaskTable) refused a call. A refused call changes nothing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TableError {
+    /// [`insert`](crate::TaskTable::insert) of a task whose id the table already holds.
+    #[error("task {0} is already in the table")]
+    DuplicateTask(TaskId),
+    /// A call that names a task the table does not hold.
+    #[error("task {0} is not in the table")]
+    UnknownTask(TaskId),
+    /// [`assign`](crate::TaskTable::assign) of a task that is not waiting to be scheduled.
+    #[error("task {task} is {state}, not pending: only a pending task can be assigned")]
+    NotPending {
+        /// The task.
+        task: TaskId,
+        /// Its state, unchanged.
+        state: StateKind,
+    },
+    /// The task rejected the event.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
 }

@@ -87,6 +87,14 @@ impl TaskId {
         TaskId { job, index }
     }
 
+    /// An id that allocates nothing, for a placeholder that never leaves the crate.
+    pub(crate) fn vacant() -> TaskId {
+        TaskId {
+            job: JobId(String::new()),
+            index: 0,
+        }
+    }
+
     /// The job the task belongs to.
     pub fn job(&self) -> &JobId {
         &self.job

@@ -84,17 +84,21 @@ mod id;
 mod policy;
 pub mod proto;
 mod state;
+mod table;
 mod task;
 
-pub use any::AnyTask;
+pub use any::{AnyTask, SCHEDULING_TIMEOUT_REASON, TaskEvent, Transition, WorkerReport};
 pub use attempt::Attempt;
-pub use error::{IdError, IdKind, ParseStateKindError, ProtoError, WrongState};
+pub use error::{
+    IdError, IdKind, ParseStateKindError, ProtoError, TableError, TransitionError, WrongState,
+};
 pub use id::{AttemptId, JobId, TaskId, Timestamp, WorkerId};
 pub use policy::{JobPolicy, RetryPolicy};
 pub use state::{
     Active, Assigned, Building, Executing, Failed, Killed, Pending, Running, State, StateKind,
     Succeeded, Terminal, Unschedulable, WorkerFailed,
 };
+pub use table::{DISPATCH_DEADLINE_ERROR, JobState, StateCounts, TaskTable};
 pub use task::{Retry, Task};
 
 /// The README's examples, run as doc tests so that they cannot go stale.

@@ -127,6 +127,16 @@ impl Core {
         }
     }
 
+    /// Data that allocates nothing, to hold a task's place while a transition has it.
+    pub(crate) fn vacant() -> Core {
+        Core {
+            id: TaskId::vacant(),
+            policy: RetryPolicy::default(),
+            attempts: Vec::new(),
+            ending: None,
+        }
+    }
+
     /// Wraps the data as a task in state `S`, whose invariants the caller has established.
     ///
     /// (A method of `Core`, not a constructor of `Task`, so that the compiler never suggests it

@@ -173,3 +173,11 @@ fn any_task_converts_to_and_from_the_typed_task() {
     assert_eq!(err.to_string(), "task j/task-0 is assigned, not running");
     assert_eq!(err.into_task(), any);
 }
+
+#[test]
+fn discriminants_are_positions_in_all() {
+    // `StateCounts` indexes its buckets by discriminant.
+    for (position, state) in StateKind::ALL.into_iter().enumerate() {
+        assert_eq!(state as usize, position, "{state}");
+    }
+}

@@ -1,0 +1,742 @@
+//! [`TaskTable`]: the tasks a controller keeps, with the views a scheduler and a dashboard need,
+//! and [`StateCounts`] / [`JobState`] for what dashboards show.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::any::{AnyTask, TaskEvent, Transition};
+use crate::attempt::Attempt;
+use crate::error::TableError;
+use crate::id::{JobId, TaskId, Timestamp, WorkerId};
+use crate::policy::JobPolicy;
+use crate::state::{Assigned, Pending, StateKind};
+use crate::task::Task;
+
+/// The error a task gets when [`TaskTable::expire_assigned`] requeues it.
+pub const DISPATCH_DEADLINE_ERROR: &str =
+    "dispatch deadline passed: the worker never confirmed the task";
+
+/// The controller's tasks, with a FIFO of the pending ones, the active tasks of each worker, and
+/// state counts kept up to date on every change.
+///
+/// Every change goes through [`AnyTask::apply`], so the table follows the same rules as a single
+/// task, and a rejected event changes nothing, neither the task nor the table's views.
+///
+/// # Cost model
+///
+/// | operation | cost |
+/// |---|---|
+/// | [`insert`](TaskTable::insert), [`get`](TaskTable::get), [`assign`](TaskTable::assign), [`apply`](TaskTable::apply) | O(1) amortised (assignment times that go backwards cost a walk back over the newer assignments) |
+/// | [`pending`](TaskTable::pending) | what it yields: O(1) per pending task, nothing for the others |
+/// | [`worker_lost`](TaskTable::worker_lost) | the tasks on that worker, sorted: O(k log k) |
+/// | [`expire_assigned`](TaskTable::expire_assigned) | the assigned tasks it expires, sorted: O(e log e) |
+/// | [`tasks_on`](TaskTable::tasks_on) | what it yields |
+/// | [`counts`](TaskTable::counts), [`job_counts`](TaskTable::job_counts) | O(1) |
+///
+/// The table keeps its tasks in one vector and threads intrusive lists through them: the pending
+/// queue (FIFO); per worker, the tasks active on it (a task is in at most one of these, since a
+/// pending task holds no worker); and the ASSIGNED tasks in assignment order, for the dispatch
+/// deadline.
+///
+/// ```
+/// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, TaskTable, Timestamp, WorkerId};
+///
+/// let job = JobId::new("train")?;
+/// let mut table = TaskTable::new();
+/// for index in 0..3 {
+///     table.insert(Task::new(TaskId::new(job.clone(), index), RetryPolicy::default()))?;
+/// }
+///
+/// // The scheduler sees pending tasks only, oldest first.
+/// let first = table.pending().next().map(|task| task.id().clone()).unwrap();
+/// let assigned = table.assign(&first, WorkerId::new("w1")?, Timestamp::from_millis(10))?;
+/// assert_eq!(assigned.worker().as_str(), "w1");
+/// assert_eq!(table.pending().count(), 2);
+/// assert_eq!(table.counts().get(StateKind::Assigned), 1);
+///
+/// // The worker dies before confirming: the task is requeued at the back, free of charge.
+/// let changed = table.worker_lost(&WorkerId::new("w1")?, "heartbeat lost", Timestamp::from_millis(20));
+/// assert_eq!(changed.len(), 1);
+/// assert_eq!(table.pending().last().unwrap().id(), &first);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Default)]
+pub struct TaskTable {
+    slots: Vec<Slot>,
+    index: HashMap<TaskId, usize>,
+    pending: List,
+    workers: HashMap<WorkerId, List>,
+    /// ASSIGNED tasks, oldest assignment first: the dispatch deadline's queue.
+    assigned: List,
+    jobs: Vec<StateCounts>,
+    job_index: HashMap<JobId, usize>,
+    counts: StateCounts,
+}
+
+struct Slot {
+    task: AnyTask,
+    /// The slot's place in the pending queue or in its worker's list.
+    queue: Link,
+    /// The slot's place in the assigned list, while ASSIGNED.
+    deadline: Link,
+    /// Index into `TaskTable::jobs`.
+    job: usize,
+}
+
+impl TaskTable {
+    /// An empty table.
+    pub fn new() -> TaskTable {
+        TaskTable::default()
+    }
+
+    /// Adds a task, in whatever state it is. A pending task joins the back of the queue.
+    ///
+    /// # Errors
+    /// [`TableError::DuplicateTask`] if the table already holds a task with this id; the table
+    /// is unchanged.
+    pub fn insert(&mut self, task: impl Into<AnyTask>) -> Result<(), TableError> {
+        let task = task.into();
+        let slot = self.slots.len();
+        match self.index.entry(task.id().clone()) {
+            std::collections::hash_map::Entry::Occupied(_) => {
+                return Err(TableError::DuplicateTask(task.id().clone()));
+            }
+            std::collections::hash_map::Entry::Vacant(entry) => entry.insert(slot),
+        };
+        let next_job = self.jobs.len();
+        let job = *self
+            .job_index
+            .entry(task.id().job().clone())
+            .or_insert(next_job);
+        if job == next_job {
+            self.jobs.push(StateCounts::default());
+        }
+        self.slots.push(Slot {
+            task,
+            queue: Link::DETACHED,
+            deadline: Link::DETACHED,
+            job,
+        });
+        self.refile(slot, None);
+        Ok(())
+    }
+
+    /// The task with this id.
+    pub fn get(&self, id: &TaskId) -> Option<&AnyTask> {
+        self.slot(id).and_then(|slot| self.task(slot))
+    }
+
+    /// How many tasks the table holds, in any state.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The table holds no task.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Every task, in the order they were inserted.
+    pub fn iter(&self) -> impl Iterator<Item = &AnyTask> + '_ {
+        self.slots.iter().map(|slot| &slot.task)
+    }
+
+    /// Pending tasks only, in the order they became pending (FIFO; a requeued task goes to the
+    /// back). ASSIGNED tasks never appear here, so a scheduler cannot pick a task twice.
+    ///
+    /// Costs what it yields, however many tasks the table holds in other states.
+    pub fn pending(&self) -> impl Iterator<Item = &Task<Pending>> + '_ {
+        self.pending
+            .iter(&self.slots, Chain::Queue)
+            .filter_map(|slot| match self.task(slot) {
+                Some(AnyTask::Pending(task)) => Some(task),
+                _ => None,
+            })
+    }
+
+    /// Assigns the pending task `id` to `worker`.
+    ///
+    /// # Errors
+    /// [`TableError::UnknownTask`] for an id the table does not hold, [`TableError::NotPending`]
+    /// for a task in any other state than PENDING; the table is unchanged.
+    pub fn assign(
+        &mut self,
+        id: &TaskId,
+        worker: WorkerId,
+        at: Timestamp,
+    ) -> Result<&Task<Assigned>, TableError> {
+        let slot = self.known(id)?;
+        let state = self.task(slot).map_or(StateKind::Pending, AnyTask::state);
+        if state != StateKind::Pending {
+            return Err(TableError::NotPending {
+                task: id.clone(),
+                state,
+            });
+        }
+        self.change(slot, id, TaskEvent::Assign { worker, at })?;
+        match self.task(slot) {
+            Some(AnyTask::Assigned(task)) => Ok(task),
+            _ => Err(TableError::UnknownTask(id.clone())),
+        }
+    }
+
+    /// Applies one event to the task `id`, as [`AnyTask::apply`] does, and keeps the table's
+    /// views and counts up to date.
+    ///
+    /// # Errors
+    /// [`TableError::UnknownTask`] for an id the table does not hold, and
+    /// [`TableError::Transition`] for an event the task rejects; the table is unchanged.
+    pub fn apply(&mut self, id: &TaskId, event: TaskEvent) -> Result<Transition, TableError> {
+        let slot = self.known(id)?;
+        self.change(slot, id, event)
+    }
+
+    /// The worker is gone: every task active on it fails as a worker loss. ASSIGNED tasks are
+    /// requeued free of charge (a dispatch failure); BUILDING and RUNNING ones spend their
+    /// preemption budget.
+    ///
+    /// Tasks are handled oldest assignment first (ties: job id, then task index), requeued tasks
+    /// join the pending queue in that order, and the result lists them in that order. Costs the
+    /// tasks on the worker.
+    pub fn worker_lost(
+        &mut self,
+        worker: &WorkerId,
+        error: &str,
+        at: Timestamp,
+    ) -> Vec<(TaskId, Transition)> {
+        let Some(list) = self.workers.get(worker) else {
+            return Vec::new();
+        };
+        let slots: Vec<usize> = list.iter(&self.slots, Chain::Queue).collect();
+        self.in_assignment_order(slots)
+            .into_iter()
+            .filter_map(|(slot, id)| {
+                let event = TaskEvent::WorkerLost {
+                    worker: worker.clone(),
+                    error: error.to_owned(),
+                    at,
+                };
+                self.change(slot, &id, event).ok().map(|step| (id, step))
+            })
+            .collect()
+    }
+
+    /// The dispatch deadline: ASSIGNED tasks assigned before `cutoff` are requeued as dispatch
+    /// failures (no budget charged), with [`DISPATCH_DEADLINE_ERROR`] on their attempt. Apache
+    /// Aurora treats tasks stuck in its ASSIGNED state the same way.
+    ///
+    /// Tasks are handled oldest assignment first (ties: job id, then task index), requeued in that
+    /// order, and listed in that order. Costs the tasks it expires, not the table.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, TaskTable, Timestamp, WorkerId};
+    ///
+    /// let mut table = TaskTable::new();
+    /// let id = TaskId::new(JobId::new("job")?, 0);
+    /// table.insert(Task::new(id.clone(), RetryPolicy::default()))?;
+    /// table.assign(&id, WorkerId::new("w1")?, Timestamp::from_millis(1_000))?;
+    ///
+    /// // Nothing was assigned before 1s; everything assigned before 31s has waited too long.
+    /// assert!(table.expire_assigned(Timestamp::from_millis(1_000), Timestamp::from_millis(31_000)).is_empty());
+    /// let expired = table.expire_assigned(Timestamp::from_millis(1_001), Timestamp::from_millis(31_001));
+    /// assert_eq!(expired, [id.clone()]);
+    /// assert_eq!(table.get(&id).unwrap().state(), StateKind::Pending);
+    /// assert_eq!(table.get(&id).unwrap().preemption_count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn expire_assigned(&mut self, cutoff: Timestamp, at: Timestamp) -> Vec<TaskId> {
+        let slots: Vec<usize> = self
+            .assigned
+            .iter(&self.slots, Chain::Deadline)
+            .take_while(|&slot| self.assigned_at(slot).is_some_and(|time| time < cutoff))
+            .collect();
+        self.in_assignment_order(slots)
+            .into_iter()
+            .filter_map(|(slot, id)| {
+                let worker = self.task(slot)?.current_attempt()?.worker().clone();
+                let event = TaskEvent::WorkerLost {
+                    worker,
+                    error: DISPATCH_DEADLINE_ERROR.to_owned(),
+                    at,
+                };
+                self.change(slot, &id, event).ok().map(|_| id)
+            })
+            .collect()
+    }
+
+    /// The ids of the tasks active (ASSIGNED, BUILDING or RUNNING) on `worker`.
+    pub fn tasks_on(&self, worker: &WorkerId) -> impl Iterator<Item = &TaskId> + '_ {
+        self.workers
+            .get(worker)
+            .into_iter()
+            .flat_map(|list| list.iter(&self.slots, Chain::Queue))
+            .filter_map(|slot| self.task(slot).map(AnyTask::id))
+    }
+
+    /// How many tasks are in each state. Kept up to date on every change; O(1) to read.
+    pub fn counts(&self) -> &StateCounts {
+        &self.counts
+    }
+
+    /// How many tasks of `job` are in each state; `None` for a job the table holds no task of.
+    /// Kept up to date on every change; O(1) to read.
+    ///
+    /// ```
+    /// use iris_task::{JobId, JobPolicy, JobState, RetryPolicy, Task, TaskId, TaskTable};
+    ///
+    /// let mut table = TaskTable::new();
+    /// let job = JobId::new("job")?;
+    /// table.insert(Task::new(TaskId::new(job.clone(), 0), RetryPolicy::default()))?;
+    /// let counts = table.job_counts(&job).unwrap();
+    /// assert_eq!(counts.job_state(&JobPolicy::default()), JobState::Pending);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn job_counts(&self, job: &JobId) -> Option<&StateCounts> {
+        self.job_index
+            .get(job)
+            .and_then(|&index| self.jobs.get(index))
+    }
+
+    /// The jobs the table holds tasks of, each with its state counts, in no particular order.
+    pub fn jobs(&self) -> impl Iterator<Item = (&JobId, &StateCounts)> + '_ {
+        self.job_index
+            .iter()
+            .filter_map(|(job, &index)| Some((job, self.jobs.get(index)?)))
+    }
+
+    // ----- internals -----
+
+    fn slot(&self, id: &TaskId) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    fn known(&self, id: &TaskId) -> Result<usize, TableError> {
+        self.slot(id)
+            .ok_or_else(|| TableError::UnknownTask(id.clone()))
+    }
+
+    fn task(&self, slot: usize) -> Option<&AnyTask> {
+        self.slots.get(slot).map(|slot| &slot.task)
+    }
+
+    fn assigned_at(&self, slot: usize) -> Option<Timestamp> {
+        Some(self.task(slot)?.current_attempt()?.assigned_at())
+    }
+
+    /// Sorts active slots oldest assignment first, ties by task id (job id, then index).
+    fn in_assignment_order(&self, slots: Vec<usize>) -> Vec<(usize, TaskId)> {
+        let mut keyed: Vec<(Timestamp, TaskId, usize)> = slots
+            .into_iter()
+            .filter_map(|slot| {
+                let task = self.task(slot)?;
+                Some((
+                    task.current_attempt()?.assigned_at(),
+                    task.id().clone(),
+                    slot,
+                ))
+            })
+            .collect();
+        keyed.sort_unstable();
+        keyed.into_iter().map(|(_, id, slot)| (slot, id)).collect()
+    }
+
+    /// Applies `event` to the task `id` in `slot`, and refiles the slot if its state changed.
+    /// This is the one place that changes a task in the table, and so the one place counts
+    /// change.
+    fn change(
+        &mut self,
+        slot: usize,
+        id: &TaskId,
+        event: TaskEvent,
+    ) -> Result<Transition, TableError> {
+        let Some(entry) = self.slots.get_mut(slot) else {
+            return Err(TableError::UnknownTask(id.clone()));
+        };
+        let step = entry.task.apply(event)?;
+        if step.changed() {
+            self.refile(slot, Some(step.from));
+        }
+        Ok(step)
+    }
+
+    /// Moves the slot from the views of state `from` (`None`: a new slot) to those of its task's
+    /// current state.
+    ///
+    /// A task leaves an active state by closing its attempt, never by opening another, so the
+    /// current attempt still names the worker and assignment time the slot was filed under.
+    fn refile(&mut self, slot: usize, from: Option<StateKind>) {
+        let Some(entry) = self.slots.get(slot) else {
+            return;
+        };
+        let to = entry.task.state();
+        let job = entry.job;
+        let assigned_at = entry.task.current_attempt().map(Attempt::assigned_at);
+
+        if let Some(from) = from {
+            self.counts.remove(from);
+            if let Some(counts) = self.jobs.get_mut(job) {
+                counts.remove(from);
+            }
+        }
+        self.counts.add(to);
+        if let Some(counts) = self.jobs.get_mut(job) {
+            counts.add(to);
+        }
+
+        if from == Some(StateKind::Assigned) {
+            self.assigned.unlink(&mut self.slots, Chain::Deadline, slot);
+        }
+        if let (StateKind::Assigned, Some(assigned_at)) = (to, assigned_at) {
+            // Walk back from the newest assignment to keep the list in time order: one step when
+            // the controller's clock moves forward, as it does.
+            let mut after = self.assigned.tail;
+            while self
+                .assigned_at(after)
+                .is_some_and(|time| time > assigned_at)
+            {
+                after = self
+                    .slots
+                    .get(after)
+                    .map_or(NIL, |entry| entry.deadline.prev);
+            }
+            self.assigned
+                .insert_after(&mut self.slots, Chain::Deadline, after, slot);
+        }
+
+        let was_active = from.is_some_and(StateKind::is_active);
+        if from == Some(StateKind::Pending) {
+            self.pending.unlink(&mut self.slots, Chain::Queue, slot);
+        } else if was_active && !to.is_active() {
+            self.unfile_from_worker(slot);
+        }
+        if to == StateKind::Pending {
+            self.pending.push_back(&mut self.slots, Chain::Queue, slot);
+        } else if to.is_active() && !was_active {
+            self.file_under_worker(slot);
+        }
+    }
+
+    /// Adds the slot to the list of its current attempt's worker.
+    fn file_under_worker(&mut self, slot: usize) {
+        let Some(worker) = worker_of(&self.slots, slot) else {
+            return;
+        };
+        match self.workers.get_mut(worker) {
+            Some(list) => list.push_back(&mut self.slots, Chain::Queue, slot),
+            None => {
+                let worker = worker.clone();
+                let mut list = List::default();
+                list.push_back(&mut self.slots, Chain::Queue, slot);
+                self.workers.insert(worker, list);
+            }
+        }
+    }
+
+    /// Removes the slot from the list of its current attempt's worker, and forgets the worker
+    /// when it holds nothing any more.
+    fn unfile_from_worker(&mut self, slot: usize) {
+        let Some(list) =
+            worker_of(&self.slots, slot).and_then(|worker| self.workers.get_mut(worker))
+        else {
+            return;
+        };
+        list.unlink(&mut self.slots, Chain::Queue, slot);
+        if list.is_empty() {
+            if let Some(worker) = worker_of(&self.slots, slot).cloned() {
+                self.workers.remove(&worker);
+            }
+        }
+    }
+}
+
+/// The worker of the slot's current attempt: the worker an active task is filed under.
+fn worker_of(slots: &[Slot], slot: usize) -> Option<&WorkerId> {
+    Some(slots.get(slot)?.task.current_attempt()?.worker())
+}
+
+impl fmt::Debug for TaskTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskTable")
+            .field("len", &self.len())
+            .field("counts", &self.counts)
+            .field("workers", &self.workers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The intrusive lists
+// ---------------------------------------------------------------------------------------------
+
+/// "No slot": the end of a list. Never a valid index, so `slots.get(NIL)` is `None`.
+const NIL: usize = usize::MAX;
+
+/// A slot's neighbours in one list.
+#[derive(Clone, Copy, Debug)]
+struct Link {
+    prev: usize,
+    next: usize,
+}
+
+impl Link {
+    const DETACHED: Link = Link {
+        prev: NIL,
+        next: NIL,
+    };
+}
+
+/// Which of a slot's two links a list is threaded through.
+#[derive(Clone, Copy)]
+enum Chain {
+    /// The pending queue, or the list of the worker the task is active on.
+    Queue,
+    /// The ASSIGNED tasks in assignment order.
+    Deadline,
+}
+
+fn link_mut(slots: &mut [Slot], chain: Chain, slot: usize) -> Option<&mut Link> {
+    slots.get_mut(slot).map(|entry| match chain {
+        Chain::Queue => &mut entry.queue,
+        Chain::Deadline => &mut entry.deadline,
+    })
+}
+
+fn next(slots: &[Slot], chain: Chain, slot: usize) -> Option<usize> {
+    let entry = slots.get(slot)?;
+    let link = match chain {
+        Chain::Queue => entry.queue,
+        Chain::Deadline => entry.deadline,
+    };
+    Some(link.next).filter(|&next| next != NIL)
+}
+
+/// A doubly linked list of slots, threaded through one of their links: O(1) to insert and to
+/// unlink, and iterating costs only the slots in it.
+#[derive(Clone, Copy, Debug)]
+struct List {
+    head: usize,
+    tail: usize,
+}
+
+impl Default for List {
+    fn default() -> List {
+        List {
+            head: NIL,
+            tail: NIL,
+        }
+    }
+}
+
+impl List {
+    fn is_empty(&self) -> bool {
+        self.head == NIL
+    }
+
+    fn push_back(&mut self, slots: &mut [Slot], chain: Chain, slot: usize) {
+        self.insert_after(slots, chain, self.tail, slot);
+    }
+
+    /// Inserts `slot` after `after`, or at the front when `after` is `NIL`.
+    fn insert_after(&mut self, slots: &mut [Slot], chain: Chain, after: usize, slot: usize) {
+        let next = match link_mut(slots, chain, after) {
+            Some(link) => std::mem::replace(&mut link.next, slot),
+            None => std::mem::replace(&mut self.head, slot),
+        };
+        match link_mut(slots, chain, next) {
+            Some(link) => link.prev = slot,
+            None => self.tail = slot,
+        }
+        if let Some(link) = link_mut(slots, chain, slot) {
+            *link = Link { prev: after, next };
+        }
+    }
+
+    fn unlink(&mut self, slots: &mut [Slot], chain: Chain, slot: usize) {
+        let Some(link) =
+            link_mut(slots, chain, slot).map(|link| std::mem::replace(link, Link::DETACHED))
+        else {
+            return;
+        };
+        match link_mut(slots, chain, link.prev) {
+            Some(prev) => prev.next = link.next,
+            None => self.head = link.next,
+        }
+        match link_mut(slots, chain, link.next) {
+            Some(next) => next.prev = link.prev,
+            None => self.tail = link.prev,
+        }
+    }
+
+    fn iter<'a>(&self, slots: &'a [Slot], chain: Chain) -> impl Iterator<Item = usize> + 'a {
+        let first = Some(self.head).filter(|&head| head != NIL);
+        std::iter::successors(first, move |&slot| next(slots, chain, slot))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Counts and job state
+// ---------------------------------------------------------------------------------------------
+
+/// How many tasks are in each state: what a dashboard shows, and what a job's state derives from.
+///
+/// ASSIGNED is its own bucket, apart from pending and running.
+///
+/// ```
+/// use iris_task::{JobPolicy, JobState, StateCounts, StateKind};
+///
+/// let counts: StateCounts =
+///     [StateKind::Pending, StateKind::Assigned, StateKind::Assigned].into_iter().collect();
+/// assert_eq!(counts.get(StateKind::Assigned), 2);
+/// assert_eq!(counts.total(), 3);
+/// assert_eq!(counts.job_state(&JobPolicy::default()), JobState::Running);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StateCounts {
+    /// One count per state, in `StateKind::ALL` order.
+    by_state: [usize; 9],
+}
+
+impl StateCounts {
+    fn bucket(&mut self, state: StateKind) -> Option<&mut usize> {
+        // The discriminant is the position in `StateKind::ALL`, which declares them in order.
+        self.by_state.get_mut(state as usize)
+    }
+
+    fn add(&mut self, state: StateKind) {
+        if let Some(count) = self.bucket(state) {
+            *count += 1;
+        }
+    }
+
+    fn remove(&mut self, state: StateKind) {
+        if let Some(count) = self.bucket(state) {
+            *count = count.saturating_sub(1);
+        }
+    }
+
+    /// How many tasks are in `state`.
+    pub fn get(&self, state: StateKind) -> usize {
+        self.by_state.get(state as usize).copied().unwrap_or(0)
+    }
+
+    /// How many tasks there are, in all states.
+    pub fn total(&self) -> usize {
+        self.by_state.iter().sum()
+    }
+
+    /// Every state with its count, in [`StateKind::ALL`] order, zeros included.
+    pub fn iter(&self) -> impl Iterator<Item = (StateKind, usize)> + '_ {
+        StateKind::ALL
+            .into_iter()
+            .zip(self.by_state.iter().copied())
+    }
+
+    /// The state of a job whose tasks these are. A job with no tasks is PENDING; otherwise the
+    /// first rule that matches decides:
+    ///
+    /// 1. every task ended SUCCEEDED or FAILED, and at most `max_task_failures` FAILED → SUCCEEDED;
+    /// 2. more than `max_task_failures` tasks FAILED → FAILED (preemptions never count here);
+    /// 3. any UNSCHEDULABLE → UNSCHEDULABLE;
+    /// 4. any KILLED → KILLED;
+    /// 5. every task terminal and any WORKER_FAILED → WORKER_FAILED;
+    /// 6. any ASSIGNED, BUILDING or RUNNING → RUNNING;
+    /// 7. otherwise PENDING.
+    ///
+    /// ```
+    /// use iris_task::{JobPolicy, JobState, StateCounts, StateKind};
+    ///
+    /// let counts: StateCounts = [StateKind::Succeeded, StateKind::Failed].into_iter().collect();
+    /// assert_eq!(counts.job_state(&JobPolicy { max_task_failures: 1 }), JobState::Succeeded);
+    /// assert_eq!(counts.job_state(&JobPolicy { max_task_failures: 0 }), JobState::Failed);
+    /// ```
+    pub fn job_state(&self, policy: &JobPolicy) -> JobState {
+        use StateKind as S;
+        let total = self.total();
+        let failed = self.get(S::Failed);
+        let allowed = usize::try_from(policy.max_task_failures).unwrap_or(usize::MAX);
+        let terminal: usize = self
+            .iter()
+            .filter(|(state, _)| state.is_terminal())
+            .map(|(_, count)| count)
+            .sum();
+        let active: usize = self
+            .iter()
+            .filter(|(state, _)| state.is_active())
+            .map(|(_, count)| count)
+            .sum();
+        if total == 0 {
+            JobState::Pending
+        } else if self.get(S::Succeeded) + failed == total && failed <= allowed {
+            JobState::Succeeded
+        } else if failed > allowed {
+            JobState::Failed
+        } else if self.get(S::Unschedulable) > 0 {
+            JobState::Unschedulable
+        } else if self.get(S::Killed) > 0 {
+            JobState::Killed
+        } else if terminal == total && self.get(S::WorkerFailed) > 0 {
+            JobState::WorkerFailed
+        } else if active > 0 {
+            JobState::Running
+        } else {
+            JobState::Pending
+        }
+    }
+}
+
+impl FromIterator<StateKind> for StateCounts {
+    fn from_iter<I: IntoIterator<Item = StateKind>>(states: I) -> StateCounts {
+        let mut counts = StateCounts::default();
+        counts.extend(states);
+        counts
+    }
+}
+
+impl Extend<StateKind> for StateCounts {
+    fn extend<I: IntoIterator<Item = StateKind>>(&mut self, states: I) {
+        for state in states {
+            self.add(state);
+        }
+    }
+}
+
+/// The state of a job, derived from its tasks' states by [`StateCounts::job_state`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum JobState {
+    /// No task is active and the job has not ended: every task waits to be (re)scheduled.
+    Pending,
+    /// At least one task is assigned, building or running.
+    Running,
+    /// Every task ended, and no more of them failed than the job allows.
+    Succeeded,
+    /// More tasks failed than the job allows.
+    Failed,
+    /// A task was killed.
+    Killed,
+    /// Every task ended, and at least one of them because its workers kept dying.
+    WorkerFailed,
+    /// A task could not be scheduled before its deadline.
+    Unschedulable,
+}
+
+impl JobState {
+    /// The lower-case name: `"pending"`, `"running"`, `"worker_failed"`, …
+    pub const fn label(self) -> &'static str {
+        match self {
+            JobState::Pending => "pending",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Killed => "killed",
+            JobState::WorkerFailed => "worker_failed",
+            JobState::Unschedulable => "unschedulable",
+        }
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}

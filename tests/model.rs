@@ -1,0 +1,504 @@
+//! Model-based property tests: random sequences of events, legal and illegal, with stale attempt
+//! ids and wrong workers mixed in, applied to the crate and to a small reference model written here
+//! from DOMAIN.md's tables. After every step both must agree.
+//!
+//! At least 2,000 cases per property; more with `PROPTEST_CASES`.
+
+use std::collections::VecDeque;
+
+use iris_task::{
+    AnyTask, AttemptId, JobId, RetryPolicy, StateCounts, StateKind, Task, TaskEvent, TaskId,
+    TaskTable, Timestamp, TransitionError, WorkerId, WorkerReport,
+};
+use proptest::prelude::*;
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: ProptestConfig::default().cases.max(2_000),
+        ..ProptestConfig::default()
+    }
+}
+
+const WORKERS: [&str; 3] = ["w0", "w1", "w2"];
+
+fn worker(index: usize) -> WorkerId {
+    WorkerId::new(WORKERS[index % WORKERS.len()]).unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The reference model: DOMAIN.md's tables, written out as plainly as possible.
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Debug, PartialEq)]
+struct ModelAttempt {
+    worker: usize,
+    state: StateKind,
+    assigned_at: i64,
+    started: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Model {
+    state: StateKind,
+    attempts: Vec<ModelAttempt>,
+    policy: RetryPolicy,
+}
+
+/// An event in terms of small numbers, turned into a `TaskEvent` by `to_event`.
+#[derive(Clone, Debug)]
+enum Ev {
+    Assign(usize),
+    Report(u32, Rep),
+    Lost(usize),
+    Kill,
+    Timeout,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Rep {
+    Building,
+    Running,
+    Succeeded,
+    Failed,
+    WorkerFailed,
+}
+
+impl Rep {
+    fn state(self) -> StateKind {
+        match self {
+            Rep::Building => StateKind::Building,
+            Rep::Running => StateKind::Running,
+            Rep::Succeeded => StateKind::Succeeded,
+            Rep::Failed => StateKind::Failed,
+            Rep::WorkerFailed => StateKind::WorkerFailed,
+        }
+    }
+}
+
+fn to_event(ev: &Ev, t: i64) -> TaskEvent {
+    let at = Timestamp::from_millis(t);
+    match ev {
+        Ev::Assign(w) => TaskEvent::Assign {
+            worker: worker(*w),
+            at,
+        },
+        Ev::Report(attempt, rep) => TaskEvent::Report {
+            attempt: AttemptId::new(*attempt),
+            report: match rep {
+                Rep::Building => WorkerReport::Building,
+                Rep::Running => WorkerReport::Running,
+                Rep::Succeeded => WorkerReport::Succeeded,
+                Rep::Failed => WorkerReport::Failed {
+                    exit_code: 1,
+                    error: format!("exit at {t}"),
+                },
+                Rep::WorkerFailed => WorkerReport::WorkerFailed {
+                    error: format!("lost at {t}"),
+                },
+            },
+            at,
+        },
+        Ev::Lost(w) => TaskEvent::WorkerLost {
+            worker: worker(*w),
+            error: "lost".into(),
+            at,
+        },
+        Ev::Kill => TaskEvent::Kill {
+            reason: "cancelled".into(),
+            at,
+        },
+        Ev::Timeout => TaskEvent::SchedulingTimeout { at },
+    }
+}
+
+/// What the model decides for an event.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Decision {
+    Changed,
+    Duplicate,
+    Illegal,
+    Stale,
+    WrongWorker,
+    Regression,
+}
+
+fn decision_of(result: &Result<iris_task::Transition, TransitionError>) -> Decision {
+    match result {
+        Ok(step) if step.from == step.to => Decision::Duplicate,
+        Ok(_) => Decision::Changed,
+        Err(TransitionError::Illegal { .. }) => Decision::Illegal,
+        Err(TransitionError::StaleAttempt { .. }) => Decision::Stale,
+        Err(TransitionError::WrongWorker { .. }) => Decision::WrongWorker,
+        Err(TransitionError::Regression { .. }) => Decision::Regression,
+        Err(other) => panic!("unexpected error {other:?}"),
+    }
+}
+
+impl Model {
+    fn new(policy: RetryPolicy) -> Model {
+        Model {
+            state: StateKind::Pending,
+            attempts: Vec::new(),
+            policy,
+        }
+    }
+
+    fn failures(&self) -> u32 {
+        self.attempts
+            .iter()
+            .filter(|a| a.state == StateKind::Failed)
+            .count() as u32
+    }
+
+    fn preemptions(&self) -> u32 {
+        self.attempts
+            .iter()
+            .filter(|a| a.state == StateKind::WorkerFailed && a.started)
+            .count() as u32
+    }
+
+    fn worker(&self) -> Option<usize> {
+        self.attempts
+            .last()
+            .filter(|_| self.state.is_active())
+            .map(|a| a.worker)
+    }
+
+    /// Closes the open attempt as `end` and decides the task's state from the budgets.
+    fn close(&mut self, end: StateKind, started: bool) {
+        let last = self.attempts.last_mut().unwrap();
+        last.state = end;
+        last.started |= started;
+        self.state = match end {
+            StateKind::Failed if self.failures() <= self.policy.max_retries_failure => {
+                StateKind::Pending
+            }
+            StateKind::WorkerFailed if !started => StateKind::Pending,
+            StateKind::WorkerFailed if self.preemptions() <= self.policy.max_retries_preemption => {
+                StateKind::Pending
+            }
+            other => other,
+        };
+    }
+
+    fn apply(&mut self, ev: &Ev, t: i64) -> Decision {
+        use StateKind as S;
+        // 1. stale attempt
+        if let Ev::Report(attempt, rep) = ev {
+            if self.attempts.len() != *attempt as usize + 1 {
+                return Decision::Stale;
+            }
+            // 3. duplicate (after 2, which reports skip)
+            if self.attempts.last().unwrap().state == rep.state() {
+                return Decision::Duplicate;
+            }
+        }
+        // 2. wrong worker
+        if let Ev::Lost(w) = ev {
+            if self
+                .worker()
+                .is_some_and(|current| current != w % WORKERS.len())
+            {
+                return Decision::WrongWorker;
+            }
+        }
+        // 4. the events table
+        let executing = matches!(self.state, S::Building | S::Running);
+        match (self.state, ev) {
+            (S::Pending, Ev::Assign(w)) => {
+                self.attempts.push(ModelAttempt {
+                    worker: w % WORKERS.len(),
+                    state: S::Assigned,
+                    assigned_at: t,
+                    started: false,
+                });
+                self.state = S::Assigned;
+            }
+            (S::Pending, Ev::Kill) => self.state = S::Killed,
+            (S::Pending, Ev::Timeout) => self.state = S::Unschedulable,
+            (S::Assigned, Ev::Report(_, Rep::Building)) => {
+                self.state = S::Building;
+                let last = self.attempts.last_mut().unwrap();
+                last.state = S::Building;
+                last.started = true;
+            }
+            (S::Assigned | S::Building, Ev::Report(_, Rep::Running)) => {
+                self.state = S::Running;
+                let last = self.attempts.last_mut().unwrap();
+                last.state = S::Running;
+                last.started = true;
+            }
+            (S::Assigned | S::Building | S::Running, Ev::Report(_, Rep::Succeeded)) => {
+                self.close(S::Succeeded, true)
+            }
+            (S::Assigned | S::Building | S::Running, Ev::Report(_, Rep::Failed)) => {
+                self.close(S::Failed, true)
+            }
+            (
+                S::Assigned | S::Building | S::Running,
+                Ev::Report(_, Rep::WorkerFailed) | Ev::Lost(_),
+            ) => self.close(S::WorkerFailed, executing),
+            (S::Assigned | S::Building | S::Running, Ev::Kill) => self.close(S::Killed, false),
+            (S::Running, Ev::Report(_, Rep::Building)) => return Decision::Regression,
+            _ => return Decision::Illegal,
+        }
+        Decision::Changed
+    }
+}
+
+fn event() -> impl Strategy<Value = Ev> {
+    let rep = prop_oneof![
+        Just(Rep::Building),
+        Just(Rep::Running),
+        Just(Rep::Succeeded),
+        Just(Rep::Failed),
+        Just(Rep::WorkerFailed),
+    ];
+    prop_oneof![
+        3 => (0..3usize).prop_map(Ev::Assign),
+        // Attempt ids 0..4: mostly current or stale, sometimes from the future.
+        6 => (0..4u32, rep).prop_map(|(attempt, rep)| Ev::Report(attempt, rep)),
+        2 => (0..3usize).prop_map(Ev::Lost),
+        1 => Just(Ev::Kill),
+        1 => Just(Ev::Timeout),
+    ]
+}
+
+/// Checks the crate's task against the model and against the attempt invariants.
+fn check_task(task: &AnyTask, model: &Model) -> Result<(), TestCaseError> {
+    prop_assert_eq!(task.state(), model.state);
+    prop_assert_eq!(task.failure_count(), model.failures());
+    prop_assert_eq!(task.preemption_count(), model.preemptions());
+    prop_assert_eq!(task.attempts().len(), model.attempts.len());
+    for (index, (attempt, expected)) in task.attempts().iter().zip(&model.attempts).enumerate() {
+        prop_assert_eq!(
+            attempt.id(),
+            AttemptId::new(index as u32),
+            "ids are 0, 1, 2, …"
+        );
+        prop_assert_eq!(attempt.state(), expected.state);
+        prop_assert_eq!(attempt.worker(), &worker(expected.worker));
+        prop_assert_eq!(attempt.assigned_at().as_millis(), expected.assigned_at);
+        prop_assert_eq!(attempt.started_at().is_some(), expected.started);
+        let last = index + 1 == task.attempts().len();
+        prop_assert!(
+            !attempt.is_open() || last,
+            "only the last attempt may be open"
+        );
+        prop_assert_eq!(
+            attempt.finished_at().is_some(),
+            !attempt.is_open(),
+            "closed ⇔ finished"
+        );
+    }
+    let open = task.current_attempt().is_some_and(|a| a.is_open());
+    prop_assert_eq!(open, task.state().is_active());
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn any_task_agrees_with_the_model(
+        failure in 0u32..3,
+        preemption in 0u32..3,
+        events in proptest::collection::vec(event(), 1..40),
+    ) {
+        let policy = RetryPolicy { max_retries_failure: failure, max_retries_preemption: preemption };
+        let mut task = Task::new("job/task-0".parse().unwrap(), policy).into_any();
+        let mut model = Model::new(policy);
+        for (t, ev) in events.iter().enumerate() {
+            let t = t as i64;
+            let before = task.clone();
+            let result = task.apply(to_event(ev, t));
+            let expected = model.apply(ev, t);
+            prop_assert_eq!(decision_of(&result), expected, "{:?} on {:?}", ev, before.state());
+            if let Ok(step) = &result {
+                prop_assert_eq!(step.from, before.state());
+                prop_assert_eq!(step.to, task.state());
+            }
+            if !matches!(expected, Decision::Changed) {
+                prop_assert_eq!(&task, &before, "a rejected or duplicate event changed the task");
+            }
+            if before.state().is_terminal() && expected != Decision::Duplicate {
+                prop_assert!(result.is_err(), "terminal states absorb every event");
+            }
+            check_task(&task, &model)?;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table: several tasks and workers, the same model per task, plus the views.
+// ---------------------------------------------------------------------------------------------
+
+const TASKS: [&str; 4] = ["a/task-0", "a/task-1", "b/task-0", "b/task-1"];
+
+fn tid(index: usize) -> TaskId {
+    TASKS[index % TASKS.len()].parse().unwrap()
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    /// `TaskTable::assign`, at a time up to a few steps back: clocks are not always monotone.
+    Assign(usize, usize, i64),
+    /// `TaskTable::apply` of an event to a task.
+    Apply(usize, Ev),
+    /// `TaskTable::worker_lost`.
+    WorkerLost(usize),
+    /// `TaskTable::expire_assigned` with a cutoff this many steps back.
+    Expire(i64),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..4usize, 0..3usize, 0..3i64).prop_map(|(task, w, back)| Op::Assign(task, w, back)),
+        8 => (0..4usize, event()).prop_map(|(task, ev)| Op::Apply(task, ev)),
+        1 => (0..3usize).prop_map(Op::WorkerLost),
+        1 => (0..6i64).prop_map(Op::Expire),
+    ]
+}
+
+struct TableModel {
+    tasks: Vec<Model>,
+    pending: VecDeque<usize>,
+}
+
+impl TableModel {
+    /// Applies `ev` to task `index` and keeps the FIFO: a task that becomes pending joins the back.
+    fn apply(&mut self, index: usize, ev: &Ev, t: i64) -> Decision {
+        let before = self.tasks[index].state;
+        let decision = self.tasks[index].apply(ev, t);
+        let after = self.tasks[index].state;
+        if decision == Decision::Changed {
+            if before == StateKind::Pending {
+                self.pending.retain(|&i| i != index);
+            }
+            if after == StateKind::Pending {
+                self.pending.push_back(index);
+            }
+        }
+        decision
+    }
+
+    /// Active tasks matching `pick`, oldest assignment first, ties by task id.
+    fn in_assignment_order(&self, pick: impl Fn(&Model) -> bool) -> Vec<usize> {
+        let mut picked: Vec<usize> = (0..TASKS.len()).filter(|&i| pick(&self.tasks[i])).collect();
+        picked.sort_by_key(|&i| (self.tasks[i].attempts.last().unwrap().assigned_at, tid(i)));
+        picked
+    }
+}
+
+fn check_table(table: &TaskTable, model: &TableModel) -> Result<(), TestCaseError> {
+    for (index, task_model) in model.tasks.iter().enumerate() {
+        check_task(table.get(&tid(index)).unwrap(), task_model)?;
+    }
+    let recount: StateCounts = table.iter().map(AnyTask::state).collect();
+    prop_assert_eq!(table.counts(), &recount, "counts equal a recount");
+    for job in ["a", "b"] {
+        let job_id = JobId::new(job).unwrap();
+        let recount: StateCounts = table
+            .iter()
+            .filter(|t| t.id().job() == &job_id)
+            .map(AnyTask::state)
+            .collect();
+        prop_assert_eq!(table.job_counts(&job_id), Some(&recount));
+    }
+    let pending: Vec<TaskId> = table.pending().map(|t| t.id().clone()).collect();
+    let expected: Vec<TaskId> = model.pending.iter().map(|&i| tid(i)).collect();
+    prop_assert_eq!(
+        pending,
+        expected,
+        "pending() is the pending tasks in FIFO order"
+    );
+    for w in 0..WORKERS.len() {
+        let mut on: Vec<TaskId> = table.tasks_on(&worker(w)).cloned().collect();
+        on.sort();
+        let mut expected: Vec<TaskId> = (0..TASKS.len())
+            .filter(|&i| model.tasks[i].worker() == Some(w))
+            .map(tid)
+            .collect();
+        expected.sort();
+        prop_assert_eq!(on, expected, "tasks_on is the active tasks on the worker");
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn task_table_agrees_with_the_model(
+        failure in 0u32..2,
+        preemption in 0u32..2,
+        ops in proptest::collection::vec(op(), 1..60),
+    ) {
+        let policy = RetryPolicy { max_retries_failure: failure, max_retries_preemption: preemption };
+        let mut table = TaskTable::new();
+        let mut model = TableModel { tasks: Vec::new(), pending: VecDeque::new() };
+        for index in 0..TASKS.len() {
+            table.insert(Task::new(tid(index), policy)).unwrap();
+            model.tasks.push(Model::new(policy));
+            model.pending.push_back(index);
+        }
+        for (step, op) in ops.iter().enumerate() {
+            // Coarse time, so that assignments tie and the tie-break is exercised.
+            let t = step as i64 / 3;
+            match op {
+                Op::Assign(task, w, back) => {
+                    let t = t - back;
+                    let was_pending = model.tasks[*task].state == StateKind::Pending;
+                    let result = table.assign(&tid(*task), worker(*w), Timestamp::from_millis(t));
+                    prop_assert_eq!(result.is_ok(), was_pending);
+                    if was_pending {
+                        prop_assert_eq!(model.apply(*task, &Ev::Assign(*w), t), Decision::Changed);
+                    }
+                }
+                Op::Apply(task, ev) => {
+                    let result = table.apply(&tid(*task), to_event(ev, t));
+                    let expected = model.apply(*task, ev, t);
+                    let decision = match result {
+                        Ok(step) if step.from == step.to => Decision::Duplicate,
+                        Ok(_) => Decision::Changed,
+                        Err(iris_task::TableError::Transition(err)) => decision_of(&Err(err)),
+                        Err(other) => panic!("unexpected {other:?}"),
+                    };
+                    prop_assert_eq!(decision, expected);
+                }
+                Op::WorkerLost(w) => {
+                    let expected: Vec<TaskId> = model
+                        .in_assignment_order(|m| m.worker() == Some(*w))
+                        .into_iter()
+                        .map(|i| {
+                            prop_assert_eq!(model.apply(i, &Ev::Lost(*w), t), Decision::Changed);
+                            Ok(tid(i))
+                        })
+                        .collect::<Result<_, TestCaseError>>()?;
+                    let changed = table.worker_lost(&worker(*w), "lost", Timestamp::from_millis(t));
+                    let changed: Vec<TaskId> = changed.into_iter().map(|(id, _)| id).collect();
+                    prop_assert_eq!(changed, expected);
+                }
+                Op::Expire(back) => {
+                    let cutoff = t - back;
+                    let expected: Vec<TaskId> = model
+                        .in_assignment_order(|m| {
+                            m.state == StateKind::Assigned
+                                && m.attempts.last().unwrap().assigned_at < cutoff
+                        })
+                        .into_iter()
+                        .map(|i| {
+                            let w = model.tasks[i].worker().unwrap();
+                            prop_assert_eq!(model.apply(i, &Ev::Lost(w), t), Decision::Changed);
+                            Ok(tid(i))
+                        })
+                        .collect::<Result<_, TestCaseError>>()?;
+                    let expired = table
+                        .expire_assigned(Timestamp::from_millis(cutoff), Timestamp::from_millis(t));
+                    prop_assert_eq!(expired, expected);
+                }
+            }
+            check_table(&table, &model)?;
+        }
+    }
+}
