@@ -8,6 +8,7 @@
 use crate::attempt::Attempt;
 use crate::error::{TransitionError, WrongState};
 use crate::id::{AttemptId, TaskId, Timestamp, WorkerId};
+use crate::policy::RetryPolicy;
 use crate::state::{
     Assigned, Building, Failed, Killed, Pending, Running, State, StateKind, Succeeded,
     Unschedulable, WorkerFailed,
@@ -78,6 +79,11 @@ impl AnyTask {
         &self.core().id
     }
 
+    /// The task's retry budgets.
+    pub fn policy(&self) -> &RetryPolicy {
+        &self.core().policy
+    }
+
     /// The task's state.
     pub fn state(&self) -> StateKind {
         with_task!(self, task => task.state())
@@ -127,6 +133,11 @@ impl<S: State> TryFrom<AnyTask> for Task<S> {
 /// Feed events to [`AnyTask::apply`] or [`TaskTable::apply`](crate::TaskTable::apply); each
 /// means one of the typed transitions of [`Task<S>`], or nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(tag = "event", rename_all = "snake_case", deny_unknown_fields)
+)]
 pub enum TaskEvent {
     /// The scheduler matched the pending task to `worker`.
     Assign {
@@ -205,6 +216,11 @@ impl TaskEvent {
 /// What a worker reports about an attempt. Workers report only these five states; PENDING,
 /// ASSIGNED, KILLED and UNSCHEDULABLE are the controller's to decide.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(tag = "state", rename_all = "snake_case", deny_unknown_fields)
+)]
 pub enum WorkerReport {
     /// The worker is building the task's environment.
     Building,
@@ -259,6 +275,7 @@ impl WorkerReport {
 ///
 /// `from == to` for an accepted duplicate, which changed nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Transition {
     /// The state before the event.
     pub from: StateKind,

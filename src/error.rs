@@ -133,7 +133,9 @@ impl WrongState {
 
 /// Bytes or fields that do not describe a valid task, report or state.
 ///
-/// Each variant names the protobuf field that was wrong.
+/// Each variant names the protobuf field that was wrong, as a path such as
+/// `"TaskStatus.attempts[2].finished_at_ms"`. Decoding never guesses: what is not clearly a valid
+/// value is one of these errors, never a default.
 ///
 /// ```
 /// use iris_task::{ProtoError, StateKind};
@@ -144,6 +146,14 @@ impl WrongState {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProtoError {
+    /// The bytes are not a protobuf encoding of the message.
+    #[error("the bytes are not a valid {message}: {source}")]
+    Decode {
+        /// The message the bytes should have held, e.g. `"TaskStatus"`.
+        message: &'static str,
+        /// What prost found wrong.
+        source: prost::DecodeError,
+    },
     /// A state field holds UNSPECIFIED (0), which is never a valid state.
     #[error("{field}: TASK_STATE_UNSPECIFIED is not a valid task state")]
     UnspecifiedState {
@@ -154,6 +164,62 @@ pub enum ProtoError {
     #[error("{field}: {value} is not a known task state")]
     UnknownState {
         /// The field, e.g. `"TaskStatus.attempts[2].state"`.
+        field: String,
+        /// The number on the wire.
+        value: i32,
+    },
+    /// A job, task or worker id field is malformed or empty.
+    #[error("{field}: {source}")]
+    InvalidId {
+        /// The field, e.g. `"TaskStatus.attempts[0].worker_id"`.
+        field: String,
+        /// What is wrong with the id.
+        source: IdError,
+    },
+    /// A field the message needs is absent.
+    #[error("{field} is missing: {why}")]
+    Missing {
+        /// The field.
+        field: String,
+        /// Why it is needed.
+        why: &'static str,
+    },
+    /// A field contradicts the rest of the message: a task id that disagrees with the job id, an
+    /// attempt id out of sequence, an open attempt that is not the last, a task state its last
+    /// attempt contradicts, …
+    #[error("{field}: {problem}")]
+    Inconsistent {
+        /// The field.
+        field: String,
+        /// What it contradicts.
+        problem: String,
+    },
+    /// A typed decode ([`Task::<S>::from_proto`](crate::Task::from_proto)) of a task in another
+    /// state. Decoding never converts one state into another.
+    #[error("{field}: expected a {expected} task, found a {found} one")]
+    WrongState {
+        /// The field: `"TaskStatus.state"`.
+        field: String,
+        /// The state asked for.
+        expected: StateKind,
+        /// The state on the wire.
+        found: StateKind,
+    },
+    /// A worker report of a state only the controller decides (PENDING, ASSIGNED, KILLED,
+    /// UNSCHEDULABLE).
+    #[error(
+        "{field}: workers report BUILDING, RUNNING, SUCCEEDED, FAILED or WORKER_FAILED, not {state}"
+    )]
+    NotReportable {
+        /// The field: `"ReportTaskStateRequest.state"`.
+        field: String,
+        /// The state reported.
+        state: StateKind,
+    },
+    /// A negative attempt id in a worker report.
+    #[error("{field}: attempt ids are never negative, but this one is {value}")]
+    NegativeAttemptId {
+        /// The field: `"ReportTaskStateRequest.attempt_id"`.
         field: String,
         /// The number on the wire.
         value: i32,

@@ -83,6 +83,8 @@ mod error;
 mod id;
 mod policy;
 pub mod proto;
+#[cfg(feature = "serde")]
+mod serialization;
 mod state;
 mod table;
 mod task;

@@ -22,8 +22,18 @@
 
 include!(concat!(env!("OUT_DIR"), "/iris.cluster.rs"));
 
+use std::collections::HashMap;
+
+use prost::Message;
+
+use crate::any::{AnyTask, TaskEvent, WorkerReport};
+use crate::attempt::Attempt;
 use crate::error::ProtoError;
-use crate::state::StateKind;
+use crate::id::{AttemptId, JobId, TaskId, Timestamp, WorkerId};
+use crate::policy::{JobPolicy, RetryPolicy};
+use crate::state::{State, StateKind};
+use crate::table::StateCounts;
+use crate::task::{Core, Ending, Task, reason};
 
 impl From<StateKind> for TaskState {
     fn from(kind: StateKind) -> TaskState {
@@ -81,5 +91,709 @@ impl TryFrom<i32> for StateKind {
     /// The state a wire number names; 0 (UNSPECIFIED) and numbers no state has are errors.
     fn try_from(value: i32) -> Result<StateKind, ProtoError> {
         state_field(value, || "TaskState".to_owned())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed → wire
+// ---------------------------------------------------------------------------------------------
+
+impl<S: State> From<&Task<S>> for TaskStatus {
+    /// The task as an Iris dashboard shows it: every attempt, the current worker, and the
+    /// task-level exit code, error and times.
+    fn from(task: &Task<S>) -> TaskStatus {
+        status_of(task.core(), S::KIND)
+    }
+}
+
+impl From<&AnyTask> for TaskStatus {
+    fn from(task: &AnyTask) -> TaskStatus {
+        status_of(task.core(), task.state())
+    }
+}
+
+/// The wire's int32 for a u32 id or index: the same 32 bits, so that every value round-trips
+/// (values above `i32::MAX`, which Iris never uses, read as negative numbers).
+pub(crate) fn wire_u32(value: u32) -> i32 {
+    i32::from_ne_bytes(value.to_ne_bytes())
+}
+
+fn from_wire_u32(value: i32) -> u32 {
+    u32::from_ne_bytes(value.to_ne_bytes())
+}
+
+fn status_of(core: &Core, state: StateKind) -> TaskStatus {
+    let current = core.attempts.last();
+    // What a terminal task reports: off its closing attempt, or off the task when it ended
+    // while pending. A requeued task shows why its last attempt ended.
+    let (exit_code, error) = match &core.ending {
+        Some(Ending::WhilePending { reason, .. }) => (None, reason.as_deref()),
+        Some(Ending::Closed { .. }) | None => (
+            current.and_then(Attempt::exit_code),
+            current.and_then(Attempt::error),
+        ),
+    };
+    TaskStatus {
+        task_id: core.id.to_string(),
+        job_id: core.id.job().as_str().to_owned(),
+        task_index: wire_u32(core.id.index()),
+        state: TaskState::from(state) as i32,
+        worker_id: current
+            .map(|a| a.worker.as_str().to_owned())
+            .unwrap_or_default(),
+        worker_address: String::new(),
+        exit_code: exit_code.unwrap_or(0),
+        error: error.unwrap_or_default().to_owned(),
+        started_at_ms: current
+            .and_then(Attempt::started_at)
+            .map(Timestamp::as_millis),
+        finished_at_ms: core.ending.as_ref().map(|ending| ending.at().as_millis()),
+        ports: HashMap::new(),
+        resource_usage: None,
+        build_metrics: None,
+        current_attempt_id: current.map_or(-1, |attempt| wire_u32(attempt.id.get())),
+        attempts: core.attempts.iter().map(attempt_of).collect(),
+        pending_reason: String::new(),
+        can_be_scheduled: state.is_schedulable(),
+    }
+}
+
+fn attempt_of(attempt: &Attempt) -> TaskAttempt {
+    TaskAttempt {
+        attempt_id: wire_u32(attempt.id.get()),
+        worker_id: attempt.worker.as_str().to_owned(),
+        state: TaskState::from(attempt.state) as i32,
+        exit_code: attempt.exit_code.unwrap_or(0),
+        error: attempt.error.clone().unwrap_or_default(),
+        started_at_ms: attempt.started_at.map(Timestamp::as_millis),
+        finished_at_ms: attempt.finished_at.map(Timestamp::as_millis),
+        is_worker_failure: attempt.is_worker_failure(),
+        assigned_at_ms: Some(attempt.assigned_at.as_millis()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire → typed
+// ---------------------------------------------------------------------------------------------
+
+impl AnyTask {
+    /// Rebuilds a task from its wire form, checking that it is one the lifecycle can produce.
+    ///
+    /// Accepts every status that `From<&AnyTask>` produces, and statuses from Iris peers (which
+    /// do not send the attempts' `assigned_at_ms`). Rejects what is structurally impossible:
+    /// unknown or unspecified states, a task id that disagrees with `job_id` or `task_index`,
+    /// attempt ids that are not 0, 1, 2, …, an open attempt that is not the last, an attempt
+    /// state that contradicts the task state, an active task without an open attempt, a pending
+    /// task with one, an attempt without a worker, a wrong `current_attempt_id`, and so on.
+    /// Retry budgets are not re-checked: a policy may change while a task lives. Fields the typed
+    /// task does not model (ports, resource usage, worker address, build metrics) are dropped.
+    ///
+    /// ```
+    /// use iris_task::{AnyTask, JobId, RetryPolicy, Task, TaskId, Timestamp, WorkerId, proto};
+    ///
+    /// let task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default())
+    ///     .assign(WorkerId::new("w1")?, Timestamp::from_millis(1))
+    ///     .into_any();
+    /// let status = proto::TaskStatus::from(&task);
+    /// assert_eq!(status.state, proto::TaskState::Assigned as i32);
+    /// assert_eq!(AnyTask::from_proto(status.clone(), RetryPolicy::default())?, task);
+    ///
+    /// // An ASSIGNED task needs an open attempt.
+    /// let mut broken = status;
+    /// broken.attempts.clear();
+    /// broken.current_attempt_id = -1;
+    /// assert!(AnyTask::from_proto(broken, RetryPolicy::default()).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// A [`ProtoError`] naming the first field found wrong.
+    pub fn from_proto(status: TaskStatus, policy: RetryPolicy) -> Result<AnyTask, ProtoError> {
+        let state = state_field(status.state, || "TaskStatus.state".to_owned())?;
+        let core = decode_core(status, state, policy)?;
+        Ok(match state {
+            StateKind::Pending => AnyTask::Pending(core.into_task()),
+            StateKind::Assigned => AnyTask::Assigned(core.into_task()),
+            StateKind::Building => AnyTask::Building(core.into_task()),
+            StateKind::Running => AnyTask::Running(core.into_task()),
+            StateKind::Succeeded => AnyTask::Succeeded(core.into_task()),
+            StateKind::Failed => AnyTask::Failed(core.into_task()),
+            StateKind::Killed => AnyTask::Killed(core.into_task()),
+            StateKind::WorkerFailed => AnyTask::WorkerFailed(core.into_task()),
+            StateKind::Unschedulable => AnyTask::Unschedulable(core.into_task()),
+        })
+    }
+
+    /// Decodes a `TaskStatus` from bytes and rebuilds the task, as [`AnyTask::from_proto`] does.
+    /// Never panics, whatever the bytes.
+    ///
+    /// ```
+    /// use iris_task::{AnyTask, JobId, RetryPolicy, Task, TaskId};
+    ///
+    /// let task = Task::new(TaskId::new(JobId::new("job")?, 3), RetryPolicy::default()).into_any();
+    /// let bytes = task.encode_to_vec();
+    /// assert_eq!(AnyTask::decode(&bytes, RetryPolicy::default())?, task);
+    /// assert!(AnyTask::decode(b"\xff\xff", RetryPolicy::default()).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ProtoError::Decode`] for bytes that are not a `TaskStatus`, and every error of
+    /// [`AnyTask::from_proto`].
+    pub fn decode(bytes: &[u8], policy: RetryPolicy) -> Result<AnyTask, ProtoError> {
+        let status = TaskStatus::decode(bytes).map_err(|source| ProtoError::Decode {
+            message: "TaskStatus",
+            source,
+        })?;
+        AnyTask::from_proto(status, policy)
+    }
+
+    /// The task's `TaskStatus`, encoded.
+    pub fn encode_to_vec(&self) -> Vec<u8> {
+        TaskStatus::from(self).encode_to_vec()
+    }
+}
+
+impl<S: State> Task<S> {
+    /// Rebuilds a task in state `S` from its wire form, with the checks of
+    /// [`AnyTask::from_proto`]. A status in any other state is an error, not a conversion.
+    ///
+    /// ```
+    /// use iris_task::{Assigned, JobId, Pending, ProtoError, RetryPolicy, Task, TaskId, proto};
+    ///
+    /// let task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default());
+    /// let status = proto::TaskStatus::from(&task);
+    /// assert_eq!(Task::<Pending>::from_proto(status.clone(), RetryPolicy::default())?, task);
+    /// assert!(matches!(
+    ///     Task::<Assigned>::from_proto(status, RetryPolicy::default()),
+    ///     Err(ProtoError::WrongState { .. })
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ProtoError::WrongState`] for a task in another state, and every error of
+    /// [`AnyTask::from_proto`].
+    pub fn from_proto(status: TaskStatus, policy: RetryPolicy) -> Result<Task<S>, ProtoError> {
+        let found = state_field(status.state, || "TaskStatus.state".to_owned())?;
+        if found != S::KIND {
+            return Err(ProtoError::WrongState {
+                field: "TaskStatus.state".to_owned(),
+                expected: S::KIND,
+                found,
+            });
+        }
+        Ok(decode_core(status, found, policy)?.into_task())
+    }
+}
+
+fn inconsistent(field: impl Into<String>, problem: impl Into<String>) -> ProtoError {
+    ProtoError::Inconsistent {
+        field: field.into(),
+        problem: problem.into(),
+    }
+}
+
+/// An attempt that ended this way let its task go on to another attempt.
+fn retried(state: StateKind) -> bool {
+    matches!(state, StateKind::Failed | StateKind::WorkerFailed)
+}
+
+/// Checks a status against the lifecycle and builds the task data for `state`.
+fn decode_core(
+    status: TaskStatus,
+    state: StateKind,
+    policy: RetryPolicy,
+) -> Result<Core, ProtoError> {
+    let id = decode_task_id(
+        "TaskStatus",
+        &status.task_id,
+        &status.job_id,
+        status.task_index,
+    )?;
+    let attempts = status
+        .attempts
+        .into_iter()
+        .enumerate()
+        .map(|(index, attempt)| decode_attempt(index, attempt))
+        .collect::<Result<Vec<Attempt>, ProtoError>>()?;
+
+    // Only the last attempt may be open, and only a failed or lost one is followed by another.
+    if let Some((_, earlier)) = attempts.split_last() {
+        for attempt in earlier {
+            let field = format!("TaskStatus.attempts[{}].state", attempt.id);
+            if attempt.is_open() {
+                return Err(inconsistent(
+                    field,
+                    format!(
+                        "attempt {} is still open ({}), but attempt {} follows it: only the last attempt may be open",
+                        attempt.id,
+                        attempt.state,
+                        attempt.id.get().saturating_add(1)
+                    ),
+                ));
+            }
+            if !retried(attempt.state) {
+                return Err(inconsistent(
+                    field,
+                    format!(
+                        "attempt {} ended {}, which ends its task, but attempt {} follows it",
+                        attempt.id,
+                        attempt.state,
+                        attempt.id.get().saturating_add(1)
+                    ),
+                ));
+            }
+        }
+    }
+
+    let last = attempts.last();
+    let expected_current = last.map_or(-1, |attempt| i64::from(attempt.id.get()));
+    if i64::from(status.current_attempt_id) != expected_current {
+        return Err(inconsistent(
+            "TaskStatus.current_attempt_id",
+            format!(
+                "is {}, but the last attempt is {}",
+                status.current_attempt_id,
+                last.map_or("none (-1)".to_owned(), |attempt| attempt.id.to_string())
+            ),
+        ));
+    }
+    if !status.worker_id.is_empty() {
+        match last {
+            None => {
+                return Err(inconsistent(
+                    "TaskStatus.worker_id",
+                    format!("is {:?}, but the task was never assigned", status.worker_id),
+                ));
+            }
+            Some(attempt) if attempt.worker.as_str() != status.worker_id => {
+                return Err(inconsistent(
+                    "TaskStatus.worker_id",
+                    format!(
+                        "is {:?}, but the current attempt is on {:?}",
+                        status.worker_id,
+                        attempt.worker.as_str()
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+
+    let ending = decode_ending(state, last, status.finished_at_ms, status.error)?;
+    Ok(Core {
+        id,
+        policy,
+        attempts,
+        ending,
+    })
+}
+
+/// Checks the task state against its last attempt, and reads how a terminal task ended.
+fn decode_ending(
+    state: StateKind,
+    last: Option<&Attempt>,
+    finished_at_ms: Option<i64>,
+    error: String,
+) -> Result<Option<Ending>, ProtoError> {
+    let contradiction = |what: &str| {
+        inconsistent(
+            "TaskStatus.state",
+            format!(
+                "a {state} task {what}, but its last attempt is {}",
+                last.map_or("absent".to_owned(), |attempt| attempt.state.to_string())
+            ),
+        )
+    };
+    // A task waiting for, or ended without, a worker: its last attempt (if any) was retried.
+    let between_attempts = last.is_none_or(|attempt| retried(attempt.state));
+    let ended_while_pending = || -> Result<Option<Ending>, ProtoError> {
+        let at = finished_at_ms.ok_or(ProtoError::Missing {
+            field: "TaskStatus.finished_at_ms".to_owned(),
+            why: "a task that ended without an open attempt keeps its own finish time",
+        })?;
+        Ok(Some(Ending::WhilePending {
+            at: Timestamp::from_millis(at),
+            reason: reason(error),
+        }))
+    };
+    match state {
+        StateKind::Pending if between_attempts => Ok(None),
+        StateKind::Pending => Err(contradiction(
+            "holds no open attempt and follows only failed or lost ones",
+        )),
+        StateKind::Assigned | StateKind::Building | StateKind::Running => match last {
+            Some(attempt) if attempt.state == state => Ok(None),
+            _ => Err(contradiction(&format!("needs an open {state} attempt"))),
+        },
+        StateKind::Succeeded | StateKind::Failed | StateKind::WorkerFailed => match last {
+            // A dispatch failure never ends a task: a WORKER_FAILED task's last attempt started.
+            Some(attempt)
+                if attempt.state == state
+                    && (state != StateKind::WorkerFailed || attempt.started_at.is_some()) =>
+            {
+                Ok(attempt.finished_at.map(|at| Ending::Closed { at }))
+            }
+            _ => Err(contradiction(&format!(
+                "ends with a started attempt that ended {state}"
+            ))),
+        },
+        StateKind::Killed => match last {
+            Some(attempt) if attempt.state == StateKind::Killed => {
+                Ok(attempt.finished_at.map(|at| Ending::Closed { at }))
+            }
+            _ if between_attempts => ended_while_pending(),
+            _ => Err(contradiction("was killed on its worker or while pending")),
+        },
+        StateKind::Unschedulable if between_attempts => ended_while_pending(),
+        StateKind::Unschedulable => Err(contradiction("never got a worker to keep")),
+    }
+}
+
+/// Checks a task id field against the job id and index fields beside it.
+fn decode_task_id(
+    message: &str,
+    task_id: &str,
+    job_id: &str,
+    task_index: i32,
+) -> Result<TaskId, ProtoError> {
+    let id: TaskId = task_id.parse().map_err(|source| ProtoError::InvalidId {
+        field: format!("{message}.task_id"),
+        source,
+    })?;
+    if id.job().as_str() != job_id {
+        return Err(inconsistent(
+            format!("{message}.job_id"),
+            format!(
+                "is {job_id:?}, but task_id {task_id:?} belongs to job {:?}",
+                id.job().as_str()
+            ),
+        ));
+    }
+    if id.index() != from_wire_u32(task_index) {
+        return Err(inconsistent(
+            format!("{message}.task_index"),
+            format!(
+                "is {task_index}, but task_id {task_id:?} has index {}",
+                id.index()
+            ),
+        ));
+    }
+    Ok(id)
+}
+
+fn decode_attempt(index: usize, attempt: TaskAttempt) -> Result<Attempt, ProtoError> {
+    let field = |name: &str| format!("TaskStatus.attempts[{index}].{name}");
+    let id = AttemptId::new(u32::try_from(index).unwrap_or(u32::MAX));
+    if i64::from(attempt.attempt_id) != i64::from(id.get()) {
+        return Err(inconsistent(
+            field("attempt_id"),
+            format!(
+                "is {}, but attempt ids are 0, 1, 2, … so this one must be {id}",
+                attempt.attempt_id
+            ),
+        ));
+    }
+    let worker = WorkerId::new(attempt.worker_id).map_err(|source| ProtoError::InvalidId {
+        field: field("worker_id"),
+        source,
+    })?;
+    let state = state_field(attempt.state, || field("state"))?;
+    if matches!(state, StateKind::Pending | StateKind::Unschedulable) {
+        return Err(inconsistent(
+            field("state"),
+            format!("an attempt is never {state}: it is created by an assignment"),
+        ));
+    }
+    let started_at = attempt.started_at_ms.map(Timestamp::from_millis);
+    let finished_at = attempt.finished_at_ms.map(Timestamp::from_millis);
+    match state {
+        StateKind::Assigned if started_at.is_some() => {
+            return Err(inconsistent(
+                field("started_at_ms"),
+                "is set, but an ASSIGNED attempt has not started",
+            ));
+        }
+        StateKind::Building | StateKind::Running | StateKind::Succeeded | StateKind::Failed
+            if started_at.is_none() =>
+        {
+            return Err(ProtoError::Missing {
+                field: field("started_at_ms"),
+                why: "a BUILDING, RUNNING, SUCCEEDED or FAILED attempt has started",
+            });
+        }
+        _ => {}
+    }
+    if state.is_active() && finished_at.is_some() {
+        return Err(inconsistent(
+            field("finished_at_ms"),
+            format!("is set, but the attempt is still open ({state})"),
+        ));
+    }
+    if !state.is_active() && finished_at.is_none() {
+        return Err(ProtoError::Missing {
+            field: field("finished_at_ms"),
+            why: "a closed attempt has a finish time",
+        });
+    }
+    if attempt.is_worker_failure != (state == StateKind::WorkerFailed) {
+        return Err(inconsistent(
+            field("is_worker_failure"),
+            format!(
+                "is {}, but the attempt ended {state}: only WORKER_FAILED is a worker failure",
+                attempt.is_worker_failure
+            ),
+        ));
+    }
+    let exit_code = match state {
+        StateKind::Succeeded if attempt.exit_code != 0 => {
+            return Err(inconsistent(
+                field("exit_code"),
+                format!("is {}, but a SUCCEEDED attempt exits 0", attempt.exit_code),
+            ));
+        }
+        StateKind::Succeeded | StateKind::Failed => Some(attempt.exit_code),
+        // Iris peers may record a killed process's signal; the typed attempt does not model it.
+        _ => None,
+    };
+    let assigned_at = attempt
+        .assigned_at_ms
+        .or(attempt.started_at_ms)
+        .or(attempt.finished_at_ms)
+        .map_or(Timestamp::from_millis(0), Timestamp::from_millis);
+    Ok(Attempt {
+        id,
+        worker,
+        state,
+        assigned_at,
+        started_at,
+        finished_at,
+        exit_code,
+        error: reason(attempt.error),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Worker reports
+// ---------------------------------------------------------------------------------------------
+
+impl TaskEvent {
+    /// A worker's report as the id of the task it is about and the event it means.
+    ///
+    /// `received_at` stamps BUILDING and RUNNING reports, and terminal ones that carry no
+    /// `finished_at_ms`; a terminal report's own `finished_at_ms` (the worker's clock) wins.
+    ///
+    /// ```
+    /// use iris_task::{AttemptId, TaskEvent, Timestamp, WorkerReport, proto};
+    ///
+    /// let report = proto::ReportTaskStateRequest {
+    ///     worker_id: "w1".into(),
+    ///     task_id: "job/task-3".into(),
+    ///     job_id: "job".into(),
+    ///     task_index: 3,
+    ///     state: proto::TaskState::Running as i32,
+    ///     attempt_id: 1,
+    ///     ..Default::default()
+    /// };
+    /// let (id, event) = TaskEvent::from_report(report, Timestamp::from_millis(50))?;
+    /// assert_eq!(id.to_string(), "job/task-3");
+    /// assert_eq!(event, TaskEvent::Report {
+    ///     attempt: AttemptId::new(1),
+    ///     report: WorkerReport::Running,
+    ///     at: Timestamp::from_millis(50),
+    /// });
+    /// # Ok::<(), iris_task::ProtoError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// A [`ProtoError`] for a malformed or inconsistent task id, a negative attempt id, a worker
+    /// id that is not one, a SUCCEEDED report with a non-zero exit code, or a state workers do not
+    /// report (anything but BUILDING, RUNNING, SUCCEEDED, FAILED and WORKER_FAILED).
+    pub fn from_report(
+        report: ReportTaskStateRequest,
+        received_at: Timestamp,
+    ) -> Result<(TaskId, TaskEvent), ProtoError> {
+        let id = decode_task_id(
+            "ReportTaskStateRequest",
+            &report.task_id,
+            &report.job_id,
+            report.task_index,
+        )?;
+        WorkerId::new(report.worker_id).map_err(|source| ProtoError::InvalidId {
+            field: "ReportTaskStateRequest.worker_id".to_owned(),
+            source,
+        })?;
+        let attempt =
+            u32::try_from(report.attempt_id).map_err(|_| ProtoError::NegativeAttemptId {
+                field: "ReportTaskStateRequest.attempt_id".to_owned(),
+                value: report.attempt_id,
+            })?;
+        let state = state_field(report.state, || "ReportTaskStateRequest.state".to_owned())?;
+        let finished_at = Some(report.finished_at_ms)
+            .filter(|&ms| ms != 0)
+            .map_or(received_at, Timestamp::from_millis);
+        let (report, at) = match state {
+            StateKind::Building => (WorkerReport::Building, received_at),
+            StateKind::Running => (WorkerReport::Running, received_at),
+            StateKind::Succeeded if report.exit_code != 0 => {
+                return Err(inconsistent(
+                    "ReportTaskStateRequest.exit_code",
+                    format!("is {}, but a SUCCEEDED task exits 0", report.exit_code),
+                ));
+            }
+            StateKind::Succeeded => (WorkerReport::Succeeded, finished_at),
+            StateKind::Failed => (
+                WorkerReport::Failed {
+                    exit_code: report.exit_code,
+                    error: report.error,
+                },
+                finished_at,
+            ),
+            StateKind::WorkerFailed => (
+                WorkerReport::WorkerFailed {
+                    error: report.error,
+                },
+                finished_at,
+            ),
+            StateKind::Pending
+            | StateKind::Assigned
+            | StateKind::Killed
+            | StateKind::Unschedulable => {
+                return Err(ProtoError::NotReportable {
+                    field: "ReportTaskStateRequest.state".to_owned(),
+                    state,
+                });
+            }
+        };
+        let event = TaskEvent::Report {
+            attempt: AttemptId::new(attempt),
+            report,
+            at,
+        };
+        Ok((id, event))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Jobs and dashboards
+// ---------------------------------------------------------------------------------------------
+
+impl From<crate::table::JobState> for JobState {
+    fn from(state: crate::table::JobState) -> JobState {
+        use crate::table::JobState as Typed;
+        match state {
+            Typed::Pending => JobState::Pending,
+            Typed::Running => JobState::Running,
+            Typed::Succeeded => JobState::Succeeded,
+            Typed::Failed => JobState::Failed,
+            Typed::Killed => JobState::Killed,
+            Typed::WorkerFailed => JobState::WorkerFailed,
+            Typed::Unschedulable => JobState::Unschedulable,
+        }
+    }
+}
+
+impl StateCounts {
+    /// The counts as the wire's `map<string, int32>`, keyed by [label](StateKind::label), every
+    /// state present (zeros included): `{"pending": 5, "assigned": 2, …}`.
+    ///
+    /// ```
+    /// use iris_task::{StateCounts, StateKind};
+    ///
+    /// let counts: StateCounts = [StateKind::Assigned, StateKind::Assigned].into_iter().collect();
+    /// let map = counts.to_proto_map();
+    /// assert_eq!(map["assigned"], 2);
+    /// assert_eq!(map["pending"], 0);
+    /// assert_eq!(map.len(), 9);
+    /// ```
+    pub fn to_proto_map(&self) -> HashMap<String, i32> {
+        self.iter()
+            .map(|(state, count)| {
+                let count = i32::try_from(count).unwrap_or(i32::MAX);
+                (state.label().to_owned(), count)
+            })
+            .collect()
+    }
+}
+
+impl JobStatus {
+    /// The status of job `job` from its tasks: the state derived by
+    /// [`StateCounts::job_state`], the failures and preemptions of all its tasks summed, every
+    /// task's status, and the state counts keyed by label.
+    ///
+    /// The job started when its first attempt started, and ended, if its state is terminal, when
+    /// its last task ended. A failed job's error and exit code are those of its first failed task
+    /// (by task id).
+    ///
+    /// ```
+    /// use iris_task::{JobId, JobPolicy, RetryPolicy, Task, TaskId, Timestamp, WorkerId, proto};
+    ///
+    /// let job = JobId::new("job")?;
+    /// let tasks = [
+    ///     Task::new(TaskId::new(job.clone(), 0), RetryPolicy::default()).into_any(),
+    ///     Task::new(TaskId::new(job.clone(), 1), RetryPolicy::default())
+    ///         .assign(WorkerId::new("w1")?, Timestamp::from_millis(1))
+    ///         .into_any(),
+    /// ];
+    /// let status = proto::JobStatus::from_tasks(&job, &tasks, &JobPolicy::default())?;
+    /// assert_eq!(status.state, proto::JobState::Running as i32);
+    /// assert_eq!(status.task_state_counts["assigned"], 1);
+    /// assert_eq!(status.tasks.len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ProtoError::Inconsistent`] if a task belongs to another job.
+    pub fn from_tasks<'a>(
+        job: &JobId,
+        tasks: impl IntoIterator<Item = &'a AnyTask>,
+        policy: &JobPolicy,
+    ) -> Result<JobStatus, ProtoError> {
+        let mut tasks: Vec<&AnyTask> = tasks.into_iter().collect();
+        tasks.sort_by(|a, b| a.id().cmp(b.id()));
+        if let Some(stranger) = tasks.iter().find(|task| task.id().job() != job) {
+            return Err(inconsistent(
+                "JobStatus.tasks",
+                format!("task {} does not belong to job {job}", stranger.id()),
+            ));
+        }
+        let counts: StateCounts = tasks.iter().map(|task| task.state()).collect();
+        let state = counts.job_state(policy);
+        let sum = |count: fn(&AnyTask) -> u32| {
+            let total: u64 = tasks.iter().map(|task| u64::from(count(task))).sum();
+            i32::try_from(total).unwrap_or(i32::MAX)
+        };
+        let started_at = tasks
+            .iter()
+            .flat_map(|task| task.attempts())
+            .filter_map(Attempt::started_at)
+            .min();
+        let ended = !matches!(
+            state,
+            crate::table::JobState::Pending | crate::table::JobState::Running
+        );
+        let finished_at = tasks
+            .iter()
+            .filter_map(|task| task.core().ending.as_ref().map(Ending::at))
+            .max()
+            .filter(|_| ended);
+        let first_failure = tasks
+            .iter()
+            .find(|task| task.state() == StateKind::Failed)
+            .filter(|_| state == crate::table::JobState::Failed)
+            .map(|task| TaskStatus::from(*task));
+        Ok(JobStatus {
+            job_id: job.as_str().to_owned(),
+            state: JobState::from(state) as i32,
+            exit_code: first_failure.as_ref().map_or(0, |status| status.exit_code),
+            error: first_failure.map(|status| status.error).unwrap_or_default(),
+            started_at_ms: started_at.map_or(0, Timestamp::as_millis),
+            finished_at_ms: finished_at.map_or(0, Timestamp::as_millis),
+            failure_count: sum(AnyTask::failure_count),
+            preemption_count: sum(AnyTask::preemption_count),
+            tasks: tasks.into_iter().map(TaskStatus::from).collect(),
+            task_state_counts: counts.to_proto_map(),
+        })
     }
 }

@@ -92,7 +92,7 @@ pub(crate) enum Ending {
 }
 
 impl Ending {
-    fn at(&self) -> Timestamp {
+    pub(crate) fn at(&self) -> Timestamp {
         match self {
             Ending::Closed { at } | Ending::WhilePending { at, .. } => *at,
         }

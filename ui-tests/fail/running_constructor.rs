@@ -1,4 +1,5 @@
-// `Task::new` builds a pending task only: there is no constructor for a task in any other state.
+// `Task::new` builds a pending task only. A `Task<Running>` comes from the transitions, or from a
+// decode (`from_proto`) that checks it is one the lifecycle can produce.
 use iris_task::{JobId, RetryPolicy, Running, Task, TaskId};
 
 fn main() {

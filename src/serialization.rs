@@ -1,0 +1,313 @@
+//! Serde support (cargo feature `serde`), for storing tasks and logging events.
+//!
+//! - [`StateKind`] and [`JobState`] as their labels (`"assigned"`), ids as their text
+//!   (`"train/task-0"`), [`AttemptId`] as a number, [`Timestamp`] as integer milliseconds.
+//! - [`AnyTask`] as an object tagged `"state"`; [`Task<S>`] serializes the same way and
+//!   deserializes only when the tag is `S`.
+//! - [`StateCounts`] as a map from label to count.
+//!
+//! Deserializing a task runs the validation of [`AnyTask::from_proto`]: a stored task whose state
+//! tag contradicts its attempts is rejected, never repaired. [`Attempt`] is serialized but not
+//! deserialized on its own, since it can only be checked as part of its task.
+//!
+//! ```
+//! # #[cfg(feature = "serde")] {
+//! use iris_task::{AnyTask, JobId, RetryPolicy, Task, TaskId, Timestamp, WorkerId};
+//!
+//! let task = Task::new(TaskId::new(JobId::new("job").unwrap(), 0), RetryPolicy::default())
+//!     .assign(WorkerId::new("w1").unwrap(), Timestamp::from_millis(5))
+//!     .into_any();
+//! let json = serde_json::to_string(&task).unwrap();
+//! assert!(json.starts_with(r#"{"state":"assigned","id":"job/task-0""#));
+//! assert_eq!(serde_json::from_str::<AnyTask>(&json).unwrap(), task);
+//!
+//! // The tag says pending, the attempt is open: rejected.
+//! let forged = json.replacen("\"assigned\"", "\"pending\"", 1);
+//! assert!(serde_json::from_str::<AnyTask>(&forged).is_err());
+//! # }
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::str::FromStr;
+
+use serde::de::{self, Deserializer};
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+
+use crate::any::AnyTask;
+use crate::attempt::Attempt;
+use crate::id::{AttemptId, JobId, TaskId, Timestamp, WorkerId};
+use crate::policy::RetryPolicy;
+use crate::proto::{TaskAttempt, TaskState, TaskStatus, wire_u32};
+use crate::state::{State, StateKind};
+use crate::table::{JobState, StateCounts};
+use crate::task::{Core, Ending, Task};
+
+// ----- values written as text -----
+
+/// Serializes as `Display`, deserializes through `FromStr` (which validates).
+macro_rules! as_text {
+    ($($type:ty => $what:literal),* $(,)?) => {$(
+        impl Serialize for $type {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $type {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<$type, D::Error> {
+                deserializer.deserialize_str(TextVisitor::<$type>::new($what))
+            }
+        }
+    )*};
+}
+
+as_text!(
+    JobId => "a job id",
+    TaskId => "a task id of the form \"{job_id}/task-{index}\"",
+    WorkerId => "a worker id",
+    StateKind => "a task state label such as \"assigned\"",
+);
+
+struct TextVisitor<T> {
+    expecting: &'static str,
+    parsed: PhantomData<T>,
+}
+
+impl<T> TextVisitor<T> {
+    fn new(expecting: &'static str) -> TextVisitor<T> {
+        TextVisitor {
+            expecting,
+            parsed: PhantomData,
+        }
+    }
+}
+
+impl<T: FromStr> de::Visitor<'_> for TextVisitor<T>
+where
+    T::Err: fmt::Display,
+{
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.expecting)
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
+        text.parse().map_err(E::custom)
+    }
+}
+
+impl Serialize for JobState {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.label())
+    }
+}
+
+// ----- numbers -----
+
+impl Serialize for AttemptId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u32(self.get())
+    }
+}
+
+impl<'de> Deserialize<'de> for AttemptId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<AttemptId, D::Error> {
+        u32::deserialize(deserializer).map(AttemptId::new)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i64(self.as_millis())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Timestamp, D::Error> {
+        i64::deserialize(deserializer).map(Timestamp::from_millis)
+    }
+}
+
+// ----- counts -----
+
+impl Serialize for StateCounts {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(StateKind::ALL.len()))?;
+        for (state, count) in self.iter() {
+            map.serialize_entry(state.label(), &count)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for StateCounts {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<StateCounts, D::Error> {
+        let map = BTreeMap::<StateKind, usize>::deserialize(deserializer)?;
+        Ok(map
+            .into_iter()
+            .flat_map(|(state, count)| std::iter::repeat_n(state, count))
+            .collect())
+    }
+}
+
+// ----- tasks -----
+
+/// The stored form of a task. Field order is the order written.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaskRepr {
+    state: StateKind,
+    id: TaskId,
+    #[serde(default)]
+    policy: RetryPolicy,
+    #[serde(default)]
+    attempts: Vec<AttemptRepr>,
+    /// When a terminal task ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    finished_at: Option<Timestamp>,
+    /// Why a terminal task ended; read back only for a task that ended while pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttemptRepr {
+    id: AttemptId,
+    worker: WorkerId,
+    state: StateKind,
+    assigned_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    started_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    finished_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+impl From<&Attempt> for AttemptRepr {
+    fn from(attempt: &Attempt) -> AttemptRepr {
+        AttemptRepr {
+            id: attempt.id,
+            worker: attempt.worker.clone(),
+            state: attempt.state,
+            assigned_at: attempt.assigned_at,
+            started_at: attempt.started_at,
+            finished_at: attempt.finished_at,
+            exit_code: attempt.exit_code,
+            error: attempt.error.clone(),
+        }
+    }
+}
+
+impl TaskRepr {
+    fn of(core: &Core, state: StateKind) -> TaskRepr {
+        let error = match &core.ending {
+            Some(Ending::WhilePending { reason, .. }) => reason.clone(),
+            Some(Ending::Closed { .. }) => core.attempts.last().and_then(|a| a.error.clone()),
+            None => None,
+        };
+        TaskRepr {
+            state,
+            id: core.id.clone(),
+            policy: core.policy,
+            attempts: core.attempts.iter().map(AttemptRepr::from).collect(),
+            finished_at: core.ending.as_ref().map(Ending::at),
+            error,
+        }
+    }
+
+    /// The task's wire form, for the checks of `AnyTask::from_proto`.
+    fn into_status(self) -> TaskStatus {
+        let worker_id = self
+            .attempts
+            .last()
+            .map(|attempt| attempt.worker.as_str().to_owned())
+            .unwrap_or_default();
+        let current_attempt_id = self
+            .attempts
+            .last()
+            .map_or(-1, |attempt| wire_u32(attempt.id.get()));
+        TaskStatus {
+            task_id: self.id.to_string(),
+            job_id: self.id.job().as_str().to_owned(),
+            task_index: wire_u32(self.id.index()),
+            state: TaskState::from(self.state) as i32,
+            worker_id,
+            error: self.error.unwrap_or_default(),
+            finished_at_ms: self.finished_at.map(Timestamp::as_millis),
+            current_attempt_id,
+            attempts: self
+                .attempts
+                .into_iter()
+                .map(AttemptRepr::into_attempt)
+                .collect(),
+            ..TaskStatus::default()
+        }
+    }
+}
+
+impl AttemptRepr {
+    fn into_attempt(self) -> TaskAttempt {
+        TaskAttempt {
+            attempt_id: wire_u32(self.id.get()),
+            worker_id: self.worker.as_str().to_owned(),
+            state: TaskState::from(self.state) as i32,
+            exit_code: self.exit_code.unwrap_or(0),
+            error: self.error.unwrap_or_default(),
+            started_at_ms: self.started_at.map(Timestamp::as_millis),
+            finished_at_ms: self.finished_at.map(Timestamp::as_millis),
+            is_worker_failure: self.state == StateKind::WorkerFailed,
+            assigned_at_ms: Some(self.assigned_at.as_millis()),
+        }
+    }
+}
+
+impl Serialize for AnyTask {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        TaskRepr::of(self.core(), self.state()).serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for AnyTask {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<AnyTask, D::Error> {
+        let repr = TaskRepr::deserialize(deserializer)?;
+        let policy = repr.policy;
+        AnyTask::from_proto(repr.into_status(), policy)
+            .map_err(|err| de::Error::custom(format_args!("invalid task: {err}")))
+    }
+}
+
+impl<S: State> Serialize for Task<S> {
+    fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        TaskRepr::of(self.core(), S::KIND).serialize(serializer)
+    }
+}
+
+impl<'de, S: State> Deserialize<'de> for Task<S> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Task<S>, D::Error> {
+        let repr = TaskRepr::deserialize(deserializer)?;
+        if repr.state != S::KIND {
+            return Err(de::Error::custom(format_args!(
+                "expected a {} task, found a {} one",
+                S::KIND,
+                repr.state
+            )));
+        }
+        let policy = repr.policy;
+        Task::<S>::from_proto(repr.into_status(), policy)
+            .map_err(|err| de::Error::custom(format_args!("invalid task: {err}")))
+    }
+}
+
+impl Serialize for Attempt {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        AttemptRepr::from(self).serialize(serializer)
+    }
+}

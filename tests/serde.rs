@@ -1,0 +1,224 @@
+//! The `serde` feature: the stored form of tasks and values, and validation on the way back in.
+#![cfg(feature = "serde")]
+
+mod common;
+
+use iris_task::{
+    AnyTask, Assigned, AttemptId, JobId, JobState, Pending, RetryPolicy, StateCounts, StateKind,
+    Task, TaskEvent, TaskId, Timestamp, WorkerId, WorkerReport,
+};
+use proptest::prelude::*;
+use serde_json::json;
+
+fn at(ms: i64) -> Timestamp {
+    Timestamp::from_millis(ms)
+}
+
+fn task() -> Task<Pending> {
+    Task::new("job/task-0".parse().unwrap(), RetryPolicy::default())
+}
+
+fn assigned() -> Task<Assigned> {
+    task().assign(WorkerId::new("w1").unwrap(), at(5))
+}
+
+#[test]
+fn values_are_written_as_labels_text_and_numbers() {
+    assert_eq!(
+        serde_json::to_value(StateKind::WorkerFailed).unwrap(),
+        json!("worker_failed")
+    );
+    assert_eq!(
+        serde_json::to_value(JobState::Running).unwrap(),
+        json!("running")
+    );
+    assert_eq!(
+        serde_json::to_value("a/b/task-2".parse::<TaskId>().unwrap()).unwrap(),
+        json!("a/b/task-2")
+    );
+    assert_eq!(
+        serde_json::to_value(JobId::new("a/b").unwrap()).unwrap(),
+        json!("a/b")
+    );
+    assert_eq!(
+        serde_json::to_value(WorkerId::new("w1").unwrap()).unwrap(),
+        json!("w1")
+    );
+    assert_eq!(serde_json::to_value(AttemptId::new(3)).unwrap(), json!(3));
+    assert_eq!(serde_json::to_value(at(-7)).unwrap(), json!(-7));
+    assert_eq!(
+        serde_json::to_value(RetryPolicy::default()).unwrap(),
+        json!({"max_retries_failure": 0, "max_retries_preemption": 100})
+    );
+}
+
+#[test]
+fn values_read_back_only_when_valid() {
+    assert_eq!(
+        serde_json::from_value::<StateKind>(json!("assigned")).unwrap(),
+        StateKind::Assigned
+    );
+    assert!(serde_json::from_value::<StateKind>(json!("ASSIGNED")).is_err());
+    assert!(serde_json::from_value::<StateKind>(json!(9)).is_err());
+    assert_eq!(
+        serde_json::from_value::<TaskId>(json!("j/task-1")).unwrap(),
+        "j/task-1".parse().unwrap()
+    );
+    let err = serde_json::from_value::<TaskId>(json!("j/task-x")).unwrap_err();
+    assert!(err.to_string().contains("not a number"), "{err}");
+    assert!(serde_json::from_value::<WorkerId>(json!("")).is_err());
+    assert!(serde_json::from_value::<JobId>(json!("a b")).is_err());
+    assert_eq!(
+        serde_json::from_value::<RetryPolicy>(json!({})).unwrap(),
+        RetryPolicy::default()
+    );
+    assert!(serde_json::from_value::<RetryPolicy>(json!({"max_retries": 1})).is_err());
+}
+
+#[test]
+fn a_task_is_an_object_tagged_state() {
+    let value = serde_json::to_value(assigned()).unwrap();
+    assert_eq!(
+        value,
+        json!({
+            "state": "assigned",
+            "id": "job/task-0",
+            "policy": {"max_retries_failure": 0, "max_retries_preemption": 100},
+            "attempts": [{"id": 0, "worker": "w1", "state": "assigned", "assigned_at": 5}],
+        })
+    );
+    // `Task<S>` and `AnyTask` write the same thing.
+    assert_eq!(serde_json::to_value(assigned().into_any()).unwrap(), value);
+}
+
+#[test]
+fn a_task_that_ended_while_pending_keeps_its_time_and_reason() {
+    let value = serde_json::to_value(task().mark_unschedulable("no GPUs", at(9))).unwrap();
+    assert_eq!(value["state"], json!("unschedulable"));
+    assert_eq!(value["finished_at"], json!(9));
+    assert_eq!(value["error"], json!("no GPUs"));
+    let back: AnyTask = serde_json::from_value(value).unwrap();
+    let AnyTask::Unschedulable(back) = back else {
+        panic!("{back:?}")
+    };
+    assert_eq!(back.error(), Some("no GPUs"));
+}
+
+#[test]
+fn a_typed_task_reads_back_only_from_its_own_state() {
+    let json = serde_json::to_string(&assigned()).unwrap();
+    assert_eq!(
+        serde_json::from_str::<Task<Assigned>>(&json).unwrap(),
+        assigned()
+    );
+    let err = serde_json::from_str::<Task<Pending>>(&json).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("expected a pending task, found a assigned one"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_state_tag_that_contradicts_the_attempts_is_rejected() {
+    let mut value = serde_json::to_value(assigned()).unwrap();
+    value["state"] = json!("running");
+    let err = serde_json::from_value::<AnyTask>(value).unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "invalid task: TaskStatus.state: a running task needs an open running attempt"
+        ),
+        "{err}"
+    );
+
+    let mut value = serde_json::to_value(assigned()).unwrap();
+    value["attempts"][0]["id"] = json!(1);
+    assert!(
+        serde_json::from_value::<AnyTask>(value).is_err(),
+        "attempt ids are 0, 1, 2, …"
+    );
+
+    let mut value = serde_json::to_value(assigned()).unwrap();
+    value["attempts"][0]["finished_at"] = json!(6);
+    assert!(
+        serde_json::from_value::<AnyTask>(value).is_err(),
+        "an open attempt has no finish"
+    );
+
+    let mut value = serde_json::to_value(assigned()).unwrap();
+    value["surprise"] = json!(true);
+    assert!(
+        serde_json::from_value::<AnyTask>(value).is_err(),
+        "unknown fields are refused"
+    );
+}
+
+#[test]
+fn state_counts_are_a_map_of_labels() {
+    let counts: StateCounts = [StateKind::Assigned, StateKind::Assigned, StateKind::Pending]
+        .into_iter()
+        .collect();
+    let value = serde_json::to_value(&counts).unwrap();
+    assert_eq!(value["assigned"], json!(2));
+    assert_eq!(value["pending"], json!(1));
+    assert_eq!(value["worker_failed"], json!(0));
+    assert_eq!(
+        serde_json::from_value::<StateCounts>(value).unwrap(),
+        counts
+    );
+    assert!(serde_json::from_value::<StateCounts>(json!({"lost": 1})).is_err());
+}
+
+#[test]
+fn events_round_trip() {
+    let events = [
+        TaskEvent::Assign {
+            worker: WorkerId::new("w1").unwrap(),
+            at: at(1),
+        },
+        TaskEvent::Report {
+            attempt: AttemptId::new(0),
+            report: WorkerReport::Failed {
+                exit_code: 2,
+                error: "exit 2".into(),
+            },
+            at: at(2),
+        },
+        TaskEvent::WorkerLost {
+            worker: WorkerId::new("w1").unwrap(),
+            error: "lost".into(),
+            at: at(3),
+        },
+        TaskEvent::Kill {
+            reason: "user".into(),
+            at: at(4),
+        },
+        TaskEvent::SchedulingTimeout { at: at(5) },
+    ];
+    for event in events {
+        let json = serde_json::to_string(&event).unwrap();
+        assert_eq!(
+            serde_json::from_str::<TaskEvent>(&json).unwrap(),
+            event,
+            "{json}"
+        );
+    }
+    let report = serde_json::to_value(TaskEvent::Report {
+        attempt: AttemptId::new(1),
+        report: WorkerReport::Running,
+        at: at(9),
+    })
+    .unwrap();
+    assert_eq!(
+        report,
+        json!({"event": "report", "attempt": 1, "report": {"state": "running"}, "at": 9})
+    );
+}
+
+proptest! {
+    #[test]
+    fn every_reachable_task_round_trips_through_json(task in common::task()) {
+        let json = serde_json::to_string(&task).unwrap();
+        prop_assert_eq!(serde_json::from_str::<AnyTask>(&json).unwrap(), task);
+    }
+}
