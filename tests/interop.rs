@@ -1,0 +1,260 @@
+//! Interop with Google's protobuf implementation, checked against committed fixtures.
+//!
+//! `tests/interop/interop.py` writes `fixtures/py_*.bin` with Python protobuf and records the
+//! fields it set in `fixtures/py_fixtures.json`; this test decodes them with prost and the crate.
+//! The script also runs this test with `IRIS_INTEROP_WRITE_DIR` set, which writes the crate's own
+//! encodings (`fixtures/crate_*.bin`) for Python to decode and check. Without the variable, this
+//! test checks that the crate still writes exactly those bytes, so CI keeps the Python-checked
+//! encoding without needing Python.
+
+use std::path::{Path, PathBuf};
+
+use iris_task::{
+    AnyTask, JobId, JobPolicy, ProtoError, RetryPolicy, Task, TaskEvent, TaskId, Timestamp,
+    WorkerId, WorkerReport, proto,
+};
+use prost::Message;
+use serde_json::{Value, json};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/fixtures")
+}
+
+fn read(name: &str) -> Vec<u8> {
+    let path = fixtures().join(name);
+    std::fs::read(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
+/// The fields a fixture may name, as JSON, under their proto names.
+fn status_fields(status: &proto::TaskStatus) -> Value {
+    json!({
+        "task_id": status.task_id,
+        "job_id": status.job_id,
+        "task_index": status.task_index,
+        "state": status.state,
+        "worker_id": status.worker_id,
+        "worker_address": status.worker_address,
+        "current_attempt_id": status.current_attempt_id,
+        "ports": status.ports,
+    })
+}
+
+fn report_fields(report: &proto::ReportTaskStateRequest) -> Value {
+    json!({
+        "state": report.state,
+        "exit_code": report.exit_code,
+        "attempt_id": report.attempt_id,
+        "finished_at_ms": report.finished_at_ms,
+    })
+}
+
+fn job_fields(job: &proto::JobStatus) -> Value {
+    json!({
+        "job_id": job.job_id,
+        "state": job.state,
+        "failure_count": job.failure_count,
+        "preemption_count": job.preemption_count,
+        "task_state_counts": job.task_state_counts,
+    })
+}
+
+fn assert_fields(name: &str, decoded: &Value, expected: &Value) {
+    let expected = expected.as_object().expect("fields is an object");
+    for (field, want) in expected {
+        assert_eq!(&decoded[field], want, "{name}: field {field}");
+    }
+}
+
+#[test]
+fn python_encodings_decode_to_the_fields_python_set() {
+    let index: Value = serde_json::from_slice(&read("py_fixtures.json")).expect("valid JSON");
+    let index = index.as_object().expect("an object of fixtures");
+    assert!(index.len() >= 7, "the script writes every fixture");
+    for (name, expected) in index {
+        let bytes = read(name);
+        let policy = RetryPolicy::default();
+        match expected["kind"].as_str() {
+            Some("status") => {
+                let status = proto::TaskStatus::decode(bytes.as_slice()).expect(name);
+                assert_fields(name, &status_fields(&status), &expected["fields"]);
+                let decoded = AnyTask::decode(&bytes, policy);
+                match expected["error"].as_str() {
+                    Some("unknown_state") => assert!(
+                        matches!(decoded, Err(ProtoError::UnknownState { value: 10, .. })),
+                        "{name}: {decoded:?}"
+                    ),
+                    Some(other) => panic!("{name}: unexpected error kind {other}"),
+                    None => check_task(name, &decoded.expect(name), &expected["typed"]),
+                }
+            }
+            Some("report") => {
+                let report = proto::ReportTaskStateRequest::decode(bytes.as_slice()).expect(name);
+                assert_fields(name, &report_fields(&report), &expected["fields"]);
+                let decoded = TaskEvent::from_report(report, Timestamp::from_millis(1));
+                match expected["error"].as_str() {
+                    Some("not_reportable") => assert!(
+                        matches!(decoded, Err(ProtoError::NotReportable { .. })),
+                        "{name}: {decoded:?}"
+                    ),
+                    Some(other) => panic!("{name}: unexpected error kind {other}"),
+                    None => check_report(name, decoded.expect(name), &expected["typed"]),
+                }
+            }
+            Some("job") => {
+                let job = proto::JobStatus::decode(bytes.as_slice()).expect(name);
+                assert_fields(name, &job_fields(&job), &expected["fields"]);
+                assert_eq!(json!(job.tasks.len()), expected["typed"]["tasks"], "{name}");
+                for status in job.tasks {
+                    AnyTask::from_proto(status, policy).expect(name);
+                }
+            }
+            other => panic!("{name}: unknown kind {other:?}"),
+        }
+    }
+}
+
+fn check_task(name: &str, task: &AnyTask, expected: &Value) {
+    assert_eq!(
+        json!(task.state().label()),
+        expected["state"],
+        "{name}: state"
+    );
+    assert_eq!(
+        json!(task.attempts().len()),
+        expected["attempts"],
+        "{name}: attempts"
+    );
+    if let Some(worker) = expected.get("worker") {
+        let current = task.current_attempt().expect("an attempt");
+        assert_eq!(&json!(current.worker().as_str()), worker, "{name}: worker");
+    }
+    if let Some(assigned_at) = expected.get("assigned_at") {
+        let current = task.current_attempt().expect("an attempt");
+        assert_eq!(
+            &json!(current.assigned_at().as_millis()),
+            assigned_at,
+            "{name}: assigned_at"
+        );
+    }
+    if let Some(preemptions) = expected.get("preemptions") {
+        assert_eq!(
+            &json!(task.preemption_count()),
+            preemptions,
+            "{name}: preemptions"
+        );
+    }
+}
+
+fn check_report(name: &str, (task, event): (TaskId, TaskEvent), expected: &Value) {
+    assert_eq!(json!(task.to_string()), expected["task"], "{name}: task");
+    let TaskEvent::Report {
+        attempt,
+        report,
+        at,
+    } = event
+    else {
+        panic!("{name}: a report becomes a Report event");
+    };
+    assert_eq!(json!(attempt.get()), expected["attempt"], "{name}: attempt");
+    assert_eq!(json!(at.as_millis()), expected["at"], "{name}: at");
+    let kind = match report {
+        WorkerReport::Failed { .. } => "failed",
+        other => panic!("{name}: {other:?}"),
+    };
+    assert_eq!(json!(kind), expected["report"], "{name}: report");
+}
+
+// ----- the crate's encodings, checked by the script with Python -----
+
+fn at(ms: i64) -> Timestamp {
+    Timestamp::from_millis(ms)
+}
+
+fn w(name: &str) -> WorkerId {
+    WorkerId::new(name).expect("valid worker id")
+}
+
+fn pending_new() -> Task<iris_task::Pending> {
+    Task::new(
+        "train/shard/task-3".parse().expect("valid task id"),
+        RetryPolicy::default(),
+    )
+}
+
+fn train(index: u32) -> Task<iris_task::Pending> {
+    let job = JobId::new("train").expect("valid job id");
+    Task::new(TaskId::new(job, index), RetryPolicy::default())
+}
+
+/// The scenarios `CRATE_EXPECTATIONS` in the script describes, with the bytes the crate writes.
+fn crate_encodings() -> Vec<(&'static str, Vec<u8>)> {
+    let assigned = train(0).assign(w("worker-1"), at(1_000));
+    let running = train(0)
+        .assign(w("worker-1"), at(1_000))
+        .worker_failed("RunTask: connection refused", at(1_050))
+        .assign(w("worker-2"), at(2_000))
+        .start(at(2_100));
+    let epoch = train(0)
+        .assign(w("worker-1"), at(0))
+        .start(at(0))
+        .succeed(at(0));
+    let unschedulable = train(0).mark_unschedulable("no worker has 8 GPUs", at(60_000));
+    let job_tasks = [
+        train(0).into_any(),
+        train(1).assign(w("worker-1"), at(1)).into_any(),
+        train(2)
+            .assign(w("worker-2"), at(1))
+            .start(at(2))
+            .into_any(),
+    ];
+    let job = proto::JobStatus::from_tasks(
+        &JobId::new("train").expect("valid job id"),
+        &job_tasks,
+        &JobPolicy::default(),
+    )
+    .expect("tasks of the job");
+    vec![
+        (
+            "crate_pending_new",
+            pending_new().into_any().encode_to_vec(),
+        ),
+        ("crate_assigned", assigned.into_any().encode_to_vec()),
+        (
+            "crate_running_after_dispatch_failure",
+            running.into_any().encode_to_vec(),
+        ),
+        ("crate_epoch", epoch.into_any().encode_to_vec()),
+        (
+            "crate_unschedulable",
+            unschedulable.into_any().encode_to_vec(),
+        ),
+        ("crate_job", job.encode_to_vec()),
+    ]
+}
+
+#[test]
+fn the_crate_writes_the_bytes_python_checked() {
+    let encodings = crate_encodings();
+    if let Some(dir) = std::env::var_os("IRIS_INTEROP_WRITE_DIR") {
+        for (name, bytes) in &encodings {
+            let path = Path::new(&dir).join(format!("{name}.bin"));
+            std::fs::write(&path, bytes).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+        }
+    }
+    for (name, bytes) in encodings {
+        let committed = read(&format!("{name}.bin"));
+        if name == "crate_job" {
+            // A map's entries are written in hash order: compare what the bytes say.
+            assert_eq!(
+                proto::JobStatus::decode(bytes.as_slice()),
+                proto::JobStatus::decode(committed.as_slice()),
+                "{name}"
+            );
+        } else {
+            assert_eq!(
+                bytes, committed,
+                "{name}: the crate's encoding changed; rerun tests/interop/interop.py"
+            );
+        }
+    }
+}
