@@ -70,6 +70,7 @@ macro_rules! with_task {
 }
 
 impl AnyTask {
+    #[inline]
     pub(crate) fn core(&self) -> &Core {
         with_task!(self, task => task.core())
     }
@@ -85,6 +86,7 @@ impl AnyTask {
     }
 
     /// The task's state.
+    #[inline]
     pub fn state(&self) -> StateKind {
         with_task!(self, task => task.state())
     }
@@ -95,6 +97,7 @@ impl AnyTask {
     }
 
     /// The last attempt, open or closed; `None` before the first assignment.
+    #[inline]
     pub fn current_attempt(&self) -> Option<&Attempt> {
         self.core().attempts.last()
     }
@@ -250,6 +253,7 @@ impl WorkerReport {
     ///
     /// assert_eq!(WorkerReport::Succeeded.state(), StateKind::Succeeded);
     /// ```
+    #[inline]
     pub fn state(&self) -> StateKind {
         match self {
             WorkerReport::Building => StateKind::Building,
@@ -338,31 +342,21 @@ impl AnyTask {
     ///
     /// # Errors
     /// A [`TransitionError`] naming the task, its state and what was wrong with the event.
+    #[inline]
     pub fn apply(&mut self, event: TaskEvent) -> Result<Transition, TransitionError> {
         let from = self.state();
         if self.judge(&event)? == Verdict::Duplicate {
             return Ok(Transition { from, to: from });
         }
-        // `step` takes the task by value, as the typed transitions do; a placeholder that
-        // allocates nothing holds its place, and the task (changed or, on error, untouched) is put
-        // back before this function returns.
-        let task = std::mem::replace(self, AnyTask::vacant());
-        match step(task, event) {
-            Ok(next) => {
-                *self = next;
-                Ok(Transition {
-                    from,
-                    to: self.state(),
-                })
-            }
-            Err((task, error)) => {
-                *self = task;
-                Err(*error)
-            }
+        let to = step(from, self.core_mut(), event)?;
+        if to != from {
+            self.retag(to);
         }
+        Ok(Transition { from, to })
     }
 
     /// Steps 1 to 3 of judging an event: the checks that do not depend on the state's rules.
+    #[inline]
     fn judge(&self, event: &TaskEvent) -> Result<Verdict, TransitionError> {
         match event {
             TaskEvent::Report {
@@ -403,9 +397,36 @@ impl AnyTask {
         Ok(Verdict::Apply)
     }
 
-    /// A stand-in that owns no allocation, for the moment a task is out of its place.
-    fn vacant() -> AnyTask {
-        AnyTask::Pending(Core::vacant().into_task())
+    #[inline]
+    fn core_mut(&mut self) -> &mut Core {
+        with_task!(self, task => task.core_mut())
+    }
+
+    /// Moves the task's data into the variant of state `to`, after a rule moved the task there.
+    #[inline]
+    fn retag(&mut self, to: StateKind) {
+        // A stand-in that allocates nothing holds the data's place for the move.
+        let core = std::mem::replace(self.core_mut(), Core::vacant());
+        let vacant = std::mem::replace(self, AnyTask::from_core(core, to));
+        // It owns no allocation: skip the drop code.
+        std::mem::forget(vacant);
+    }
+
+    /// The task in state `state`, whose invariants for that state the caller has established:
+    /// a rule just moved it there, or a decode checked it.
+    #[inline]
+    pub(crate) fn from_core(core: Core, state: StateKind) -> AnyTask {
+        match state {
+            StateKind::Pending => AnyTask::Pending(core.into_task()),
+            StateKind::Assigned => AnyTask::Assigned(core.into_task()),
+            StateKind::Building => AnyTask::Building(core.into_task()),
+            StateKind::Running => AnyTask::Running(core.into_task()),
+            StateKind::Succeeded => AnyTask::Succeeded(core.into_task()),
+            StateKind::Failed => AnyTask::Failed(core.into_task()),
+            StateKind::Killed => AnyTask::Killed(core.into_task()),
+            StateKind::WorkerFailed => AnyTask::WorkerFailed(core.into_task()),
+            StateKind::Unschedulable => AnyTask::Unschedulable(core.into_task()),
+        }
     }
 }
 
@@ -416,73 +437,68 @@ enum Verdict {
     Apply,
 }
 
-/// Step 4 of judging an event: the typed transitions it means in the task's state, or the task
-/// back, untouched, with the reason it does not apply. This match is the only place that maps
-/// events to transitions; the rules themselves are the transitions.
-fn step(task: AnyTask, event: TaskEvent) -> Result<AnyTask, (AnyTask, Box<TransitionError>)> {
-    use AnyTask as T;
+/// Step 4 of judging an event: the rule it means in state `from`, applied to the task's data in
+/// place, or why it does not apply (and then nothing was touched). This match is the only place
+/// that maps events to rules; the typed transitions wrap the same rules.
+#[inline]
+fn step(from: StateKind, core: &mut Core, event: TaskEvent) -> Result<StateKind, TransitionError> {
+    use StateKind as S;
     use TaskEvent as E;
     use WorkerReport as R;
 
-    Ok(match (task, event) {
-        (T::Pending(task), E::Assign { worker, at }) => task.assign(worker, at).into(),
-        (T::Pending(task), E::Kill { reason, at }) => task.kill(reason, at).into(),
-        (T::Pending(task), E::SchedulingTimeout { at }) => task
-            .mark_unschedulable(SCHEDULING_TIMEOUT_REASON, at)
-            .into(),
+    Ok(match (from, event) {
+        (S::Pending, E::Assign { worker, at }) => core.assign(worker, at),
+        (S::Pending, E::Kill { reason, at }) => core.end_while_pending(S::Killed, reason, at),
+        (S::Pending, E::SchedulingTimeout { at }) => {
+            core.end_while_pending(S::Unschedulable, SCHEDULING_TIMEOUT_REASON, at)
+        }
 
-        (T::Assigned(task), E::Report { report, at, .. }) => match report {
-            R::Building => task.build(at).into(),
-            R::Running => task.start(at).into(),
+        (S::Assigned, E::Report { report, at, .. }) => match report {
+            R::Building => core.confirm(S::Building, at),
+            R::Running => core.confirm(S::Running, at),
             // Skips forward: the RUNNING report of a short task was lost.
-            R::Succeeded => task.start(at).succeed(at).into(),
-            R::Failed { exit_code, error } => task.start(at).fail(exit_code, error, at).into_any(),
-            // Never started: a dispatch failure, free of charge.
-            R::WorkerFailed { error } => task.worker_failed(error, at).into(),
-        },
-        (T::Assigned(task), E::WorkerLost { error, at, .. }) => {
-            task.worker_failed(error, at).into()
-        }
-        (T::Assigned(task), E::Kill { reason, at }) => task.kill(reason, at).into(),
-
-        (T::Building(task), E::Report { report, at, .. }) => match report {
-            R::Building => task.into(), // a duplicate, caught by `judge`
-            R::Running => task.start(at).into(),
-            R::Succeeded => task.start(at).succeed(at).into(),
-            R::Failed { exit_code, error } => task.fail(exit_code, error, at).into_any(),
-            R::WorkerFailed { error } => task.worker_failed(error, at).into_any(),
-        },
-        (T::Building(task), E::WorkerLost { error, at, .. }) => {
-            task.worker_failed(error, at).into_any()
-        }
-        (T::Building(task), E::Kill { reason, at }) => task.kill(reason, at).into(),
-
-        (T::Running(task), E::Report { report, at, .. }) => match report {
-            R::Building => {
-                let error = TransitionError::Regression {
-                    task: task.id().clone(),
-                    from: StateKind::Running,
-                    reported: StateKind::Building,
-                };
-                return Err((task.into(), Box::new(error)));
+            R::Succeeded => {
+                core.confirm(S::Running, at);
+                core.succeed(at)
             }
-            R::Running => task.into(), // a duplicate, caught by `judge`
-            R::Succeeded => task.succeed(at).into(),
-            R::Failed { exit_code, error } => task.fail(exit_code, error, at).into_any(),
-            R::WorkerFailed { error } => task.worker_failed(error, at).into_any(),
+            R::Failed { exit_code, error } => {
+                core.confirm(S::Running, at);
+                core.fail(exit_code, error, at)
+            }
+            // Never started: a dispatch failure, free of charge.
+            R::WorkerFailed { error } => core.dispatch_failed(error, at),
         },
-        (T::Running(task), E::WorkerLost { error, at, .. }) => {
-            task.worker_failed(error, at).into_any()
-        }
-        (T::Running(task), E::Kill { reason, at }) => task.kill(reason, at).into(),
+        (S::Assigned, E::WorkerLost { error, at, .. }) => core.dispatch_failed(error, at),
 
-        (task, event) => {
-            let error = TransitionError::Illegal {
-                task: task.id().clone(),
-                from: task.state(),
+        (S::Building | S::Running, E::Report { report, at, .. }) => match report {
+            R::Building => {
+                return Err(TransitionError::Regression {
+                    task: core.id.clone(),
+                    from,
+                    reported: S::Building,
+                });
+            }
+            R::Running => core.confirm(S::Running, at),
+            // From BUILDING, skips forward through RUNNING.
+            R::Succeeded => {
+                core.confirm(S::Running, at);
+                core.succeed(at)
+            }
+            R::Failed { exit_code, error } => core.fail(exit_code, error, at),
+            R::WorkerFailed { error } => core.preempt(error, at),
+        },
+        (S::Building | S::Running, E::WorkerLost { error, at, .. }) => core.preempt(error, at),
+
+        (S::Assigned | S::Building | S::Running, E::Kill { reason, at }) => core.kill(reason, at),
+
+        // Everything else, and every event on a terminal task (a duplicate of its final report
+        // was accepted by `judge`).
+        (from, event) => {
+            return Err(TransitionError::Illegal {
+                task: core.id.clone(),
+                from,
                 event: event.name(),
-            };
-            return Err((task, Box::new(error)));
+            });
         }
     })
 }

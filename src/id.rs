@@ -19,7 +19,13 @@ fn validate(kind: IdKind, id: &str) -> Result<(), IdError> {
     if id.is_empty() {
         return Err(IdError::Empty { kind });
     }
-    if id.chars().any(char::is_whitespace) {
+    // Most ids are ASCII: test their bytes, and only other text char by char.
+    let whitespace = if id.is_ascii() {
+        id.bytes().any(|b| b.is_ascii_whitespace() || b == 0x0b)
+    } else {
+        id.chars().any(char::is_whitespace)
+    };
+    if whitespace {
         return Err(IdError::Whitespace {
             kind,
             id: id.to_owned(),
@@ -125,17 +131,34 @@ fn parse_index(id: &str, index: &str) -> Result<u32, IdError> {
     index.parse().map_err(|_| bad())
 }
 
+/// Splits a task id into its job id (unchecked) and its index, at the last `"/task-"`.
+pub(crate) fn split_task_id(id: &str) -> Result<(&str, u32), IdError> {
+    validate(IdKind::Task, id)?;
+    let separator = TASK_SEPARATOR.as_bytes();
+    let Some(at) = id
+        .as_bytes()
+        .windows(separator.len())
+        .rposition(|window| window == separator)
+    else {
+        return Err(IdError::NoTaskIndex { id: id.to_owned() });
+    };
+    let (job, index) = (&id[..at], &id[at + separator.len()..]);
+    if job.is_empty() {
+        return Err(IdError::NoTaskIndex { id: id.to_owned() });
+    }
+    Ok((job, parse_index(id, index)?))
+}
+
 impl FromStr for TaskId {
     type Err = IdError;
 
     fn from_str(id: &str) -> Result<TaskId, IdError> {
-        validate(IdKind::Task, id)?;
-        let Some((job, index)) = id.rsplit_once(TASK_SEPARATOR) else {
-            return Err(IdError::NoTaskIndex { id: id.to_owned() });
-        };
-        let index = parse_index(id, index)?;
-        let job = JobId::new(job).map_err(|_| IdError::NoTaskIndex { id: id.to_owned() })?;
-        Ok(TaskId { job, index })
+        let (job, index) = split_task_id(id)?;
+        // The whole id has no whitespace, so neither has its job part, which is not empty.
+        Ok(TaskId {
+            job: JobId(job.to_owned()),
+            index,
+        })
     }
 }
 

@@ -29,7 +29,7 @@ use prost::Message;
 use crate::any::{AnyTask, TaskEvent, WorkerReport};
 use crate::attempt::Attempt;
 use crate::error::ProtoError;
-use crate::id::{AttemptId, JobId, TaskId, Timestamp, WorkerId};
+use crate::id::{AttemptId, JobId, TaskId, Timestamp, WorkerId, split_task_id};
 use crate::policy::{JobPolicy, RetryPolicy};
 use crate::state::{State, StateKind};
 use crate::table::StateCounts;
@@ -211,17 +211,7 @@ impl AnyTask {
     pub fn from_proto(status: TaskStatus, policy: RetryPolicy) -> Result<AnyTask, ProtoError> {
         let state = state_field(status.state, || "TaskStatus.state".to_owned())?;
         let core = decode_core(status, state, policy)?;
-        Ok(match state {
-            StateKind::Pending => AnyTask::Pending(core.into_task()),
-            StateKind::Assigned => AnyTask::Assigned(core.into_task()),
-            StateKind::Building => AnyTask::Building(core.into_task()),
-            StateKind::Running => AnyTask::Running(core.into_task()),
-            StateKind::Succeeded => AnyTask::Succeeded(core.into_task()),
-            StateKind::Failed => AnyTask::Failed(core.into_task()),
-            StateKind::Killed => AnyTask::Killed(core.into_task()),
-            StateKind::WorkerFailed => AnyTask::WorkerFailed(core.into_task()),
-            StateKind::Unschedulable => AnyTask::Unschedulable(core.into_task()),
-        })
+        Ok(AnyTask::from_core(core, state))
     }
 
     /// Decodes a `TaskStatus` from bytes and rebuilds the task, as [`AnyTask::from_proto`] does.
@@ -308,42 +298,36 @@ fn decode_core(
     let id = decode_task_id(
         "TaskStatus",
         &status.task_id,
-        &status.job_id,
+        status.job_id,
         status.task_index,
     )?;
-    let attempts = status
-        .attempts
-        .into_iter()
-        .enumerate()
-        .map(|(index, attempt)| decode_attempt(index, attempt))
-        .collect::<Result<Vec<Attempt>, ProtoError>>()?;
+    let mut attempts = Vec::with_capacity(status.attempts.len());
+    for (index, attempt) in status.attempts.into_iter().enumerate() {
+        attempts.push(decode_attempt(index, attempt)?);
+    }
 
     // Only the last attempt may be open, and only a failed or lost one is followed by another.
     if let Some((_, earlier)) = attempts.split_last() {
         for attempt in earlier {
+            let problem = if attempt.is_open() {
+                format!(
+                    "attempt {} is still open ({}), but attempt {} follows it: only the last attempt may be open",
+                    attempt.id,
+                    attempt.state,
+                    attempt.id.get().saturating_add(1)
+                )
+            } else if !retried(attempt.state) {
+                format!(
+                    "attempt {} ended {}, which ends its task, but attempt {} follows it",
+                    attempt.id,
+                    attempt.state,
+                    attempt.id.get().saturating_add(1)
+                )
+            } else {
+                continue;
+            };
             let field = format!("TaskStatus.attempts[{}].state", attempt.id);
-            if attempt.is_open() {
-                return Err(inconsistent(
-                    field,
-                    format!(
-                        "attempt {} is still open ({}), but attempt {} follows it: only the last attempt may be open",
-                        attempt.id,
-                        attempt.state,
-                        attempt.id.get().saturating_add(1)
-                    ),
-                ));
-            }
-            if !retried(attempt.state) {
-                return Err(inconsistent(
-                    field,
-                    format!(
-                        "attempt {} ended {}, which ends its task, but attempt {} follows it",
-                        attempt.id,
-                        attempt.state,
-                        attempt.id.get().saturating_add(1)
-                    ),
-                ));
-            }
+            return Err(inconsistent(field, problem));
         }
     }
 
@@ -455,32 +439,31 @@ fn decode_ending(
 fn decode_task_id(
     message: &str,
     task_id: &str,
-    job_id: &str,
+    job_id: String,
     task_index: i32,
 ) -> Result<TaskId, ProtoError> {
-    let id: TaskId = task_id.parse().map_err(|source| ProtoError::InvalidId {
+    let (job, index) = split_task_id(task_id).map_err(|source| ProtoError::InvalidId {
         field: format!("{message}.task_id"),
         source,
     })?;
-    if id.job().as_str() != job_id {
+    if job != job_id {
         return Err(inconsistent(
             format!("{message}.job_id"),
-            format!(
-                "is {job_id:?}, but task_id {task_id:?} belongs to job {:?}",
-                id.job().as_str()
-            ),
+            format!("is {job_id:?}, but task_id {task_id:?} belongs to job {job:?}"),
         ));
     }
-    if id.index() != from_wire_u32(task_index) {
+    if index != from_wire_u32(task_index) {
         return Err(inconsistent(
             format!("{message}.task_index"),
-            format!(
-                "is {task_index}, but task_id {task_id:?} has index {}",
-                id.index()
-            ),
+            format!("is {task_index}, but task_id {task_id:?} has index {index}"),
         ));
     }
-    Ok(id)
+    // The job id field equals a valid job id: keep its string rather than copy one.
+    let job = JobId::new(job_id).map_err(|source| ProtoError::InvalidId {
+        field: format!("{message}.job_id"),
+        source,
+    })?;
+    Ok(TaskId::new(job, index))
 }
 
 fn decode_attempt(index: usize, attempt: TaskAttempt) -> Result<Attempt, ProtoError> {
@@ -617,7 +600,7 @@ impl TaskEvent {
         let id = decode_task_id(
             "ReportTaskStateRequest",
             &report.task_id,
-            &report.job_id,
+            report.job_id,
             report.task_index,
         )?;
         WorkerId::new(report.worker_id).map_err(|source| ProtoError::InvalidId {

@@ -14,8 +14,12 @@
 //! every active task ─ kill ─▶ Task<Killed>
 //! ```
 //!
-//! Events that arrive at run time go through [`AnyTask::apply`](crate::AnyTask::apply), which
-//! picks the transitions of this module that an event means and calls them.
+//! Each transition is a one-line wrapper over a rule of [`Core`], the task's data: an in-place
+//! operation that changes the attempts and says which state the task is in after it. The typed
+//! transitions give the rules their types; [`AnyTask::apply`](crate::AnyTask::apply), for events
+//! that arrive at run time, picks the rule an event means in the task's state, calls the same
+//! function, and re-tags the task once. Both layers run the same code, and only this module
+//! changes a task.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -105,29 +109,7 @@ pub(crate) fn reason(text: impl Into<String>) -> Option<String> {
 }
 
 impl Core {
-    /// The id the next attempt gets: one more than the last, 0 for the first.
-    fn next_attempt_id(&self) -> AttemptId {
-        // Ids are indices into `attempts`; a task can't hold 2^32 of them.
-        AttemptId::new(u32::try_from(self.attempts.len()).unwrap_or(u32::MAX))
-    }
-
-    /// Closes the open attempt: the step that moves a task out of an active state.
-    fn close(
-        &mut self,
-        state: StateKind,
-        at: Timestamp,
-        exit_code: Option<i32>,
-        error: Option<String>,
-    ) {
-        if let Some(attempt) = self.attempts.last_mut() {
-            attempt.state = state;
-            attempt.finished_at = Some(at);
-            attempt.exit_code = exit_code;
-            attempt.error = error;
-        }
-    }
-
-    /// Data that allocates nothing, to hold a task's place while a transition has it.
+    /// Data that allocates nothing, to hold a task's place while it is re-tagged.
     pub(crate) fn vacant() -> Core {
         Core {
             id: TaskId::vacant(),
@@ -141,6 +123,7 @@ impl Core {
     ///
     /// (A method of `Core`, not a constructor of `Task`, so that the compiler never suggests it
     /// to code outside the crate that tries to build a task with a struct literal.)
+    #[inline]
     pub(crate) fn into_task<S: State>(self) -> Task<S> {
         Task {
             core: self,
@@ -161,6 +144,155 @@ impl Core {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The rules: what each transition does to the task's data
+//
+// Each rule may only be called in the states its transition is defined for (see the typed
+// transitions below, and `AnyTask::apply`); it returns the state the task is in after it.
+// ---------------------------------------------------------------------------------------------
+
+impl Core {
+    /// PENDING → ASSIGNED: a new attempt opens, with the next id.
+    #[inline]
+    pub(crate) fn assign(&mut self, worker: WorkerId, at: Timestamp) -> StateKind {
+        // Ids are indices into `attempts`; a task can't hold 2^32 of them.
+        let id = AttemptId::new(u32::try_from(self.attempts.len()).unwrap_or(u32::MAX));
+        if self.attempts.len() == self.attempts.capacity() {
+            // Most tasks run once: start at one attempt, not `Vec`'s usual four, and double from
+            // there. A table of a million tasks saves 300 MB.
+            self.attempts.reserve_exact(self.attempts.len().max(1));
+        }
+        self.attempts.push(Attempt {
+            id,
+            worker,
+            state: StateKind::Assigned,
+            assigned_at: at,
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            error: None,
+        });
+        StateKind::Assigned
+    }
+
+    /// PENDING → UNSCHEDULABLE or KILLED: no attempt is open, so the task keeps the reason.
+    #[inline]
+    pub(crate) fn end_while_pending(
+        &mut self,
+        ending: StateKind,
+        why: impl Into<String>,
+        at: Timestamp,
+    ) -> StateKind {
+        self.ending = Some(Ending::WhilePending {
+            at,
+            reason: reason(why),
+        });
+        ending
+    }
+
+    /// ASSIGNED → BUILDING or RUNNING, BUILDING → RUNNING: the worker confirmed the attempt. It
+    /// started at the first confirmation.
+    #[inline]
+    pub(crate) fn confirm(&mut self, state: StateKind, at: Timestamp) -> StateKind {
+        if let Some(attempt) = self.attempts.last_mut() {
+            attempt.state = state;
+            attempt.started_at.get_or_insert(at);
+        }
+        state
+    }
+
+    /// Closes the open attempt: the step that moves a task out of an active state.
+    #[inline]
+    fn close(
+        &mut self,
+        state: StateKind,
+        at: Timestamp,
+        exit_code: Option<i32>,
+        error: Option<String>,
+    ) {
+        if let Some(attempt) = self.attempts.last_mut() {
+            attempt.state = state;
+            attempt.finished_at = Some(at);
+            attempt.exit_code = exit_code;
+            attempt.error = error;
+        }
+    }
+
+    /// Closes the open attempt as `state`, which ends the task.
+    #[inline]
+    fn close_and_end(
+        &mut self,
+        state: StateKind,
+        at: Timestamp,
+        exit_code: Option<i32>,
+        error: Option<String>,
+    ) -> StateKind {
+        self.close(state, at, exit_code, error);
+        self.ending = Some(Ending::Closed { at });
+        state
+    }
+
+    /// RUNNING → SUCCEEDED.
+    #[inline]
+    pub(crate) fn succeed(&mut self, at: Timestamp) -> StateKind {
+        self.close_and_end(StateKind::Succeeded, at, Some(0), None)
+    }
+
+    /// ASSIGNED, BUILDING or RUNNING → KILLED: the attempt closes with the reason as its error.
+    #[inline]
+    pub(crate) fn kill(&mut self, why: impl Into<String>, at: Timestamp) -> StateKind {
+        self.close_and_end(StateKind::Killed, at, None, reason(why))
+    }
+
+    /// ASSIGNED → PENDING: the dispatch failed or the worker died before it started the task.
+    /// No budget is charged, whatever the policy: charging the preemption budget here once
+    /// inflated a task's count to 250 for 3 real preemptions, as every "task not found" reply
+    /// from a restarted worker burned budget.
+    #[inline]
+    pub(crate) fn dispatch_failed(&mut self, error: impl Into<String>, at: Timestamp) -> StateKind {
+        self.close(StateKind::WorkerFailed, at, None, reason(error));
+        StateKind::Pending
+    }
+
+    /// BUILDING or RUNNING → PENDING or FAILED: the task exited non-zero. Requeued while
+    /// `failure_count() <= max_retries_failure`, counting this failure.
+    #[inline]
+    pub(crate) fn fail(
+        &mut self,
+        exit_code: i32,
+        error: impl Into<String>,
+        at: Timestamp,
+    ) -> StateKind {
+        self.close(StateKind::Failed, at, Some(exit_code), reason(error));
+        let within = self.failure_count() <= self.policy.max_retries_failure;
+        self.requeue_or_end(within, StateKind::Failed, at)
+    }
+
+    /// BUILDING or RUNNING → PENDING or WORKER_FAILED: the worker died while the task ran.
+    /// Requeued while `preemption_count() <= max_retries_preemption`, counting this one.
+    #[inline]
+    pub(crate) fn preempt(&mut self, error: impl Into<String>, at: Timestamp) -> StateKind {
+        self.close(StateKind::WorkerFailed, at, None, reason(error));
+        let within = self.preemption_count() <= self.policy.max_retries_preemption;
+        self.requeue_or_end(within, StateKind::WorkerFailed, at)
+    }
+
+    #[inline]
+    fn requeue_or_end(
+        &mut self,
+        within_budget: bool,
+        ending: StateKind,
+        at: Timestamp,
+    ) -> StateKind {
+        if within_budget {
+            StateKind::Pending
+        } else {
+            self.ending = Some(Ending::Closed { at });
+            ending
+        }
+    }
+}
+
 fn count<'a>(attempts: impl Iterator<Item = &'a Attempt>) -> u32 {
     u32::try_from(attempts.count()).unwrap_or(u32::MAX)
 }
@@ -171,30 +303,41 @@ fn count<'a>(attempts: impl Iterator<Item = &'a Attempt>) -> u32 {
 
 impl<S: State> Task<S> {
     /// Rebuilds the task with another state marker: the last step of every transition.
+    #[inline]
     fn into_state<T: State>(self) -> Task<T> {
         self.core.into_task()
     }
 
+    #[inline]
     pub(crate) fn core(&self) -> &Core {
         &self.core
     }
 
+    #[inline]
+    pub(crate) fn core_mut(&mut self) -> &mut Core {
+        &mut self.core
+    }
+
     /// The task's id.
+    #[inline]
     pub fn id(&self) -> &TaskId {
         &self.core.id
     }
 
     /// The task's retry budgets.
+    #[inline]
     pub fn policy(&self) -> &RetryPolicy {
         &self.core.policy
     }
 
     /// The task's state: always `S::KIND`.
+    #[inline]
     pub fn state(&self) -> StateKind {
         S::KIND
     }
 
     /// Every attempt, oldest first. Attempt `n` is at index `n`; only the last may be open.
+    #[inline]
     pub fn attempts(&self) -> &[Attempt] {
         &self.core.attempts
     }
@@ -202,6 +345,7 @@ impl<S: State> Task<S> {
     /// The last attempt, open or closed; `None` before the first assignment.
     ///
     /// Worker reports are judged against this attempt: a report for any other is stale.
+    #[inline]
     pub fn current_attempt(&self) -> Option<&Attempt> {
         self.core.attempts.last()
     }
@@ -263,18 +407,9 @@ impl Task<Pending> {
     /// assert_eq!(task.worker().as_str(), "w1");
     /// # Ok::<(), iris_task::IdError>(())
     /// ```
+    #[inline]
     pub fn assign(mut self, worker: WorkerId, at: Timestamp) -> Task<Assigned> {
-        let id = self.core.next_attempt_id();
-        self.core.attempts.push(Attempt {
-            id,
-            worker,
-            state: StateKind::Assigned,
-            assigned_at: at,
-            started_at: None,
-            finished_at: None,
-            exit_code: None,
-            error: None,
-        });
+        self.core.assign(worker, at);
         self.into_state()
     }
 
@@ -290,12 +425,15 @@ impl Task<Pending> {
     /// assert_eq!(task.finished_at(), Timestamp::from_millis(60_000));
     /// # Ok::<(), iris_task::IdError>(())
     /// ```
+    #[inline]
     pub fn mark_unschedulable(
-        self,
+        mut self,
         reason: impl Into<String>,
         at: Timestamp,
     ) -> Task<Unschedulable> {
-        self.end_while_pending(reason, at)
+        self.core
+            .end_while_pending(StateKind::Unschedulable, reason, at);
+        self.into_state()
     }
 
     /// Cancels the task before it was matched to a worker. No attempt is open, so the task
@@ -309,15 +447,9 @@ impl Task<Pending> {
     /// assert_eq!(task.error(), Some("cancelled by user"));
     /// # Ok::<(), iris_task::IdError>(())
     /// ```
-    pub fn kill(self, reason: impl Into<String>, at: Timestamp) -> Task<Killed> {
-        self.end_while_pending(reason, at)
-    }
-
-    fn end_while_pending<T: Terminal>(mut self, why: impl Into<String>, at: Timestamp) -> Task<T> {
-        self.core.ending = Some(Ending::WhilePending {
-            at,
-            reason: reason(why),
-        });
+    #[inline]
+    pub fn kill(mut self, reason: impl Into<String>, at: Timestamp) -> Task<Killed> {
+        self.core.end_while_pending(StateKind::Killed, reason, at);
         self.into_state()
     }
 }
@@ -329,6 +461,7 @@ impl Task<Pending> {
 impl<S: Active> Task<S> {
     /// The open attempt, which every way into an active state creates (`assign`) or checks
     /// (decoding), and which only a transition out of the state closes.
+    #[inline]
     fn open_attempt(&self) -> &Attempt {
         match self.core.attempts.last() {
             Some(attempt) => attempt,
@@ -336,32 +469,14 @@ impl<S: Active> Task<S> {
         }
     }
 
-    /// Updates the open attempt and moves the task to state `T`.
-    fn advance<T: State>(mut self, update: impl FnOnce(&mut Attempt)) -> Task<T> {
-        if let Some(attempt) = self.core.attempts.last_mut() {
-            update(attempt);
-        }
-        self.into_state()
-    }
-
-    /// Closes the open attempt and moves the task to state `T`.
-    fn close<T: State>(
-        mut self,
-        state: StateKind,
-        at: Timestamp,
-        exit_code: Option<i32>,
-        error: Option<String>,
-    ) -> Task<T> {
-        self.core.close(state, at, exit_code, error);
-        self.into_state()
-    }
-
     /// The worker that holds the task.
+    #[inline]
     pub fn worker(&self) -> &WorkerId {
         &self.open_attempt().worker
     }
 
     /// The id of the open attempt.
+    #[inline]
     pub fn attempt_id(&self) -> AttemptId {
         self.open_attempt().id
     }
@@ -379,28 +494,27 @@ impl<S: Active> Task<S> {
     /// assert_eq!(task.error(), Some("preempted by a higher-priority job"));
     /// # Ok::<(), iris_task::IdError>(())
     /// ```
-    pub fn kill(self, reason: impl Into<String>, at: Timestamp) -> Task<Killed> {
-        self.close(StateKind::Killed, at, None, self::reason(reason))
-            .ended_by_attempt(at)
+    #[inline]
+    pub fn kill(mut self, reason: impl Into<String>, at: Timestamp) -> Task<Killed> {
+        self.core.kill(reason, at);
+        self.into_state()
     }
 }
 
 impl Task<Assigned> {
     /// The worker confirmed the attempt and is building the task's environment. The attempt
     /// starts now.
-    pub fn build(self, at: Timestamp) -> Task<Building> {
-        self.advance(|attempt| {
-            attempt.state = StateKind::Building;
-            attempt.started_at = Some(at);
-        })
+    #[inline]
+    pub fn build(mut self, at: Timestamp) -> Task<Building> {
+        self.core.confirm(StateKind::Building, at);
+        self.into_state()
     }
 
     /// The worker confirmed that execution started. The attempt starts now.
-    pub fn start(self, at: Timestamp) -> Task<Running> {
-        self.advance(|attempt| {
-            attempt.state = StateKind::Running;
-            attempt.started_at = Some(at);
-        })
+    #[inline]
+    pub fn start(mut self, at: Timestamp) -> Task<Running> {
+        self.core.confirm(StateKind::Running, at);
+        self.into_state()
     }
 
     /// Dispatch failed, or the worker died before starting the task: always back to PENDING, no
@@ -422,16 +536,20 @@ impl Task<Assigned> {
     /// assert_eq!(task.attempts()[0].started_at(), None);
     /// # Ok::<(), iris_task::IdError>(())
     /// ```
-    pub fn worker_failed(self, error: impl Into<String>, at: Timestamp) -> Task<Pending> {
-        self.close(StateKind::WorkerFailed, at, None, reason(error))
+    #[inline]
+    pub fn worker_failed(mut self, error: impl Into<String>, at: Timestamp) -> Task<Pending> {
+        self.core.dispatch_failed(error, at);
+        self.into_state()
     }
 }
 
 impl Task<Building> {
     /// The environment is built and execution started. The attempt keeps the start time of its
-    /// BUILDING report.
-    pub fn start(self, _at: Timestamp) -> Task<Running> {
-        self.advance(|attempt| attempt.state = StateKind::Running)
+    /// BUILDING report; `at` is not recorded.
+    #[inline]
+    pub fn start(mut self, at: Timestamp) -> Task<Running> {
+        self.core.confirm(StateKind::Running, at);
+        self.into_state()
     }
 }
 
@@ -453,10 +571,15 @@ impl<S: Executing> Task<S> {
     /// assert_eq!(failed.error(), Some("out of memory"));
     /// # Ok::<(), iris_task::IdError>(())
     /// ```
-    pub fn fail(self, exit_code: i32, error: impl Into<String>, at: Timestamp) -> Retry<Failed> {
-        let task: Task<Pending> = self.close(StateKind::Failed, at, Some(exit_code), reason(error));
-        let (spent, budget) = (task.failure_count(), task.policy().max_retries_failure);
-        Retry::after(task, spent, budget, at)
+    #[inline]
+    pub fn fail(
+        mut self,
+        exit_code: i32,
+        error: impl Into<String>,
+        at: Timestamp,
+    ) -> Retry<Failed> {
+        let after = self.core.fail(exit_code, error, at);
+        Retry::after(self, after)
     }
 
     /// The worker died while the task ran (a preemption). The attempt closes as WORKER_FAILED; the
@@ -475,21 +598,19 @@ impl<S: Executing> Task<S> {
     /// assert_eq!(pending.preemption_count(), 1);
     /// # Ok::<(), iris_task::IdError>(())
     /// ```
-    pub fn worker_failed(self, error: impl Into<String>, at: Timestamp) -> Retry<WorkerFailed> {
-        let task: Task<Pending> = self.close(StateKind::WorkerFailed, at, None, reason(error));
-        let (spent, budget) = (
-            task.preemption_count(),
-            task.policy().max_retries_preemption,
-        );
-        Retry::after(task, spent, budget, at)
+    #[inline]
+    pub fn worker_failed(mut self, error: impl Into<String>, at: Timestamp) -> Retry<WorkerFailed> {
+        let after = self.core.preempt(error, at);
+        Retry::after(self, after)
     }
 }
 
 impl Task<Running> {
     /// The task exited with code 0. The attempt closes as SUCCEEDED.
-    pub fn succeed(self, at: Timestamp) -> Task<Succeeded> {
-        self.close(StateKind::Succeeded, at, Some(0), None)
-            .ended_by_attempt(at)
+    #[inline]
+    pub fn succeed(mut self, at: Timestamp) -> Task<Succeeded> {
+        self.core.succeed(at);
+        self.into_state()
     }
 }
 
@@ -498,12 +619,6 @@ impl Task<Running> {
 // ---------------------------------------------------------------------------------------------
 
 impl<S: Terminal> Task<S> {
-    /// Records that the task ended by closing its attempt at `at`.
-    fn ended_by_attempt(mut self, at: Timestamp) -> Task<S> {
-        self.core.ending = Some(Ending::Closed { at });
-        self
-    }
-
     fn ending(&self) -> &Ending {
         match &self.core.ending {
             Some(ending) => ending,
@@ -562,12 +677,13 @@ pub enum Retry<T: Terminal> {
 }
 
 impl<T: Terminal> Retry<T> {
-    /// Requeues `task`, whose attempt has just closed, if `spent` is within `budget`.
-    fn after(task: Task<Pending>, spent: u32, budget: u32, at: Timestamp) -> Retry<T> {
-        if spent <= budget {
-            Retry::Requeued(task)
+    /// The task whose attempt has just closed, as the rule left it: PENDING again, or ended.
+    #[inline]
+    fn after<S: State>(task: Task<S>, after: StateKind) -> Retry<T> {
+        if after == StateKind::Pending {
+            Retry::Requeued(task.into_state())
         } else {
-            Retry::Exhausted(task.into_state::<T>().ended_by_attempt(at))
+            Retry::Exhausted(task.into_state())
         }
     }
 

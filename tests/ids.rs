@@ -158,3 +158,26 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn every_whitespace_character_is_rejected_and_nothing_else() {
+    // The ASCII fast path of the check must agree with `char::is_whitespace`.
+    let samples = (0u32..0x3000)
+        .filter_map(char::from_u32)
+        .chain(['\u{feff}', '\u{205f}']);
+    for c in samples {
+        let id = format!("a{c}b");
+        assert_eq!(
+            JobId::new(id.as_str()).is_err(),
+            c.is_whitespace(),
+            "{:?}",
+            c
+        );
+        assert_eq!(
+            format!("j{c}/task-1").parse::<TaskId>().is_err(),
+            c.is_whitespace(),
+            "{:?}",
+            c
+        );
+    }
+}
