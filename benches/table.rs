@@ -1,35 +1,124 @@
-//! `TaskTable` costs, each measured beside its baseline in the same run.
+//! `TaskTable` costs, each measured beside its baseline in the same run: the lifecycle per task at
+//! 10k, 100k and 1M tasks against a plain `HashMap` of hand-written tasks, `pending()` on a
+//! mostly-assigned million against a table of only the pending tasks, and memory per task.
 
+mod common;
+
+use std::collections::HashMap;
 use std::hint::black_box;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use common::{HandTask, hand_events, lifecycle_events};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group};
 use iris_task::{JobId, RetryPolicy, Task, TaskId, TaskTable, Timestamp, WorkerId};
 
-/// A table of `total` tasks of which only `pending` wait, spread evenly through it; the others are
-/// ASSIGNED over 1,000 workers.
-fn mostly_assigned(total: u32, pending: u32) -> TaskTable {
-    let job = JobId::new("bench").expect("valid job id");
-    let workers: Vec<WorkerId> = (0..1_000)
-        .map(|w| WorkerId::new(format!("worker-{w}")).expect("valid worker id"))
+const WORKERS: usize = 1_000;
+
+fn task_ids(count: usize) -> Vec<TaskId> {
+    let jobs: Vec<JobId> = (0..16)
+        .map(|j| JobId::new(format!("bench/job-{j}")).expect("valid job id"))
         .collect();
+    (0..count)
+        .map(|n| TaskId::new(jobs[n % jobs.len()].clone(), (n / jobs.len()) as u32))
+        .collect()
+}
+
+fn workers() -> Vec<WorkerId> {
+    (0..WORKERS)
+        .map(|w| WorkerId::new(format!("worker-{w:04}")).expect("valid worker id"))
+        .collect()
+}
+
+fn pending_table(ids: &[TaskId]) -> TaskTable {
+    let mut table = TaskTable::new();
+    for id in ids {
+        table
+            .insert(Task::new(id.clone(), RetryPolicy::default()))
+            .expect("unique id");
+    }
+    table
+}
+
+fn hand_map(ids: &[TaskId]) -> HashMap<TaskId, HandTask> {
+    ids.iter()
+        .map(|id| {
+            (
+                id.clone(),
+                HandTask::new(id.clone(), RetryPolicy::default()),
+            )
+        })
+        .collect()
+}
+
+/// Assign, RUNNING, SUCCEEDED for every task: the table's bookkeeping (pending queue, worker
+/// lists, assignment order, counts) against a bare map doing the same transitions.
+fn lifecycle_per_task(c: &mut Criterion) {
+    let workers = workers();
+    for size in [10_000, 100_000, 1_000_000] {
+        let ids = task_ids(size);
+        let mut group = c.benchmark_group(format!("table lifecycle/{size} tasks"));
+        group.throughput(Throughput::Elements(size as u64));
+        group.sample_size(10);
+        group.bench_function("HashMap<TaskId, hand-written> (baseline)", |b| {
+            b.iter_batched(
+                || hand_map(&ids),
+                |mut map| {
+                    for (n, id) in ids.iter().enumerate() {
+                        let worker = workers[n % WORKERS].clone();
+                        let events = hand_events(worker);
+                        for event in black_box(events) {
+                            if let Some(task) = map.get_mut(id) {
+                                black_box(task.apply(event).ok());
+                            }
+                        }
+                    }
+                    map
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        group.bench_function("TaskTable", |b| {
+            b.iter_batched(
+                || pending_table(&ids),
+                |mut table| {
+                    for (n, id) in ids.iter().enumerate() {
+                        let worker = workers[n % WORKERS].clone();
+                        let events = lifecycle_events(worker);
+                        for event in black_box(events) {
+                            black_box(table.apply(id, event).ok());
+                        }
+                    }
+                    table
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        group.finish();
+    }
+}
+
+/// A table of `total` tasks of which only `pending` wait, spread evenly through it; the others are
+/// ASSIGNED over the workers.
+fn mostly_assigned(total: usize, pending: usize) -> TaskTable {
+    let workers = workers();
     let mut table = TaskTable::new();
     let stride = total / pending.max(1);
-    for index in 0..total {
-        let task = Task::new(TaskId::new(job.clone(), index), RetryPolicy::default());
-        if index % stride == stride / 2 {
+    for (n, id) in task_ids(total).into_iter().enumerate() {
+        let task = Task::new(id, RetryPolicy::default());
+        if n % stride == stride / 2 {
             table.insert(task).expect("unique id");
         } else {
-            let worker = workers[index as usize % workers.len()].clone();
-            table
-                .insert(task.assign(worker, Timestamp::from_millis(i64::from(index))))
-                .expect("unique id");
+            let assigned = task.assign(
+                workers[n % WORKERS].clone(),
+                Timestamp::from_millis(n as i64),
+            );
+            table.insert(assigned).expect("unique id");
         }
     }
     table
 }
 
 fn pending(c: &mut Criterion) {
-    let mut group = c.benchmark_group("pending");
+    let mut group = c.benchmark_group("pending()");
     let only_pending = mostly_assigned(10, 10);
     let million = mostly_assigned(1_000_000, 10);
     assert_eq!(only_pending.pending().count(), 10);
@@ -53,5 +142,75 @@ fn pending(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, pending);
-criterion_main!(benches);
+/// Resident memory of this process, from /proc (Linux).
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+const MEMORY_TASKS: usize = 1_000_000;
+
+/// Builds one structure of a million assigned tasks and prints its memory per task: the growth of
+/// resident memory while it is built. Runs in a child process of its own, so that memory another
+/// structure freed (which the allocator keeps) does not hide the growth.
+fn measure_memory(what: &str) {
+    let ids = task_ids(MEMORY_TASKS);
+    let workers = workers();
+    let Some(before) = resident_bytes() else {
+        println!("not measurable here (no /proc/self/statm)");
+        return;
+    };
+    let built: Box<dyn std::any::Any> = match what {
+        "hashmap" => {
+            let mut map = hand_map(&ids);
+            for (n, task) in map.values_mut().enumerate() {
+                let _ = task.assign(workers[n % WORKERS].clone(), Timestamp::from_millis(1));
+            }
+            Box::new(map)
+        }
+        _ => {
+            let mut table = pending_table(&ids);
+            for (n, id) in ids.iter().enumerate() {
+                let _ = table.assign(id, workers[n % WORKERS].clone(), Timestamp::from_millis(1));
+            }
+            Box::new(table)
+        }
+    };
+    let after = resident_bytes().unwrap_or(before);
+    println!("{}", after.saturating_sub(before) / MEMORY_TASKS as u64);
+    drop(built);
+}
+
+fn memory_per_task() {
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    for (what, name) in [
+        ("hashmap", "HashMap<TaskId, hand-written> (baseline)"),
+        ("table", "TaskTable"),
+    ] {
+        let output = std::process::Command::new(&exe)
+            .env("IRIS_BENCH_MEMORY", what)
+            .output();
+        match output {
+            Ok(output) => println!(
+                "memory per assigned task in a table of 1M/{name}: {} bytes",
+                String::from_utf8_lossy(&output.stdout).trim()
+            ),
+            Err(err) => println!("memory/{name}: {err}"),
+        }
+    }
+}
+
+criterion_group!(benches, lifecycle_per_task, pending);
+
+fn main() {
+    if let Ok(what) = std::env::var("IRIS_BENCH_MEMORY") {
+        measure_memory(&what);
+        return;
+    }
+    memory_per_task();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

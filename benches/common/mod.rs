@@ -1,0 +1,209 @@
+//! The hand-written baseline: the struct-plus-enum state machine a controller would write without
+//! this crate, holding the same data (ids, attempts with the same fields) and doing the same work,
+//! so that a ratio measures the cost of the abstraction and nothing else.
+
+#![allow(dead_code)] // Each bench uses its own part.
+
+use iris_task::{RetryPolicy, TaskId, Timestamp, WorkerId};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandState {
+    Pending,
+    Assigned,
+    Building,
+    Running,
+    Succeeded,
+    Failed,
+    Killed,
+    WorkerFailed,
+    Unschedulable,
+}
+
+#[derive(Clone, Debug)]
+pub struct HandAttempt {
+    pub id: u32,
+    pub worker: WorkerId,
+    pub state: HandState,
+    pub assigned_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    pub exit_code: Option<i32>,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct HandTask {
+    pub id: TaskId,
+    pub policy: RetryPolicy,
+    pub state: HandState,
+    pub attempts: Vec<HandAttempt>,
+    pub finished_at: Option<Timestamp>,
+    pub error: Option<String>,
+}
+
+/// The events the baseline's run-time door takes: the lifecycle's three.
+#[derive(Clone, Debug)]
+pub enum HandEvent {
+    Assign { worker: WorkerId, at: Timestamp },
+    ReportRunning { attempt: u32, at: Timestamp },
+    ReportSucceeded { attempt: u32, at: Timestamp },
+}
+
+#[derive(Debug)]
+pub enum HandError {
+    Illegal,
+    Stale,
+}
+
+impl HandTask {
+    pub fn new(id: TaskId, policy: RetryPolicy) -> HandTask {
+        HandTask {
+            id,
+            policy,
+            state: HandState::Pending,
+            attempts: Vec::new(),
+            finished_at: None,
+            error: None,
+        }
+    }
+
+    pub fn assign(&mut self, worker: WorkerId, at: Timestamp) -> Result<(), HandError> {
+        if self.state != HandState::Pending {
+            return Err(HandError::Illegal);
+        }
+        if self.attempts.len() == self.attempts.capacity() {
+            self.attempts.reserve_exact(self.attempts.len().max(1));
+        }
+        self.attempts.push(HandAttempt {
+            id: self.attempts.len() as u32,
+            worker,
+            state: HandState::Assigned,
+            assigned_at: at,
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            error: None,
+        });
+        self.state = HandState::Assigned;
+        Ok(())
+    }
+
+    pub fn start(&mut self, at: Timestamp) -> Result<(), HandError> {
+        let attempt = self.attempts.last_mut().ok_or(HandError::Illegal)?;
+        match self.state {
+            HandState::Assigned => attempt.started_at = Some(at),
+            HandState::Building => {}
+            _ => return Err(HandError::Illegal),
+        }
+        attempt.state = HandState::Running;
+        self.state = HandState::Running;
+        Ok(())
+    }
+
+    pub fn succeed(&mut self, at: Timestamp) -> Result<(), HandError> {
+        if self.state != HandState::Running {
+            return Err(HandError::Illegal);
+        }
+        let attempt = self.attempts.last_mut().ok_or(HandError::Illegal)?;
+        attempt.state = HandState::Succeeded;
+        attempt.finished_at = Some(at);
+        attempt.exit_code = Some(0);
+        self.state = HandState::Succeeded;
+        self.finished_at = Some(at);
+        Ok(())
+    }
+
+    /// The run-time door, with the same judging as `AnyTask::apply`: stale attempt, duplicate,
+    /// then the state's rules.
+    pub fn apply(&mut self, event: HandEvent) -> Result<(HandState, HandState), HandError> {
+        let from = self.state;
+        let reported = match &event {
+            HandEvent::ReportRunning { attempt, .. } => Some((*attempt, HandState::Running)),
+            HandEvent::ReportSucceeded { attempt, .. } => Some((*attempt, HandState::Succeeded)),
+            HandEvent::Assign { .. } => None,
+        };
+        if let Some((attempt, state)) = reported {
+            let current = self.attempts.last().ok_or(HandError::Stale)?;
+            if current.id != attempt {
+                return Err(HandError::Stale);
+            }
+            if current.state == state {
+                return Ok((from, from));
+            }
+        }
+        match event {
+            HandEvent::Assign { worker, at } => self.assign(worker, at)?,
+            HandEvent::ReportRunning { at, .. } => self.start(at)?,
+            HandEvent::ReportSucceeded { at, .. } => match self.state {
+                HandState::Assigned | HandState::Building => {
+                    self.start(at)?;
+                    self.succeed(at)?;
+                }
+                _ => self.succeed(at)?,
+            },
+        }
+        Ok((from, self.state))
+    }
+}
+
+// ----- fixtures shared by the benches -----
+
+use iris_task::{AnyTask, AttemptId, JobId, Task, TaskEvent, WorkerReport};
+
+pub fn at(ms: i64) -> Timestamp {
+    Timestamp::from_millis(ms)
+}
+
+/// A task id and a worker id of realistic length.
+pub fn ids() -> (TaskId, WorkerId) {
+    let job = JobId::new("bench/job").expect("valid job id");
+    (
+        TaskId::new(job, 7),
+        WorkerId::new("worker-0042").expect("valid worker id"),
+    )
+}
+
+/// The lifecycle as events from the network: assigned to `worker`, RUNNING, SUCCEEDED.
+pub fn lifecycle_events(worker: WorkerId) -> [TaskEvent; 3] {
+    [
+        TaskEvent::Assign { worker, at: at(1) },
+        TaskEvent::Report {
+            attempt: AttemptId::new(0),
+            report: WorkerReport::Running,
+            at: at(2),
+        },
+        TaskEvent::Report {
+            attempt: AttemptId::new(0),
+            report: WorkerReport::Succeeded,
+            at: at(3),
+        },
+    ]
+}
+
+/// The same lifecycle for the hand-written baseline.
+pub fn hand_events(worker: WorkerId) -> [HandEvent; 3] {
+    [
+        HandEvent::Assign { worker, at: at(1) },
+        HandEvent::ReportRunning {
+            attempt: 0,
+            at: at(2),
+        },
+        HandEvent::ReportSucceeded {
+            attempt: 0,
+            at: at(3),
+        },
+    ]
+}
+
+/// A running task after a dispatch failure: two attempts, the shape most live tasks have.
+pub fn wire_task() -> AnyTask {
+    let (id, _) = ids();
+    let worker = |name: &str| WorkerId::new(name).expect("valid worker id");
+    Task::new(id, RetryPolicy::default())
+        .assign(worker("worker-0041"), at(1_700_000_000_000))
+        .worker_failed("RunTask: connection refused", at(1_700_000_000_050))
+        .assign(worker("worker-0042"), at(1_700_000_001_000))
+        .build(at(1_700_000_001_100))
+        .start(at(1_700_000_002_000))
+        .into_any()
+}

@@ -1,0 +1,66 @@
+//! The typed lifecycle and `AnyTask::apply`, each beside the hand-written state machine doing the
+//! same work in the same run.
+
+mod common;
+
+use std::hint::black_box;
+
+use common::{HandTask, hand_events, ids, lifecycle_events};
+use criterion::{Criterion, criterion_group, criterion_main};
+use iris_task::{AnyTask, RetryPolicy, Task, Timestamp};
+
+/// Create, assign, start, succeed.
+fn typed_lifecycle(c: &mut Criterion) {
+    let (id, worker) = ids();
+    let policy = RetryPolicy::default();
+    let mut group = c.benchmark_group("typed lifecycle");
+    group.bench_function("hand-written struct + enum (baseline)", |b| {
+        b.iter(|| {
+            let mut task = HandTask::new(black_box(&id).clone(), policy);
+            let _ = task.assign(black_box(&worker).clone(), Timestamp::from_millis(1));
+            let _ = task.start(Timestamp::from_millis(2));
+            let _ = task.succeed(Timestamp::from_millis(3));
+            task
+        })
+    });
+    group.bench_function("Task<S> transitions", |b| {
+        b.iter(|| {
+            Task::new(black_box(&id).clone(), policy)
+                .assign(black_box(&worker).clone(), Timestamp::from_millis(1))
+                .start(Timestamp::from_millis(2))
+                .succeed(Timestamp::from_millis(3))
+        })
+    });
+    group.finish();
+}
+
+/// The same lifecycle as events judged at run time.
+fn runtime_apply(c: &mut Criterion) {
+    let (id, worker) = ids();
+    let policy = RetryPolicy::default();
+    let mut group = c.benchmark_group("runtime apply");
+    group.bench_function("hand-written apply (baseline)", |b| {
+        b.iter(|| {
+            let mut task = HandTask::new(black_box(&id).clone(), policy);
+            let events = hand_events(black_box(&worker).clone());
+            for event in black_box(events) {
+                black_box(task.apply(event).ok());
+            }
+            task
+        })
+    });
+    group.bench_function("AnyTask::apply", |b| {
+        b.iter(|| {
+            let mut task = AnyTask::from(Task::new(black_box(&id).clone(), policy));
+            let events = lifecycle_events(black_box(&worker).clone());
+            for event in black_box(events) {
+                black_box(task.apply(event).ok());
+            }
+            task
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, typed_lifecycle, runtime_apply);
+criterion_main!(benches);
