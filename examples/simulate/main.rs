@@ -1,0 +1,88 @@
+//! A controller running a simulated cluster on `TaskTable`, with the faults real clusters have:
+//! RunTask RPCs that fail, workers that never confirm (the dispatch deadline requeues their
+//! tasks), tasks that exit non-zero, workers lost while tasks run, a job cancelled midway, a job
+//! no worker can fit (its scheduling deadline passes), and worker reports sent as
+//! `ReportTaskStateRequest` bytes that arrive twice or late.
+//!
+//! ```text
+//! cargo run --release --example simulate [-- --tasks N --workers N --seed N --html PATH]
+//! ```
+//!
+//! At the end it checks its own invariants and exits non-zero if one fails.
+
+mod sim;
+
+use std::process::ExitCode;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+const USAGE: &str = "usage: simulate [--tasks N] [--workers N] [--seed N] [--html PATH]";
+
+struct Args {
+    config: sim::Config,
+    html: Option<String>,
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut parsed = Args {
+        config: sim::Config::default(),
+        html: None,
+    };
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
+        let number = |text: String| {
+            text.replace('_', "")
+                .parse::<u64>()
+                .map_err(|_| format!("{flag}: {text:?} is not a whole number"))
+        };
+        match flag.as_str() {
+            "--tasks" => {
+                parsed.config.tasks =
+                    usize::try_from(number(value()?)?).map_err(|e| e.to_string())?
+            }
+            "--workers" => {
+                parsed.config.workers =
+                    usize::try_from(number(value()?)?).map_err(|e| e.to_string())?
+            }
+            "--seed" => parsed.config.seed = number(value()?)?,
+            "--html" => parsed.html = Some(value()?),
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown option {other:?}\n{USAGE}")),
+        }
+    }
+    if parsed.config.tasks == 0 || parsed.config.workers == 0 {
+        return Err("--tasks and --workers must be at least 1".to_owned());
+    }
+    Ok(parsed)
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    // Drawn on stderr, and hidden when stderr is not a terminal.
+    let bar = ProgressBar::new(args.config.tasks as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} tasks ended  {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let outcome = sim::run(&args.config, &mut |ended, _| bar.set_position(ended as u64));
+    bar.finish_and_clear();
+    print!("{}", sim::report(&outcome));
+    if let Some(path) = &args.html {
+        if let Err(err) = std::fs::write(path, sim::html(&outcome)) {
+            eprintln!("cannot write {path}: {err}");
+            return ExitCode::FAILURE;
+        }
+        println!("dashboard written to {path}");
+    }
+    if outcome.violations.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
