@@ -86,6 +86,20 @@ impl AnyTask {
     }
 
     /// The task's state.
+    ///
+    /// ```
+    /// use iris_task::{AnyTask, JobId, RetryPolicy, StateKind, Task, TaskId, Timestamp, WorkerId};
+    ///
+    /// let task = AnyTask::from(
+    ///     Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default())
+    ///         .assign(WorkerId::new("w1")?, Timestamp::from_millis(1)),
+    /// );
+    /// assert_eq!(task.state(), StateKind::Assigned);
+    /// assert_eq!(task.id().to_string(), "job/task-0");
+    /// assert_eq!(task.current_attempt().map(|a| a.worker().as_str()), Some("w1"));
+    /// assert_eq!((task.failure_count(), task.preemption_count()), (0, 0));
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
     #[inline]
     pub fn state(&self) -> StateKind {
         with_task!(self, task => task.state())
@@ -205,6 +219,14 @@ impl TaskEvent {
     }
 
     /// When the event happened.
+    ///
+    /// ```
+    /// use iris_task::{TaskEvent, Timestamp};
+    ///
+    /// let event = TaskEvent::SchedulingTimeout { at: Timestamp::from_millis(60_000) };
+    /// assert_eq!(event.at(), Timestamp::from_millis(60_000));
+    /// assert_eq!(event.name(), "scheduling timeout");
+    /// ```
     pub fn at(&self) -> Timestamp {
         match self {
             TaskEvent::Assign { at, .. }
@@ -289,6 +311,13 @@ pub struct Transition {
 
 impl Transition {
     /// The event changed the task (it was not a duplicate).
+    ///
+    /// ```
+    /// use iris_task::{StateKind, Transition};
+    ///
+    /// assert!(Transition { from: StateKind::Assigned, to: StateKind::Running }.changed());
+    /// assert!(!Transition { from: StateKind::Running, to: StateKind::Running }.changed());
+    /// ```
     pub fn changed(&self) -> bool {
         self.from != self.to
     }

@@ -84,6 +84,19 @@ impl Attempt {
 
     /// The attempt ended because its worker died or could not be reached (WORKER_FAILED), whether
     /// or not it had started.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, Task, TaskId, Timestamp, WorkerId};
+    ///
+    /// let task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default())
+    ///     .assign(WorkerId::new("w1")?, Timestamp::from_millis(1))
+    ///     .worker_failed("RunTask: connection refused", Timestamp::from_millis(2));
+    /// let attempt = &task.attempts()[0];
+    /// assert!(attempt.is_worker_failure());
+    /// assert!(!attempt.is_preemption(), "it never started: a dispatch failure");
+    /// assert!(!attempt.is_open());
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
     pub fn is_worker_failure(&self) -> bool {
         self.state == StateKind::WorkerFailed
     }

@@ -89,6 +89,14 @@ pub struct TaskId {
 
 impl TaskId {
     /// The id of task `index` of `job`.
+    ///
+    /// ```
+    /// use iris_task::{JobId, TaskId};
+    ///
+    /// let id = TaskId::new(JobId::new("job")?, 4);
+    /// assert_eq!((id.job().as_str(), id.index()), ("job", 4));
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
     pub fn new(job: JobId, index: u32) -> TaskId {
         TaskId { job, index }
     }

@@ -205,6 +205,13 @@ impl StateKind {
     ];
 
     /// The state absorbs every event: succeeded, failed, killed, worker failed or unschedulable.
+    ///
+    /// ```
+    /// use iris_task::StateKind;
+    ///
+    /// assert!(StateKind::Unschedulable.is_terminal());
+    /// assert!(!StateKind::Assigned.is_terminal());
+    /// ```
     pub const fn is_terminal(self) -> bool {
         matches!(
             self,
@@ -217,6 +224,13 @@ impl StateKind {
     }
 
     /// The task holds a worker and an open attempt: assigned, building or running.
+    ///
+    /// ```
+    /// use iris_task::StateKind;
+    ///
+    /// assert!(StateKind::Assigned.is_active() && StateKind::Running.is_active());
+    /// assert!(!StateKind::Pending.is_active());
+    /// ```
     pub const fn is_active(self) -> bool {
         matches!(
             self,
@@ -225,11 +239,25 @@ impl StateKind {
     }
 
     /// The worker confirmed the attempt: building or running.
+    ///
+    /// ```
+    /// use iris_task::StateKind;
+    ///
+    /// assert!(StateKind::Building.is_executing());
+    /// assert!(!StateKind::Assigned.is_executing(), "not confirmed yet");
+    /// ```
     pub const fn is_executing(self) -> bool {
         matches!(self, StateKind::Building | StateKind::Running)
     }
 
     /// A scheduler may pick the task: pending, and only pending.
+    ///
+    /// ```
+    /// use iris_task::StateKind;
+    ///
+    /// let schedulable: Vec<StateKind> = StateKind::ALL.into_iter().filter(|s| s.is_schedulable()).collect();
+    /// assert_eq!(schedulable, [StateKind::Pending]);
+    /// ```
     pub const fn is_schedulable(self) -> bool {
         matches!(self, StateKind::Pending)
     }
@@ -257,11 +285,23 @@ impl StateKind {
     /// The lower-case name: `"pending"`, `"assigned"`, `"worker_failed"`, …
     ///
     /// This is the key of the dashboard's state counts on the wire, and the text of `Display`.
+    ///
+    /// ```
+    /// use iris_task::StateKind;
+    ///
+    /// assert_eq!(StateKind::WorkerFailed.label(), "worker_failed");
+    /// ```
     pub const fn label(self) -> &'static str {
         self.style().0
     }
 
     /// The CSS class dashboards style the state with: `"status-"` and the [label](Self::label).
+    ///
+    /// ```
+    /// use iris_task::StateKind;
+    ///
+    /// assert_eq!(StateKind::Assigned.css_class(), "status-assigned");
+    /// ```
     pub const fn css_class(self) -> &'static str {
         self.style().1
     }
@@ -271,6 +311,18 @@ impl StateKind {
     /// ASSIGNED is amber (`#bc4c00`), distinct from pending (`#9a6700`), building (`#8250df`) and
     /// running (`#0969da`), so that a task waiting for its worker's confirmation never looks like
     /// one waiting for a worker.
+    ///
+    /// ```
+    /// use iris_task::StateKind;
+    ///
+    /// let row = format!(
+    ///     "<span class=\"{}\" style=\"color: {}\">{}</span>",
+    ///     StateKind::Assigned.css_class(),
+    ///     StateKind::Assigned.color(),
+    ///     StateKind::Assigned,
+    /// );
+    /// assert_eq!(row, r#"<span class="status-assigned" style="color: #bc4c00">assigned</span>"#);
+    /// ```
     pub const fn color(self) -> &'static str {
         self.style().2
     }

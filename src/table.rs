@@ -91,6 +91,20 @@ impl TaskTable {
 
     /// Adds a task, in whatever state it is. A pending task joins the back of the queue.
     ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, TableError, Task, TaskId, TaskTable};
+    ///
+    /// let mut table = TaskTable::new();
+    /// let id = TaskId::new(JobId::new("job")?, 0);
+    /// table.insert(Task::new(id.clone(), RetryPolicy::default()))?;
+    /// assert_eq!(
+    ///     table.insert(Task::new(id.clone(), RetryPolicy::default())),
+    ///     Err(TableError::DuplicateTask(id)),
+    /// );
+    /// assert_eq!(table.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`TableError::DuplicateTask`] if the table already holds a task with this id; the table
     /// is unchanged.
@@ -122,6 +136,17 @@ impl TaskTable {
     }
 
     /// The task with this id.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, TaskTable};
+    ///
+    /// let mut table = TaskTable::new();
+    /// let id = TaskId::new(JobId::new("job")?, 0);
+    /// table.insert(Task::new(id.clone(), RetryPolicy::default()))?;
+    /// assert_eq!(table.get(&id).map(|task| task.state()), Some(StateKind::Pending));
+    /// assert!(table.get(&TaskId::new(JobId::new("job")?, 1)).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(&self, id: &TaskId) -> Option<&AnyTask> {
         self.slot(id).and_then(|slot| self.task(slot))
     }
@@ -145,6 +170,20 @@ impl TaskTable {
     /// back). ASSIGNED tasks never appear here, so a scheduler cannot pick a task twice.
     ///
     /// Costs what it yields, however many tasks the table holds in other states.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, Task, TaskId, TaskTable, Timestamp, WorkerId};
+    ///
+    /// let mut table = TaskTable::new();
+    /// let ids: Vec<TaskId> = (0..3).map(|i| TaskId::new(JobId::new("job").unwrap(), i)).collect();
+    /// for id in &ids {
+    ///     table.insert(Task::new(id.clone(), RetryPolicy::default()))?;
+    /// }
+    /// table.assign(&ids[0], WorkerId::new("w1")?, Timestamp::from_millis(1))?;
+    /// let waiting: Vec<u32> = table.pending().map(|task| task.id().index()).collect();
+    /// assert_eq!(waiting, [1, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pending(&self) -> impl Iterator<Item = &Task<Pending>> + '_ {
         self.pending
             .iter(&self.slots, Chain::Queue)
@@ -155,6 +194,20 @@ impl TaskTable {
     }
 
     /// Assigns the pending task `id` to `worker`.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, StateKind, TableError, Task, TaskId, TaskTable, Timestamp, WorkerId};
+    ///
+    /// let mut table = TaskTable::new();
+    /// let id = TaskId::new(JobId::new("job")?, 0);
+    /// table.insert(Task::new(id.clone(), RetryPolicy::default()))?;
+    /// let task = table.assign(&id, WorkerId::new("w1")?, Timestamp::from_millis(1))?;
+    /// assert_eq!(task.attempt_id().get(), 0);
+    /// // Only a pending task can be assigned.
+    /// let again = table.assign(&id, WorkerId::new("w2")?, Timestamp::from_millis(2));
+    /// assert!(matches!(again, Err(TableError::NotPending { state: StateKind::Assigned, .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`TableError::UnknownTask`] for an id the table does not hold, [`TableError::NotPending`]
@@ -183,6 +236,24 @@ impl TaskTable {
     /// Applies one event to the task `id`, as [`AnyTask::apply`] does, and keeps the table's
     /// views and counts up to date.
     ///
+    /// ```
+    /// use iris_task::{AttemptId, JobId, RetryPolicy, StateKind, Task, TaskEvent, TaskId, TaskTable,
+    ///     Timestamp, WorkerId, WorkerReport};
+    ///
+    /// let mut table = TaskTable::new();
+    /// let id = TaskId::new(JobId::new("job")?, 0);
+    /// table.insert(Task::new(id.clone(), RetryPolicy::default()))?;
+    /// table.assign(&id, WorkerId::new("w1")?, Timestamp::from_millis(1))?;
+    /// let running = TaskEvent::Report {
+    ///     attempt: AttemptId::new(0),
+    ///     report: WorkerReport::Running,
+    ///     at: Timestamp::from_millis(2),
+    /// };
+    /// table.apply(&id, running)?;
+    /// assert_eq!(table.counts().get(StateKind::Running), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`TableError::UnknownTask`] for an id the table does not hold, and
     /// [`TableError::Transition`] for an event the task rejects; the table is unchanged.
@@ -198,6 +269,24 @@ impl TaskTable {
     /// Tasks are handled oldest assignment first (ties: job id, then task index), requeued tasks
     /// join the pending queue in that order, and the result lists them in that order. Costs the
     /// tasks on the worker.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, TaskTable, Timestamp, WorkerId};
+    ///
+    /// let mut table = TaskTable::new();
+    /// let w1 = WorkerId::new("w1")?;
+    /// for index in 0..2 {
+    ///     let id = TaskId::new(JobId::new("job")?, index);
+    ///     table.insert(Task::new(id.clone(), RetryPolicy::default()))?;
+    ///     table.assign(&id, w1.clone(), Timestamp::from_millis(i64::from(index)))?;
+    /// }
+    /// let changed = table.worker_lost(&w1, "heartbeat lost", Timestamp::from_millis(9));
+    /// let order: Vec<u32> = changed.iter().map(|(id, _)| id.index()).collect();
+    /// assert_eq!(order, [0, 1], "oldest assignment first");
+    /// assert!(changed.iter().all(|(_, step)| step.to == StateKind::Pending));
+    /// assert_eq!(table.tasks_on(&w1).count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn worker_lost(
         &mut self,
         worker: &WorkerId,
@@ -265,6 +354,18 @@ impl TaskTable {
     }
 
     /// The ids of the tasks active (ASSIGNED, BUILDING or RUNNING) on `worker`.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, Task, TaskId, TaskTable, Timestamp, WorkerId};
+    ///
+    /// let mut table = TaskTable::new();
+    /// let id = TaskId::new(JobId::new("job")?, 0);
+    /// table.insert(Task::new(id.clone(), RetryPolicy::default()))?;
+    /// table.assign(&id, WorkerId::new("w1")?, Timestamp::from_millis(1))?;
+    /// assert_eq!(table.tasks_on(&WorkerId::new("w1")?).collect::<Vec<_>>(), [&id]);
+    /// assert_eq!(table.tasks_on(&WorkerId::new("w2")?).count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn tasks_on(&self, worker: &WorkerId) -> impl Iterator<Item = &TaskId> + '_ {
         self.workers
             .get(worker)
@@ -274,6 +375,18 @@ impl TaskTable {
     }
 
     /// How many tasks are in each state. Kept up to date on every change; O(1) to read.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, TaskTable};
+    ///
+    /// let mut table = TaskTable::new();
+    /// for index in 0..3 {
+    ///     table.insert(Task::new(TaskId::new(JobId::new("job")?, index), RetryPolicy::default()))?;
+    /// }
+    /// assert_eq!(table.counts().get(StateKind::Pending), 3);
+    /// assert_eq!(table.counts().total(), table.len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn counts(&self) -> &StateCounts {
         &self.counts
     }
@@ -625,6 +738,15 @@ impl StateCounts {
     }
 
     /// Every state with its count, in [`StateKind::ALL`] order, zeros included.
+    ///
+    /// ```
+    /// use iris_task::{StateCounts, StateKind};
+    ///
+    /// let counts: StateCounts = [StateKind::Running, StateKind::Running].into_iter().collect();
+    /// let nonzero: Vec<(StateKind, usize)> = counts.iter().filter(|(_, n)| *n > 0).collect();
+    /// assert_eq!(nonzero, [(StateKind::Running, 2)]);
+    /// assert_eq!(counts.iter().count(), 9);
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = (StateKind, usize)> + '_ {
         StateKind::ALL
             .into_iter()
@@ -722,6 +844,13 @@ pub enum JobState {
 
 impl JobState {
     /// The lower-case name: `"pending"`, `"running"`, `"worker_failed"`, …
+    ///
+    /// ```
+    /// use iris_task::JobState;
+    ///
+    /// assert_eq!(JobState::WorkerFailed.label(), "worker_failed");
+    /// assert_eq!(JobState::Running.to_string(), "running");
+    /// ```
     pub const fn label(self) -> &'static str {
         match self {
             JobState::Pending => "pending",

@@ -337,6 +337,19 @@ impl<S: State> Task<S> {
     }
 
     /// Every attempt, oldest first. Attempt `n` is at index `n`; only the last may be open.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, Timestamp, WorkerId};
+    ///
+    /// let task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default())
+    ///     .assign(WorkerId::new("w1")?, Timestamp::from_millis(1))
+    ///     .worker_failed("refused", Timestamp::from_millis(2))
+    ///     .assign(WorkerId::new("w2")?, Timestamp::from_millis(3));
+    /// let states: Vec<StateKind> = task.attempts().iter().map(|a| a.state()).collect();
+    /// assert_eq!(states, [StateKind::WorkerFailed, StateKind::Assigned]);
+    /// assert_eq!(task.current_attempt().map(|a| a.id().get()), Some(1));
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
     #[inline]
     pub fn attempts(&self) -> &[Attempt] {
         &self.core.attempts
@@ -357,11 +370,33 @@ impl<S: State> Task<S> {
 
     /// Attempts that ended WORKER_FAILED after they had started, derived from the attempts.
     /// Dispatch failures (the worker was lost before the attempt started) do not count.
+    ///
+    /// ```
+    /// use iris_task::{JobId, Retry, RetryPolicy, Task, TaskId, Timestamp, WorkerId};
+    ///
+    /// let at = Timestamp::from_millis;
+    /// let task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default());
+    /// // A dispatch failure is free; a worker lost while running is a preemption.
+    /// let task = task.assign(WorkerId::new("w1")?, at(1)).worker_failed("refused", at(2));
+    /// let Retry::Requeued(task) = task.assign(WorkerId::new("w2")?, at(3)).start(at(4)).worker_failed("lost", at(5)) else {
+    ///     unreachable!("the default policy allows 100 preemptions");
+    /// };
+    /// assert_eq!((task.failure_count(), task.preemption_count()), (0, 1));
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
     pub fn preemption_count(&self) -> u32 {
         self.core.preemption_count()
     }
 
     /// Erases the state into the run-time [`AnyTask`], for tables and events from the network.
+    ///
+    /// ```
+    /// use iris_task::{AnyTask, JobId, RetryPolicy, StateKind, Task, TaskId};
+    ///
+    /// let any: AnyTask = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default()).into_any();
+    /// assert_eq!(any.state(), StateKind::Pending);
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
     pub fn into_any(self) -> AnyTask {
         S::into_any(self)
     }
@@ -504,6 +539,16 @@ impl<S: Active> Task<S> {
 impl Task<Assigned> {
     /// The worker confirmed the attempt and is building the task's environment. The attempt
     /// starts now.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, Task, TaskId, Timestamp, WorkerId};
+    ///
+    /// let task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default())
+    ///     .assign(WorkerId::new("w1")?, Timestamp::from_millis(1))
+    ///     .build(Timestamp::from_millis(2));
+    /// assert_eq!(task.current_attempt().and_then(|a| a.started_at()), Some(Timestamp::from_millis(2)));
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
     #[inline]
     pub fn build(mut self, at: Timestamp) -> Task<Building> {
         self.core.confirm(StateKind::Building, at);
@@ -511,6 +556,17 @@ impl Task<Assigned> {
     }
 
     /// The worker confirmed that execution started. The attempt starts now.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, Timestamp, WorkerId};
+    ///
+    /// let task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default())
+    ///     .assign(WorkerId::new("w1")?, Timestamp::from_millis(1))
+    ///     .start(Timestamp::from_millis(2));
+    /// assert_eq!(task.state(), StateKind::Running);
+    /// assert_eq!(task.current_attempt().and_then(|a| a.started_at()), Some(Timestamp::from_millis(2)));
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
     #[inline]
     pub fn start(mut self, at: Timestamp) -> Task<Running> {
         self.core.confirm(StateKind::Running, at);
@@ -546,6 +602,18 @@ impl Task<Assigned> {
 impl Task<Building> {
     /// The environment is built and execution started. The attempt keeps the start time of its
     /// BUILDING report; `at` is not recorded.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, Task, TaskId, Timestamp, WorkerId};
+    ///
+    /// let task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default())
+    ///     .assign(WorkerId::new("w1")?, Timestamp::from_millis(1))
+    ///     .build(Timestamp::from_millis(2))
+    ///     .start(Timestamp::from_millis(9));
+    /// // The attempt started when the build did.
+    /// assert_eq!(task.current_attempt().and_then(|a| a.started_at()), Some(Timestamp::from_millis(2)));
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
     #[inline]
     pub fn start(mut self, at: Timestamp) -> Task<Running> {
         self.core.confirm(StateKind::Running, at);
@@ -607,6 +675,19 @@ impl<S: Executing> Task<S> {
 
 impl Task<Running> {
     /// The task exited with code 0. The attempt closes as SUCCEEDED.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, Timestamp, WorkerId};
+    ///
+    /// let task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default())
+    ///     .assign(WorkerId::new("w1")?, Timestamp::from_millis(1))
+    ///     .start(Timestamp::from_millis(2))
+    ///     .succeed(Timestamp::from_millis(3));
+    /// assert_eq!(task.exit_code(), Some(0));
+    /// assert_eq!(task.finished_at(), Timestamp::from_millis(3));
+    /// assert_eq!(task.attempts()[0].state(), StateKind::Succeeded);
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
     #[inline]
     pub fn succeed(mut self, at: Timestamp) -> Task<Succeeded> {
         self.core.succeed(at);
@@ -627,6 +708,16 @@ impl<S: Terminal> Task<S> {
     }
 
     /// When the task ended.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, Task, TaskId, Timestamp};
+    ///
+    /// let task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default())
+    ///     .kill("cancelled", Timestamp::from_millis(7));
+    /// assert_eq!(task.finished_at(), Timestamp::from_millis(7));
+    /// assert_eq!((task.exit_code(), task.error()), (None, Some("cancelled")));
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
     pub fn finished_at(&self) -> Timestamp {
         self.ending().at()
     }
