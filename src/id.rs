@@ -150,11 +150,14 @@ pub(crate) fn split_task_id(id: &str) -> Result<(&str, u32), IdError> {
     else {
         return Err(IdError::NoTaskIndex { id: id.to_owned() });
     };
-    let (job, index) = (&id[..at], &id[at + separator.len()..]);
-    if job.is_empty() {
-        return Err(IdError::NoTaskIndex { id: id.to_owned() });
+    // The separator is ASCII, so `at` is a character boundary.
+    let split = id
+        .split_at_checked(at)
+        .and_then(|(job, rest)| Some((job, rest.strip_prefix(TASK_SEPARATOR)?)));
+    match split {
+        Some((job, index)) if !job.is_empty() => Ok((job, parse_index(id, index)?)),
+        _ => Err(IdError::NoTaskIndex { id: id.to_owned() }),
     }
-    Ok((job, parse_index(id, index)?))
 }
 
 impl FromStr for TaskId {
