@@ -68,7 +68,8 @@ pub struct TaskTable {
     workers: HashMap<WorkerId, List>,
     /// ASSIGNED tasks, oldest assignment first: the dispatch deadline's queue.
     assigned: List,
-    jobs: Vec<StateCounts>,
+    /// Each job's id and state counts, in the order its first task was inserted.
+    jobs: Vec<(JobId, StateCounts)>,
     job_index: HashMap<JobId, usize>,
     counts: StateCounts,
 }
@@ -123,7 +124,8 @@ impl TaskTable {
             .entry(task.id().job().clone())
             .or_insert(next_job);
         if job == next_job {
-            self.jobs.push(StateCounts::default());
+            self.jobs
+                .push((task.id().job().clone(), StateCounts::default()));
         }
         self.slots.push(Slot {
             task,
@@ -408,13 +410,26 @@ impl TaskTable {
         self.job_index
             .get(job)
             .and_then(|&index| self.jobs.get(index))
+            .map(|(_, counts)| counts)
     }
 
-    /// The jobs the table holds tasks of, each with its state counts, in no particular order.
+    /// The jobs the table holds tasks of, each with its state counts, in the order their first
+    /// task was inserted.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, Task, TaskId, TaskTable};
+    ///
+    /// let mut table = TaskTable::new();
+    /// for (job, index) in [("b", 0), ("a", 0), ("b", 1)] {
+    ///     table.insert(Task::new(TaskId::new(JobId::new(job)?, index), RetryPolicy::default()))?;
+    /// }
+    /// let jobs: Vec<(&str, usize)> =
+    ///     table.jobs().map(|(job, counts)| (job.as_str(), counts.total())).collect();
+    /// assert_eq!(jobs, [("b", 2), ("a", 1)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn jobs(&self) -> impl Iterator<Item = (&JobId, &StateCounts)> + '_ {
-        self.job_index
-            .iter()
-            .filter_map(|(job, &index)| Some((job, self.jobs.get(index)?)))
+        self.jobs.iter().map(|(job, counts)| (job, counts))
     }
 
     // ----- internals -----
@@ -487,12 +502,12 @@ impl TaskTable {
 
         if let Some(from) = from {
             self.counts.remove(from);
-            if let Some(counts) = self.jobs.get_mut(job) {
+            if let Some((_, counts)) = self.jobs.get_mut(job) {
                 counts.remove(from);
             }
         }
         self.counts.add(to);
-        if let Some(counts) = self.jobs.get_mut(job) {
+        if let Some((_, counts)) = self.jobs.get_mut(job) {
             counts.add(to);
         }
 
