@@ -124,15 +124,8 @@ fn from_wire_u32(value: i32) -> u32 {
 
 fn status_of(core: &Core, state: StateKind) -> TaskStatus {
     let current = core.attempts.last();
-    // What a terminal task reports: off its closing attempt, or off the task when it ended
-    // while pending. A requeued task shows why its last attempt ended.
-    let (exit_code, error) = match &core.ending {
-        Some(Ending::WhilePending { reason, .. }) => (None, reason.as_deref()),
-        Some(Ending::Closed { .. }) | None => (
-            current.and_then(Attempt::exit_code),
-            current.and_then(Attempt::error),
-        ),
-    };
+    // A requeued task shows why its last attempt ended.
+    let (exit_code, error) = core.outcome();
     TaskStatus {
         task_id: core.id.to_string(),
         job_id: core.id.job().as_str().to_owned(),

@@ -208,11 +208,12 @@ impl From<&Attempt> for AttemptRepr {
 
 impl TaskRepr {
     fn of(core: &Core, state: StateKind) -> TaskRepr {
-        let error = match &core.ending {
-            Some(Ending::WhilePending { reason, .. }) => reason.clone(),
-            Some(Ending::Closed { .. }) => core.attempts.last().and_then(|a| a.error.clone()),
-            None => None,
-        };
+        // Only a terminal task writes its error: it is read back for one that ended while pending.
+        let error = core
+            .ending
+            .as_ref()
+            .and(core.outcome().1)
+            .map(str::to_owned);
         TaskRepr {
             state,
             id: core.id.clone(),

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::fmt;
 
 use crate::any::{AnyTask, TaskEvent, Transition};
-use crate::attempt::Attempt;
 use crate::error::TableError;
 use crate::id::{JobId, TaskId, Timestamp, WorkerId};
 use crate::policy::JobPolicy;
@@ -455,14 +454,7 @@ impl TaskTable {
     fn in_assignment_order(&self, slots: Vec<usize>) -> Vec<(usize, TaskId)> {
         let mut keyed: Vec<(Timestamp, TaskId, usize)> = slots
             .into_iter()
-            .filter_map(|slot| {
-                let task = self.task(slot)?;
-                Some((
-                    task.current_attempt()?.assigned_at(),
-                    task.id().clone(),
-                    slot,
-                ))
-            })
+            .filter_map(|slot| Some((self.assigned_at(slot)?, self.task(slot)?.id().clone(), slot)))
             .collect();
         keyed.sort_unstable();
         keyed.into_iter().map(|(_, id, slot)| (slot, id)).collect()
@@ -498,7 +490,7 @@ impl TaskTable {
         };
         let to = entry.task.state();
         let job = entry.job;
-        let assigned_at = entry.task.current_attempt().map(Attempt::assigned_at);
+        let assigned_at = self.assigned_at(slot);
 
         if let Some(from) = from {
             self.counts.remove(from);

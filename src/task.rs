@@ -131,6 +131,22 @@ impl Core {
         }
     }
 
+    /// The exit code and error the task reports: those of the task itself when it ended while
+    /// pending (killed or unschedulable), otherwise those of its last attempt (the one that ended
+    /// it, or, for a requeued task, the one that failed).
+    pub(crate) fn outcome(&self) -> (Option<i32>, Option<&str>) {
+        match &self.ending {
+            Some(Ending::WhilePending { reason, .. }) => (None, reason.as_deref()),
+            Some(Ending::Closed { .. }) | None => {
+                let last = self.attempts.last();
+                (
+                    last.and_then(Attempt::exit_code),
+                    last.and_then(Attempt::error),
+                )
+            }
+        }
+    }
+
     fn failure_count(&self) -> u32 {
         count(self.attempts.iter().filter(|attempt| attempt.is_failure()))
     }
@@ -725,19 +741,13 @@ impl<S: Terminal> Task<S> {
     /// The exit code of the attempt that ended the task: 0 when it succeeded, the reported code
     /// when it failed, `None` when it was killed, lost its worker or never ran.
     pub fn exit_code(&self) -> Option<i32> {
-        match self.ending() {
-            Ending::Closed { .. } => self.current_attempt().and_then(Attempt::exit_code),
-            Ending::WhilePending { .. } => None,
-        }
+        self.core.outcome().0
     }
 
     /// Why the task ended: the failure, the kill reason, the lost worker's error or the
     /// scheduling failure; `None` for a task that succeeded.
     pub fn error(&self) -> Option<&str> {
-        match self.ending() {
-            Ending::Closed { .. } => self.current_attempt().and_then(Attempt::error),
-            Ending::WhilePending { reason, .. } => reason.as_deref(),
-        }
+        self.core.outcome().1
     }
 }
 
