@@ -6,7 +6,6 @@
 //! between its typed and its erased form.
 
 use crate::attempt::Attempt;
-use crate::error::{TransitionError, WrongState};
 use crate::id::{AttemptId, TaskId, Timestamp, WorkerId};
 use crate::policy::RetryPolicy;
 use crate::state::{
@@ -530,4 +529,120 @@ fn step(from: StateKind, core: &mut Core, event: TaskEvent) -> Result<StateKind,
             });
         }
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/// An [`AnyTask`] that is not in the state a typed [`Task<S>`](crate::Task) asked for. It gives
+/// the task back untouched.
+///
+/// ```
+/// use iris_task::{AnyTask, Assigned, JobId, RetryPolicy, Task, TaskId};
+///
+/// let any = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default()).into_any();
+/// let err = Task::<Assigned>::try_from(any.clone()).unwrap_err();
+/// assert_eq!(err.to_string(), "task job/task-0 is pending, not assigned");
+/// assert_eq!(err.into_task(), any);
+/// # Ok::<(), iris_task::IdError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("task {} is {}, not {expected}", task.id(), task.state())]
+pub struct WrongState {
+    pub(crate) expected: StateKind,
+    pub(crate) task: Box<AnyTask>,
+}
+
+impl WrongState {
+    /// The state that was asked for.
+    pub fn expected(&self) -> StateKind {
+        self.expected
+    }
+
+    /// The task, in the state it really is in.
+    pub fn task(&self) -> &AnyTask {
+        &self.task
+    }
+
+    /// Gives the task back.
+    pub fn into_task(self) -> AnyTask {
+        *self.task
+    }
+}
+
+/// Why an event was rejected. A rejected event changes nothing.
+///
+/// ```
+/// use iris_task::{JobId, RetryPolicy, Task, TaskEvent, TaskId, Timestamp, TransitionError};
+///
+/// let mut task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default())
+///     .kill("cancelled", Timestamp::from_millis(1))
+///     .into_any();
+/// let err = task
+///     .apply(TaskEvent::Kill { reason: "again".into(), at: Timestamp::from_millis(2) })
+///     .unwrap_err();
+/// assert!(matches!(err, TransitionError::Illegal { event: "kill", .. }));
+/// assert_eq!(err.to_string(), "task job/task-0 is killed: kill does not apply to a killed task");
+/// # Ok::<(), iris_task::IdError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransitionError {
+    /// The event does not apply to the task's state: a kill of an ended task, an assignment of an
+    /// active one, a report for a task that waits to be scheduled, …
+    #[error("task {task} is {from}: {event} does not apply to a {from} task")]
+    Illegal {
+        /// The task.
+        task: TaskId,
+        /// Its state, unchanged.
+        from: StateKind,
+        /// The event, as [`TaskEvent::name`](crate::TaskEvent::name) gives it.
+        event: &'static str,
+    },
+    /// A report about an attempt other than the current one: late, reordered or retried by the
+    /// network. It must not touch the current attempt.
+    #[error("task {task}: the report for attempt {reported} is stale; {}", current_attempt(.current))]
+    StaleAttempt {
+        /// The task.
+        task: TaskId,
+        /// Its current attempt; `None` before the first assignment.
+        current: Option<AttemptId>,
+        /// The attempt the report named.
+        reported: AttemptId,
+    },
+    /// A worker was reported lost, but the task is active on another worker.
+    #[error("task {task}: worker {reported} was reported lost, but the task is on {}", current_worker(.current))]
+    WrongWorker {
+        /// The task.
+        task: TaskId,
+        /// The worker that holds the task.
+        current: Option<WorkerId>,
+        /// The worker reported lost.
+        reported: WorkerId,
+    },
+    /// A report that would move the open attempt backwards (RUNNING → BUILDING).
+    #[error("task {task} is {from}: a {reported} report would move its attempt backwards")]
+    Regression {
+        /// The task.
+        task: TaskId,
+        /// Its state, unchanged.
+        from: StateKind,
+        /// The state the report announced.
+        reported: StateKind,
+    },
+}
+
+fn current_attempt(current: &Option<AttemptId>) -> String {
+    match current {
+        Some(attempt) => format!("the current attempt is {attempt}"),
+        None => "the task has not been assigned yet".to_owned(),
+    }
+}
+
+fn current_worker(current: &Option<WorkerId>) -> String {
+    match current {
+        Some(worker) => worker.to_string(),
+        None => "no worker".to_owned(),
+    }
 }

@@ -12,8 +12,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::{IdError, IdKind};
-
 /// Checks the rule that job and worker ids share: not empty, no whitespace.
 fn validate(kind: IdKind, id: &str) -> Result<(), IdError> {
     if id.is_empty() {
@@ -297,4 +295,69 @@ impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}ms", self.0)
     }
+}
+
+/// Which kind of id an [`IdError`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum IdKind {
+    /// A [`JobId`](crate::JobId).
+    Job,
+    /// A [`TaskId`](crate::TaskId).
+    Task,
+    /// A [`WorkerId`](crate::WorkerId).
+    Worker,
+}
+
+impl fmt::Display for IdKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IdKind::Job => "job",
+            IdKind::Task => "task",
+            IdKind::Worker => "worker",
+        })
+    }
+}
+
+/// A malformed job, task or worker id.
+///
+/// ```
+/// use iris_task::{IdError, IdKind, WorkerId};
+///
+/// let err = WorkerId::new("").unwrap_err();
+/// assert_eq!(err, IdError::Empty { kind: IdKind::Worker });
+/// assert_eq!(err.to_string(), "worker id is empty");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdError {
+    /// The id is the empty string.
+    #[error("{kind} id is empty")]
+    Empty {
+        /// The kind of id.
+        kind: IdKind,
+    },
+    /// The id contains a space, tab, newline or other whitespace.
+    #[error("{kind} id {id:?} contains whitespace")]
+    Whitespace {
+        /// The kind of id.
+        kind: IdKind,
+        /// The rejected id.
+        id: String,
+    },
+    /// A task id without `"/task-"` after a non-empty job id.
+    #[error("task id {id:?} is not of the form \"{{job_id}}/task-{{index}}\"")]
+    NoTaskIndex {
+        /// The rejected id.
+        id: String,
+    },
+    /// A task id whose index is not a decimal number from 0 to 4294967295 without sign or leading
+    /// zeros.
+    #[error("task id {id:?} has index {index:?}, which is not a number from 0 to 4294967295")]
+    BadTaskIndex {
+        /// The rejected id.
+        id: String,
+        /// The text after the last `"/task-"`.
+        index: String,
+    },
 }

@@ -226,7 +226,6 @@
 
 mod any;
 mod attempt;
-mod error;
 mod id;
 mod policy;
 pub mod proto;
@@ -236,18 +235,19 @@ mod state;
 mod table;
 mod task;
 
-pub use any::{AnyTask, SCHEDULING_TIMEOUT_REASON, TaskEvent, Transition, WorkerReport};
+pub use any::{
+    AnyTask, SCHEDULING_TIMEOUT_REASON, TaskEvent, Transition, TransitionError, WorkerReport,
+    WrongState,
+};
 pub use attempt::Attempt;
-pub use error::{
-    IdError, IdKind, ParseStateKindError, ProtoError, TableError, TransitionError, WrongState,
-};
-pub use id::{AttemptId, JobId, TaskId, Timestamp, WorkerId};
+pub use id::{AttemptId, IdError, IdKind, JobId, TaskId, Timestamp, WorkerId};
 pub use policy::{JobPolicy, RetryPolicy};
+pub use proto::ProtoError;
 pub use state::{
-    Active, Assigned, Building, Executing, Failed, Killed, Pending, Running, State, StateKind,
-    Succeeded, Terminal, Unschedulable, WorkerFailed,
+    Active, Assigned, Building, Executing, Failed, Killed, ParseStateKindError, Pending, Running,
+    State, StateKind, Succeeded, Terminal, Unschedulable, WorkerFailed,
 };
-pub use table::{DISPATCH_DEADLINE_ERROR, JobState, StateCounts, TaskTable};
+pub use table::{DISPATCH_DEADLINE_ERROR, JobState, StateCounts, TableError, TaskTable};
 pub use task::{Retry, Task};
 
 /// The README's examples, run as doc tests so that they cannot go stale.

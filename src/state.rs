@@ -17,7 +17,6 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::any::AnyTask;
-use crate::error::ParseStateKindError;
 use crate::task::Task;
 
 pub(crate) mod sealed {
@@ -345,5 +344,28 @@ impl FromStr for StateKind {
             .ok_or_else(|| ParseStateKindError {
                 input: label.to_owned(),
             })
+    }
+}
+
+/// Text that is not the [label](StateKind::label) of a state.
+///
+/// ```
+/// use iris_task::StateKind;
+///
+/// let err = "ASSIGNED".parse::<StateKind>().unwrap_err();
+/// assert_eq!(err.to_string(), "\"ASSIGNED\" is not a task state; expected one of pending, assigned, building, running, succeeded, failed, killed, worker_failed, unschedulable");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{input:?} is not a task state; expected one of pending, assigned, building, running, succeeded, failed, killed, worker_failed, unschedulable"
+)]
+pub struct ParseStateKindError {
+    pub(crate) input: String,
+}
+
+impl ParseStateKindError {
+    /// The rejected text.
+    pub fn input(&self) -> &str {
+        &self.input
     }
 }

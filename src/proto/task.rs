@@ -1,98 +1,19 @@
-//! The Iris wire format: the protobuf types of `iris.cluster`, and the conversions between them
-//! and the typed lifecycle.
-//!
-//! The types are generated at build time from `proto/iris/cluster.proto` by prost-build, fed by
-//! protox (a protobuf compiler written in Rust, so no `protoc` is needed), and keep prost's naming:
-//! enum prefixes are stripped (`TaskState::Assigned`), fields keep their proto names. The
-//! generated code is never edited; the conversions sit beside it.
-//!
-//! `TaskState` keeps the historical numbers of Iris; ASSIGNED took the next free value, 9, so no
-//! existing value changes meaning. Decoding never guesses: UNSPECIFIED (0) and numbers no state has
-//! are errors, not a default.
-//!
-//! ```
-//! use iris_task::{proto, StateKind};
-//!
-//! assert_eq!(proto::TaskState::from(StateKind::Assigned) as i32, 9);
-//! assert_eq!(StateKind::try_from(9)?, StateKind::Assigned);
-//! assert!(StateKind::try_from(proto::TaskState::Unspecified).is_err());
-//! assert!(StateKind::try_from(10).is_err());
-//! # Ok::<(), iris_task::ProtoError>(())
-//! ```
-
-include!(concat!(env!("OUT_DIR"), "/iris.cluster.rs"));
+//! Tasks to and from `TaskStatus`.
 
 use std::collections::HashMap;
 
 use prost::Message;
 
-use crate::any::{AnyTask, TaskEvent, WorkerReport};
+use super::{
+    ProtoError, TaskAttempt, TaskState, TaskStatus, decode_task_id, inconsistent, state_field,
+    wire_u32,
+};
+use crate::any::AnyTask;
 use crate::attempt::Attempt;
-use crate::error::ProtoError;
-use crate::id::{AttemptId, JobId, TaskId, Timestamp, WorkerId, split_task_id};
-use crate::policy::{JobPolicy, RetryPolicy};
+use crate::id::{AttemptId, Timestamp, WorkerId};
+use crate::policy::RetryPolicy;
 use crate::state::{State, StateKind};
-use crate::table::StateCounts;
 use crate::task::{Core, Ending, Task, reason};
-
-impl From<StateKind> for TaskState {
-    fn from(kind: StateKind) -> TaskState {
-        match kind {
-            StateKind::Pending => TaskState::Pending,
-            StateKind::Assigned => TaskState::Assigned,
-            StateKind::Building => TaskState::Building,
-            StateKind::Running => TaskState::Running,
-            StateKind::Succeeded => TaskState::Succeeded,
-            StateKind::Failed => TaskState::Failed,
-            StateKind::Killed => TaskState::Killed,
-            StateKind::WorkerFailed => TaskState::WorkerFailed,
-            StateKind::Unschedulable => TaskState::Unschedulable,
-        }
-    }
-}
-
-/// Reads a state field: UNSPECIFIED and unknown numbers are errors naming `field`.
-pub(crate) fn state_field(
-    value: i32,
-    field: impl FnOnce() -> String,
-) -> Result<StateKind, ProtoError> {
-    Ok(match TaskState::try_from(value) {
-        Ok(TaskState::Pending) => StateKind::Pending,
-        Ok(TaskState::Assigned) => StateKind::Assigned,
-        Ok(TaskState::Building) => StateKind::Building,
-        Ok(TaskState::Running) => StateKind::Running,
-        Ok(TaskState::Succeeded) => StateKind::Succeeded,
-        Ok(TaskState::Failed) => StateKind::Failed,
-        Ok(TaskState::Killed) => StateKind::Killed,
-        Ok(TaskState::WorkerFailed) => StateKind::WorkerFailed,
-        Ok(TaskState::Unschedulable) => StateKind::Unschedulable,
-        Ok(TaskState::Unspecified) => return Err(ProtoError::UnspecifiedState { field: field() }),
-        Err(_) => {
-            return Err(ProtoError::UnknownState {
-                field: field(),
-                value,
-            });
-        }
-    })
-}
-
-impl TryFrom<TaskState> for StateKind {
-    type Error = ProtoError;
-
-    /// The state a wire value names; [`TaskState::Unspecified`] is an error.
-    fn try_from(state: TaskState) -> Result<StateKind, ProtoError> {
-        StateKind::try_from(state as i32)
-    }
-}
-
-impl TryFrom<i32> for StateKind {
-    type Error = ProtoError;
-
-    /// The state a wire number names; 0 (UNSPECIFIED) and numbers no state has are errors.
-    fn try_from(value: i32) -> Result<StateKind, ProtoError> {
-        state_field(value, || "TaskState".to_owned())
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Typed → wire
@@ -110,16 +31,6 @@ impl From<&AnyTask> for TaskStatus {
     fn from(task: &AnyTask) -> TaskStatus {
         status_of(task.core(), task.state())
     }
-}
-
-/// The wire's int32 for a u32 id or index: the same 32 bits, so that every value round-trips
-/// (values above `i32::MAX`, which Iris never uses, read as negative numbers).
-pub(crate) fn wire_u32(value: u32) -> i32 {
-    i32::from_ne_bytes(value.to_ne_bytes())
-}
-
-fn from_wire_u32(value: i32) -> u32 {
-    u32::from_ne_bytes(value.to_ne_bytes())
 }
 
 fn status_of(core: &Core, state: StateKind) -> TaskStatus {
@@ -267,13 +178,6 @@ impl<S: State> Task<S> {
             });
         }
         Ok(decode_core(status, found, policy)?.into_task())
-    }
-}
-
-fn inconsistent(field: impl Into<String>, problem: impl Into<String>) -> ProtoError {
-    ProtoError::Inconsistent {
-        field: field.into(),
-        problem: problem.into(),
     }
 }
 
@@ -428,37 +332,6 @@ fn decode_ending(
     }
 }
 
-/// Checks a task id field against the job id and index fields beside it.
-fn decode_task_id(
-    message: &str,
-    task_id: &str,
-    job_id: String,
-    task_index: i32,
-) -> Result<TaskId, ProtoError> {
-    let (job, index) = split_task_id(task_id).map_err(|source| ProtoError::InvalidId {
-        field: format!("{message}.task_id"),
-        source,
-    })?;
-    if job != job_id {
-        return Err(inconsistent(
-            format!("{message}.job_id"),
-            format!("is {job_id:?}, but task_id {task_id:?} belongs to job {job:?}"),
-        ));
-    }
-    if index != from_wire_u32(task_index) {
-        return Err(inconsistent(
-            format!("{message}.task_index"),
-            format!("is {task_index}, but task_id {task_id:?} has index {index}"),
-        ));
-    }
-    // The job id field equals a valid job id: keep its string rather than copy one.
-    let job = JobId::new(job_id).map_err(|source| ProtoError::InvalidId {
-        field: format!("{message}.job_id"),
-        source,
-    })?;
-    Ok(TaskId::new(job, index))
-}
-
 fn decode_attempt(index: usize, attempt: TaskAttempt) -> Result<Attempt, ProtoError> {
     let field = |name: &str| format!("TaskStatus.attempts[{index}].{name}");
     let id = AttemptId::new(u32::try_from(index).unwrap_or(u32::MAX));
@@ -548,228 +421,4 @@ fn decode_attempt(index: usize, attempt: TaskAttempt) -> Result<Attempt, ProtoEr
         exit_code,
         error: reason(attempt.error),
     })
-}
-
-// ---------------------------------------------------------------------------------------------
-// Worker reports
-// ---------------------------------------------------------------------------------------------
-
-impl TaskEvent {
-    /// A worker's report as the id of the task it is about and the event it means.
-    ///
-    /// `received_at` stamps BUILDING and RUNNING reports, and terminal ones that carry no
-    /// `finished_at_ms`; a terminal report's own `finished_at_ms` (the worker's clock) wins.
-    ///
-    /// ```
-    /// use iris_task::{AttemptId, TaskEvent, Timestamp, WorkerReport, proto};
-    ///
-    /// let report = proto::ReportTaskStateRequest {
-    ///     worker_id: "w1".into(),
-    ///     task_id: "job/task-3".into(),
-    ///     job_id: "job".into(),
-    ///     task_index: 3,
-    ///     state: proto::TaskState::Running as i32,
-    ///     attempt_id: 1,
-    ///     ..Default::default()
-    /// };
-    /// let (id, event) = TaskEvent::from_report(report, Timestamp::from_millis(50))?;
-    /// assert_eq!(id.to_string(), "job/task-3");
-    /// assert_eq!(event, TaskEvent::Report {
-    ///     attempt: AttemptId::new(1),
-    ///     report: WorkerReport::Running,
-    ///     at: Timestamp::from_millis(50),
-    /// });
-    /// # Ok::<(), iris_task::ProtoError>(())
-    /// ```
-    ///
-    /// # Errors
-    /// A [`ProtoError`] for a malformed or inconsistent task id, a negative attempt id, a worker
-    /// id that is not one, a SUCCEEDED report with a non-zero exit code, or a state workers do not
-    /// report (anything but BUILDING, RUNNING, SUCCEEDED, FAILED and WORKER_FAILED).
-    pub fn from_report(
-        report: ReportTaskStateRequest,
-        received_at: Timestamp,
-    ) -> Result<(TaskId, TaskEvent), ProtoError> {
-        let id = decode_task_id(
-            "ReportTaskStateRequest",
-            &report.task_id,
-            report.job_id,
-            report.task_index,
-        )?;
-        WorkerId::new(report.worker_id).map_err(|source| ProtoError::InvalidId {
-            field: "ReportTaskStateRequest.worker_id".to_owned(),
-            source,
-        })?;
-        let attempt =
-            u32::try_from(report.attempt_id).map_err(|_| ProtoError::NegativeAttemptId {
-                field: "ReportTaskStateRequest.attempt_id".to_owned(),
-                value: report.attempt_id,
-            })?;
-        let state = state_field(report.state, || "ReportTaskStateRequest.state".to_owned())?;
-        let finished_at = Some(report.finished_at_ms)
-            .filter(|&ms| ms != 0)
-            .map_or(received_at, Timestamp::from_millis);
-        let (report, at) = match state {
-            StateKind::Building => (WorkerReport::Building, received_at),
-            StateKind::Running => (WorkerReport::Running, received_at),
-            StateKind::Succeeded if report.exit_code != 0 => {
-                return Err(inconsistent(
-                    "ReportTaskStateRequest.exit_code",
-                    format!("is {}, but a SUCCEEDED task exits 0", report.exit_code),
-                ));
-            }
-            StateKind::Succeeded => (WorkerReport::Succeeded, finished_at),
-            StateKind::Failed => (
-                WorkerReport::Failed {
-                    exit_code: report.exit_code,
-                    error: report.error,
-                },
-                finished_at,
-            ),
-            StateKind::WorkerFailed => (
-                WorkerReport::WorkerFailed {
-                    error: report.error,
-                },
-                finished_at,
-            ),
-            StateKind::Pending
-            | StateKind::Assigned
-            | StateKind::Killed
-            | StateKind::Unschedulable => {
-                return Err(ProtoError::NotReportable {
-                    field: "ReportTaskStateRequest.state".to_owned(),
-                    state,
-                });
-            }
-        };
-        let event = TaskEvent::Report {
-            attempt: AttemptId::new(attempt),
-            report,
-            at,
-        };
-        Ok((id, event))
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Jobs and dashboards
-// ---------------------------------------------------------------------------------------------
-
-impl From<crate::table::JobState> for JobState {
-    fn from(state: crate::table::JobState) -> JobState {
-        use crate::table::JobState as Typed;
-        match state {
-            Typed::Pending => JobState::Pending,
-            Typed::Running => JobState::Running,
-            Typed::Succeeded => JobState::Succeeded,
-            Typed::Failed => JobState::Failed,
-            Typed::Killed => JobState::Killed,
-            Typed::WorkerFailed => JobState::WorkerFailed,
-            Typed::Unschedulable => JobState::Unschedulable,
-        }
-    }
-}
-
-impl StateCounts {
-    /// The counts as the wire's `map<string, int32>`, keyed by [label](StateKind::label), every
-    /// state present (zeros included): `{"pending": 5, "assigned": 2, …}`.
-    ///
-    /// ```
-    /// use iris_task::{StateCounts, StateKind};
-    ///
-    /// let counts: StateCounts = [StateKind::Assigned, StateKind::Assigned].into_iter().collect();
-    /// let map = counts.to_proto_map();
-    /// assert_eq!(map["assigned"], 2);
-    /// assert_eq!(map["pending"], 0);
-    /// assert_eq!(map.len(), 9);
-    /// ```
-    pub fn to_proto_map(&self) -> HashMap<String, i32> {
-        self.iter()
-            .map(|(state, count)| {
-                let count = i32::try_from(count).unwrap_or(i32::MAX);
-                (state.label().to_owned(), count)
-            })
-            .collect()
-    }
-}
-
-impl JobStatus {
-    /// The status of job `job` from its tasks: the state derived by
-    /// [`StateCounts::job_state`], the failures and preemptions of all its tasks summed, every
-    /// task's status, and the state counts keyed by label.
-    ///
-    /// The job started when its first attempt started, and ended, if its state is terminal, when
-    /// its last task ended. A failed job's error and exit code are those of its first failed task
-    /// (by task id).
-    ///
-    /// ```
-    /// use iris_task::{JobId, JobPolicy, RetryPolicy, Task, TaskId, Timestamp, WorkerId, proto};
-    ///
-    /// let job = JobId::new("job")?;
-    /// let tasks = [
-    ///     Task::new(TaskId::new(job.clone(), 0), RetryPolicy::default()).into_any(),
-    ///     Task::new(TaskId::new(job.clone(), 1), RetryPolicy::default())
-    ///         .assign(WorkerId::new("w1")?, Timestamp::from_millis(1))
-    ///         .into_any(),
-    /// ];
-    /// let status = proto::JobStatus::from_tasks(&job, &tasks, &JobPolicy::default())?;
-    /// assert_eq!(status.state, proto::JobState::Running as i32);
-    /// assert_eq!(status.task_state_counts["assigned"], 1);
-    /// assert_eq!(status.tasks.len(), 2);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    ///
-    /// # Errors
-    /// [`ProtoError::Inconsistent`] if a task belongs to another job.
-    pub fn from_tasks<'a>(
-        job: &JobId,
-        tasks: impl IntoIterator<Item = &'a AnyTask>,
-        policy: &JobPolicy,
-    ) -> Result<JobStatus, ProtoError> {
-        let mut tasks: Vec<&AnyTask> = tasks.into_iter().collect();
-        tasks.sort_by(|a, b| a.id().cmp(b.id()));
-        if let Some(stranger) = tasks.iter().find(|task| task.id().job() != job) {
-            return Err(inconsistent(
-                "JobStatus.tasks",
-                format!("task {} does not belong to job {job}", stranger.id()),
-            ));
-        }
-        let counts: StateCounts = tasks.iter().map(|task| task.state()).collect();
-        let state = counts.job_state(policy);
-        let sum = |count: fn(&AnyTask) -> u32| {
-            let total: u64 = tasks.iter().map(|task| u64::from(count(task))).sum();
-            i32::try_from(total).unwrap_or(i32::MAX)
-        };
-        let started_at = tasks
-            .iter()
-            .flat_map(|task| task.attempts())
-            .filter_map(Attempt::started_at)
-            .min();
-        let ended = !matches!(
-            state,
-            crate::table::JobState::Pending | crate::table::JobState::Running
-        );
-        let finished_at = tasks
-            .iter()
-            .filter_map(|task| task.core().ending.as_ref().map(Ending::at))
-            .max()
-            .filter(|_| ended);
-        let first_failure = tasks
-            .iter()
-            .find(|task| task.state() == StateKind::Failed)
-            .filter(|_| state == crate::table::JobState::Failed)
-            .map(|task| TaskStatus::from(*task));
-        Ok(JobStatus {
-            job_id: job.as_str().to_owned(),
-            state: JobState::from(state) as i32,
-            exit_code: first_failure.as_ref().map_or(0, |status| status.exit_code),
-            error: first_failure.map(|status| status.error).unwrap_or_default(),
-            started_at_ms: started_at.map_or(0, Timestamp::as_millis),
-            finished_at_ms: finished_at.map_or(0, Timestamp::as_millis),
-            failure_count: sum(AnyTask::failure_count),
-            preemption_count: sum(AnyTask::preemption_count),
-            tasks: tasks.into_iter().map(TaskStatus::from).collect(),
-            task_state_counts: counts.to_proto_map(),
-        })
-    }
 }

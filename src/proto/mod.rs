@@ -1,0 +1,251 @@
+//! The Iris wire format: the protobuf types of `iris.cluster`, and the conversions between them
+//! and the typed lifecycle.
+//!
+//! The types are generated at build time from `proto/iris/cluster.proto` by prost-build, fed by
+//! protox (a protobuf compiler written in Rust, so no `protoc` is needed), and keep prost's naming:
+//! enum prefixes are stripped (`TaskState::Assigned`), fields keep their proto names. The
+//! generated code is never edited; the conversions sit beside it.
+//!
+//! `TaskState` keeps the historical numbers of Iris; ASSIGNED took the next free value, 9, so no
+//! existing value changes meaning. Decoding never guesses: UNSPECIFIED (0) and numbers no state has
+//! are errors, not a default.
+//!
+//! ```
+//! use iris_task::{proto, StateKind};
+//!
+//! assert_eq!(proto::TaskState::from(StateKind::Assigned) as i32, 9);
+//! assert_eq!(StateKind::try_from(9)?, StateKind::Assigned);
+//! assert!(StateKind::try_from(proto::TaskState::Unspecified).is_err());
+//! assert!(StateKind::try_from(10).is_err());
+//! # Ok::<(), iris_task::ProtoError>(())
+//! ```
+
+mod job;
+mod report;
+mod task;
+
+/// The code prost-build generates from `proto/iris/cluster.proto`, kept apart so that the crate's
+/// hand-written lint rules do not judge it (prost-build's own layout). Every item is re-exported
+/// from [`proto`](self).
+#[allow(
+    missing_docs,
+    clippy::all,
+    clippy::pedantic,
+    clippy::nursery,
+    rustdoc::broken_intra_doc_links,
+    rustdoc::bare_urls
+)]
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/iris.cluster.rs"));
+}
+
+pub use generated::*;
+
+use crate::id::{IdError, JobId, TaskId, split_task_id};
+use crate::state::StateKind;
+
+impl From<StateKind> for TaskState {
+    fn from(kind: StateKind) -> TaskState {
+        match kind {
+            StateKind::Pending => TaskState::Pending,
+            StateKind::Assigned => TaskState::Assigned,
+            StateKind::Building => TaskState::Building,
+            StateKind::Running => TaskState::Running,
+            StateKind::Succeeded => TaskState::Succeeded,
+            StateKind::Failed => TaskState::Failed,
+            StateKind::Killed => TaskState::Killed,
+            StateKind::WorkerFailed => TaskState::WorkerFailed,
+            StateKind::Unschedulable => TaskState::Unschedulable,
+        }
+    }
+}
+
+/// Reads a state field: UNSPECIFIED and unknown numbers are errors naming `field`.
+pub(crate) fn state_field(
+    value: i32,
+    field: impl FnOnce() -> String,
+) -> Result<StateKind, ProtoError> {
+    Ok(match TaskState::try_from(value) {
+        Ok(TaskState::Pending) => StateKind::Pending,
+        Ok(TaskState::Assigned) => StateKind::Assigned,
+        Ok(TaskState::Building) => StateKind::Building,
+        Ok(TaskState::Running) => StateKind::Running,
+        Ok(TaskState::Succeeded) => StateKind::Succeeded,
+        Ok(TaskState::Failed) => StateKind::Failed,
+        Ok(TaskState::Killed) => StateKind::Killed,
+        Ok(TaskState::WorkerFailed) => StateKind::WorkerFailed,
+        Ok(TaskState::Unschedulable) => StateKind::Unschedulable,
+        Ok(TaskState::Unspecified) => return Err(ProtoError::UnspecifiedState { field: field() }),
+        Err(_) => {
+            return Err(ProtoError::UnknownState {
+                field: field(),
+                value,
+            });
+        }
+    })
+}
+
+impl TryFrom<TaskState> for StateKind {
+    type Error = ProtoError;
+
+    /// The state a wire value names; [`TaskState::Unspecified`] is an error.
+    fn try_from(state: TaskState) -> Result<StateKind, ProtoError> {
+        StateKind::try_from(state as i32)
+    }
+}
+
+impl TryFrom<i32> for StateKind {
+    type Error = ProtoError;
+
+    /// The state a wire number names; 0 (UNSPECIFIED) and numbers no state has are errors.
+    fn try_from(value: i32) -> Result<StateKind, ProtoError> {
+        state_field(value, || "TaskState".to_owned())
+    }
+}
+
+/// Bytes or fields that do not describe a valid task, report or state.
+///
+/// Each variant names the protobuf field that was wrong, as a path such as
+/// `"TaskStatus.attempts[2].finished_at_ms"`. Decoding never guesses: what is not clearly a valid
+/// value is one of these errors, never a default.
+///
+/// ```
+/// use iris_task::{ProtoError, StateKind};
+///
+/// let err = StateKind::try_from(10).unwrap_err();
+/// assert_eq!(err.to_string(), "TaskState: 10 is not a known task state");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtoError {
+    /// The bytes are not a protobuf encoding of the message.
+    #[error("the bytes are not a valid {message}: {source}")]
+    Decode {
+        /// The message the bytes should have held, e.g. `"TaskStatus"`.
+        message: &'static str,
+        /// What prost found wrong.
+        source: prost::DecodeError,
+    },
+    /// A state field holds UNSPECIFIED (0), which is never a valid state.
+    #[error("{field}: TASK_STATE_UNSPECIFIED is not a valid task state")]
+    UnspecifiedState {
+        /// The field, e.g. `"TaskStatus.state"`.
+        field: String,
+    },
+    /// A state field holds a number no known state has, e.g. from a newer peer.
+    #[error("{field}: {value} is not a known task state")]
+    UnknownState {
+        /// The field, e.g. `"TaskStatus.attempts[2].state"`.
+        field: String,
+        /// The number on the wire.
+        value: i32,
+    },
+    /// A job, task or worker id field is malformed or empty.
+    #[error("{field}: {source}")]
+    InvalidId {
+        /// The field, e.g. `"TaskStatus.attempts[0].worker_id"`.
+        field: String,
+        /// What is wrong with the id.
+        source: IdError,
+    },
+    /// A field the message needs is absent.
+    #[error("{field} is missing: {why}")]
+    Missing {
+        /// The field.
+        field: String,
+        /// Why it is needed.
+        why: &'static str,
+    },
+    /// A field contradicts the rest of the message: a task id that disagrees with the job id, an
+    /// attempt id out of sequence, an open attempt that is not the last, a task state its last
+    /// attempt contradicts, …
+    #[error("{field}: {problem}")]
+    Inconsistent {
+        /// The field.
+        field: String,
+        /// What it contradicts.
+        problem: String,
+    },
+    /// A typed decode ([`Task::<S>::from_proto`](crate::Task::from_proto)) of a task in another
+    /// state. Decoding never converts one state into another.
+    #[error("{field}: expected a {expected} task, found a {found} one")]
+    WrongState {
+        /// The field: `"TaskStatus.state"`.
+        field: String,
+        /// The state asked for.
+        expected: StateKind,
+        /// The state on the wire.
+        found: StateKind,
+    },
+    /// A worker report of a state only the controller decides (PENDING, ASSIGNED, KILLED,
+    /// UNSCHEDULABLE).
+    #[error(
+        "{field}: workers report BUILDING, RUNNING, SUCCEEDED, FAILED or WORKER_FAILED, not {state}"
+    )]
+    NotReportable {
+        /// The field: `"ReportTaskStateRequest.state"`.
+        field: String,
+        /// The state reported.
+        state: StateKind,
+    },
+    /// A negative attempt id in a worker report.
+    #[error("{field}: attempt ids are never negative, but this one is {value}")]
+    NegativeAttemptId {
+        /// The field: `"ReportTaskStateRequest.attempt_id"`.
+        field: String,
+        /// The number on the wire.
+        value: i32,
+    },
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers of the conversions
+// ---------------------------------------------------------------------------------------------
+
+/// The wire's int32 for a u32 id or index: the same 32 bits, so that every value round-trips
+/// (values above `i32::MAX`, which Iris never uses, read as negative numbers).
+pub(crate) fn wire_u32(value: u32) -> i32 {
+    i32::from_ne_bytes(value.to_ne_bytes())
+}
+
+pub(crate) fn from_wire_u32(value: i32) -> u32 {
+    u32::from_ne_bytes(value.to_ne_bytes())
+}
+
+pub(crate) fn inconsistent(field: impl Into<String>, problem: impl Into<String>) -> ProtoError {
+    ProtoError::Inconsistent {
+        field: field.into(),
+        problem: problem.into(),
+    }
+}
+
+/// Checks a task id field against the job id and index fields beside it.
+pub(crate) fn decode_task_id(
+    message: &str,
+    task_id: &str,
+    job_id: String,
+    task_index: i32,
+) -> Result<TaskId, ProtoError> {
+    let (job, index) = split_task_id(task_id).map_err(|source| ProtoError::InvalidId {
+        field: format!("{message}.task_id"),
+        source,
+    })?;
+    if job != job_id {
+        return Err(inconsistent(
+            format!("{message}.job_id"),
+            format!("is {job_id:?}, but task_id {task_id:?} belongs to job {job:?}"),
+        ));
+    }
+    if index != from_wire_u32(task_index) {
+        return Err(inconsistent(
+            format!("{message}.task_index"),
+            format!("is {task_index}, but task_id {task_id:?} has index {index}"),
+        ));
+    }
+    // The job id field equals a valid job id: keep its string rather than copy one.
+    let job = JobId::new(job_id).map_err(|source| ProtoError::InvalidId {
+        field: format!("{message}.job_id"),
+        source,
+    })?;
+    Ok(TaskId::new(job, index))
+}
