@@ -10,7 +10,7 @@ mod common;
 
 use std::hint::black_box;
 
-use common::{HandTask, at, hand_events, ids, lifecycle_events, wire_task};
+use common::{HandTask, at, direct_calls, hand_events, ids, lifecycle_events, wire_task};
 use iris_task::{AnyTask, JobId, RetryPolicy, Task, TaskId, TaskTable, WorkerId, proto};
 use prost::Message;
 
@@ -47,6 +47,16 @@ fn baseline_apply(id: &TaskId, worker: &WorkerId) {
         for event in black_box(events) {
             black_box(task.apply(event).ok());
         }
+        drop(black_box(task));
+    }
+}
+
+#[inline(never)]
+fn baseline_direct_apply(id: &TaskId, worker: &WorkerId) {
+    for _ in 0..ROUNDS {
+        let mut task = HandTask::new(black_box(id).clone(), RetryPolicy::default());
+        let [assign, running, succeeded] = black_box(hand_events(black_box(worker).clone()));
+        direct_calls(&mut task, assign, running, succeeded);
         drop(black_box(task));
     }
 }
@@ -122,6 +132,7 @@ fn main() {
     let (id, worker) = ids();
     baseline_typed_lifecycle(&id, &worker);
     candidate_typed_lifecycle(&id, &worker);
+    baseline_direct_apply(&id, &worker);
     baseline_apply(&id, &worker);
     candidate_apply(&id, &worker);
 

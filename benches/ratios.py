@@ -42,14 +42,15 @@ def estimates(since):
 
 
 def ratios(found):
-    """{(group, candidate): candidate / baseline} for every group with a baseline."""
+    """{(group, "candidate vs baseline"): candidate / baseline}, for every baseline of the group."""
     out = {}
     for (group, function), seconds in found.items():
         if "(baseline)" in function:
             continue
-        baselines = [s for (g, f), s in found.items() if g == group and "(baseline)" in f]
-        if baselines:
-            out[(group, function)] = seconds / baselines[0]
+        baselines = [(f, s) for (g, f), s in found.items() if g == group and "(baseline)" in f]
+        for name, base in baselines:
+            label = function if len(baselines) == 1 else f"{function} vs {name.replace(' (baseline)', '')}"
+            out[(group, label)] = seconds / base
     return out
 
 
@@ -80,10 +81,13 @@ def instructions():
         if match:
             counts[(match.group(3), match.group(2))] = int(match.group(1).replace(",", ""))
     print("instructions executed, candidate / baseline (callgrind):")
-    for name in sorted({name for name, _ in counts}):
-        base, cand = counts.get((name, "baseline")), counts.get((name, "candidate"))
-        if base and cand:
-            print(f"  {name}: {cand / base:.2f}  ({cand:,} / {base:,})")
+    # A candidate is compared with every baseline named like it: baseline_apply and
+    # baseline_direct_apply are both baselines of candidate_apply.
+    for name in sorted({name for name, kind in counts if kind == "candidate"}):
+        cand = counts[(name, "candidate")]
+        for base_name in sorted(b for b, kind in counts if kind == "baseline" and (b == name or b.endswith("_" + name))):
+            base = counts[(base_name, "baseline")]
+            print(f"  {name} vs baseline_{base_name}: {cand / base:.2f}  ({cand:,} / {base:,})")
 
 
 def main():

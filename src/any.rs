@@ -9,10 +9,10 @@ use crate::attempt::Attempt;
 use crate::id::{AttemptId, TaskId, Timestamp, WorkerId};
 use crate::policy::RetryPolicy;
 use crate::state::{
-    Assigned, Building, Failed, Killed, Pending, Running, State, StateKind, Succeeded,
+    Assigned, Building, Failed, Killed, Pending, Running, State, StateKind, Succeeded, Terminal,
     Unschedulable, WorkerFailed,
 };
-use crate::task::{Core, Task};
+use crate::task::{Core, Retry, Stamp, Task};
 
 /// A task in any state: one variant per state, each holding the typed task.
 ///
@@ -115,6 +115,12 @@ impl AnyTask {
         self.core().attempts.last()
     }
 
+    /// The latest time the task records; an event earlier than this is rejected (see
+    /// [`Task::latest_time`]).
+    pub fn latest_time(&self) -> Option<Timestamp> {
+        self.core().latest_time()
+    }
+
     /// Attempts that ended FAILED.
     pub fn failure_count(&self) -> u32 {
         with_task!(self, task => task.failure_count())
@@ -129,6 +135,13 @@ impl AnyTask {
 impl<S: State> From<Task<S>> for AnyTask {
     fn from(task: Task<S>) -> AnyTask {
         task.into_any()
+    }
+}
+
+impl<T: Terminal> From<Retry<T>> for AnyTask {
+    /// The task as the retry left it: PENDING again, or ended in `T`.
+    fn from(outcome: Retry<T>) -> AnyTask {
+        outcome.into_any()
     }
 }
 
@@ -154,6 +167,7 @@ impl<S: State> TryFrom<AnyTask> for Task<S> {
     derive(serde::Serialize, serde::Deserialize),
     serde(tag = "event", rename_all = "snake_case", deny_unknown_fields)
 )]
+#[non_exhaustive]
 pub enum TaskEvent {
     /// The scheduler matched the pending task to `worker`.
     Assign {
@@ -162,13 +176,16 @@ pub enum TaskEvent {
         /// When.
         at: Timestamp,
     },
-    /// The worker reported on an attempt of the task.
+    /// A worker reported on an attempt of the task.
     Report {
+        /// The worker that sent the report. Only the named attempt's own worker may report on it,
+        /// so no worker can end another worker's attempt, even by guessing its id.
+        worker: WorkerId,
         /// The attempt the report is about. Only the current attempt's reports apply.
         attempt: AttemptId,
         /// What the worker says.
         report: WorkerReport,
-        /// When the report was made (or received, for BUILDING and RUNNING).
+        /// When the controller received the report: worker clocks are not trusted.
         at: Timestamp,
     },
     /// The worker holding the task died, stopped heartbeating, or refused the RunTask RPC.
@@ -198,14 +215,16 @@ impl TaskEvent {
     /// A short name of the event for messages: `"assign"`, `"report RUNNING"`, `"worker lost"`, …
     ///
     /// ```
-    /// use iris_task::{AttemptId, TaskEvent, Timestamp, WorkerReport};
+    /// use iris_task::{AttemptId, TaskEvent, Timestamp, WorkerId, WorkerReport};
     ///
     /// let event = TaskEvent::Report {
+    ///     worker: WorkerId::new("w1")?,
     ///     attempt: AttemptId::new(0),
     ///     report: WorkerReport::Running,
     ///     at: Timestamp::from_millis(1),
     /// };
     /// assert_eq!(event.name(), "report RUNNING");
+    /// # Ok::<(), iris_task::IdError>(())
     /// ```
     pub fn name(&self) -> &'static str {
         match self {
@@ -245,6 +264,7 @@ impl TaskEvent {
     derive(serde::Serialize, serde::Deserialize),
     serde(tag = "state", rename_all = "snake_case", deny_unknown_fields)
 )]
+#[non_exhaustive]
 pub enum WorkerReport {
     /// The worker is building the task's environment.
     Building,
@@ -330,14 +350,20 @@ impl AnyTask {
     /// Applies one event that arrived at run time. On `Err` the task is exactly as it was before
     /// the call.
     ///
-    /// The event is judged in the order DOMAIN.md gives:
-    /// 1. a report for any attempt but the current one → [`TransitionError::StaleAttempt`];
-    /// 2. the loss of a worker that does not hold the active task → [`TransitionError::WrongWorker`];
+    /// The event is judged in this order (the crate guide's [rules](crate#the-rules) say why):
+    /// 1. a report for any attempt but the current one (the last, open or closed) →
+    ///    [`TransitionError::StaleAttempt`];
+    /// 2. a report from a worker that does not hold the named attempt, or the loss of a worker
+    ///    that does not hold the active task → [`TransitionError::WrongWorker`];
     /// 3. a report that repeats what the current attempt records → accepted, nothing changes
-    ///    (`from == to`), so at-least-once delivery is safe;
-    /// 4. an event the state does not allow → [`TransitionError::Illegal`], a report that would
-    ///    move the open attempt backwards → [`TransitionError::Regression`]; otherwise the typed
-    ///    transitions the event means are applied.
+    ///    (`from == to`), so at-least-once delivery is safe, whatever the task's state now;
+    /// 4. any other report about a closed attempt → [`TransitionError::StaleAttempt`], before and
+    ///    after the task is reassigned alike;
+    /// 5. an event the state does not allow → [`TransitionError::Illegal`], a report that would
+    ///    move the open attempt backwards → [`TransitionError::Regression`];
+    /// 6. an event earlier than the task's [latest time](AnyTask::latest_time) →
+    ///    [`TransitionError::TimeWentBackwards`]. Otherwise the typed transitions the event means
+    ///    are applied.
     ///
     /// Reports may skip forward: a SUCCEEDED or FAILED report for an ASSIGNED task, or RUNNING
     /// for a task never reported BUILDING, is recorded as if the skipped steps happened at the
@@ -348,22 +374,26 @@ impl AnyTask {
     /// use iris_task::{AttemptId, JobId, RetryPolicy, StateKind, Task, TaskEvent, TaskId, Timestamp,
     ///     TransitionError, WorkerId, WorkerReport};
     ///
+    /// let w1 = WorkerId::new("w1")?;
     /// let mut task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default())
-    ///     .assign(WorkerId::new("w1")?, Timestamp::from_millis(1))
+    ///     .assign(w1.clone(), Timestamp::from_millis(1))
     ///     .into_any();
-    /// let running = |attempt| TaskEvent::Report {
+    /// let running = |worker: &WorkerId, attempt| TaskEvent::Report {
+    ///     worker: worker.clone(),
     ///     attempt: AttemptId::new(attempt),
     ///     report: WorkerReport::Running,
     ///     at: Timestamp::from_millis(2),
     /// };
     ///
-    /// let step = task.apply(running(0))?;
+    /// let step = task.apply(running(&w1, 0))?;
     /// assert_eq!((step.from, step.to), (StateKind::Assigned, StateKind::Running));
     /// // Delivered twice: accepted, nothing changes.
-    /// assert!(!task.apply(running(0))?.changed());
-    /// // A report about an attempt that never was: rejected, nothing changes.
+    /// assert!(!task.apply(running(&w1, 0))?.changed());
+    /// // A report about an attempt that never was, or from another worker: rejected, nothing changes.
     /// let before = task.clone();
-    /// assert!(matches!(task.apply(running(5)), Err(TransitionError::StaleAttempt { .. })));
+    /// assert!(matches!(task.apply(running(&w1, 5)), Err(TransitionError::StaleAttempt { .. })));
+    /// let w2 = WorkerId::new("w2")?;
+    /// assert!(matches!(task.apply(running(&w2, 0)), Err(TransitionError::WrongWorker { .. })));
     /// assert_eq!(task, before);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -376,36 +406,45 @@ impl AnyTask {
         if self.judge(&event)? == Verdict::Duplicate {
             return Ok(Transition { from, to: from });
         }
-        let to = step(from, self.core_mut(), event)?;
-        if to != from {
-            self.retag(to);
-        }
+        let to = self.transition(event)?;
         Ok(Transition { from, to })
     }
 
-    /// Steps 1 to 3 of judging an event: the checks that do not depend on the state's rules.
+    /// Steps 1 to 4 of judging an event: the checks that do not depend on the state's rules.
     #[inline]
     fn judge(&self, event: &TaskEvent) -> Result<Verdict, TransitionError> {
         match event {
             TaskEvent::Report {
-                attempt, report, ..
+                worker,
+                attempt,
+                report,
+                ..
             } => {
-                let current = self.current_attempt();
-                match current {
-                    Some(current) if current.id() == *attempt => {
-                        // Same state for BUILDING and RUNNING, same kind of end for the rest: the
-                        // first report's exit code and error stay.
-                        if current.state() == report.state() {
-                            return Ok(Verdict::Duplicate);
-                        }
-                    }
-                    _ => {
-                        return Err(TransitionError::StaleAttempt {
-                            task: self.id().clone(),
-                            current: current.map(Attempt::id),
-                            reported: *attempt,
-                        });
-                    }
+                let stale = || TransitionError::StaleAttempt {
+                    task: self.id().clone(),
+                    current: self.current_attempt().map(Attempt::id),
+                    reported: *attempt,
+                };
+                let current = self
+                    .current_attempt()
+                    .filter(|current| current.id() == *attempt)
+                    .ok_or_else(stale)?;
+                if current.worker() != worker {
+                    return Err(TransitionError::WrongWorker {
+                        task: self.id().clone(),
+                        current: Some(current.worker().clone()),
+                        reported: worker.clone(),
+                    });
+                }
+                // The same state for BUILDING and RUNNING, the same kind of end for the rest: the
+                // first report's exit code and error stay.
+                if current.state() == report.state() {
+                    return Ok(Verdict::Duplicate);
+                }
+                // A late report about an attempt that is over is stale, whether or not the task
+                // was reassigned since, so a controller that counts stale reports counts them all.
+                if !current.is_open() {
+                    return Err(stale());
                 }
             }
             TaskEvent::WorkerLost { worker, .. } => {
@@ -425,23 +464,133 @@ impl AnyTask {
         Ok(Verdict::Apply)
     }
 
+    /// Steps 5 and 6: the typed transition the event means in the task's state, or why none
+    /// applies (and then nothing was touched).
+    ///
+    /// Each arm holds the typed task of its variant and can call only the transitions its state
+    /// has: an arm that called `succeed` on a pending task would not compile. The task's next
+    /// state is the type the transition returns, wrapped by `From<Task<S>>`. There is no other
+    /// table from states to rules, so this layer cannot disagree with the typed one.
     #[inline]
-    fn core_mut(&mut self) -> &mut Core {
-        with_task!(self, task => task.core_mut())
-    }
+    fn transition(&mut self, event: TaskEvent) -> Result<StateKind, TransitionError> {
+        use AnyTask as A;
+        use TaskEvent as E;
+        use WorkerReport as R;
 
-    /// Moves the task's data into the variant of state `to`, after a rule moved the task there.
-    #[inline]
-    fn retag(&mut self, to: StateKind) {
-        // A stand-in that allocates nothing holds the data's place for the move.
-        let core = std::mem::replace(self.core_mut(), Core::vacant());
-        let vacant = std::mem::replace(self, AnyTask::from_core(core, to));
-        // It owns no allocation: skip the drop code.
-        std::mem::forget(vacant);
+        let next: AnyTask = match (&mut *self, event) {
+            (A::Pending(task), E::Assign { worker, at }) => {
+                let at = stamp(task, at)?;
+                task.assign_in_place(worker, at).into()
+            }
+            (A::Pending(task), E::Kill { reason, at }) => {
+                let at = stamp(task, at)?;
+                task.kill_in_place(reason, at).into()
+            }
+            (A::Pending(task), E::SchedulingTimeout { at }) => {
+                let at = stamp(task, at)?;
+                task.mark_unschedulable_in_place(SCHEDULING_TIMEOUT_REASON.to_owned(), at)
+                    .into()
+            }
+
+            (A::Assigned(task), E::Report { report, at, .. }) => {
+                let at = stamp(task, at)?;
+                match report {
+                    R::Building => task.build_in_place(at).into(),
+                    R::Running => task.start_in_place(at).into(),
+                    // Skips forward: the RUNNING report of a short task was lost.
+                    R::Succeeded => task.start_in_place(at).succeed_in_place(at).into(),
+                    R::Failed { exit_code, error } => task
+                        .start_in_place(at)
+                        .fail_in_place(exit_code, error, at)
+                        .into(),
+                    // Never started: a dispatch failure, free of charge.
+                    R::WorkerFailed { error } => task.worker_failed_in_place(error, at).into(),
+                }
+            }
+            (A::Assigned(task), E::WorkerLost { error, at, .. }) => {
+                let at = stamp(task, at)?;
+                task.worker_failed_in_place(error, at).into()
+            }
+            (A::Assigned(task), E::Kill { reason, at }) => {
+                let at = stamp(task, at)?;
+                task.kill_in_place(reason, at).into()
+            }
+
+            (A::Building(task), E::Report { report, at, .. }) => {
+                let at = stamp(task, at)?;
+                match report {
+                    // Judged a duplicate before this point, so never reached: keep the task.
+                    R::Building => task.take_unchanged().into(),
+                    R::Running => task.start_in_place(at).into(),
+                    // Skips forward through RUNNING.
+                    R::Succeeded => task.start_in_place(at).succeed_in_place(at).into(),
+                    R::Failed { exit_code, error } => {
+                        task.fail_in_place(exit_code, error, at).into()
+                    }
+                    R::WorkerFailed { error } => task.worker_failed_in_place(error, at).into(),
+                }
+            }
+            (A::Building(task), E::WorkerLost { error, at, .. }) => {
+                let at = stamp(task, at)?;
+                task.worker_failed_in_place(error, at).into()
+            }
+            (A::Building(task), E::Kill { reason, at }) => {
+                let at = stamp(task, at)?;
+                task.kill_in_place(reason, at).into()
+            }
+
+            (
+                A::Running(task),
+                E::Report {
+                    report: R::Building,
+                    ..
+                },
+            ) => {
+                return Err(TransitionError::Regression {
+                    task: task.id().clone(),
+                    from: StateKind::Running,
+                    reported: StateKind::Building,
+                });
+            }
+            (A::Running(task), E::Report { report, at, .. }) => {
+                let at = stamp(task, at)?;
+                match report {
+                    // BUILDING was rejected above and RUNNING judged a duplicate: never reached.
+                    R::Building | R::Running => task.take_unchanged().into(),
+                    R::Succeeded => task.succeed_in_place(at).into(),
+                    R::Failed { exit_code, error } => {
+                        task.fail_in_place(exit_code, error, at).into()
+                    }
+                    R::WorkerFailed { error } => task.worker_failed_in_place(error, at).into(),
+                }
+            }
+            (A::Running(task), E::WorkerLost { error, at, .. }) => {
+                let at = stamp(task, at)?;
+                task.worker_failed_in_place(error, at).into()
+            }
+            (A::Running(task), E::Kill { reason, at }) => {
+                let at = stamp(task, at)?;
+                task.kill_in_place(reason, at).into()
+            }
+
+            // Everything else, and every event on a terminal task (a duplicate of its final
+            // report was accepted, and any other report about its closed attempt judged stale).
+            (task, event) => {
+                return Err(TransitionError::Illegal {
+                    task: task.id().clone(),
+                    from: task.state(),
+                    event: event.name(),
+                });
+            }
+        };
+        let to = next.state();
+        // What the transition left behind owns no allocation: skip its drop code.
+        std::mem::forget(std::mem::replace(self, next));
+        Ok(to)
     }
 
     /// The task in state `state`, whose invariants for that state the caller has established:
-    /// a rule just moved it there, or a decode checked it.
+    /// a decode checked them.
     #[inline]
     pub(crate) fn from_core(core: Core, state: StateKind) -> AnyTask {
         match state {
@@ -458,77 +607,22 @@ impl AnyTask {
     }
 }
 
+/// Step 6 of judging an event: `at` is no earlier than what the task records.
+#[inline]
+fn stamp<S: State>(task: &Task<S>, at: Timestamp) -> Result<Stamp, TransitionError> {
+    task.stamp(at)
+        .map_err(|latest| TransitionError::TimeWentBackwards {
+            task: task.id().clone(),
+            latest,
+            at,
+        })
+}
+
 /// Whether an event that passed the first checks changes the task.
 #[derive(PartialEq, Eq)]
 enum Verdict {
     Duplicate,
     Apply,
-}
-
-/// Step 4 of judging an event: the rule it means in state `from`, applied to the task's data in
-/// place, or why it does not apply (and then nothing was touched). This match is the only place
-/// that maps events to rules; the typed transitions wrap the same rules.
-#[inline]
-fn step(from: StateKind, core: &mut Core, event: TaskEvent) -> Result<StateKind, TransitionError> {
-    use StateKind as S;
-    use TaskEvent as E;
-    use WorkerReport as R;
-
-    Ok(match (from, event) {
-        (S::Pending, E::Assign { worker, at }) => core.assign(worker, at),
-        (S::Pending, E::Kill { reason, at }) => core.end_while_pending(S::Killed, reason, at),
-        (S::Pending, E::SchedulingTimeout { at }) => {
-            core.end_while_pending(S::Unschedulable, SCHEDULING_TIMEOUT_REASON, at)
-        }
-
-        (S::Assigned, E::Report { report, at, .. }) => match report {
-            R::Building => core.confirm(S::Building, at),
-            R::Running => core.confirm(S::Running, at),
-            // Skips forward: the RUNNING report of a short task was lost.
-            R::Succeeded => {
-                core.confirm(S::Running, at);
-                core.succeed(at)
-            }
-            R::Failed { exit_code, error } => {
-                core.confirm(S::Running, at);
-                core.fail(exit_code, error, at)
-            }
-            // Never started: a dispatch failure, free of charge.
-            R::WorkerFailed { error } => core.dispatch_failed(error, at),
-        },
-        (S::Assigned, E::WorkerLost { error, at, .. }) => core.dispatch_failed(error, at),
-
-        (S::Building | S::Running, E::Report { report, at, .. }) => match report {
-            R::Building => {
-                return Err(TransitionError::Regression {
-                    task: core.id.clone(),
-                    from,
-                    reported: S::Building,
-                });
-            }
-            R::Running => core.confirm(S::Running, at),
-            // From BUILDING, skips forward through RUNNING.
-            R::Succeeded => {
-                core.confirm(S::Running, at);
-                core.succeed(at)
-            }
-            R::Failed { exit_code, error } => core.fail(exit_code, error, at),
-            R::WorkerFailed { error } => core.preempt(error, at),
-        },
-        (S::Building | S::Running, E::WorkerLost { error, at, .. }) => core.preempt(error, at),
-
-        (S::Assigned | S::Building | S::Running, E::Kill { reason, at }) => core.kill(reason, at),
-
-        // Everything else, and every event on a terminal task (a duplicate of its final report
-        // was accepted by `judge`).
-        (from, event) => {
-            return Err(TransitionError::Illegal {
-                task: core.id.clone(),
-                from,
-                event: event.name(),
-            });
-        }
-    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -611,14 +705,15 @@ pub enum TransitionError {
         /// The attempt the report named.
         reported: AttemptId,
     },
-    /// A worker was reported lost, but the task is active on another worker.
-    #[error("task {task}: worker {reported} was reported lost, but the task is on {}", current_worker(.current))]
+    /// A report from a worker other than the named attempt's, or the loss of a worker that
+    /// does not hold the active task.
+    #[error("task {task}: worker {reported} does not hold it; {}", current_worker(.current))]
     WrongWorker {
         /// The task.
         task: TaskId,
-        /// The worker that holds the task.
+        /// The worker of the attempt the event is about.
         current: Option<WorkerId>,
-        /// The worker reported lost.
+        /// The worker that reported, or that was reported lost.
         reported: WorkerId,
     },
     /// A report that would move the open attempt backwards (RUNNING → BUILDING).
@@ -631,6 +726,19 @@ pub enum TransitionError {
         /// The state the report announced.
         reported: StateKind,
     },
+    /// An event earlier than a time the task already records: a worker clock that runs behind,
+    /// or two timestamps swapped. Accepting it would build a task that its own decoder refuses.
+    #[error(
+        "task {task}: an event at {at} is earlier than {latest}, which the task already records"
+    )]
+    TimeWentBackwards {
+        /// The task.
+        task: TaskId,
+        /// The latest time the task records (see [`AnyTask::latest_time`]).
+        latest: Timestamp,
+        /// The event's time.
+        at: Timestamp,
+    },
 }
 
 fn current_attempt(current: &Option<AttemptId>) -> String {
@@ -642,7 +750,7 @@ fn current_attempt(current: &Option<AttemptId>) -> String {
 
 fn current_worker(current: &Option<WorkerId>) -> String {
     match current {
-        Some(worker) => worker.to_string(),
-        None => "no worker".to_owned(),
+        Some(worker) => format!("its worker is {worker}"),
+        None => "it holds no worker".to_owned(),
     }
 }

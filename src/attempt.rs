@@ -106,6 +106,13 @@ impl Attempt {
         self.state.is_active()
     }
 
+    /// The latest time the attempt records: its finish, start or assignment.
+    pub(crate) fn latest_time(&self) -> Timestamp {
+        self.finished_at
+            .or(self.started_at)
+            .unwrap_or(self.assigned_at)
+    }
+
     /// The attempt ended FAILED: it counts against the failure budget.
     pub(crate) fn is_failure(&self) -> bool {
         self.state == StateKind::Failed

@@ -172,8 +172,13 @@ impl FromStr for TaskId {
 }
 
 impl fmt::Display for TaskId {
+    /// `"{job_id}/task-{index}"`, padded to the formatter's width and fill (`{:>20}`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{TASK_SEPARATOR}{}", self.job, self.index)
+        if f.width().is_none() && f.precision().is_none() {
+            write!(f, "{}{TASK_SEPARATOR}{}", self.job.as_str(), self.index)
+        } else {
+            f.pad(&format!("{}{TASK_SEPARATOR}{}", self.job.as_str(), self.index))
+        }
     }
 }
 
@@ -219,8 +224,9 @@ macro_rules! string_id {
         }
 
         impl fmt::Display for $id {
+            /// The id, padded to the formatter's width and fill (`{:<12}`).
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.pad(&self.0)
             }
         }
 
@@ -292,8 +298,13 @@ impl Timestamp {
 }
 
 impl fmt::Display for Timestamp {
+    /// `"{millis}ms"`, padded to the formatter's width and fill.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}ms", self.0)
+        if f.width().is_none() && f.precision().is_none() {
+            write!(f, "{}ms", self.0)
+        } else {
+            f.pad(&format!("{}ms", self.0))
+        }
     }
 }
 

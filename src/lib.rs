@@ -105,6 +105,7 @@
 //!
 //! // A short task's RUNNING report was lost: SUCCEEDED skips forward.
 //! let done = TaskEvent::Report {
+//!     worker: WorkerId::new("w1")?,
 //!     attempt: AttemptId::new(0),
 //!     report: WorkerReport::Succeeded,
 //!     at: Timestamp::from_millis(9),
@@ -130,6 +131,7 @@
 //! [`counts`](TaskTable::counts) are kept up to date on every change.
 //!
 //! ```
+//! use std::time::Duration;
 //! use iris_task::{JobId, JobPolicy, JobState, RetryPolicy, StateKind, Task, TaskId, TaskTable,
 //!     Timestamp, WorkerId};
 //!
@@ -149,7 +151,7 @@
 //!
 //! // Neither worker confirms: after the dispatch deadline both tasks are requeued, free of
 //! // charge, at the back of the queue.
-//! let requeued = table.expire_assigned(Timestamp::from_millis(101), Timestamp::from_millis(30_100));
+//! let requeued = table.expire_assigned(Timestamp::from_millis(30_101), Duration::from_secs(30));
 //! assert_eq!(requeued.len(), 2);
 //! assert_eq!(table.pending().count(), 4);
 //! assert_eq!(table.job_counts(&job).unwrap().job_state(&JobPolicy::default()), JobState::Pending);
@@ -222,6 +224,7 @@
 //! The library never reads a clock: every transition takes the time it happened at.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
 mod any;
@@ -247,8 +250,14 @@ pub use state::{
     Active, Assigned, Building, Executing, Failed, Killed, ParseStateKindError, Pending, Running,
     State, StateKind, Succeeded, Terminal, Unschedulable, WorkerFailed,
 };
-pub use table::{DISPATCH_DEADLINE_ERROR, JobState, StateCounts, TableError, TaskTable};
+pub use table::{
+    DISPATCH_DEADLINE_ERROR, JobState, ParseJobStateError, StateCounts, TableError, TaskTable,
+};
 pub use task::{Retry, Task};
+
+/// The `prost` this crate builds its [`proto`] types with: use it (`iris_task::prost::Message`)
+/// to encode and decode them, so your version always matches.
+pub use prost;
 
 /// The README's examples, run as doc tests so that they cannot go stale.
 #[cfg(doctest)]

@@ -27,7 +27,6 @@
 //! # }
 //! ```
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 use std::str::FromStr;
@@ -69,6 +68,7 @@ as_text!(
     TaskId => "a task id of the form \"{job_id}/task-{index}\"",
     WorkerId => "a worker id",
     StateKind => "a task state label such as \"assigned\"",
+    JobState => "a job state label such as \"running\"",
 );
 
 struct TextVisitor<T> {
@@ -97,12 +97,6 @@ where
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
         text.parse().map_err(E::custom)
-    }
-}
-
-impl Serialize for JobState {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.label())
     }
 }
 
@@ -145,12 +139,36 @@ impl Serialize for StateCounts {
 }
 
 impl<'de> Deserialize<'de> for StateCounts {
+    /// Reads each count as the number it is, so the time taken follows the size of the input,
+    /// never the numbers in it (`{"pending": 18446744073709551615}` is read at once). A state
+    /// named twice is an error; a state left out counts 0.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<StateCounts, D::Error> {
-        let map = BTreeMap::<StateKind, usize>::deserialize(deserializer)?;
-        Ok(map
-            .into_iter()
-            .flat_map(|(state, count)| std::iter::repeat_n(state, count))
-            .collect())
+        deserializer.deserialize_map(CountsVisitor)
+    }
+}
+
+struct CountsVisitor;
+
+impl<'de> de::Visitor<'de> for CountsVisitor {
+    type Value = StateCounts;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map from task state labels to counts, such as {\"pending\": 5}")
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<StateCounts, A::Error> {
+        let mut seen = Vec::with_capacity(StateKind::ALL.len());
+        let mut counts = Vec::with_capacity(StateKind::ALL.len());
+        while let Some((state, count)) = map.next_entry::<StateKind, usize>()? {
+            if seen.contains(&state) {
+                return Err(de::Error::custom(format_args!(
+                    "the count of {state} is given twice"
+                )));
+            }
+            seen.push(state);
+            counts.push((state, count));
+        }
+        Ok(counts.into_iter().collect())
     }
 }
 

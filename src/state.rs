@@ -328,8 +328,10 @@ impl StateKind {
 }
 
 impl fmt::Display for StateKind {
+    /// The [label](StateKind::label), padded to the formatter's width and fill, so dashboards can
+    /// align columns: `format!("{:>13}", StateKind::Pending)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
+        f.pad(self.label())
     }
 }
 

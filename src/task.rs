@@ -119,7 +119,8 @@ impl Core {
         }
     }
 
-    /// Wraps the data as a task in state `S`, whose invariants the caller has established.
+    /// Wraps the data as a task in state `S`, whose invariants the caller has established: a
+    /// decode checked them, or a transition of this module just made them true.
     ///
     /// (A method of `Core`, not a constructor of `Task`, so that the compiler never suggests it
     /// to code outside the crate that tries to build a task with a struct literal.)
@@ -147,6 +148,18 @@ impl Core {
         }
     }
 
+    /// The latest time the task records: its ending, or its last attempt's finish, start or
+    /// assignment. Attempts never overlap, so the last attempt holds the latest of their times.
+    #[inline]
+    pub(crate) fn latest_time(&self) -> Option<Timestamp> {
+        match &self.ending {
+            // A task ends no earlier than its last attempt (the transitions and the decoder see
+            // to it).
+            Some(ending) => Some(ending.at()),
+            None => self.attempts.last().map(Attempt::latest_time),
+        }
+    }
+
     fn failure_count(&self) -> u32 {
         count(self.attempts.iter().filter(|attempt| attempt.is_failure()))
     }
@@ -158,19 +171,14 @@ impl Core {
                 .filter(|attempt| attempt.is_preemption()),
         )
     }
-}
 
-// ---------------------------------------------------------------------------------------------
-// The rules: what each transition does to the task's data
-//
-// Each rule may only be called in the states its transition is defined for (see the typed
-// transitions below, and `AnyTask::apply`); it returns the state the task is in after it.
-// ---------------------------------------------------------------------------------------------
+    // The edits below change the attempts only. Which of them a state allows, and in which
+    // order, is decided by the transitions of `Task<S>` further down, which are the only code
+    // that calls them: they are private to this module.
 
-impl Core {
-    /// PENDING → ASSIGNED: a new attempt opens, with the next id.
+    /// Opens a new attempt on `worker`, with the next id.
     #[inline]
-    pub(crate) fn assign(&mut self, worker: WorkerId, at: Timestamp) -> StateKind {
+    fn open_attempt(&mut self, worker: WorkerId, at: Timestamp) {
         // Ids are indices into `attempts`; a task can't hold 2^32 of them.
         let id = AttemptId::new(u32::try_from(self.attempts.len()).unwrap_or(u32::MAX));
         if self.attempts.len() == self.attempts.capacity() {
@@ -188,38 +196,21 @@ impl Core {
             exit_code: None,
             error: None,
         });
-        StateKind::Assigned
     }
 
-    /// PENDING → UNSCHEDULABLE or KILLED: no attempt is open, so the task keeps the reason.
+    /// The worker confirmed the open attempt: it is now in `state`, and started at its first
+    /// confirmation.
     #[inline]
-    pub(crate) fn end_while_pending(
-        &mut self,
-        ending: StateKind,
-        why: impl Into<String>,
-        at: Timestamp,
-    ) -> StateKind {
-        self.ending = Some(Ending::WhilePending {
-            at,
-            reason: reason(why),
-        });
-        ending
-    }
-
-    /// ASSIGNED → BUILDING or RUNNING, BUILDING → RUNNING: the worker confirmed the attempt. It
-    /// started at the first confirmation.
-    #[inline]
-    pub(crate) fn confirm(&mut self, state: StateKind, at: Timestamp) -> StateKind {
+    fn confirm_attempt(&mut self, state: StateKind, at: Timestamp) {
         if let Some(attempt) = self.attempts.last_mut() {
             attempt.state = state;
             attempt.started_at.get_or_insert(at);
         }
-        state
     }
 
-    /// Closes the open attempt: the step that moves a task out of an active state.
+    /// Closes the open attempt as `state`: the step that moves a task out of an active state.
     #[inline]
-    fn close(
+    fn close_attempt(
         &mut self,
         state: StateKind,
         at: Timestamp,
@@ -234,78 +225,32 @@ impl Core {
         }
     }
 
-    /// Closes the open attempt as `state`, which ends the task.
+    /// The task ended with the attempt that just closed.
     #[inline]
-    fn close_and_end(
-        &mut self,
-        state: StateKind,
-        at: Timestamp,
-        exit_code: Option<i32>,
-        error: Option<String>,
-    ) -> StateKind {
-        self.close(state, at, exit_code, error);
+    fn end_with_attempt(&mut self, at: Timestamp) {
         self.ending = Some(Ending::Closed { at });
-        state
     }
 
-    /// RUNNING → SUCCEEDED.
+    /// The task ended while pending (killed or unschedulable): no attempt was open, so the task
+    /// itself keeps the reason.
     #[inline]
-    pub(crate) fn succeed(&mut self, at: Timestamp) -> StateKind {
-        self.close_and_end(StateKind::Succeeded, at, Some(0), None)
+    fn end_while_pending(&mut self, why: String, at: Timestamp) {
+        self.ending = Some(Ending::WhilePending {
+            at,
+            reason: reason(why),
+        });
     }
+}
 
-    /// ASSIGNED, BUILDING or RUNNING → KILLED: the attempt closes with the reason as its error.
-    #[inline]
-    pub(crate) fn kill(&mut self, why: impl Into<String>, at: Timestamp) -> StateKind {
-        self.close_and_end(StateKind::Killed, at, None, reason(why))
-    }
+/// The time of a transition, no earlier than anything its task records: what the in-place
+/// transitions take, so that the check is made once, by [`Task::stamp`] or `by_value`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Stamp(Timestamp);
 
-    /// ASSIGNED → PENDING: the dispatch failed or the worker died before it started the task.
-    /// No budget is charged, whatever the policy: charging the preemption budget here once
-    /// inflated a task's count to 250 for 3 real preemptions, as every "task not found" reply
-    /// from a restarted worker burned budget.
+impl Stamp {
     #[inline]
-    pub(crate) fn dispatch_failed(&mut self, error: impl Into<String>, at: Timestamp) -> StateKind {
-        self.close(StateKind::WorkerFailed, at, None, reason(error));
-        StateKind::Pending
-    }
-
-    /// BUILDING or RUNNING → PENDING or FAILED: the task exited non-zero. Requeued while
-    /// `failure_count() <= max_retries_failure`, counting this failure.
-    #[inline]
-    pub(crate) fn fail(
-        &mut self,
-        exit_code: i32,
-        error: impl Into<String>,
-        at: Timestamp,
-    ) -> StateKind {
-        self.close(StateKind::Failed, at, Some(exit_code), reason(error));
-        let within = self.failure_count() <= self.policy.max_retries_failure;
-        self.requeue_or_end(within, StateKind::Failed, at)
-    }
-
-    /// BUILDING or RUNNING → PENDING or WORKER_FAILED: the worker died while the task ran.
-    /// Requeued while `preemption_count() <= max_retries_preemption`, counting this one.
-    #[inline]
-    pub(crate) fn preempt(&mut self, error: impl Into<String>, at: Timestamp) -> StateKind {
-        self.close(StateKind::WorkerFailed, at, None, reason(error));
-        let within = self.preemption_count() <= self.policy.max_retries_preemption;
-        self.requeue_or_end(within, StateKind::WorkerFailed, at)
-    }
-
-    #[inline]
-    fn requeue_or_end(
-        &mut self,
-        within_budget: bool,
-        ending: StateKind,
-        at: Timestamp,
-    ) -> StateKind {
-        if within_budget {
-            StateKind::Pending
-        } else {
-            self.ending = Some(Ending::Closed { at });
-            ending
-        }
+    fn get(self) -> Timestamp {
+        self.0
     }
 }
 
@@ -318,20 +263,45 @@ fn count<'a>(attempts: impl Iterator<Item = &'a Attempt>) -> u32 {
 // ---------------------------------------------------------------------------------------------
 
 impl<S: State> Task<S> {
-    /// Rebuilds the task with another state marker: the last step of every transition.
+    /// `at` as the time of a transition, if it is no earlier than the task's latest time;
+    /// otherwise that latest time, as the error. [`AnyTask::apply`] rejects such an event.
     #[inline]
-    fn into_state<T: State>(self) -> Task<T> {
-        self.core.into_task()
+    pub(crate) fn stamp(&self, at: Timestamp) -> Result<Stamp, Timestamp> {
+        match self.core.latest_time() {
+            Some(latest) if at < latest => Err(latest),
+            _ => Ok(Stamp(at)),
+        }
+    }
+
+    /// Runs an in-place transition on a task held by value: the by-value transitions are these.
+    /// A typed transition has no error to return, so an `at` earlier than the task's latest time
+    /// is recorded as that latest time: time never goes backwards in a task.
+    #[inline]
+    fn by_value<R>(mut self, at: Timestamp, transition: impl FnOnce(&mut Self, Stamp) -> R) -> R {
+        let at = self.stamp(at).unwrap_or_else(Stamp);
+        let next = transition(&mut self, at);
+        // What the transition left behind owns no allocation: skip its drop code.
+        std::mem::forget(self);
+        next
+    }
+
+    /// Takes the task's data out, for a transition to rebuild it with the next state's marker.
+    /// What stays behind owns no allocation and is never read again: the caller replaces or
+    /// drops it.
+    #[inline]
+    fn take(&mut self) -> Core {
+        std::mem::replace(&mut self.core, Core::vacant())
+    }
+
+    /// The task as it is, for an arm of `AnyTask::apply` that changes nothing.
+    #[inline]
+    pub(crate) fn take_unchanged(&mut self) -> Task<S> {
+        self.take().into_task()
     }
 
     #[inline]
     pub(crate) fn core(&self) -> &Core {
         &self.core
-    }
-
-    #[inline]
-    pub(crate) fn core_mut(&mut self) -> &mut Core {
-        &mut self.core
     }
 
     /// The task's id.
@@ -350,6 +320,32 @@ impl<S: State> Task<S> {
     #[inline]
     pub fn state(&self) -> StateKind {
         S::KIND
+    }
+
+    /// The latest time the task records: when it ended, or when its last attempt finished,
+    /// started or was assigned; `None` for a task never assigned nor ended.
+    ///
+    /// Time never goes backwards in a task: [`AnyTask::apply`] rejects an event earlier than
+    /// this ([`TransitionError::TimeWentBackwards`](crate::TransitionError::TimeWentBackwards)),
+    /// and the typed transitions, which have no error to return, record `at` or this time,
+    /// whichever is later.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, Task, TaskId, Timestamp, WorkerId};
+    ///
+    /// let at = Timestamp::from_millis;
+    /// let task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default());
+    /// assert_eq!(task.latest_time(), None);
+    /// let task = task.assign(WorkerId::new("w1")?, at(2_100));
+    /// // A worker whose clock runs behind: the start is recorded no earlier than the assignment.
+    /// let task = task.start(at(1_500));
+    /// assert_eq!(task.current_attempt().and_then(|a| a.started_at()), Some(at(2_100)));
+    /// assert_eq!(task.latest_time(), Some(at(2_100)));
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
+    #[inline]
+    pub fn latest_time(&self) -> Option<Timestamp> {
+        self.core.latest_time()
     }
 
     /// Every attempt, oldest first. Attempt `n` is at index `n`; only the last may be open.
@@ -384,7 +380,8 @@ impl<S: State> Task<S> {
         self.core.failure_count()
     }
 
-    /// Attempts that ended WORKER_FAILED after they had started, derived from the attempts.
+    /// Attempts that ended WORKER_FAILED after they had started, derived from the attempts: what
+    /// the preemption budget is checked against.
     /// Dispatch failures (the worker was lost before the attempt started) do not count.
     ///
     /// ```
@@ -459,9 +456,16 @@ impl Task<Pending> {
     /// # Ok::<(), iris_task::IdError>(())
     /// ```
     #[inline]
-    pub fn assign(mut self, worker: WorkerId, at: Timestamp) -> Task<Assigned> {
-        self.core.assign(worker, at);
-        self.into_state()
+    pub fn assign(self, worker: WorkerId, at: Timestamp) -> Task<Assigned> {
+        self.by_value(at, |task, at| task.assign_in_place(worker, at))
+    }
+
+    /// [`assign`](Self::assign) for a task held in place (in an [`AnyTask`]).
+    #[inline]
+    pub(crate) fn assign_in_place(&mut self, worker: WorkerId, at: Stamp) -> Task<Assigned> {
+        let at = at.get();
+        self.core.open_attempt(worker, at);
+        self.take().into_task()
     }
 
     /// No worker could take the task before its scheduling deadline. The reason is kept as the
@@ -478,13 +482,25 @@ impl Task<Pending> {
     /// ```
     #[inline]
     pub fn mark_unschedulable(
-        mut self,
+        self,
         reason: impl Into<String>,
         at: Timestamp,
     ) -> Task<Unschedulable> {
-        self.core
-            .end_while_pending(StateKind::Unschedulable, reason, at);
-        self.into_state()
+        self.by_value(at, |task, at| {
+            task.mark_unschedulable_in_place(reason.into(), at)
+        })
+    }
+
+    /// [`mark_unschedulable`](Self::mark_unschedulable) for a task held in place.
+    #[inline]
+    pub(crate) fn mark_unschedulable_in_place(
+        &mut self,
+        reason: String,
+        at: Stamp,
+    ) -> Task<Unschedulable> {
+        let at = at.get();
+        self.core.end_while_pending(reason, at);
+        self.take().into_task()
     }
 
     /// Cancels the task before it was matched to a worker. No attempt is open, so the task
@@ -499,9 +515,16 @@ impl Task<Pending> {
     /// # Ok::<(), iris_task::IdError>(())
     /// ```
     #[inline]
-    pub fn kill(mut self, reason: impl Into<String>, at: Timestamp) -> Task<Killed> {
-        self.core.end_while_pending(StateKind::Killed, reason, at);
-        self.into_state()
+    pub fn kill(self, reason: impl Into<String>, at: Timestamp) -> Task<Killed> {
+        self.by_value(at, |task, at| task.kill_in_place(reason.into(), at))
+    }
+
+    /// [`kill`](Self::kill) for a task held in place.
+    #[inline]
+    pub(crate) fn kill_in_place(&mut self, reason: String, at: Stamp) -> Task<Killed> {
+        let at = at.get();
+        self.core.end_while_pending(reason, at);
+        self.take().into_task()
     }
 }
 
@@ -513,7 +536,7 @@ impl<S: Active> Task<S> {
     /// The open attempt, which every way into an active state creates (`assign`) or checks
     /// (decoding), and which only a transition out of the state closes.
     #[inline]
-    fn open_attempt(&self) -> &Attempt {
+    fn open(&self) -> &Attempt {
         match self.core.attempts.last() {
             Some(attempt) => attempt,
             None => unreachable!("a Task<{}> always holds an open attempt", S::KIND),
@@ -523,13 +546,13 @@ impl<S: Active> Task<S> {
     /// The worker that holds the task.
     #[inline]
     pub fn worker(&self) -> &WorkerId {
-        &self.open_attempt().worker
+        &self.open().worker
     }
 
     /// The id of the open attempt.
     #[inline]
     pub fn attempt_id(&self) -> AttemptId {
-        self.open_attempt().id
+        self.open().id
     }
 
     /// Cancels the task on its worker. The attempt closes as KILLED with the reason as its error.
@@ -546,9 +569,18 @@ impl<S: Active> Task<S> {
     /// # Ok::<(), iris_task::IdError>(())
     /// ```
     #[inline]
-    pub fn kill(mut self, reason: impl Into<String>, at: Timestamp) -> Task<Killed> {
-        self.core.kill(reason, at);
-        self.into_state()
+    pub fn kill(self, reason: impl Into<String>, at: Timestamp) -> Task<Killed> {
+        self.by_value(at, |task, at| task.kill_in_place(reason.into(), at))
+    }
+
+    /// [`kill`](Self::kill) for a task held in place.
+    #[inline]
+    pub(crate) fn kill_in_place(&mut self, reason: String, at: Stamp) -> Task<Killed> {
+        let at = at.get();
+        self.core
+            .close_attempt(StateKind::Killed, at, None, self::reason(reason));
+        self.core.end_with_attempt(at);
+        self.take().into_task()
     }
 }
 
@@ -566,9 +598,16 @@ impl Task<Assigned> {
     /// # Ok::<(), iris_task::IdError>(())
     /// ```
     #[inline]
-    pub fn build(mut self, at: Timestamp) -> Task<Building> {
-        self.core.confirm(StateKind::Building, at);
-        self.into_state()
+    pub fn build(self, at: Timestamp) -> Task<Building> {
+        self.by_value(at, Self::build_in_place)
+    }
+
+    /// [`build`](Self::build) for a task held in place.
+    #[inline]
+    pub(crate) fn build_in_place(&mut self, at: Stamp) -> Task<Building> {
+        let at = at.get();
+        self.core.confirm_attempt(StateKind::Building, at);
+        self.take().into_task()
     }
 
     /// The worker confirmed that execution started. The attempt starts now.
@@ -584,9 +623,16 @@ impl Task<Assigned> {
     /// # Ok::<(), iris_task::IdError>(())
     /// ```
     #[inline]
-    pub fn start(mut self, at: Timestamp) -> Task<Running> {
-        self.core.confirm(StateKind::Running, at);
-        self.into_state()
+    pub fn start(self, at: Timestamp) -> Task<Running> {
+        self.by_value(at, Self::start_in_place)
+    }
+
+    /// [`start`](Self::start) for a task held in place.
+    #[inline]
+    pub(crate) fn start_in_place(&mut self, at: Stamp) -> Task<Running> {
+        let at = at.get();
+        self.core.confirm_attempt(StateKind::Running, at);
+        self.take().into_task()
     }
 
     /// Dispatch failed, or the worker died before starting the task: always back to PENDING, no
@@ -609,9 +655,17 @@ impl Task<Assigned> {
     /// # Ok::<(), iris_task::IdError>(())
     /// ```
     #[inline]
-    pub fn worker_failed(mut self, error: impl Into<String>, at: Timestamp) -> Task<Pending> {
-        self.core.dispatch_failed(error, at);
-        self.into_state()
+    pub fn worker_failed(self, error: impl Into<String>, at: Timestamp) -> Task<Pending> {
+        self.by_value(at, |task, at| task.worker_failed_in_place(error.into(), at))
+    }
+
+    /// [`worker_failed`](Self::worker_failed) for a task held in place.
+    #[inline]
+    pub(crate) fn worker_failed_in_place(&mut self, error: String, at: Stamp) -> Task<Pending> {
+        let at = at.get();
+        self.core
+            .close_attempt(StateKind::WorkerFailed, at, None, reason(error));
+        self.take().into_task()
     }
 }
 
@@ -631,9 +685,16 @@ impl Task<Building> {
     /// # Ok::<(), iris_task::IdError>(())
     /// ```
     #[inline]
-    pub fn start(mut self, at: Timestamp) -> Task<Running> {
-        self.core.confirm(StateKind::Running, at);
-        self.into_state()
+    pub fn start(self, at: Timestamp) -> Task<Running> {
+        self.by_value(at, Self::start_in_place)
+    }
+
+    /// [`start`](Self::start) for a task held in place.
+    #[inline]
+    pub(crate) fn start_in_place(&mut self, at: Stamp) -> Task<Running> {
+        let at = at.get();
+        self.core.confirm_attempt(StateKind::Running, at);
+        self.take().into_task()
     }
 }
 
@@ -656,14 +717,25 @@ impl<S: Executing> Task<S> {
     /// # Ok::<(), iris_task::IdError>(())
     /// ```
     #[inline]
-    pub fn fail(
-        mut self,
+    pub fn fail(self, exit_code: i32, error: impl Into<String>, at: Timestamp) -> Retry<Failed> {
+        self.by_value(at, |task, at| {
+            task.fail_in_place(exit_code, error.into(), at)
+        })
+    }
+
+    /// [`fail`](Self::fail) for a task held in place.
+    #[inline]
+    pub(crate) fn fail_in_place(
+        &mut self,
         exit_code: i32,
-        error: impl Into<String>,
-        at: Timestamp,
+        error: String,
+        at: Stamp,
     ) -> Retry<Failed> {
-        let after = self.core.fail(exit_code, error, at);
-        Retry::after(self, after)
+        let at = at.get();
+        self.core
+            .close_attempt(StateKind::Failed, at, Some(exit_code), reason(error));
+        let within_budget = self.core.failure_count() <= self.core.policy.max_retries_failure;
+        self.requeue_or_end(within_budget, at)
     }
 
     /// The worker died while the task ran (a preemption). The attempt closes as WORKER_FAILED; the
@@ -683,9 +755,33 @@ impl<S: Executing> Task<S> {
     /// # Ok::<(), iris_task::IdError>(())
     /// ```
     #[inline]
-    pub fn worker_failed(mut self, error: impl Into<String>, at: Timestamp) -> Retry<WorkerFailed> {
-        let after = self.core.preempt(error, at);
-        Retry::after(self, after)
+    pub fn worker_failed(self, error: impl Into<String>, at: Timestamp) -> Retry<WorkerFailed> {
+        self.by_value(at, |task, at| task.worker_failed_in_place(error.into(), at))
+    }
+
+    /// [`worker_failed`](Self::worker_failed) for a task held in place.
+    #[inline]
+    pub(crate) fn worker_failed_in_place(
+        &mut self,
+        error: String,
+        at: Stamp,
+    ) -> Retry<WorkerFailed> {
+        let at = at.get();
+        self.core
+            .close_attempt(StateKind::WorkerFailed, at, None, reason(error));
+        let within_budget = self.core.preemption_count() <= self.core.policy.max_retries_preemption;
+        self.requeue_or_end(within_budget, at)
+    }
+
+    /// After the open attempt closed on a budget: requeued while within it, ended `T` after.
+    #[inline]
+    fn requeue_or_end<T: Terminal>(&mut self, within_budget: bool, at: Timestamp) -> Retry<T> {
+        if within_budget {
+            Retry::Requeued(self.take().into_task())
+        } else {
+            self.core.end_with_attempt(at);
+            Retry::Exhausted(self.take().into_task())
+        }
     }
 }
 
@@ -705,9 +801,18 @@ impl Task<Running> {
     /// # Ok::<(), iris_task::IdError>(())
     /// ```
     #[inline]
-    pub fn succeed(mut self, at: Timestamp) -> Task<Succeeded> {
-        self.core.succeed(at);
-        self.into_state()
+    pub fn succeed(self, at: Timestamp) -> Task<Succeeded> {
+        self.by_value(at, Self::succeed_in_place)
+    }
+
+    /// [`succeed`](Self::succeed) for a task held in place.
+    #[inline]
+    pub(crate) fn succeed_in_place(&mut self, at: Stamp) -> Task<Succeeded> {
+        let at = at.get();
+        self.core
+            .close_attempt(StateKind::Succeeded, at, Some(0), None);
+        self.core.end_with_attempt(at);
+        self.take().into_task()
     }
 }
 
@@ -778,16 +883,6 @@ pub enum Retry<T: Terminal> {
 }
 
 impl<T: Terminal> Retry<T> {
-    /// The task whose attempt has just closed, as the rule left it: PENDING again, or ended.
-    #[inline]
-    fn after<S: State>(task: Task<S>, after: StateKind) -> Retry<T> {
-        if after == StateKind::Pending {
-            Retry::Requeued(task.into_state())
-        } else {
-            Retry::Exhausted(task.into_state())
-        }
-    }
-
     /// The task was requeued.
     pub fn is_requeued(&self) -> bool {
         matches!(self, Retry::Requeued(_))

@@ -37,8 +37,14 @@ fn assign(worker: &str, t: i64) -> TaskEvent {
     }
 }
 
+/// A report from w1, the worker every task here is first assigned to.
 fn report(attempt: u32, report: WorkerReport, t: i64) -> TaskEvent {
+    report_from("w1", attempt, report, t)
+}
+
+fn report_from(worker: &str, attempt: u32, report: WorkerReport, t: i64) -> TaskEvent {
     TaskEvent::Report {
+        worker: w(worker),
         attempt: AttemptId::new(attempt),
         report,
         at: at(t),
@@ -473,10 +479,15 @@ fn terminal_states_absorb_every_event() {
         );
         assert_rejected(&mut task, lost("w1", 100), illegal("worker lost"));
         if task.current_attempt().is_some() {
+            // A report about the closed attempt that is not a duplicate is stale.
             assert_rejected(
                 &mut task,
                 report(0, WorkerReport::Running, 100),
-                illegal("report RUNNING"),
+                TransitionError::StaleAttempt {
+                    task: id(),
+                    current: Some(AttemptId::new(0)),
+                    reported: AttemptId::new(0),
+                },
             );
         }
     }
@@ -494,15 +505,15 @@ fn a_duplicate_terminal_report_is_a_no_op_that_keeps_the_first_outcome() {
 }
 
 #[test]
-fn a_killed_task_rejects_the_failure_its_kill_caused() {
+fn a_killed_task_rejects_the_failure_its_kill_caused_as_stale() {
     let mut task = run(running(), [kill(40)]);
     assert_rejected(
         &mut task,
         report(0, failed(137, "SIGKILL"), 41),
-        TransitionError::Illegal {
+        TransitionError::StaleAttempt {
             task: id(),
-            from: StateKind::Killed,
-            event: "report FAILED",
+            current: Some(AttemptId::new(0)),
+            reported: AttemptId::new(0),
         },
     );
 }
@@ -518,7 +529,7 @@ fn a_report_for_another_attempt_is_stale_and_changes_nothing() {
             assign("w1", 10),
             lost("w1", 11),
             assign("w2", 12),
-            report(1, WorkerReport::Running, 13),
+            report_from("w2", 1, WorkerReport::Running, 13),
         ],
     );
     let stale = |reported| TransitionError::StaleAttempt {
@@ -593,15 +604,231 @@ fn a_duplicate_end_report_is_accepted_after_the_task_was_requeued() {
         ],
     );
     assert_duplicate(&mut task, report(0, worker_failed("task not found"), 12));
-    // Other reports for the closed attempt do not apply to a pending task.
+    // Any other report about the closed attempt is stale.
     assert_rejected(
         &mut task,
         report(0, WorkerReport::Running, 13),
+        TransitionError::StaleAttempt {
+            task: id(),
+            current: Some(AttemptId::new(0)),
+            reported: AttemptId::new(0),
+        },
+    );
+}
+
+#[test]
+fn a_late_report_about_a_closed_attempt_is_stale_before_and_after_the_task_is_reassigned() {
+    // Attempt 0 lost its worker while running and was requeued; its SUCCEEDED arrives late.
+    let late = report(0, WorkerReport::Succeeded, 50);
+    let mut waiting = run(running(), [lost("w1", 40)]);
+    assert_eq!(waiting.state(), StateKind::Pending);
+    let stale = |current| TransitionError::StaleAttempt {
+        task: id(),
+        current: Some(AttemptId::new(current)),
+        reported: AttemptId::new(0),
+    };
+    assert_rejected(&mut waiting, late.clone(), stale(0));
+    let mut reassigned = run(waiting, [assign("w2", 45)]);
+    assert_rejected(&mut reassigned, late, stale(1));
+}
+
+// ----- reports: the sender -----
+
+#[test]
+fn a_report_from_another_worker_is_rejected_and_changes_nothing() {
+    for mut task in [assigned(), building(), running()] {
+        let state = task.state();
+        for report in [
+            WorkerReport::Running,
+            WorkerReport::Succeeded,
+            failed(1, "exit 1"),
+            worker_failed("disk"),
+        ] {
+            assert_rejected(
+                &mut task,
+                report_from("w2", 0, report, 50),
+                TransitionError::WrongWorker {
+                    task: id(),
+                    current: Some(w("w1")),
+                    reported: w("w2"),
+                },
+            );
+        }
+        assert_eq!(task.state(), state);
+    }
+    // Also when the report would be a duplicate, or is about a closed attempt.
+    let mut done = run(running(), [report(0, WorkerReport::Succeeded, 40)]);
+    assert_rejected(
+        &mut done,
+        report_from("w2", 0, WorkerReport::Succeeded, 41),
+        TransitionError::WrongWorker {
+            task: id(),
+            current: Some(w("w1")),
+            reported: w("w2"),
+        },
+    );
+}
+
+#[test]
+fn a_stale_report_is_stale_whichever_worker_sent_it() {
+    let mut task = running();
+    assert_rejected(
+        &mut task,
+        report_from("w2", 3, WorkerReport::Succeeded, 50),
+        TransitionError::StaleAttempt {
+            task: id(),
+            current: Some(AttemptId::new(0)),
+            reported: AttemptId::new(3),
+        },
+    );
+}
+
+#[test]
+fn a_report_from_another_worker_is_rejected_when_decoded_from_bytes() {
+    use iris_task::proto;
+    use prost::Message;
+
+    let bytes = |worker: &str| {
+        proto::ReportTaskStateRequest {
+            worker_id: worker.into(),
+            task_id: "job/task-0".into(),
+            job_id: "job".into(),
+            task_index: 0,
+            state: proto::TaskState::Succeeded as i32,
+            attempt_id: 0,
+            ..Default::default()
+        }
+        .encode_to_vec()
+    };
+    let mut task = running();
+    let (task_id, event) = TaskEvent::decode_report(&bytes("w2"), at(50)).unwrap();
+    assert_eq!(task_id, id());
+    assert_rejected(
+        &mut task,
+        event,
+        TransitionError::WrongWorker {
+            task: id(),
+            current: Some(w("w1")),
+            reported: w("w2"),
+        },
+    );
+    let (_, event) = TaskEvent::decode_report(&bytes("w1"), at(50)).unwrap();
+    assert_eq!(
+        task.apply(event),
+        Ok(step(StateKind::Running, StateKind::Succeeded))
+    );
+}
+
+// ----- time never goes backwards -----
+
+/// Every event a task in each state accepts, at time `t`.
+fn accepted_events(state: StateKind, t: i64) -> Vec<TaskEvent> {
+    match state {
+        StateKind::Pending => vec![
+            assign("w1", t),
+            kill(t),
+            TaskEvent::SchedulingTimeout { at: at(t) },
+        ],
+        StateKind::Assigned => vec![
+            report(0, WorkerReport::Building, t),
+            report(0, WorkerReport::Running, t),
+            report(0, WorkerReport::Succeeded, t),
+            report(0, failed(1, "exit 1"), t),
+            report(0, worker_failed("oom"), t),
+            lost("w1", t),
+            kill(t),
+        ],
+        // RUNNING twice is a duplicate, absorbed whatever its time.
+        StateKind::Building => vec![
+            report(0, WorkerReport::Running, t),
+            report(0, WorkerReport::Succeeded, t),
+            report(0, failed(1, "exit 1"), t),
+            report(0, worker_failed("oom"), t),
+            lost("w1", t),
+            kill(t),
+        ],
+        _ => vec![
+            report(0, WorkerReport::Succeeded, t),
+            report(0, failed(1, "exit 1"), t),
+            report(0, worker_failed("oom"), t),
+            lost("w1", t),
+            kill(t),
+        ],
+    }
+}
+
+#[test]
+fn an_event_earlier_than_the_task_records_is_rejected_and_changes_nothing() {
+    // A requeued task (its attempt finished at 40), and tasks assigned at 10 / started at 20, 30.
+    let requeued = run(running(), [lost("w1", 40)]);
+    for (task, latest) in [
+        (requeued, 40),
+        (assigned(), 10),
+        (building(), 20),
+        (running(), 30),
+    ] {
+        for event in accepted_events(task.state(), latest - 1) {
+            let mut task = task.clone();
+            let expected = TransitionError::TimeWentBackwards {
+                task: id(),
+                latest: at(latest),
+                at: event.at(),
+            };
+            assert_rejected(&mut task, event, expected);
+        }
+        // Equal times are allowed.
+        for event in accepted_events(task.state(), latest) {
+            let mut task = task.clone();
+            let name = event.name();
+            assert!(task.apply(event).is_ok(), "{name} at the latest time");
+        }
+    }
+}
+
+#[test]
+fn illegal_is_judged_before_time() {
+    let mut task = running();
+    assert_rejected(
+        &mut task,
+        assign("w2", 1),
         TransitionError::Illegal {
             task: id(),
-            from: StateKind::Pending,
-            event: "report RUNNING",
+            from: StateKind::Running,
+            event: "assign",
         },
+    );
+    assert_rejected(
+        &mut task,
+        report(0, WorkerReport::Building, 1),
+        TransitionError::Regression {
+            task: id(),
+            from: StateKind::Running,
+            reported: StateKind::Building,
+        },
+    );
+}
+
+#[test]
+fn a_worker_clock_behind_cannot_finish_an_attempt_before_it_started() {
+    // Assigned and started at 2100 by the controller's clock; the worker says 1500.
+    let mut task = run(
+        pending(),
+        [assign("w1", 2_100), report(0, WorkerReport::Running, 2_100)],
+    );
+    assert_rejected(
+        &mut task,
+        report(0, WorkerReport::Succeeded, 1_500),
+        TransitionError::TimeWentBackwards {
+            task: id(),
+            latest: at(2_100),
+            at: at(1_500),
+        },
+    );
+    // Every task the crate builds can be saved and loaded.
+    let task = run(task, [report(0, WorkerReport::Succeeded, 2_200)]);
+    assert_eq!(
+        AnyTask::decode(&task.encode_to_vec(), RetryPolicy::default()).unwrap(),
+        task
     );
 }
 
@@ -651,7 +878,16 @@ fn errors_read_as_sentences_naming_the_task_states_and_ids() {
     };
     assert_eq!(
         wrong.to_string(),
-        "task job/task-0: worker w2 was reported lost, but the task is on w1"
+        "task job/task-0: worker w2 does not hold it; its worker is w1"
+    );
+    let backwards = TransitionError::TimeWentBackwards {
+        task: id(),
+        latest: at(2_100),
+        at: at(1_500),
+    };
+    assert_eq!(
+        backwards.to_string(),
+        "task job/task-0: an event at 1500ms is earlier than 2100ms, which the task already records"
     );
     let back = TransitionError::Regression {
         task: id(),

@@ -181,3 +181,23 @@ fn every_whitespace_character_is_rejected_and_nothing_else() {
         );
     }
 }
+
+#[test]
+fn display_honours_width_and_fill() {
+    let job = JobId::new("job").unwrap();
+    assert_eq!(
+        format!("{:>12}", TaskId::new(job.clone(), 0)),
+        "  job/task-0"
+    );
+    assert_eq!(
+        format!("{:-<12}", TaskId::new(job.clone(), 0)),
+        "job/task-0--"
+    );
+    assert_eq!(format!("{:<5}|", WorkerId::new("w1").unwrap()), "w1   |");
+    assert_eq!(format!("{:^7}", job), "  job  ");
+    assert_eq!(format!("{:>4}", AttemptId::new(7)), "   7");
+    assert_eq!(format!("{:>8}", Timestamp::from_millis(5)), "     5ms");
+    // Without a width, nothing changes.
+    assert_eq!(TaskId::new(job, 3).to_string(), "job/task-3");
+    assert_eq!(Timestamp::from_millis(-2).to_string(), "-2ms");
+}

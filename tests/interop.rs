@@ -58,6 +58,10 @@ fn job_fields(job: &proto::JobStatus) -> Value {
     })
 }
 
+/// When the controller received the Python fixtures: what reports are stamped with, and what an
+/// Iris peer's open attempt is dated by.
+const RECEIVED_AT: Timestamp = Timestamp::from_millis(3_000);
+
 fn assert_fields(name: &str, decoded: &Value, expected: &Value) {
     let expected = expected.as_object().expect("fields is an object");
     for (field, want) in expected {
@@ -77,7 +81,8 @@ fn python_encodings_decode_to_the_fields_python_set() {
             Some("status") => {
                 let status = proto::TaskStatus::decode(bytes.as_slice()).expect(name);
                 assert_fields(name, &status_fields(&status), &expected["fields"]);
-                let decoded = AnyTask::decode(&bytes, policy);
+                // Iris peers send no assigned_at_ms: their open attempts are dated on receipt.
+                let decoded = AnyTask::decode_received(&bytes, policy, RECEIVED_AT);
                 match expected["error"].as_str() {
                     Some("unknown_state") => assert!(
                         matches!(decoded, Err(ProtoError::UnknownState { value: 10, .. })),
@@ -90,7 +95,7 @@ fn python_encodings_decode_to_the_fields_python_set() {
             Some("report") => {
                 let report = proto::ReportTaskStateRequest::decode(bytes.as_slice()).expect(name);
                 assert_fields(name, &report_fields(&report), &expected["fields"]);
-                let decoded = TaskEvent::from_report(report, Timestamp::from_millis(1));
+                let decoded = TaskEvent::from_report(report, RECEIVED_AT);
                 match expected["error"].as_str() {
                     Some("not_reportable") => assert!(
                         matches!(decoded, Err(ProtoError::NotReportable { .. })),
@@ -151,6 +156,7 @@ fn check_report(name: &str, (task, event): (TaskId, TaskEvent), expected: &Value
         attempt,
         report,
         at,
+        ..
     } = event
     else {
         panic!("{name}: a report becomes a Report event");

@@ -489,3 +489,32 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn typed_transitions_never_record_a_time_before_what_the_task_records() {
+    // A worker clock behind the controller's: the typed API has no error to return, so each
+    // change is stamped with the task's latest time instead.
+    let started = task()
+        .assign(WorkerId::new("w1").unwrap(), at(2_100))
+        .start(at(1_500));
+    assert_eq!(
+        started.current_attempt().unwrap().started_at(),
+        Some(at(2_100))
+    );
+    let done = started.succeed(at(1_400));
+    assert_eq!(done.finished_at(), at(2_100));
+    let pending = task()
+        .assign(WorkerId::new("w1").unwrap(), at(50))
+        .worker_failed("refused", at(60));
+    let again = pending.assign(WorkerId::new("w2").unwrap(), at(10));
+    assert_eq!(again.current_attempt().unwrap().assigned_at(), at(60));
+    assert_eq!(again.latest_time(), Some(at(60)));
+    let killed = again.kill("stop", at(0));
+    assert_eq!(killed.finished_at(), at(60));
+    // What the typed API builds, the decoder accepts.
+    let any = killed.into_any();
+    assert_eq!(
+        AnyTask::decode(&any.encode_to_vec(), RetryPolicy::default()).unwrap(),
+        any
+    );
+}

@@ -1,6 +1,6 @@
 //! Model-based property tests: random sequences of events, legal and illegal, with stale attempt
-//! ids and wrong workers mixed in, applied to the crate and to a small reference model written here
-//! from DOMAIN.md's tables. After every step both must agree.
+//! ids, wrong workers and clocks that go backwards mixed in, applied to the crate and to a small
+//! reference model written here from DOMAIN.md's tables. After every step both must agree.
 //!
 //! At least 2,000 cases per property; more with `PROPTEST_CASES`.
 
@@ -21,6 +21,9 @@ fn config() -> ProptestConfig {
 
 const WORKERS: [&str; 3] = ["w0", "w1", "w2"];
 
+/// In a generated report, "the named attempt's own worker".
+const SAME_WORKER: usize = usize::MAX;
+
 fn worker(index: usize) -> WorkerId {
     WorkerId::new(WORKERS[index % WORKERS.len()]).unwrap()
 }
@@ -34,13 +37,16 @@ struct ModelAttempt {
     worker: usize,
     state: StateKind,
     assigned_at: i64,
-    started: bool,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
 }
 
 #[derive(Clone, Debug)]
 struct Model {
     state: StateKind,
     attempts: Vec<ModelAttempt>,
+    /// When the task ended, if it did.
+    ended_at: Option<i64>,
     policy: RetryPolicy,
 }
 
@@ -48,7 +54,9 @@ struct Model {
 #[derive(Clone, Debug)]
 enum Ev {
     Assign(usize),
-    Report(u32, Rep),
+    /// A report naming an attempt, from a worker: `SAME_WORKER` stands for the named attempt's own
+    /// worker (see `Model::resolve`), so that most reports pass the worker check.
+    Report(u32, usize, Rep),
     Lost(usize),
     Kill,
     Timeout,
@@ -82,7 +90,8 @@ fn to_event(ev: &Ev, t: i64) -> TaskEvent {
             worker: worker(*w),
             at,
         },
-        Ev::Report(attempt, rep) => TaskEvent::Report {
+        Ev::Report(attempt, w, rep) => TaskEvent::Report {
+            worker: worker(*w),
             attempt: AttemptId::new(*attempt),
             report: match rep {
                 Rep::Building => WorkerReport::Building,
@@ -120,6 +129,7 @@ enum Decision {
     Stale,
     WrongWorker,
     Regression,
+    TimeWentBackwards,
 }
 
 fn decision_of(result: &Result<iris_task::Transition, TransitionError>) -> Decision {
@@ -130,6 +140,7 @@ fn decision_of(result: &Result<iris_task::Transition, TransitionError>) -> Decis
         Err(TransitionError::StaleAttempt { .. }) => Decision::Stale,
         Err(TransitionError::WrongWorker { .. }) => Decision::WrongWorker,
         Err(TransitionError::Regression { .. }) => Decision::Regression,
+        Err(TransitionError::TimeWentBackwards { .. }) => Decision::TimeWentBackwards,
         Err(other) => panic!("unexpected error {other:?}"),
     }
 }
@@ -139,7 +150,28 @@ impl Model {
         Model {
             state: StateKind::Pending,
             attempts: Vec::new(),
+            ended_at: None,
             policy,
+        }
+    }
+
+    /// The latest time the task records.
+    fn latest(&self) -> Option<i64> {
+        let attempt = self
+            .attempts
+            .last()
+            .map(|a| a.finished_at.or(a.started_at).unwrap_or(a.assigned_at));
+        attempt.max(self.ended_at)
+    }
+
+    /// Replaces `SAME_WORKER` in a report by the named attempt's worker (w0 if there is none).
+    fn resolve(&self, ev: &Ev) -> Ev {
+        match ev {
+            Ev::Report(attempt, SAME_WORKER, rep) => {
+                let w = self.attempts.get(*attempt as usize).map_or(0, |a| a.worker);
+                Ev::Report(*attempt, w, *rep)
+            }
+            other => other.clone(),
         }
     }
 
@@ -153,7 +185,7 @@ impl Model {
     fn preemptions(&self) -> u32 {
         self.attempts
             .iter()
-            .filter(|a| a.state == StateKind::WorkerFailed && a.started)
+            .filter(|a| a.state == StateKind::WorkerFailed && a.started_at.is_some())
             .count() as u32
     }
 
@@ -164,11 +196,16 @@ impl Model {
             .map(|a| a.worker)
     }
 
-    /// Closes the open attempt as `end` and decides the task's state from the budgets.
-    fn close(&mut self, end: StateKind, started: bool) {
+    /// Closes the open attempt as `end` at `t`, starting it first if `start`, and decides the
+    /// task's state from the budgets.
+    fn close(&mut self, end: StateKind, start: bool, t: i64) {
         let last = self.attempts.last_mut().unwrap();
         last.state = end;
-        last.started |= started;
+        if start {
+            last.started_at.get_or_insert(t);
+        }
+        let started = last.started_at.is_some();
+        last.finished_at = Some(t);
         self.state = match end {
             StateKind::Failed if self.failures() <= self.policy.max_retries_failure => {
                 StateKind::Pending
@@ -179,18 +216,30 @@ impl Model {
             }
             other => other,
         };
+        if self.state.is_terminal() {
+            self.ended_at = Some(t);
+        }
     }
 
     fn apply(&mut self, ev: &Ev, t: i64) -> Decision {
         use StateKind as S;
         // 1. stale attempt
-        if let Ev::Report(attempt, rep) = ev {
+        if let Ev::Report(attempt, w, rep) = ev {
             if self.attempts.len() != *attempt as usize + 1 {
                 return Decision::Stale;
             }
-            // 3. duplicate (after 2, which reports skip)
-            if self.attempts.last().unwrap().state == rep.state() {
+            let last = self.attempts.last().unwrap();
+            // 2. wrong worker
+            if last.worker != *w {
+                return Decision::WrongWorker;
+            }
+            // 3. duplicate
+            if last.state == rep.state() {
                 return Decision::Duplicate;
+            }
+            // 4. any other report about a closed attempt
+            if !last.state.is_active() {
+                return Decision::Stale;
             }
         }
         // 2. wrong worker
@@ -202,7 +251,21 @@ impl Model {
                 return Decision::WrongWorker;
             }
         }
-        // 4. the events table
+        // 5. the events table
+        let active = self.state.is_active();
+        let legal = match (self.state, ev) {
+            (S::Pending, Ev::Assign(_) | Ev::Kill | Ev::Timeout) => true,
+            (S::Running, Ev::Report(_, _, Rep::Building)) => return Decision::Regression,
+            (_, Ev::Report(..) | Ev::Lost(_) | Ev::Kill) => active,
+            _ => false,
+        };
+        if !legal {
+            return Decision::Illegal;
+        }
+        // 6. time never goes backwards
+        if self.latest().is_some_and(|latest| t < latest) {
+            return Decision::TimeWentBackwards;
+        }
         let executing = matches!(self.state, S::Building | S::Running);
         match (self.state, ev) {
             (S::Pending, Ev::Assign(w)) => {
@@ -210,37 +273,32 @@ impl Model {
                     worker: w % WORKERS.len(),
                     state: S::Assigned,
                     assigned_at: t,
-                    started: false,
+                    started_at: None,
+                    finished_at: None,
                 });
                 self.state = S::Assigned;
             }
-            (S::Pending, Ev::Kill) => self.state = S::Killed,
-            (S::Pending, Ev::Timeout) => self.state = S::Unschedulable,
-            (S::Assigned, Ev::Report(_, Rep::Building)) => {
-                self.state = S::Building;
+            (S::Pending, Ev::Kill) => {
+                self.state = S::Killed;
+                self.ended_at = Some(t);
+            }
+            (S::Pending, Ev::Timeout) => {
+                self.state = S::Unschedulable;
+                self.ended_at = Some(t);
+            }
+            (_, Ev::Report(_, _, rep @ (Rep::Building | Rep::Running))) => {
+                self.state = rep.state();
                 let last = self.attempts.last_mut().unwrap();
-                last.state = S::Building;
-                last.started = true;
+                last.state = rep.state();
+                last.started_at.get_or_insert(t);
             }
-            (S::Assigned | S::Building, Ev::Report(_, Rep::Running)) => {
-                self.state = S::Running;
-                let last = self.attempts.last_mut().unwrap();
-                last.state = S::Running;
-                last.started = true;
+            (_, Ev::Report(_, _, Rep::Succeeded)) => self.close(S::Succeeded, true, t),
+            (_, Ev::Report(_, _, Rep::Failed)) => self.close(S::Failed, true, t),
+            (_, Ev::Report(_, _, Rep::WorkerFailed) | Ev::Lost(_)) => {
+                self.close(S::WorkerFailed, executing, t)
             }
-            (S::Assigned | S::Building | S::Running, Ev::Report(_, Rep::Succeeded)) => {
-                self.close(S::Succeeded, true)
-            }
-            (S::Assigned | S::Building | S::Running, Ev::Report(_, Rep::Failed)) => {
-                self.close(S::Failed, true)
-            }
-            (
-                S::Assigned | S::Building | S::Running,
-                Ev::Report(_, Rep::WorkerFailed) | Ev::Lost(_),
-            ) => self.close(S::WorkerFailed, executing),
-            (S::Assigned | S::Building | S::Running, Ev::Kill) => self.close(S::Killed, false),
-            (S::Running, Ev::Report(_, Rep::Building)) => return Decision::Regression,
-            _ => return Decision::Illegal,
+            (_, Ev::Kill) => self.close(S::Killed, false, t),
+            _ => unreachable!("judged legal above"),
         }
         Decision::Changed
     }
@@ -257,7 +315,9 @@ fn event() -> impl Strategy<Value = Ev> {
     prop_oneof![
         3 => (0..3usize).prop_map(Ev::Assign),
         // Attempt ids 0..4: mostly current or stale, sometimes from the future.
-        6 => (0..4u32, rep).prop_map(|(attempt, rep)| Ev::Report(attempt, rep)),
+        // Workers: mostly the attempt's own, sometimes another.
+        6 => (0..4u32, prop_oneof![3 => Just(SAME_WORKER), 1 => 0..3usize], rep)
+            .prop_map(|(attempt, w, rep)| Ev::Report(attempt, w, rep)),
         2 => (0..3usize).prop_map(Ev::Lost),
         1 => Just(Ev::Kill),
         1 => Just(Ev::Timeout),
@@ -279,7 +339,14 @@ fn check_task(task: &AnyTask, model: &Model) -> Result<(), TestCaseError> {
         prop_assert_eq!(attempt.state(), expected.state);
         prop_assert_eq!(attempt.worker(), &worker(expected.worker));
         prop_assert_eq!(attempt.assigned_at().as_millis(), expected.assigned_at);
-        prop_assert_eq!(attempt.started_at().is_some(), expected.started);
+        prop_assert_eq!(
+            attempt.started_at().map(|t| t.as_millis()),
+            expected.started_at
+        );
+        prop_assert_eq!(
+            attempt.finished_at().map(|t| t.as_millis()),
+            expected.finished_at
+        );
         let last = index + 1 == task.attempts().len();
         prop_assert!(
             !attempt.is_open() || last,
@@ -293,6 +360,12 @@ fn check_task(task: &AnyTask, model: &Model) -> Result<(), TestCaseError> {
     }
     let open = task.current_attempt().is_some_and(|a| a.is_open());
     prop_assert_eq!(open, task.state().is_active());
+    prop_assert_eq!(task.latest_time().map(|t| t.as_millis()), model.latest());
+    // The task can be saved and loaded: its own decoder accepts it.
+    prop_assert_eq!(
+        &AnyTask::decode(&task.encode_to_vec(), *task.policy()).unwrap(),
+        task
+    );
     Ok(())
 }
 
@@ -303,13 +376,15 @@ proptest! {
     fn any_task_agrees_with_the_model(
         failure in 0u32..3,
         preemption in 0u32..3,
-        events in proptest::collection::vec(event(), 1..40),
+        events in proptest::collection::vec((event(), 0..3i64), 1..40),
     ) {
         let policy = RetryPolicy { max_retries_failure: failure, max_retries_preemption: preemption };
         let mut task = Task::new("job/task-0".parse().unwrap(), policy).into_any();
         let mut model = Model::new(policy);
-        for (t, ev) in events.iter().enumerate() {
-            let t = t as i64;
+        for (step, (ev, back)) in events.iter().enumerate() {
+            // A clock that sometimes goes back a few steps.
+            let t = step as i64 - back;
+            let ev = &model.resolve(ev);
             let before = task.clone();
             let result = task.apply(to_event(ev, t));
             let expected = model.apply(ev, t);
@@ -347,7 +422,7 @@ enum Op {
     Apply(usize, Ev),
     /// `TaskTable::worker_lost`.
     WorkerLost(usize),
-    /// `TaskTable::expire_assigned` with a cutoff this many steps back.
+    /// `TaskTable::expire_assigned` with a `max_wait` of this many milliseconds.
     Expire(i64),
 }
 
@@ -450,12 +525,22 @@ proptest! {
                     let t = t - back;
                     let was_pending = model.tasks[*task].state == StateKind::Pending;
                     let result = table.assign(&tid(*task), worker(*w), Timestamp::from_millis(t));
-                    prop_assert_eq!(result.is_ok(), was_pending);
                     if was_pending {
-                        prop_assert_eq!(model.apply(*task, &Ev::Assign(*w), t), Decision::Changed);
+                        let expected = model.apply(*task, &Ev::Assign(*w), t);
+                        prop_assert_eq!(result.is_ok(), expected == Decision::Changed);
+                        if let Err(err) = result {
+                            let backwards = matches!(
+                                err,
+                                iris_task::TableError::Transition(TransitionError::TimeWentBackwards { .. })
+                            );
+                            prop_assert!(backwards, "{}", err);
+                        }
+                    } else {
+                        prop_assert!(result.is_err());
                     }
                 }
                 Op::Apply(task, ev) => {
+                    let ev = &model.tasks[*task].resolve(ev);
                     let result = table.apply(&tid(*task), to_event(ev, t));
                     let expected = model.apply(*task, ev, t);
                     let decision = match result {
@@ -471,7 +556,8 @@ proptest! {
                         .in_assignment_order(|m| m.worker() == Some(*w))
                         .into_iter()
                         .map(|i| {
-                            prop_assert_eq!(model.apply(i, &Ev::Lost(*w), t), Decision::Changed);
+                            let at = model.tasks[i].latest().map_or(t, |latest| t.max(latest));
+                            prop_assert_eq!(model.apply(i, &Ev::Lost(*w), at), Decision::Changed);
                             Ok(tid(i))
                         })
                         .collect::<Result<_, TestCaseError>>()?;
@@ -479,22 +565,24 @@ proptest! {
                     let changed: Vec<TaskId> = changed.into_iter().map(|(id, _)| id).collect();
                     prop_assert_eq!(changed, expected);
                 }
-                Op::Expire(back) => {
-                    let cutoff = t - back;
+                Op::Expire(max_wait) => {
                     let expected: Vec<TaskId> = model
                         .in_assignment_order(|m| {
                             m.state == StateKind::Assigned
-                                && m.attempts.last().unwrap().assigned_at < cutoff
+                                && t - m.attempts.last().unwrap().assigned_at > *max_wait
                         })
                         .into_iter()
                         .map(|i| {
                             let w = model.tasks[i].worker().unwrap();
-                            prop_assert_eq!(model.apply(i, &Ev::Lost(w), t), Decision::Changed);
+                            let at = model.tasks[i].latest().map_or(t, |latest| t.max(latest));
+                            prop_assert_eq!(model.apply(i, &Ev::Lost(w), at), Decision::Changed);
                             Ok(tid(i))
                         })
                         .collect::<Result<_, TestCaseError>>()?;
-                    let expired = table
-                        .expire_assigned(Timestamp::from_millis(cutoff), Timestamp::from_millis(t));
+                    let expired = table.expire_assigned(
+                        Timestamp::from_millis(t),
+                        std::time::Duration::from_millis(*max_wait as u64),
+                    );
                     prop_assert_eq!(expired, expected);
                 }
             }

@@ -177,6 +177,7 @@ fn events_round_trip() {
             at: at(1),
         },
         TaskEvent::Report {
+            worker: WorkerId::new("w1").unwrap(),
             attempt: AttemptId::new(0),
             report: WorkerReport::Failed {
                 exit_code: 2,
@@ -204,6 +205,7 @@ fn events_round_trip() {
         );
     }
     let report = serde_json::to_value(TaskEvent::Report {
+        worker: WorkerId::new("w2").unwrap(),
         attempt: AttemptId::new(1),
         report: WorkerReport::Running,
         at: at(9),
@@ -211,7 +213,7 @@ fn events_round_trip() {
     .unwrap();
     assert_eq!(
         report,
-        json!({"event": "report", "attempt": 1, "report": {"state": "running"}, "at": 9})
+        json!({"event": "report", "worker": "w2", "attempt": 1, "report": {"state": "running"}, "at": 9})
     );
 }
 
@@ -221,4 +223,41 @@ proptest! {
         let json = serde_json::to_string(&task).unwrap();
         prop_assert_eq!(serde_json::from_str::<AnyTask>(&json).unwrap(), task);
     }
+}
+
+#[test]
+fn counts_deserialize_as_numbers_in_time_proportional_to_the_input() {
+    // Read as a number, not by repeating the state: this returns at once.
+    let counts: StateCounts =
+        serde_json::from_str(r#"{"pending": 18446744073709551615, "running": 3}"#).unwrap();
+    assert_eq!(counts.get(StateKind::Pending), usize::MAX);
+    assert_eq!(counts.get(StateKind::Running), 3);
+    assert_eq!(counts.total(), usize::MAX, "totals saturate");
+    // Every state at the maximum: still no overflow, and the job state is still derived.
+    let all = StateKind::ALL
+        .iter()
+        .map(|state| format!("\"{state}\": {}", usize::MAX))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let counts: StateCounts = serde_json::from_str(&format!("{{{all}}}")).unwrap();
+    let _ = counts.job_state(&iris_task::JobPolicy::default());
+    // A state named twice, a negative or fractional count, an unknown label: errors.
+    for bad in [
+        r#"{"pending": 1, "pending": 2}"#,
+        r#"{"pending": -1}"#,
+        r#"{"pending": 1.5}"#,
+        r#"{"PENDING": 1}"#,
+    ] {
+        assert!(serde_json::from_str::<StateCounts>(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn job_states_serialize_as_their_labels_both_ways() {
+    for state in JobState::ALL {
+        let json = serde_json::to_string(&state).unwrap();
+        assert_eq!(json, format!("\"{}\"", state.label()));
+        assert_eq!(serde_json::from_str::<JobState>(&json).unwrap(), state);
+    }
+    assert!(serde_json::from_str::<JobState>("\"assigned\"").is_err());
 }

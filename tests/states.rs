@@ -181,3 +181,45 @@ fn discriminants_are_positions_in_all() {
         assert_eq!(state as usize, position, "{state}");
     }
 }
+
+#[test]
+fn display_honours_width_and_fill() {
+    assert_eq!(format!("{:>10}", StateKind::Pending), "   pending");
+    assert_eq!(format!("{:*<10}", StateKind::Assigned), "assigned**");
+    assert_eq!(format!("{:>9}", iris_task::JobState::Running), "  running");
+}
+
+#[test]
+fn job_states_have_what_task_states_have() {
+    use iris_task::JobState;
+    let labels: Vec<&str> = JobState::ALL.iter().map(|s| s.label()).collect();
+    assert_eq!(
+        labels,
+        [
+            "pending",
+            "running",
+            "succeeded",
+            "failed",
+            "killed",
+            "worker_failed",
+            "unschedulable"
+        ]
+    );
+    for state in JobState::ALL {
+        // Styled as the task state of the same name, so a dashboard has one palette.
+        let task_state: StateKind = state.label().parse().unwrap();
+        assert_eq!(state.css_class(), task_state.css_class());
+        assert_eq!(state.color(), task_state.color());
+        assert_eq!(state.to_string().parse::<JobState>(), Ok(state));
+        assert_eq!(
+            state.is_terminal(),
+            !matches!(state, JobState::Pending | JobState::Running)
+        );
+    }
+    let err = "RUNNING".parse::<JobState>().unwrap_err();
+    assert_eq!(err.input(), "RUNNING");
+    assert!(
+        "assigned".parse::<JobState>().is_err(),
+        "a task state, not a job state"
+    );
+}

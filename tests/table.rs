@@ -1,6 +1,8 @@
 //! `TaskTable`, `StateCounts` and `JobState` against DOMAIN.md: the pending queue, the worker-loss
 //! cascade, the dispatch deadline, counts and job state.
 
+use std::time::Duration;
+
 use iris_task::{
     AnyTask, AttemptId, DISPATCH_DEADLINE_ERROR, JobId, JobPolicy, JobState, RetryPolicy,
     StateCounts, StateKind, TableError, Task, TaskEvent, TaskId, TaskTable, Timestamp,
@@ -46,8 +48,9 @@ fn state(table: &TaskTable, id: &str) -> StateKind {
     table.get(&tid(id)).unwrap().state()
 }
 
-fn running_report(attempt: u32, t: i64) -> TaskEvent {
+fn running_report(worker: &str, attempt: u32, t: i64) -> TaskEvent {
     TaskEvent::Report {
+        worker: w(worker),
         attempt: AttemptId::new(attempt),
         report: WorkerReport::Running,
         at: at(t),
@@ -168,7 +171,7 @@ fn a_rejected_event_changes_neither_the_task_nor_the_views() {
     let counts = table.counts().clone();
     let before = table.get(&tid("job/task-1")).cloned();
     let err = table
-        .apply(&tid("job/task-1"), running_report(3, 2))
+        .apply(&tid("job/task-1"), running_report("w1", 3, 2))
         .unwrap_err();
     assert!(matches!(
         err,
@@ -208,7 +211,9 @@ fn a_lost_worker_fails_every_task_on_it_oldest_assignment_first() {
     table.assign(&tid("a/task-1"), w("w1"), at(10)).unwrap();
     table.assign(&tid("c/task-1"), w("w2"), at(1)).unwrap();
     // c/task-0 runs: its loss is a preemption. The others never started: dispatch failures.
-    table.apply(&tid("c/task-0"), running_report(0, 6)).unwrap();
+    table
+        .apply(&tid("c/task-0"), running_report("w1", 0, 6))
+        .unwrap();
 
     let changed = table.worker_lost(&w("w1"), "heartbeat lost", at(20));
     let order: Vec<String> = changed.iter().map(|(id, _)| id.to_string()).collect();
@@ -255,7 +260,7 @@ fn a_lost_worker_ends_tasks_whose_preemption_budget_is_spent() {
         .unwrap();
     table.assign(&tid("job/task-0"), w("w1"), at(1)).unwrap();
     table
-        .apply(&tid("job/task-0"), running_report(0, 2))
+        .apply(&tid("job/task-0"), running_report("w1", 0, 2))
         .unwrap();
     let changed = table.worker_lost(&w("w1"), "lost", at(3));
     assert_eq!(changed[0].1.to, StateKind::WorkerFailed);
@@ -280,17 +285,17 @@ fn the_dispatch_deadline_requeues_unconfirmed_tasks_free_of_charge() {
     table.assign(&tid("z/task-0"), w("w3"), at(10)).unwrap();
     // Confirmed tasks are not subject to the deadline, however old.
     table
-        .apply(&tid("z/task-0"), running_report(0, 11))
+        .apply(&tid("z/task-0"), running_report("w3", 0, 11))
         .unwrap();
 
-    let expired = table.expire_assigned(at(200), at(300));
+    let expired = table.expire_assigned(at(300), Duration::from_millis(100));
     let expired: Vec<String> = expired.iter().map(ToString::to_string).collect();
     assert_eq!(expired, ["a/task-1", "a/task-0", "b/task-0"]);
     assert_eq!(pending_ids(&table), ["a/task-1", "a/task-0", "b/task-0"]);
     assert_eq!(
         state(&table, "a/task-2"),
         StateKind::Assigned,
-        "assigned at the cutoff: not before it"
+        "waited exactly max_wait, not longer"
     );
     assert_eq!(state(&table, "z/task-0"), StateKind::Running);
     let requeued = table.get(&tid("a/task-1")).unwrap();
@@ -301,7 +306,11 @@ fn the_dispatch_deadline_requeues_unconfirmed_tasks_free_of_charge() {
     assert_eq!(attempt.finished_at(), Some(at(300)));
     assert_eq!(on(&table, "w1"), ["a/task-2"]);
     assert_eq!(table.counts(), &recount(&table));
-    assert!(table.expire_assigned(at(200), at(301)).is_empty());
+    assert!(
+        table
+            .expire_assigned(at(300), Duration::from_millis(100))
+            .is_empty()
+    );
 }
 
 #[test]
@@ -311,13 +320,14 @@ fn tasks_on_lists_the_active_tasks_of_a_worker() {
     table.assign(&tid("job/task-1"), w("w1"), at(2)).unwrap();
     table.assign(&tid("job/task-2"), w("w2"), at(3)).unwrap();
     table
-        .apply(&tid("job/task-1"), running_report(0, 4))
+        .apply(&tid("job/task-1"), running_report("w1", 0, 4))
         .unwrap();
     assert_eq!(on(&table, "w1"), ["job/task-0", "job/task-1"]);
     table
         .apply(
             &tid("job/task-1"),
             TaskEvent::Report {
+                worker: w("w1"),
                 attempt: AttemptId::new(0),
                 report: WorkerReport::Succeeded,
                 at: at(5),
@@ -345,7 +355,10 @@ fn inserted_tasks_are_filed_by_their_state() {
     table.insert(done).unwrap();
     assert_eq!(on(&table, "w1"), ["job/task-0", "job/task-1"]);
     assert_eq!(table.pending().count(), 0);
-    assert_eq!(table.expire_assigned(at(2), at(3)), [tid("job/task-1")]);
+    assert_eq!(
+        table.expire_assigned(at(3), Duration::from_millis(1)),
+        [tid("job/task-1")]
+    );
     assert_eq!(table.counts(), &recount(&table));
 }
 
@@ -354,7 +367,9 @@ fn counts_follow_every_change_per_table_and_per_job() {
     let mut table = table_of(&["a/task-0", "a/task-1", "b/task-0"]);
     table.assign(&tid("a/task-0"), w("w1"), at(1)).unwrap();
     table.assign(&tid("b/task-0"), w("w1"), at(1)).unwrap();
-    table.apply(&tid("b/task-0"), running_report(0, 2)).unwrap();
+    table
+        .apply(&tid("b/task-0"), running_report("w1", 0, 2))
+        .unwrap();
     let counts = table.counts();
     assert_eq!(counts.get(StateKind::Pending), 1);
     assert_eq!(counts.get(StateKind::Assigned), 1);
@@ -468,4 +483,63 @@ fn job_state_follows_the_first_matching_rule() {
 fn job_state_labels() {
     assert_eq!(JobState::WorkerFailed.to_string(), "worker_failed");
     assert_eq!(JobState::Running.label(), "running");
+}
+
+#[test]
+fn the_dispatch_deadline_compares_exactly() {
+    let mut table = table_of(&["job/task-0"]);
+    table
+        .assign(&tid("job/task-0"), w("w1"), at(1_000))
+        .unwrap();
+    // Waited 30 000 ms, against 30 s and half a millisecond: not longer.
+    let max_wait = Duration::from_micros(30_000_500);
+    assert!(table.expire_assigned(at(31_000), max_wait).is_empty());
+    // 30 001 ms is longer.
+    assert_eq!(
+        table.expire_assigned(at(31_001), max_wait),
+        [tid("job/task-0")]
+    );
+    // Far-apart times do not overflow.
+    let mut table = table_of(&["job/task-0"]);
+    table
+        .assign(&tid("job/task-0"), w("w1"), at(i64::MIN))
+        .unwrap();
+    assert!(
+        table
+            .expire_assigned(at(i64::MIN), Duration::ZERO)
+            .is_empty()
+    );
+    assert_eq!(table.expire_assigned(at(i64::MAX), Duration::MAX), []);
+    assert_eq!(
+        table
+            .expire_assigned(at(i64::MAX), Duration::from_secs(1))
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn calls_without_an_error_to_return_stamp_each_task_no_earlier_than_it_records() {
+    let mut table = table_of(&["job/task-0", "job/task-1"]);
+    table.assign(&tid("job/task-0"), w("w1"), at(100)).unwrap();
+    table.assign(&tid("job/task-1"), w("w1"), at(500)).unwrap();
+    // The loss is noticed at 300 by a clock behind the one that assigned task-1 at 500.
+    let changed = table.worker_lost(&w("w1"), "lost", at(300));
+    assert_eq!(changed.len(), 2);
+    let finished = |id: &str| table.get(&tid(id)).unwrap().attempts()[0].finished_at();
+    assert_eq!(finished("job/task-0"), Some(at(300)));
+    assert_eq!(finished("job/task-1"), Some(at(500)));
+    // A later assignment earlier than the task records is refused.
+    let err = table
+        .assign(&tid("job/task-1"), w("w2"), at(400))
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        TableError::Transition(TransitionError::TimeWentBackwards { .. })
+    ));
+    assert_eq!(
+        table.pending().count(),
+        2,
+        "the refused assignment changed nothing"
+    );
 }

@@ -261,11 +261,100 @@ fn a_status_from_an_iris_peer_decodes_without_assigned_at() {
     status.worker_address = "10.0.0.7:8080".into();
     status.ports.insert("http".into(), 8080);
     status.pending_reason = "ignored".into();
-    let task = decode(status).unwrap();
+    // Its open attempt has no assignment time: `from_proto` says so rather than guess.
+    assert!(matches!(
+        decode(status.clone()),
+        Err(ProtoError::Missing { field, .. }) if field == "TaskStatus.attempts[1].assigned_at_ms"
+    ));
+    let task = AnyTask::from_proto_received(status, RetryPolicy::default(), at(5_000)).unwrap();
     assert_eq!(task.state(), StateKind::Running);
-    // The assignment time falls back to the start, else the finish.
+    // A closed attempt falls back to its start, else its finish.
     assert_eq!(task.attempts()[0].assigned_at(), at(150));
+    // An open one is dated on receipt, but never after its own start.
     assert_eq!(task.attempts()[1].assigned_at(), at(250));
+}
+
+#[test]
+fn an_assigned_status_from_an_iris_peer_is_never_dated_at_the_epoch() {
+    let dispatched = new_task().assign(w("w1"), at(1_000_000));
+    let mut status = status_of(dispatched);
+    status.attempts[0].assigned_at_ms = None;
+    let err = decode(status.clone()).unwrap_err();
+    assert!(
+        matches!(&err, ProtoError::Missing { field, .. } if field == "TaskStatus.attempts[0].assigned_at_ms"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("from_proto_received"), "{err}");
+
+    // Received at 1_000_500: its dispatch deadline counts from then, not from 1970.
+    let received = at(1_000_500);
+    let task = AnyTask::decode_received(&status.encode_to_vec(), RetryPolicy::default(), received)
+        .unwrap();
+    assert_eq!(task.current_attempt().unwrap().assigned_at(), received);
+    let mut table = iris_task::TaskTable::new();
+    table.insert(task).unwrap();
+    let deadline = std::time::Duration::from_secs(30);
+    assert!(table.expire_assigned(at(1_001_000), deadline).is_empty());
+    assert_eq!(table.expire_assigned(at(1_030_501), deadline).len(), 1);
+}
+
+#[test]
+fn a_received_open_attempt_is_never_dated_before_the_previous_attempt_finished() {
+    // The first attempt failed at 150; the peer's second attempt is open, and our clock says 120.
+    let mut status = status_of(
+        new_task()
+            .assign(w("w1"), at(100))
+            .worker_failed("lost", at(150))
+            .assign(w("w2"), at(200)),
+    );
+    status.attempts[1].assigned_at_ms = None;
+    let task = AnyTask::from_proto_received(status, RetryPolicy::default(), at(120)).unwrap();
+    assert_eq!(task.current_attempt().unwrap().assigned_at(), at(150));
+}
+
+#[test]
+fn rejects_times_that_go_backwards() {
+    // An attempt that started before it was assigned.
+    let mut status = status_of(running());
+    status.attempts[1].started_at_ms = Some(199);
+    assert_eq!(
+        inconsistent_field(decode(status)),
+        "TaskStatus.attempts[1].started_at_ms"
+    );
+    // One that finished before it started: what a worker clock that runs behind once produced.
+    let mut status = status_of(running().kill("stop", at(400)));
+    status.attempts[1].finished_at_ms = Some(240);
+    status.finished_at_ms = Some(240);
+    assert_eq!(
+        inconsistent_field(decode(status)),
+        "TaskStatus.attempts[1].finished_at_ms"
+    );
+    // An attempt assigned before the one before it finished.
+    let mut status = status_of(running());
+    status.attempts[1].assigned_at_ms = Some(149);
+    assert_eq!(
+        inconsistent_field(decode(status)),
+        "TaskStatus.attempts[1].assigned_at_ms"
+    );
+    // A task that ended before its last attempt.
+    let mut status = status_of(
+        new_task()
+            .assign(w("w1"), at(100))
+            .worker_failed("lost", at(150))
+            .kill("stop", at(160)),
+    );
+    status.finished_at_ms = Some(140);
+    assert_eq!(
+        inconsistent_field(decode(status)),
+        "TaskStatus.finished_at_ms"
+    );
+    // Equal times are fine.
+    let task = new_task()
+        .assign(w("w1"), at(7))
+        .start(at(7))
+        .succeed(at(7))
+        .into_any();
+    assert_eq!(decode(status_of(task.clone())).unwrap(), task);
 }
 
 #[test]
@@ -580,6 +669,7 @@ fn reports_become_events_for_the_named_attempt() {
         assert_eq!(
             event,
             TaskEvent::Report {
+                worker: w("w2"),
                 attempt: AttemptId::new(1),
                 report: event_report,
                 at: event_at
@@ -602,14 +692,15 @@ fn reports_become_events_for_the_named_attempt() {
     assert_eq!(
         event,
         TaskEvent::Report {
+            worker: w("w2"),
             attempt: AttemptId::new(1),
             report: WorkerReport::Failed {
                 exit_code: 2,
                 error: "exit 2".into()
             },
-            at: at(990),
+            at: received,
         },
-        "a terminal report keeps the worker's finish time"
+        "every report is stamped with the controller's receive time, not the worker's clock"
     );
 
     let mut lost = report(proto::TaskState::WorkerFailed);
@@ -618,6 +709,7 @@ fn reports_become_events_for_the_named_attempt() {
     assert_eq!(
         event,
         TaskEvent::Report {
+            worker: w("w2"),
             attempt: AttemptId::new(1),
             report: WorkerReport::WorkerFailed {
                 error: "disk full".into()

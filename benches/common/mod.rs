@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // Each bench uses its own part.
 
+use std::hint::black_box;
+
 use iris_task::{RetryPolicy, TaskId, Timestamp, WorkerId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,18 +43,32 @@ pub struct HandTask {
     pub error: Option<String>,
 }
 
-/// The events the baseline's run-time door takes: the lifecycle's three.
+/// The events the baseline's run-time door takes: the lifecycle's three. Reports name their
+/// sender, as the crate's do.
 #[derive(Clone, Debug)]
 pub enum HandEvent {
-    Assign { worker: WorkerId, at: Timestamp },
-    ReportRunning { attempt: u32, at: Timestamp },
-    ReportSucceeded { attempt: u32, at: Timestamp },
+    Assign {
+        worker: WorkerId,
+        at: Timestamp,
+    },
+    ReportRunning {
+        worker: WorkerId,
+        attempt: u32,
+        at: Timestamp,
+    },
+    ReportSucceeded {
+        worker: WorkerId,
+        attempt: u32,
+        at: Timestamp,
+    },
 }
 
 #[derive(Debug)]
 pub enum HandError {
     Illegal,
     Stale,
+    WrongWorker,
+    TimeWentBackwards,
 }
 
 impl HandTask {
@@ -67,10 +83,27 @@ impl HandTask {
         }
     }
 
+    /// The latest time the task records, as the crate checks events against.
+    fn latest(&self) -> Option<Timestamp> {
+        let attempt = self
+            .attempts
+            .last()
+            .map(|a| a.finished_at.or(a.started_at).unwrap_or(a.assigned_at));
+        attempt.max(self.finished_at)
+    }
+
+    fn check_time(&self, at: Timestamp) -> Result<(), HandError> {
+        match self.latest() {
+            Some(latest) if at < latest => Err(HandError::TimeWentBackwards),
+            _ => Ok(()),
+        }
+    }
+
     pub fn assign(&mut self, worker: WorkerId, at: Timestamp) -> Result<(), HandError> {
         if self.state != HandState::Pending {
             return Err(HandError::Illegal);
         }
+        self.check_time(at)?;
         if self.attempts.len() == self.attempts.capacity() {
             self.attempts.reserve_exact(self.attempts.len().max(1));
         }
@@ -89,6 +122,7 @@ impl HandTask {
     }
 
     pub fn start(&mut self, at: Timestamp) -> Result<(), HandError> {
+        self.check_time(at)?;
         let attempt = self.attempts.last_mut().ok_or(HandError::Illegal)?;
         match self.state {
             HandState::Assigned => attempt.started_at = Some(at),
@@ -104,6 +138,7 @@ impl HandTask {
         if self.state != HandState::Running {
             return Err(HandError::Illegal);
         }
+        self.check_time(at)?;
         let attempt = self.attempts.last_mut().ok_or(HandError::Illegal)?;
         attempt.state = HandState::Succeeded;
         attempt.finished_at = Some(at);
@@ -113,22 +148,39 @@ impl HandTask {
         Ok(())
     }
 
-    /// The run-time door, with the same judging as `AnyTask::apply`: stale attempt, duplicate,
-    /// then the state's rules.
+    /// The report names the current attempt, and comes from its worker.
+    pub fn is_current(&self, worker: &WorkerId, attempt: u32) -> bool {
+        self.attempts
+            .last()
+            .is_some_and(|current| current.id == attempt && &current.worker == worker)
+    }
+
+    /// The run-time door, with the same judging as `AnyTask::apply`: stale attempt, wrong
+    /// worker, duplicate, closed attempt, then the state's rules and the time.
     pub fn apply(&mut self, event: HandEvent) -> Result<(HandState, HandState), HandError> {
         let from = self.state;
         let reported = match &event {
-            HandEvent::ReportRunning { attempt, .. } => Some((*attempt, HandState::Running)),
-            HandEvent::ReportSucceeded { attempt, .. } => Some((*attempt, HandState::Succeeded)),
+            HandEvent::ReportRunning {
+                worker, attempt, ..
+            } => Some((worker, *attempt, HandState::Running)),
+            HandEvent::ReportSucceeded {
+                worker, attempt, ..
+            } => Some((worker, *attempt, HandState::Succeeded)),
             HandEvent::Assign { .. } => None,
         };
-        if let Some((attempt, state)) = reported {
+        if let Some((worker, attempt, state)) = reported {
             let current = self.attempts.last().ok_or(HandError::Stale)?;
             if current.id != attempt {
                 return Err(HandError::Stale);
             }
+            if &current.worker != worker {
+                return Err(HandError::WrongWorker);
+            }
             if current.state == state {
                 return Ok((from, from));
+            }
+            if current.finished_at.is_some() {
+                return Err(HandError::Stale);
             }
         }
         match event {
@@ -166,13 +218,18 @@ pub fn ids() -> (TaskId, WorkerId) {
 /// The lifecycle as events from the network: assigned to `worker`, RUNNING, SUCCEEDED.
 pub fn lifecycle_events(worker: WorkerId) -> [TaskEvent; 3] {
     [
-        TaskEvent::Assign { worker, at: at(1) },
+        TaskEvent::Assign {
+            worker: worker.clone(),
+            at: at(1),
+        },
         TaskEvent::Report {
+            worker: worker.clone(),
             attempt: AttemptId::new(0),
             report: WorkerReport::Running,
             at: at(2),
         },
         TaskEvent::Report {
+            worker,
             attempt: AttemptId::new(0),
             report: WorkerReport::Succeeded,
             at: at(3),
@@ -183,16 +240,56 @@ pub fn lifecycle_events(worker: WorkerId) -> [TaskEvent; 3] {
 /// The same lifecycle for the hand-written baseline.
 pub fn hand_events(worker: WorkerId) -> [HandEvent; 3] {
     [
-        HandEvent::Assign { worker, at: at(1) },
+        HandEvent::Assign {
+            worker: worker.clone(),
+            at: at(1),
+        },
         HandEvent::ReportRunning {
+            worker: worker.clone(),
             attempt: 0,
             at: at(2),
         },
         HandEvent::ReportSucceeded {
+            worker,
             attempt: 0,
             at: at(3),
         },
     ]
+}
+
+/// The lifecycle's three events fed to the hand-written task's own methods: what a controller
+/// that knows each event's meaning at compile time would call, with the checks the crate makes
+/// (attempt, worker) but no matching on the event.
+#[inline]
+pub fn direct_calls(
+    task: &mut HandTask,
+    assign: HandEvent,
+    running: HandEvent,
+    succeeded: HandEvent,
+) {
+    if let HandEvent::Assign { worker, at } = assign {
+        black_box(task.assign(worker, at).ok());
+    }
+    if let HandEvent::ReportRunning {
+        worker,
+        attempt,
+        at,
+    } = running
+    {
+        if task.is_current(&worker, attempt) {
+            black_box(task.start(at).ok());
+        }
+    }
+    if let HandEvent::ReportSucceeded {
+        worker,
+        attempt,
+        at,
+    } = succeeded
+    {
+        if task.is_current(&worker, attempt) {
+            black_box(task.succeed(at).ok());
+        }
+    }
 }
 
 /// A running task after a dispatch failure: two attempts, the shape most live tasks have.

@@ -81,6 +81,9 @@ pub struct Stats {
     pub stale_rejected: u64,
     pub other_rejected: u64,
     pub dispatch_failures_requeued: u64,
+    /// ASSIGNED tasks requeued by the dispatch deadline (counted in `dispatch_failures_requeued`
+    /// too).
+    pub dispatch_deadline_requeued: u64,
     pub worker_deaths: u64,
     pub peak_assigned: usize,
     /// The state counts when ASSIGNED peaked, and when that was.
@@ -143,10 +146,12 @@ pub fn run(config: &Config, progress: &mut dyn FnMut(usize, usize)) -> Outcome {
         cluster.now += TICK_MS;
         cluster.deliver_reports();
         cluster.maybe_kill_a_worker();
-        cluster.table.expire_assigned(
-            Timestamp::from_millis(cluster.now - DISPATCH_DEADLINE_MS),
+        let expired = cluster.table.expire_assigned(
             Timestamp::from_millis(cluster.now),
+            Duration::from_millis(DISPATCH_DEADLINE_MS as u64),
         );
+        cluster.stats.dispatch_deadline_requeued += expired.len() as u64;
+        cluster.stats.dispatch_failures_requeued += expired.len() as u64;
         if !timed_out && cluster.now >= SCHEDULING_DEADLINE_MS {
             cluster.time_out_oversized_jobs();
             timed_out = true;
@@ -440,11 +445,7 @@ impl Cluster {
             }
             self.stats.reports_sent += 1;
             let received_at = Timestamp::from_millis(report.deliver_at);
-            let decoded = proto::ReportTaskStateRequest::decode(report.bytes.as_slice())
-                .map_err(|err| err.to_string())
-                .and_then(|request| {
-                    TaskEvent::from_report(request, received_at).map_err(|err| err.to_string())
-                });
+            let decoded = TaskEvent::decode_report(&report.bytes, received_at);
             match decoded {
                 Ok((id, event)) => self.apply(&id, event),
                 Err(err) => panic!("a well-formed report failed to decode: {err}"),

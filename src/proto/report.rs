@@ -1,5 +1,7 @@
 //! Worker reports: `ReportTaskStateRequest` to a [`TaskEvent`].
 
+use prost::Message;
+
 use super::{ProtoError, ReportTaskStateRequest, decode_task_id, inconsistent, state_field};
 use crate::any::{TaskEvent, WorkerReport};
 use crate::id::{AttemptId, TaskId, Timestamp, WorkerId};
@@ -8,11 +10,16 @@ use crate::state::StateKind;
 impl TaskEvent {
     /// A worker's report as the id of the task it is about and the event it means.
     ///
-    /// `received_at` stamps BUILDING and RUNNING reports, and terminal ones that carry no
-    /// `finished_at_ms`; a terminal report's own `finished_at_ms` (the worker's clock) wins.
+    /// The event names the report's sender (`worker_id`), so that [`AnyTask::apply`] can refuse
+    /// a report about another worker's attempt. It is stamped `received_at`, the controller's
+    /// time: worker clocks are not trusted, and a report's own `finished_at_ms` is ignored
+    /// (a worker whose clock runs behind would otherwise record an attempt that finished before
+    /// it started).
+    ///
+    /// [`AnyTask::apply`]: crate::AnyTask::apply
     ///
     /// ```
-    /// use iris_task::{AttemptId, TaskEvent, Timestamp, WorkerReport, proto};
+    /// use iris_task::{AttemptId, TaskEvent, Timestamp, WorkerId, WorkerReport, proto};
     ///
     /// let report = proto::ReportTaskStateRequest {
     ///     worker_id: "w1".into(),
@@ -26,11 +33,12 @@ impl TaskEvent {
     /// let (id, event) = TaskEvent::from_report(report, Timestamp::from_millis(50))?;
     /// assert_eq!(id.to_string(), "job/task-3");
     /// assert_eq!(event, TaskEvent::Report {
+    ///     worker: WorkerId::new("w1")?,
     ///     attempt: AttemptId::new(1),
     ///     report: WorkerReport::Running,
     ///     at: Timestamp::from_millis(50),
     /// });
-    /// # Ok::<(), iris_task::ProtoError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
@@ -47,7 +55,7 @@ impl TaskEvent {
             report.job_id,
             report.task_index,
         )?;
-        WorkerId::new(report.worker_id).map_err(|source| ProtoError::InvalidId {
+        let worker = WorkerId::new(report.worker_id).map_err(|source| ProtoError::InvalidId {
             field: "ReportTaskStateRequest.worker_id".to_owned(),
             source,
         })?;
@@ -57,32 +65,23 @@ impl TaskEvent {
                 value: report.attempt_id,
             })?;
         let state = state_field(report.state, || "ReportTaskStateRequest.state".to_owned())?;
-        let finished_at = Some(report.finished_at_ms)
-            .filter(|&ms| ms != 0)
-            .map_or(received_at, Timestamp::from_millis);
-        let (report, at) = match state {
-            StateKind::Building => (WorkerReport::Building, received_at),
-            StateKind::Running => (WorkerReport::Running, received_at),
+        let report = match state {
+            StateKind::Building => WorkerReport::Building,
+            StateKind::Running => WorkerReport::Running,
             StateKind::Succeeded if report.exit_code != 0 => {
                 return Err(inconsistent(
                     "ReportTaskStateRequest.exit_code",
                     format!("is {}, but a SUCCEEDED task exits 0", report.exit_code),
                 ));
             }
-            StateKind::Succeeded => (WorkerReport::Succeeded, finished_at),
-            StateKind::Failed => (
-                WorkerReport::Failed {
-                    exit_code: report.exit_code,
-                    error: report.error,
-                },
-                finished_at,
-            ),
-            StateKind::WorkerFailed => (
-                WorkerReport::WorkerFailed {
-                    error: report.error,
-                },
-                finished_at,
-            ),
+            StateKind::Succeeded => WorkerReport::Succeeded,
+            StateKind::Failed => WorkerReport::Failed {
+                exit_code: report.exit_code,
+                error: report.error,
+            },
+            StateKind::WorkerFailed => WorkerReport::WorkerFailed {
+                error: report.error,
+            },
             StateKind::Pending
             | StateKind::Assigned
             | StateKind::Killed
@@ -94,10 +93,50 @@ impl TaskEvent {
             }
         };
         let event = TaskEvent::Report {
+            worker,
             attempt: AttemptId::new(attempt),
             report,
-            at,
+            at: received_at,
         };
         Ok((id, event))
+    }
+
+    /// A worker's report decoded from bytes, as [`TaskEvent::from_report`] reads it: one call,
+    /// one error type.
+    ///
+    /// ```
+    /// use iris_task::{ProtoError, TaskEvent, Timestamp, proto};
+    /// use prost::Message;
+    ///
+    /// let bytes = proto::ReportTaskStateRequest {
+    ///     worker_id: "w1".into(),
+    ///     task_id: "job/task-0".into(),
+    ///     job_id: "job".into(),
+    ///     state: proto::TaskState::Succeeded as i32,
+    ///     ..Default::default()
+    /// }
+    /// .encode_to_vec();
+    /// let (id, event) = TaskEvent::decode_report(&bytes, Timestamp::from_millis(7))?;
+    /// assert_eq!((id.to_string(), event.name()), ("job/task-0".to_owned(), "report SUCCEEDED"));
+    /// assert!(matches!(
+    ///     TaskEvent::decode_report(b"\xff", Timestamp::from_millis(7)),
+    ///     Err(ProtoError::Decode { message: "ReportTaskStateRequest", .. })
+    /// ));
+    /// # Ok::<(), ProtoError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ProtoError::Decode`] for bytes that are not a `ReportTaskStateRequest`, and every error
+    /// of [`TaskEvent::from_report`].
+    pub fn decode_report(
+        bytes: &[u8],
+        received_at: Timestamp,
+    ) -> Result<(TaskId, TaskEvent), ProtoError> {
+        let report =
+            ReportTaskStateRequest::decode(bytes).map_err(|source| ProtoError::Decode {
+                message: "ReportTaskStateRequest",
+                source,
+            })?;
+        TaskEvent::from_report(report, received_at)
     }
 }

@@ -83,12 +83,19 @@ fn attempt_of(attempt: &Attempt) -> TaskAttempt {
 impl AnyTask {
     /// Rebuilds a task from its wire form, checking that it is one the lifecycle can produce.
     ///
-    /// Accepts every status that `From<&AnyTask>` produces, and statuses from Iris peers (which
-    /// do not send the attempts' `assigned_at_ms`). Rejects what is structurally impossible:
+    /// Accepts every status that `From<&AnyTask>` produces, and statuses from Iris peers, which
+    /// do not send the attempts' `assigned_at_ms` (field 100, this crate's own): a closed attempt
+    /// without it is dated by its start, or else its finish. An *open* attempt without it is
+    /// rejected ([`ProtoError::Missing`] naming the field), since the dispatch deadline counts
+    /// from it and no time the status holds is a safe stand-in: accept such a status with
+    /// [`AnyTask::from_proto_received`]. Rejects what is structurally impossible:
     /// unknown or unspecified states, a task id that disagrees with `job_id` or `task_index`,
     /// attempt ids that are not 0, 1, 2, …, an open attempt that is not the last, an attempt
     /// state that contradicts the task state, an active task without an open attempt, a pending
-    /// task with one, an attempt without a worker, a wrong `current_attempt_id`, and so on.
+    /// task with one, an attempt without a worker, a wrong `current_attempt_id`, times that go
+    /// backwards (an attempt started before it was assigned or finished before it started, an
+    /// attempt assigned before the previous one finished, a task that ended before its last
+    /// attempt), and so on.
     /// Retry budgets are not re-checked: a policy may change while a task lives. Fields the typed
     /// task does not model (ports, resource usage, worker address, build metrics) are dropped.
     ///
@@ -114,8 +121,57 @@ impl AnyTask {
     /// A [`ProtoError`] naming the first field found wrong.
     pub fn from_proto(status: TaskStatus, policy: RetryPolicy) -> Result<AnyTask, ProtoError> {
         let state = state_field(status.state, || "TaskStatus.state".to_owned())?;
-        let core = decode_core(status, state, policy)?;
+        let core = decode_core(status, state, policy, None)?;
         Ok(AnyTask::from_core(core, state))
+    }
+
+    /// [`AnyTask::from_proto`] for a status received from an Iris peer at `received_at`: an open
+    /// attempt without `assigned_at_ms` is dated `received_at` (never earlier than the previous
+    /// attempt's finish, nor later than its own start), so the dispatch deadline counts from when
+    /// this controller learnt of it, not from the epoch.
+    ///
+    /// ```
+    /// use iris_task::{AnyTask, JobId, ProtoError, RetryPolicy, Task, TaskId, Timestamp, WorkerId, proto};
+    ///
+    /// let task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default())
+    ///     .assign(WorkerId::new("w1")?, Timestamp::from_millis(1_000))
+    ///     .into_any();
+    /// let mut status = proto::TaskStatus::from(&task);
+    /// status.attempts[0].assigned_at_ms = None; // as an Iris peer sends it
+    ///
+    /// assert!(matches!(
+    ///     AnyTask::from_proto(status.clone(), RetryPolicy::default()),
+    ///     Err(ProtoError::Missing { field, .. }) if field == "TaskStatus.attempts[0].assigned_at_ms"
+    /// ));
+    /// let received = AnyTask::from_proto_received(status, RetryPolicy::default(), Timestamp::from_millis(5_000))?;
+    /// assert_eq!(received.current_attempt().map(|a| a.assigned_at()), Some(Timestamp::from_millis(5_000)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Every error of [`AnyTask::from_proto`] but the missing `assigned_at_ms` of an open attempt.
+    pub fn from_proto_received(
+        status: TaskStatus,
+        policy: RetryPolicy,
+        received_at: Timestamp,
+    ) -> Result<AnyTask, ProtoError> {
+        let state = state_field(status.state, || "TaskStatus.state".to_owned())?;
+        let core = decode_core(status, state, policy, Some(received_at))?;
+        Ok(AnyTask::from_core(core, state))
+    }
+
+    /// [`AnyTask::decode`] for bytes received from an Iris peer at `received_at`, as
+    /// [`AnyTask::from_proto_received`] reads them.
+    ///
+    /// # Errors
+    /// [`ProtoError::Decode`] for bytes that are not a `TaskStatus`, and every error of
+    /// [`AnyTask::from_proto_received`].
+    pub fn decode_received(
+        bytes: &[u8],
+        policy: RetryPolicy,
+        received_at: Timestamp,
+    ) -> Result<AnyTask, ProtoError> {
+        AnyTask::from_proto_received(decode_status(bytes)?, policy, received_at)
     }
 
     /// Decodes a `TaskStatus` from bytes and rebuilds the task, as [`AnyTask::from_proto`] does.
@@ -135,11 +191,7 @@ impl AnyTask {
     /// [`ProtoError::Decode`] for bytes that are not a `TaskStatus`, and every error of
     /// [`AnyTask::from_proto`].
     pub fn decode(bytes: &[u8], policy: RetryPolicy) -> Result<AnyTask, ProtoError> {
-        let status = TaskStatus::decode(bytes).map_err(|source| ProtoError::Decode {
-            message: "TaskStatus",
-            source,
-        })?;
-        AnyTask::from_proto(status, policy)
+        AnyTask::from_proto(decode_status(bytes)?, policy)
     }
 
     /// The task's `TaskStatus`, encoded.
@@ -177,7 +229,7 @@ impl<S: State> Task<S> {
                 found,
             });
         }
-        Ok(decode_core(status, found, policy)?.into_task())
+        Ok(decode_core(status, found, policy, None)?.into_task())
     }
 }
 
@@ -186,11 +238,20 @@ fn retried(state: StateKind) -> bool {
     matches!(state, StateKind::Failed | StateKind::WorkerFailed)
 }
 
-/// Checks a status against the lifecycle and builds the task data for `state`.
+fn decode_status(bytes: &[u8]) -> Result<TaskStatus, ProtoError> {
+    TaskStatus::decode(bytes).map_err(|source| ProtoError::Decode {
+        message: "TaskStatus",
+        source,
+    })
+}
+
+/// Checks a status against the lifecycle and builds the task data for `state`. `received_at`
+/// dates an open attempt without `assigned_at_ms`; without it, such an attempt is an error.
 fn decode_core(
     status: TaskStatus,
     state: StateKind,
     policy: RetryPolicy,
+    received_at: Option<Timestamp>,
 ) -> Result<Core, ProtoError> {
     let id = decode_task_id(
         "TaskStatus",
@@ -198,9 +259,24 @@ fn decode_core(
         status.job_id,
         status.task_index,
     )?;
-    let mut attempts = Vec::with_capacity(status.attempts.len());
+    let mut attempts: Vec<Attempt> = Vec::with_capacity(status.attempts.len());
     for (index, attempt) in status.attempts.into_iter().enumerate() {
-        attempts.push(decode_attempt(index, attempt)?);
+        // An open attempt followed by another is rejected below, whatever the times say.
+        let previous = attempts
+            .last()
+            .filter(|previous| !previous.is_open())
+            .map(Attempt::latest_time);
+        let attempt = decode_attempt(index, attempt, received_at, previous)?;
+        if let Some(previous) = previous.filter(|&previous| attempt.assigned_at < previous) {
+            return Err(inconsistent(
+                format!("TaskStatus.attempts[{index}].assigned_at_ms"),
+                format!(
+                    "is {}, earlier than {previous}, when the attempt before it finished",
+                    attempt.assigned_at
+                ),
+            ));
+        }
+        attempts.push(attempt);
     }
 
     // Only the last attempt may be open, and only a failed or lost one is followed by another.
@@ -263,6 +339,18 @@ fn decode_core(
     }
 
     let ending = decode_ending(state, last, status.finished_at_ms, status.error)?;
+    if let (Some(ending), Some(attempt)) = (&ending, last) {
+        if ending.at() < attempt.latest_time() {
+            return Err(inconsistent(
+                "TaskStatus.finished_at_ms",
+                format!(
+                    "is {}, earlier than {}, the last time its last attempt records",
+                    ending.at(),
+                    attempt.latest_time()
+                ),
+            ));
+        }
+    }
     Ok(Core {
         id,
         policy,
@@ -332,7 +420,14 @@ fn decode_ending(
     }
 }
 
-fn decode_attempt(index: usize, attempt: TaskAttempt) -> Result<Attempt, ProtoError> {
+/// Checks one attempt. `received_at` dates an open attempt without `assigned_at_ms`, no earlier
+/// than `previous` (the finish of the attempt before it).
+fn decode_attempt(
+    index: usize,
+    attempt: TaskAttempt,
+    received_at: Option<Timestamp>,
+    previous: Option<Timestamp>,
+) -> Result<Attempt, ProtoError> {
     let field = |name: &str| format!("TaskStatus.attempts[{index}].{name}");
     let id = AttemptId::new(u32::try_from(index).unwrap_or(u32::MAX));
     if i64::from(attempt.attempt_id) != i64::from(id.get()) {
@@ -406,11 +501,50 @@ fn decode_attempt(index: usize, attempt: TaskAttempt) -> Result<Attempt, ProtoEr
         // Iris peers may record a killed process's signal; the typed attempt does not model it.
         _ => None,
     };
-    let assigned_at = attempt
-        .assigned_at_ms
-        .or(attempt.started_at_ms)
-        .or(attempt.finished_at_ms)
-        .map_or(Timestamp::from_millis(0), Timestamp::from_millis);
+    let assigned_at = match (attempt.assigned_at_ms, state.is_active(), received_at) {
+        (Some(ms), _, _) => Timestamp::from_millis(ms),
+        // An Iris peer's closed attempt: its start, or else its finish, is the nearest time it
+        // recorded. The dispatch deadline no longer looks at it.
+        (None, false, _) => match started_at.or(finished_at) {
+            Some(at) => at,
+            None => {
+                return Err(ProtoError::Missing {
+                    field: field("assigned_at_ms"),
+                    why: "a closed attempt is dated by its assignment, start or finish",
+                });
+            }
+        },
+        // An Iris peer's open attempt, received now: dated now, but never before the attempt
+        // before it finished, and never after its own start.
+        (None, true, Some(received_at)) => {
+            let at = previous.map_or(received_at, |previous| received_at.max(previous));
+            started_at.map_or(at, |started_at| at.min(started_at))
+        }
+        (None, true, None) => {
+            return Err(ProtoError::Missing {
+                field: field("assigned_at_ms"),
+                why: "the dispatch deadline of an open attempt counts from it; \
+                      AnyTask::from_proto_received dates a peer's open attempt when it was received",
+            });
+        }
+    };
+    if let Some(started_at) = started_at.filter(|&started_at| started_at < assigned_at) {
+        return Err(inconsistent(
+            field("started_at_ms"),
+            format!("is {started_at}, earlier than the attempt's assignment at {assigned_at}"),
+        ));
+    }
+    if let Some(finished_at) = finished_at {
+        let since = started_at.unwrap_or(assigned_at);
+        if finished_at < since {
+            return Err(inconsistent(
+                field("finished_at_ms"),
+                format!(
+                    "is {finished_at}, earlier than {since}, when the attempt was assigned or started"
+                ),
+            ));
+        }
+    }
     Ok(Attempt {
         id,
         worker,

@@ -2,6 +2,7 @@
 //! tasks' states.
 
 use std::fmt;
+use std::str::FromStr;
 
 use crate::policy::JobPolicy;
 use crate::state::StateKind;
@@ -22,7 +23,7 @@ use crate::state::StateKind;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StateCounts {
     /// One count per state, in `StateKind::ALL` order.
-    by_state: [usize; 9],
+    by_state: [usize; StateKind::ALL.len()],
 }
 
 impl StateCounts {
@@ -32,8 +33,13 @@ impl StateCounts {
     }
 
     pub(super) fn add(&mut self, state: StateKind) {
-        if let Some(count) = self.bucket(state) {
-            *count += 1;
+        self.add_many(state, 1);
+    }
+
+    /// Counts `count` more tasks in `state`, saturating at `usize::MAX`.
+    fn add_many(&mut self, state: StateKind, count: usize) {
+        if let Some(bucket) = self.bucket(state) {
+            *bucket = bucket.saturating_add(count);
         }
     }
 
@@ -48,9 +54,17 @@ impl StateCounts {
         self.by_state.get(state as usize).copied().unwrap_or(0)
     }
 
-    /// How many tasks there are, in all states.
+    /// How many tasks there are, in all states (saturating at `usize::MAX`, for counts read from
+    /// untrusted input).
     pub fn total(&self) -> usize {
-        self.by_state.iter().sum()
+        self.sum(|_| true)
+    }
+
+    /// The tasks in the states `which` picks, saturating at `usize::MAX`.
+    fn sum(&self, which: impl Fn(StateKind) -> bool) -> usize {
+        self.iter()
+            .filter(|&(state, _)| which(state))
+            .fold(0, |sum, (_, count)| sum.saturating_add(count))
     }
 
     /// Every state with its count, in [`StateKind::ALL`] order, zeros included.
@@ -92,19 +106,11 @@ impl StateCounts {
         let total = self.total();
         let failed = self.get(S::Failed);
         let allowed = usize::try_from(policy.max_task_failures).unwrap_or(usize::MAX);
-        let terminal: usize = self
-            .iter()
-            .filter(|(state, _)| state.is_terminal())
-            .map(|(_, count)| count)
-            .sum();
-        let active: usize = self
-            .iter()
-            .filter(|(state, _)| state.is_active())
-            .map(|(_, count)| count)
-            .sum();
+        let terminal = self.sum(StateKind::is_terminal);
+        let active = self.sum(StateKind::is_active);
         if total == 0 {
             JobState::Pending
-        } else if self.get(S::Succeeded) + failed == total && failed <= allowed {
+        } else if self.get(S::Succeeded).saturating_add(failed) == total && failed <= allowed {
             JobState::Succeeded
         } else if failed > allowed {
             JobState::Failed
@@ -127,6 +133,24 @@ impl FromIterator<StateKind> for StateCounts {
         let mut counts = StateCounts::default();
         counts.extend(states);
         counts
+    }
+}
+
+impl FromIterator<(StateKind, usize)> for StateCounts {
+    /// Counts given as numbers, per state; a state given twice adds up.
+    ///
+    /// ```
+    /// use iris_task::{StateCounts, StateKind};
+    ///
+    /// let counts: StateCounts = [(StateKind::Pending, 5), (StateKind::Assigned, 2)].into_iter().collect();
+    /// assert_eq!((counts.get(StateKind::Pending), counts.total()), (5, 7));
+    /// ```
+    fn from_iter<I: IntoIterator<Item = (StateKind, usize)>>(counts: I) -> StateCounts {
+        let mut all = StateCounts::default();
+        for (state, count) in counts {
+            all.add_many(state, count);
+        }
+        all
     }
 }
 
@@ -159,29 +183,122 @@ pub enum JobState {
 }
 
 impl JobState {
-    /// The lower-case name: `"pending"`, `"running"`, `"worker_failed"`, …
+    /// Every job state, in the order of [`StateKind::ALL`] for the states they share.
+    pub const ALL: [JobState; 7] = [
+        JobState::Pending,
+        JobState::Running,
+        JobState::Succeeded,
+        JobState::Failed,
+        JobState::Killed,
+        JobState::WorkerFailed,
+        JobState::Unschedulable,
+    ];
+
+    /// The task state of the same name, whose label, CSS class and colour the job state shares:
+    /// a dashboard styles a RUNNING job as it styles a RUNNING task.
+    const fn task_state(self) -> StateKind {
+        match self {
+            JobState::Pending => StateKind::Pending,
+            JobState::Running => StateKind::Running,
+            JobState::Succeeded => StateKind::Succeeded,
+            JobState::Failed => StateKind::Failed,
+            JobState::Killed => StateKind::Killed,
+            JobState::WorkerFailed => StateKind::WorkerFailed,
+            JobState::Unschedulable => StateKind::Unschedulable,
+        }
+    }
+
+    /// The job has ended: every state but PENDING and RUNNING.
+    ///
+    /// ```
+    /// use iris_task::JobState;
+    ///
+    /// assert!(JobState::Killed.is_terminal());
+    /// assert!(!JobState::Running.is_terminal());
+    /// ```
+    pub const fn is_terminal(self) -> bool {
+        !matches!(self, JobState::Pending | JobState::Running)
+    }
+
+    /// The lower-case name: `"pending"`, `"running"`, `"worker_failed"`, …, the
+    /// [label](StateKind::label) of the task state of the same name.
     ///
     /// ```
     /// use iris_task::JobState;
     ///
     /// assert_eq!(JobState::WorkerFailed.label(), "worker_failed");
     /// assert_eq!(JobState::Running.to_string(), "running");
+    /// assert_eq!("running".parse::<JobState>()?, JobState::Running);
+    /// # Ok::<(), iris_task::ParseJobStateError>(())
     /// ```
     pub const fn label(self) -> &'static str {
-        match self {
-            JobState::Pending => "pending",
-            JobState::Running => "running",
-            JobState::Succeeded => "succeeded",
-            JobState::Failed => "failed",
-            JobState::Killed => "killed",
-            JobState::WorkerFailed => "worker_failed",
-            JobState::Unschedulable => "unschedulable",
-        }
+        self.task_state().label()
+    }
+
+    /// The CSS class dashboards style the job with: `"status-"` and the [label](Self::label).
+    ///
+    /// ```
+    /// use iris_task::JobState;
+    ///
+    /// assert_eq!(JobState::Succeeded.css_class(), "status-succeeded");
+    /// ```
+    pub const fn css_class(self) -> &'static str {
+        self.task_state().css_class()
+    }
+
+    /// The dashboard colour of the job state, as a CSS hex colour: that of the task state of the
+    /// same name.
+    ///
+    /// ```
+    /// use iris_task::{JobState, StateKind};
+    ///
+    /// assert_eq!(JobState::Running.color(), StateKind::Running.color());
+    /// ```
+    pub const fn color(self) -> &'static str {
+        self.task_state().color()
     }
 }
 
 impl fmt::Display for JobState {
+    /// The [label](JobState::label), padded to the formatter's width and fill.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
+        f.pad(self.label())
+    }
+}
+
+impl FromStr for JobState {
+    type Err = ParseJobStateError;
+
+    /// Parses a [label](JobState::label); anything else, upper case included, is an error.
+    fn from_str(label: &str) -> Result<JobState, ParseJobStateError> {
+        JobState::ALL
+            .into_iter()
+            .find(|state| state.label() == label)
+            .ok_or_else(|| ParseJobStateError {
+                input: label.to_owned(),
+            })
+    }
+}
+
+/// Text that is not the [label](JobState::label) of a job state.
+///
+/// ```
+/// use iris_task::JobState;
+///
+/// let err = "assigned".parse::<JobState>().unwrap_err();
+/// assert_eq!(err.to_string(), "\"assigned\" is not a job state; expected one of pending, running, succeeded, failed, killed, worker_failed, unschedulable");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{input:?} is not a job state; expected one of pending, running, succeeded, failed, killed, worker_failed, unschedulable"
+)]
+pub struct ParseJobStateError {
+    input: String,
+}
+
+impl ParseJobStateError {
+    /// The rejected text.
+    pub fn input(&self) -> &str {
+        &self.input
     }
 }

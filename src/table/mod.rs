@@ -6,8 +6,9 @@ mod list;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::time::Duration;
 
-pub use counts::{JobState, StateCounts};
+pub use counts::{JobState, ParseJobStateError, StateCounts};
 use list::{Chain, Link, List, NIL};
 
 use crate::any::{AnyTask, TaskEvent, Transition, TransitionError};
@@ -250,6 +251,7 @@ impl TaskTable {
     /// table.insert(Task::new(id.clone(), RetryPolicy::default()))?;
     /// table.assign(&id, WorkerId::new("w1")?, Timestamp::from_millis(1))?;
     /// let running = TaskEvent::Report {
+    ///     worker: WorkerId::new("w1")?,
     ///     attempt: AttemptId::new(0),
     ///     report: WorkerReport::Running,
     ///     at: Timestamp::from_millis(2),
@@ -272,8 +274,8 @@ impl TaskTable {
     /// preemption budget.
     ///
     /// Tasks are handled oldest assignment first (ties: job id, then task index), requeued tasks
-    /// join the pending queue in that order, and the result lists them in that order. Costs the
-    /// tasks on the worker.
+    /// join the pending queue in that order, and the result lists them in that order. Each is
+    /// stamped `at`, or its own latest time if that is later. Costs the tasks on the worker.
     ///
     /// ```
     /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, TaskTable, Timestamp, WorkerId};
@@ -308,21 +310,24 @@ impl TaskTable {
                 let event = TaskEvent::WorkerLost {
                     worker: worker.clone(),
                     error: error.to_owned(),
-                    at,
+                    at: not_before(self.task(slot)?, at),
                 };
                 self.change(slot, &id, event).ok().map(|step| (id, step))
             })
             .collect()
     }
 
-    /// The dispatch deadline: ASSIGNED tasks assigned before `cutoff` are requeued as dispatch
-    /// failures (no budget charged), with [`DISPATCH_DEADLINE_ERROR`] on their attempt. Apache
-    /// Aurora treats tasks stuck in its ASSIGNED state the same way.
+    /// The dispatch deadline: every ASSIGNED task that has waited longer than `max_wait` for
+    /// its worker's confirmation (`now - assigned_at > max_wait`, compared exactly) is requeued as
+    /// a dispatch failure (no budget charged), with [`DISPATCH_DEADLINE_ERROR`] on its attempt.
+    /// Apache Aurora treats tasks stuck in its ASSIGNED state the same way.
     ///
     /// Tasks are handled oldest assignment first (ties: job id, then task index), requeued in that
-    /// order, and listed in that order. Costs the tasks it expires, not the table.
+    /// order, and listed in that order. Each is stamped `now`, or its own latest time if that is
+    /// later, so time never goes backwards in a task. Costs the tasks it expires, not the table.
     ///
     /// ```
+    /// use std::time::Duration;
     /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, TaskTable, Timestamp, WorkerId};
     ///
     /// let mut table = TaskTable::new();
@@ -330,28 +335,32 @@ impl TaskTable {
     /// table.insert(Task::new(id.clone(), RetryPolicy::default()))?;
     /// table.assign(&id, WorkerId::new("w1")?, Timestamp::from_millis(1_000))?;
     ///
-    /// // Nothing was assigned before 1s; everything assigned before 31s has waited too long.
-    /// assert!(table.expire_assigned(Timestamp::from_millis(1_000), Timestamp::from_millis(31_000)).is_empty());
-    /// let expired = table.expire_assigned(Timestamp::from_millis(1_001), Timestamp::from_millis(31_001));
+    /// let deadline = Duration::from_secs(30);
+    /// // At 31 s the task has waited exactly 30 s: not longer than allowed.
+    /// assert!(table.expire_assigned(Timestamp::from_millis(31_000), deadline).is_empty());
+    /// let expired = table.expire_assigned(Timestamp::from_millis(31_001), deadline);
     /// assert_eq!(expired, [id.clone()]);
     /// assert_eq!(table.get(&id).unwrap().state(), StateKind::Pending);
     /// assert_eq!(table.get(&id).unwrap().preemption_count(), 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn expire_assigned(&mut self, cutoff: Timestamp, at: Timestamp) -> Vec<TaskId> {
+    pub fn expire_assigned(&mut self, now: Timestamp, max_wait: Duration) -> Vec<TaskId> {
         let slots: Vec<usize> = self
             .assigned
             .iter(&self.slots, Chain::Deadline)
-            .take_while(|&slot| self.assigned_at(slot).is_some_and(|time| time < cutoff))
+            .take_while(|&slot| {
+                self.assigned_at(slot)
+                    .is_some_and(|assigned_at| waited_longer(assigned_at, now, max_wait))
+            })
             .collect();
         self.in_assignment_order(slots)
             .into_iter()
             .filter_map(|(slot, id)| {
-                let worker = self.task(slot)?.current_attempt()?.worker().clone();
+                let task = self.task(slot)?;
                 let event = TaskEvent::WorkerLost {
-                    worker,
+                    worker: task.current_attempt()?.worker().clone(),
                     error: DISPATCH_DEADLINE_ERROR.to_owned(),
-                    at,
+                    at: not_before(task, now),
                 };
                 self.change(slot, &id, event).ok().map(|_| id)
             })
@@ -571,6 +580,20 @@ impl TaskTable {
             }
         }
     }
+}
+
+/// `now - assigned_at > max_wait`, exactly: in whole milliseconds against a `Duration` that may
+/// hold a fraction of one, and without overflow for any pair of timestamps.
+fn waited_longer(assigned_at: Timestamp, now: Timestamp, max_wait: Duration) -> bool {
+    let waited_ms = i128::from(now.as_millis()) - i128::from(assigned_at.as_millis());
+    let max_wait_ns = i128::try_from(max_wait.as_nanos()).unwrap_or(i128::MAX);
+    waited_ms.saturating_mul(1_000_000) > max_wait_ns
+}
+
+/// `at`, or the task's latest time if that is later: the time a change the caller did not name
+/// (one task of a lost worker, of an expired deadline) is stamped with.
+fn not_before(task: &AnyTask, at: Timestamp) -> Timestamp {
+    task.latest_time().map_or(at, |latest| at.max(latest))
 }
 
 /// The worker of the slot's current attempt: the worker an active task is filed under.

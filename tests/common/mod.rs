@@ -24,7 +24,8 @@ pub fn event() -> impl Strategy<Value = TaskEvent> {
     ];
     prop_oneof![
         3 => (worker.clone(), at.clone()).prop_map(|(worker, at)| TaskEvent::Assign { worker, at }),
-        6 => (0..4u32, report, at.clone()).prop_map(|(attempt, report, at)| TaskEvent::Report {
+        6 => (worker.clone(), 0..4u32, report, at.clone()).prop_map(|(worker, attempt, report, at)| TaskEvent::Report {
+            worker,
             attempt: AttemptId::new(attempt),
             report,
             at,

@@ -200,7 +200,9 @@ def python_fixtures(pb):
             {
                 "kind": "report",
                 "fields": {"state": 5, "exit_code": 3, "attempt_id": 1, "finished_at_ms": 2_500},
-                "typed": {"task": "parent/child/task-1", "attempt": 1, "report": "failed", "at": 2_500},
+                # Stamped with the controller's receive time (3_000 in tests/interop.rs), never
+                # the worker's finished_at_ms: worker clocks are not trusted.
+                "typed": {"task": "parent/child/task-1", "attempt": 1, "report": "failed", "at": 3_000},
             },
         )
     )
