@@ -177,7 +177,11 @@ impl fmt::Display for TaskId {
         if f.width().is_none() && f.precision().is_none() {
             write!(f, "{}{TASK_SEPARATOR}{}", self.job.as_str(), self.index)
         } else {
-            f.pad(&format!("{}{TASK_SEPARATOR}{}", self.job.as_str(), self.index))
+            f.pad(&format!(
+                "{}{TASK_SEPARATOR}{}",
+                self.job.as_str(),
+                self.index
+            ))
         }
     }
 }

@@ -495,6 +495,11 @@ fn check_table(table: &TaskTable, model: &TableModel) -> Result<(), TestCaseErro
             .map(tid)
             .collect();
         expected.sort();
+        prop_assert_eq!(
+            table.worker_load(&worker(w)),
+            expected.len(),
+            "worker_load counts them"
+        );
         prop_assert_eq!(on, expected, "tasks_on is the active tasks on the worker");
     }
     Ok(())

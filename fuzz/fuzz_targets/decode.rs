@@ -1,10 +1,9 @@
-//! Any bytes into `AnyTask::decode` and `TaskEvent::from_report`: nothing may panic, and what
-//! decodes re-encodes and decodes to the same task.
+//! Any bytes into `AnyTask::decode`, `AnyTask::decode_received` and `TaskEvent::decode_report`:
+//! nothing may panic, and what decodes re-encodes and decodes to the same task.
 #![no_main]
 
 use iris_task::{AnyTask, RetryPolicy, TaskEvent, Timestamp, proto};
 use libfuzzer_sys::fuzz_target;
-use prost::Message;
 
 fuzz_target!(|bytes: &[u8]| {
     let policy = RetryPolicy::default();
@@ -15,7 +14,10 @@ fuzz_target!(|bytes: &[u8]| {
         let status = proto::TaskStatus::from(&task);
         assert_eq!(AnyTask::from_proto(status, policy), Ok(task));
     }
-    if let Ok(report) = proto::ReportTaskStateRequest::decode(bytes) {
-        let _ = TaskEvent::from_report(report, Timestamp::from_millis(0));
+    // A peer's status, dated on receipt: what decodes is a task the crate could have built.
+    if let Ok(task) = AnyTask::decode_received(bytes, policy, Timestamp::from_millis(1_000)) {
+        let again = AnyTask::decode(&task.encode_to_vec(), policy);
+        assert_eq!(again.as_ref(), Ok(&task), "a received task did not re-encode exactly");
     }
+    let _ = TaskEvent::decode_report(bytes, Timestamp::from_millis(0));
 });

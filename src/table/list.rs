@@ -2,14 +2,29 @@
 
 use super::Slot;
 
-/// "No slot": the end of a list. Never a valid index, so `slots.get(NIL)` is `None`.
-pub(super) const NIL: usize = usize::MAX;
+/// A slot's index in the table's vector. 32 bits, not 64: a million tasks carry two links each,
+/// and the table refuses a task past `SlotId::MAX - 1` rather than wrap.
+pub(super) type SlotId = u32;
+
+/// "No slot": the end of a list. Never a valid index, so `get(slots, NIL)` is `None`.
+pub(super) const NIL: SlotId = SlotId::MAX;
+
+/// The slot at `slot`, if there is one.
+#[inline]
+pub(super) fn get(slots: &[Slot], slot: SlotId) -> Option<&Slot> {
+    slots.get(slot as usize)
+}
+
+#[inline]
+pub(super) fn get_mut(slots: &mut [Slot], slot: SlotId) -> Option<&mut Slot> {
+    slots.get_mut(slot as usize)
+}
 
 /// A slot's neighbours in one list.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Link {
-    pub(super) prev: usize,
-    pub(super) next: usize,
+    pub(super) prev: SlotId,
+    pub(super) next: SlotId,
 }
 
 impl Link {
@@ -28,15 +43,15 @@ pub(super) enum Chain {
     Deadline,
 }
 
-pub(super) fn link_mut(slots: &mut [Slot], chain: Chain, slot: usize) -> Option<&mut Link> {
-    slots.get_mut(slot).map(|entry| match chain {
+pub(super) fn link_mut(slots: &mut [Slot], chain: Chain, slot: SlotId) -> Option<&mut Link> {
+    get_mut(slots, slot).map(|entry| match chain {
         Chain::Queue => &mut entry.queue,
         Chain::Deadline => &mut entry.deadline,
     })
 }
 
-pub(super) fn next(slots: &[Slot], chain: Chain, slot: usize) -> Option<usize> {
-    let entry = slots.get(slot)?;
+pub(super) fn next(slots: &[Slot], chain: Chain, slot: SlotId) -> Option<SlotId> {
+    let entry = get(slots, slot)?;
     let link = match chain {
         Chain::Queue => entry.queue,
         Chain::Deadline => entry.deadline,
@@ -44,12 +59,13 @@ pub(super) fn next(slots: &[Slot], chain: Chain, slot: usize) -> Option<usize> {
     Some(link.next).filter(|&next| next != NIL)
 }
 
-/// A doubly linked list of slots, threaded through one of their links: O(1) to insert and to
-/// unlink, and iterating costs only the slots in it.
+/// A doubly linked list of slots, threaded through one of their links: O(1) to insert, to unlink
+/// and to count, and iterating costs only the slots in it.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct List {
-    pub(super) head: usize,
-    pub(super) tail: usize,
+    pub(super) head: SlotId,
+    pub(super) tail: SlotId,
+    len: SlotId,
 }
 
 impl Default for List {
@@ -57,6 +73,7 @@ impl Default for List {
         List {
             head: NIL,
             tail: NIL,
+            len: 0,
         }
     }
 }
@@ -66,7 +83,12 @@ impl List {
         self.head == NIL
     }
 
-    pub(super) fn push_back(&mut self, slots: &mut [Slot], chain: Chain, slot: usize) {
+    /// How many slots the list holds.
+    pub(super) fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    pub(super) fn push_back(&mut self, slots: &mut [Slot], chain: Chain, slot: SlotId) {
         self.insert_after(slots, chain, self.tail, slot);
     }
 
@@ -75,8 +97,8 @@ impl List {
         &mut self,
         slots: &mut [Slot],
         chain: Chain,
-        after: usize,
-        slot: usize,
+        after: SlotId,
+        slot: SlotId,
     ) {
         let next = match link_mut(slots, chain, after) {
             Some(link) => std::mem::replace(&mut link.next, slot),
@@ -89,9 +111,10 @@ impl List {
         if let Some(link) = link_mut(slots, chain, slot) {
             *link = Link { prev: after, next };
         }
+        self.len = self.len.saturating_add(1);
     }
 
-    pub(super) fn unlink(&mut self, slots: &mut [Slot], chain: Chain, slot: usize) {
+    pub(super) fn unlink(&mut self, slots: &mut [Slot], chain: Chain, slot: SlotId) {
         let Some(link) =
             link_mut(slots, chain, slot).map(|link| std::mem::replace(link, Link::DETACHED))
         else {
@@ -105,13 +128,14 @@ impl List {
             Some(next) => next.prev = link.prev,
             None => self.tail = link.prev,
         }
+        self.len = self.len.saturating_sub(1);
     }
 
     pub(super) fn iter<'a>(
         &self,
         slots: &'a [Slot],
         chain: Chain,
-    ) -> impl Iterator<Item = usize> + 'a {
+    ) -> impl Iterator<Item = SlotId> + 'a {
         let first = Some(self.head).filter(|&head| head != NIL);
         std::iter::successors(first, move |&slot| next(slots, chain, slot))
     }

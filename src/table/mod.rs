@@ -4,12 +4,13 @@
 mod counts;
 mod list;
 
-use std::collections::HashMap;
 use std::fmt;
+use std::hash::BuildHasher;
 use std::time::Duration;
 
 pub use counts::{JobState, ParseJobStateError, StateCounts};
-use list::{Chain, Link, List, NIL};
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+use list::{Chain, Link, List, NIL, SlotId};
 
 use crate::any::{AnyTask, TaskEvent, Transition, TransitionError};
 use crate::id::{JobId, TaskId, Timestamp, WorkerId};
@@ -35,6 +36,7 @@ pub const DISPATCH_DEADLINE_ERROR: &str =
 /// | [`worker_lost`](TaskTable::worker_lost) | the tasks on that worker, sorted: O(k log k) |
 /// | [`expire_assigned`](TaskTable::expire_assigned) | the assigned tasks it expires, sorted: O(e log e) |
 /// | [`tasks_on`](TaskTable::tasks_on) | what it yields |
+/// | [`worker_load`](TaskTable::worker_load) | O(1) |
 /// | [`counts`](TaskTable::counts), [`job_counts`](TaskTable::job_counts) | O(1) |
 ///
 /// The table keeps its tasks in one vector and threads intrusive lists through them: the pending
@@ -67,14 +69,20 @@ pub const DISPATCH_DEADLINE_ERROR: &str =
 #[derive(Default)]
 pub struct TaskTable {
     slots: Vec<Slot>,
-    index: HashMap<TaskId, usize>,
+    /// The slot of each task, hashed by the task's id, which the slot itself holds: the index
+    /// keeps 4 bytes per task, not a second copy of the id.
+    index: HashTable<SlotId>,
+    /// Hashes ids for `index`: foldhash, seeded per table, which is fast on short strings and
+    /// keeps a network peer from choosing ids that collide.
+    hasher: DefaultHashBuilder,
     pending: List,
+    /// The tasks active on each worker; a list knows its length, so a worker's load is O(1).
     workers: HashMap<WorkerId, List>,
     /// ASSIGNED tasks, oldest assignment first: the dispatch deadline's queue.
     assigned: List,
     /// Each job's id and state counts, in the order its first task was inserted.
     jobs: Vec<(JobId, StateCounts)>,
-    job_index: HashMap<JobId, usize>,
+    job_index: HashMap<JobId, u32>,
     counts: StateCounts,
 }
 
@@ -85,7 +93,7 @@ struct Slot {
     /// The slot's place in the assigned list, while ASSIGNED.
     deadline: Link,
     /// Index into `TaskTable::jobs`.
-    job: usize,
+    job: u32,
 }
 
 impl TaskTable {
@@ -111,26 +119,36 @@ impl TaskTable {
     /// ```
     ///
     /// # Errors
-    /// [`TableError::DuplicateTask`] if the table already holds a task with this id; the table
-    /// is unchanged.
+    /// [`TableError::DuplicateTask`] if the table already holds a task with this id, and
+    /// [`TableError::Full`] if it holds 4,294,967,294 tasks already; the table is unchanged.
     pub fn insert(&mut self, task: impl Into<AnyTask>) -> Result<(), TableError> {
         let task = task.into();
-        let slot = self.slots.len();
-        match self.index.entry(task.id().clone()) {
-            std::collections::hash_map::Entry::Occupied(_) => {
-                return Err(TableError::DuplicateTask(task.id().clone()));
-            }
-            std::collections::hash_map::Entry::Vacant(entry) => entry.insert(slot),
+        let Some(slot) = SlotId::try_from(self.slots.len())
+            .ok()
+            .filter(|&slot| slot != NIL)
+        else {
+            return Err(TableError::Full(task.id().clone()));
         };
-        let next_job = self.jobs.len();
-        let job = *self
-            .job_index
-            .entry(task.id().job().clone())
-            .or_insert(next_job);
-        if job == next_job {
-            self.jobs
-                .push((task.id().job().clone(), StateCounts::default()));
+        let hash = self.hasher.hash_one(task.id());
+        let slots = &self.slots;
+        let same_id =
+            |&other: &SlotId| list::get(slots, other).is_some_and(|s| s.task.id() == task.id());
+        if self.index.find(hash, same_id).is_some() {
+            return Err(TableError::DuplicateTask(task.id().clone()));
         }
+        let job = match self.job_index.get(task.id().job()) {
+            Some(&job) => job,
+            None => {
+                let job = u32::try_from(self.jobs.len()).unwrap_or(u32::MAX);
+                self.job_index.insert(task.id().job().clone(), job);
+                self.jobs
+                    .push((task.id().job().clone(), StateCounts::default()));
+                job
+            }
+        };
+        let (hasher, slots) = (&self.hasher, &self.slots);
+        self.index
+            .insert_unique(hash, slot, |&other| hash_of(hasher, slots, other));
         self.slots.push(Slot {
             task,
             queue: Link::DETACHED,
@@ -303,7 +321,7 @@ impl TaskTable {
         let Some(list) = self.workers.get(worker) else {
             return Vec::new();
         };
-        let slots: Vec<usize> = list.iter(&self.slots, Chain::Queue).collect();
+        let slots: Vec<SlotId> = list.iter(&self.slots, Chain::Queue).collect();
         self.in_assignment_order(slots)
             .into_iter()
             .filter_map(|(slot, id)| {
@@ -345,7 +363,7 @@ impl TaskTable {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn expire_assigned(&mut self, now: Timestamp, max_wait: Duration) -> Vec<TaskId> {
-        let slots: Vec<usize> = self
+        let slots: Vec<SlotId> = self
             .assigned
             .iter(&self.slots, Chain::Deadline)
             .take_while(|&slot| {
@@ -388,6 +406,29 @@ impl TaskTable {
             .filter_map(|slot| self.task(slot).map(AnyTask::id))
     }
 
+    /// How many tasks are active (ASSIGNED, BUILDING or RUNNING) on `worker`: its load, O(1),
+    /// for a scheduler that tracks free slots without walking [`tasks_on`](TaskTable::tasks_on).
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, Task, TaskId, TaskTable, Timestamp, WorkerId};
+    ///
+    /// let mut table = TaskTable::new();
+    /// let w1 = WorkerId::new("w1")?;
+    /// for index in 0..3 {
+    ///     let id = TaskId::new(JobId::new("job")?, index);
+    ///     table.insert(Task::new(id.clone(), RetryPolicy::default()))?;
+    ///     table.assign(&id, w1.clone(), Timestamp::from_millis(1))?;
+    /// }
+    /// assert_eq!(table.worker_load(&w1), 3);
+    /// assert_eq!(table.worker_load(&WorkerId::new("w2")?), 0);
+    /// table.worker_lost(&w1, "gone", Timestamp::from_millis(2));
+    /// assert_eq!(table.worker_load(&w1), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn worker_load(&self, worker: &WorkerId) -> usize {
+        self.workers.get(worker).map_or(0, List::len)
+    }
+
     /// How many tasks are in each state. Kept up to date on every change; O(1) to read.
     ///
     /// ```
@@ -421,7 +462,7 @@ impl TaskTable {
     pub fn job_counts(&self, job: &JobId) -> Option<&StateCounts> {
         self.job_index
             .get(job)
-            .and_then(|&index| self.jobs.get(index))
+            .and_then(|&index| self.jobs.get(index as usize))
             .map(|(_, counts)| counts)
     }
 
@@ -446,26 +487,31 @@ impl TaskTable {
 
     // ----- internals -----
 
-    fn slot(&self, id: &TaskId) -> Option<usize> {
-        self.index.get(id).copied()
+    fn slot(&self, id: &TaskId) -> Option<SlotId> {
+        let slots = &self.slots;
+        self.index
+            .find(self.hasher.hash_one(id), |&slot| {
+                list::get(slots, slot).is_some_and(|entry| entry.task.id() == id)
+            })
+            .copied()
     }
 
-    fn known(&self, id: &TaskId) -> Result<usize, TableError> {
+    fn known(&self, id: &TaskId) -> Result<SlotId, TableError> {
         self.slot(id)
             .ok_or_else(|| TableError::UnknownTask(id.clone()))
     }
 
-    fn task(&self, slot: usize) -> Option<&AnyTask> {
-        self.slots.get(slot).map(|slot| &slot.task)
+    fn task(&self, slot: SlotId) -> Option<&AnyTask> {
+        list::get(&self.slots, slot).map(|slot| &slot.task)
     }
 
-    fn assigned_at(&self, slot: usize) -> Option<Timestamp> {
+    fn assigned_at(&self, slot: SlotId) -> Option<Timestamp> {
         Some(self.task(slot)?.current_attempt()?.assigned_at())
     }
 
     /// Sorts active slots oldest assignment first, ties by task id (job id, then index).
-    fn in_assignment_order(&self, slots: Vec<usize>) -> Vec<(usize, TaskId)> {
-        let mut keyed: Vec<(Timestamp, TaskId, usize)> = slots
+    fn in_assignment_order(&self, slots: Vec<SlotId>) -> Vec<(SlotId, TaskId)> {
+        let mut keyed: Vec<(Timestamp, TaskId, SlotId)> = slots
             .into_iter()
             .filter_map(|slot| Some((self.assigned_at(slot)?, self.task(slot)?.id().clone(), slot)))
             .collect();
@@ -478,11 +524,11 @@ impl TaskTable {
     /// change.
     fn change(
         &mut self,
-        slot: usize,
+        slot: SlotId,
         id: &TaskId,
         event: TaskEvent,
     ) -> Result<Transition, TableError> {
-        let Some(entry) = self.slots.get_mut(slot) else {
+        let Some(entry) = list::get_mut(&mut self.slots, slot) else {
             return Err(TableError::UnknownTask(id.clone()));
         };
         let step = entry.task.apply(event)?;
@@ -497,8 +543,8 @@ impl TaskTable {
     ///
     /// A task leaves an active state by closing its attempt, never by opening another, so the
     /// current attempt still names the worker and assignment time the slot was filed under.
-    fn refile(&mut self, slot: usize, from: Option<StateKind>) {
-        let Some(entry) = self.slots.get(slot) else {
+    fn refile(&mut self, slot: SlotId, from: Option<StateKind>) {
+        let Some(entry) = list::get(&self.slots, slot) else {
             return;
         };
         let to = entry.task.state();
@@ -507,12 +553,12 @@ impl TaskTable {
 
         if let Some(from) = from {
             self.counts.remove(from);
-            if let Some((_, counts)) = self.jobs.get_mut(job) {
+            if let Some((_, counts)) = self.jobs.get_mut(job as usize) {
                 counts.remove(from);
             }
         }
         self.counts.add(to);
-        if let Some((_, counts)) = self.jobs.get_mut(job) {
+        if let Some((_, counts)) = self.jobs.get_mut(job as usize) {
             counts.add(to);
         }
 
@@ -527,10 +573,7 @@ impl TaskTable {
                 .assigned_at(after)
                 .is_some_and(|time| time > assigned_at)
             {
-                after = self
-                    .slots
-                    .get(after)
-                    .map_or(NIL, |entry| entry.deadline.prev);
+                after = list::get(&self.slots, after).map_or(NIL, |entry| entry.deadline.prev);
             }
             self.assigned
                 .insert_after(&mut self.slots, Chain::Deadline, after, slot);
@@ -550,7 +593,7 @@ impl TaskTable {
     }
 
     /// Adds the slot to the list of its current attempt's worker.
-    fn file_under_worker(&mut self, slot: usize) {
+    fn file_under_worker(&mut self, slot: SlotId) {
         let Some(worker) = worker_of(&self.slots, slot) else {
             return;
         };
@@ -567,7 +610,7 @@ impl TaskTable {
 
     /// Removes the slot from the list of its current attempt's worker, and forgets the worker
     /// when it holds nothing any more.
-    fn unfile_from_worker(&mut self, slot: usize) {
+    fn unfile_from_worker(&mut self, slot: SlotId) {
         let Some(list) =
             worker_of(&self.slots, slot).and_then(|worker| self.workers.get_mut(worker))
         else {
@@ -597,8 +640,13 @@ fn not_before(task: &AnyTask, at: Timestamp) -> Timestamp {
 }
 
 /// The worker of the slot's current attempt: the worker an active task is filed under.
-fn worker_of(slots: &[Slot], slot: usize) -> Option<&WorkerId> {
-    Some(slots.get(slot)?.task.current_attempt()?.worker())
+fn worker_of(slots: &[Slot], slot: SlotId) -> Option<&WorkerId> {
+    Some(list::get(slots, slot)?.task.current_attempt()?.worker())
+}
+
+/// The hash of the id of the task in `slot`, for the index to rehash itself as it grows.
+fn hash_of(hasher: &DefaultHashBuilder, slots: &[Slot], slot: SlotId) -> u64 {
+    list::get(slots, slot).map_or(0, |entry| hasher.hash_one(entry.task.id()))
 }
 
 impl fmt::Debug for TaskTable {
@@ -618,6 +666,10 @@ pub enum TableError {
     /// [`insert`](crate::TaskTable::insert) of a task whose id the table already holds.
     #[error("task {0} is already in the table")]
     DuplicateTask(TaskId),
+    /// [`insert`](crate::TaskTable::insert) into a table that holds 4,294,967,294 tasks, the
+    /// most its 32-bit slot numbers can tell apart.
+    #[error("task {0} does not fit: the table holds 4,294,967,294 tasks already")]
+    Full(TaskId),
     /// A call that names a task the table does not hold.
     #[error("task {0} is not in the table")]
     UnknownTask(TaskId),
