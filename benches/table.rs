@@ -1,6 +1,7 @@
 //! `TaskTable` costs, each measured beside its baseline in the same run: the lifecycle per task at
 //! 10k, 100k and 1M tasks against a plain `HashMap` of hand-written tasks, `pending()` on a
-//! mostly-assigned million against a table of only the pending tasks, and memory per task.
+//! mostly-assigned million against a table of only the pending tasks, and memory per assigned task
+//! at several sizes against hand-written tasks in a `Vec` with a `HashMap<TaskId, usize>` index.
 
 mod common;
 
@@ -149,25 +150,37 @@ fn resident_bytes() -> Option<u64> {
     Some(pages * 4096)
 }
 
-const MEMORY_TASKS: usize = 1_000_000;
+/// The table sizes memory is measured at: around the points where a hash map has just doubled
+/// (about 917k entries fill 1M buckets at hashbrown's 7/8 load) and between them, so that no size
+/// flatters either side.
+const MEMORY_SIZES: [usize; 4] = [100_000, 700_000, 1_000_000, 3_000_000];
 
-/// Builds one structure of a million assigned tasks and prints its memory per task: the growth of
+/// Builds one structure of `size` assigned tasks and prints its memory per task: the growth of
 /// resident memory while it is built. Runs in a child process of its own, so that memory another
 /// structure freed (which the allocator keeps) does not hide the growth.
-fn measure_memory(what: &str) {
-    let ids = task_ids(MEMORY_TASKS);
+fn measure_memory(what: &str, size: usize) {
+    let ids = task_ids(size);
     let workers = workers();
     let Some(before) = resident_bytes() else {
         println!("not measurable here (no /proc/self/statm)");
         return;
     };
     let built: Box<dyn std::any::Any> = match what {
-        "hashmap" => {
-            let mut map = hand_map(&ids);
-            for (n, task) in map.values_mut().enumerate() {
-                let _ = task.assign(workers[n % WORKERS].clone(), Timestamp::from_millis(1));
+        // The fair baseline: hand-written tasks in a vector, found through a map from id to
+        // position, as a controller without this crate would keep them.
+        "vec+index" => {
+            let mut tasks: Vec<HandTask> = Vec::new();
+            let mut index: HashMap<TaskId, usize> = HashMap::new();
+            for id in &ids {
+                index.insert(id.clone(), tasks.len());
+                tasks.push(HandTask::new(id.clone(), RetryPolicy::default()));
             }
-            Box::new(map)
+            for (n, id) in ids.iter().enumerate() {
+                if let Some(task) = index.get(id).and_then(|&at| tasks.get_mut(at)) {
+                    let _ = task.assign(workers[n % WORKERS].clone(), Timestamp::from_millis(1));
+                }
+            }
+            Box::new((tasks, index))
         }
         _ => {
             let mut table = pending_table(&ids);
@@ -178,7 +191,7 @@ fn measure_memory(what: &str) {
         }
     };
     let after = resident_bytes().unwrap_or(before);
-    println!("{}", after.saturating_sub(before) / MEMORY_TASKS as u64);
+    println!("{}", after.saturating_sub(before) / size as u64);
     drop(built);
 }
 
@@ -186,19 +199,25 @@ fn memory_per_task() {
     let Ok(exe) = std::env::current_exe() else {
         return;
     };
-    for (what, name) in [
-        ("hashmap", "HashMap<TaskId, hand-written> (baseline)"),
-        ("table", "TaskTable"),
-    ] {
-        let output = std::process::Command::new(&exe)
-            .env("IRIS_BENCH_MEMORY", what)
-            .output();
-        match output {
-            Ok(output) => println!(
-                "memory per assigned task in a table of 1M/{name}: {} bytes",
-                String::from_utf8_lossy(&output.stdout).trim()
+    for size in MEMORY_SIZES {
+        for (what, name) in [
+            (
+                "vec+index",
+                "Vec<hand-written> + HashMap<TaskId, usize> (baseline)",
             ),
-            Err(err) => println!("memory/{name}: {err}"),
+            ("table", "TaskTable"),
+        ] {
+            let output = std::process::Command::new(&exe)
+                .env("IRIS_BENCH_MEMORY", what)
+                .env("IRIS_BENCH_MEMORY_SIZE", size.to_string())
+                .output();
+            match output {
+                Ok(output) => println!(
+                    "memory per assigned task in a table of {size}/{name}: {} bytes",
+                    String::from_utf8_lossy(&output.stdout).trim()
+                ),
+                Err(err) => println!("memory/{size}/{name}: {err}"),
+            }
         }
     }
 }
@@ -207,7 +226,11 @@ criterion_group!(benches, lifecycle_per_task, pending);
 
 fn main() {
     if let Ok(what) = std::env::var("IRIS_BENCH_MEMORY") {
-        measure_memory(&what);
+        let size = std::env::var("IRIS_BENCH_MEMORY_SIZE")
+            .ok()
+            .and_then(|size| size.parse().ok())
+            .unwrap_or(1_000_000);
+        measure_memory(&what, size);
         return;
     }
     memory_per_task();

@@ -4,7 +4,23 @@
 //! Controllers keep their tasks as `AnyTask` (in a [`TaskTable`](crate::TaskTable), say) and move
 //! between it and the typed [`Task<S>`] with `From` and `TryFrom`, as an embedded HAL moves a pin
 //! between its typed and its erased form.
-
+//!
+//! # Why this layer cannot disagree with the typed one
+//!
+//! [`AnyTask::apply`] judges what no single state decides (a stale attempt, a wrong worker, a
+//! duplicate) and then matches on the `AnyTask` *variant*, never on a [`StateKind`]. Each arm
+//! holds a `Task<S>` of that variant's state and calls a transition of `Task<S>`: the crate-private
+//! in-place twin of a public one, defined in the same impl block of `task.rs`. The rules
+//! themselves are private to `task.rs` and reached only from those impl blocks, so:
+//!
+//! - an arm that applied a rule its state does not have (`succeed` on a pending task) would not
+//!   compile, exactly as it does not compile for a user of `Task<Pending>`;
+//! - the state after an event is the type the transition returns (`Task<Running>`, or the
+//!   `Retry<Failed>` of a failure), wrapped by `From<Task<S>>`: there is no second table from
+//!   states to rules or to next states to keep in step.
+//!
+//! A compile-fail test cannot reach crate internals, so this holds by construction, not by test:
+//! the only code that changes a task's attempts is in `task.rs`, behind `Task<S>`'s methods.
 use crate::attempt::Attempt;
 use crate::id::{AttemptId, TaskId, Timestamp, WorkerId};
 use crate::policy::RetryPolicy;
@@ -188,7 +204,9 @@ pub enum TaskEvent {
         /// When the controller received the report: worker clocks are not trusted.
         at: Timestamp,
     },
-    /// The worker holding the task died, stopped heartbeating, or refused the RunTask RPC.
+    /// The worker holding the task died, stopped heartbeating, or refused the RunTask RPC: the
+    /// task's `worker_failed` transition (a free requeue while ASSIGNED, the preemption budget
+    /// once executing), as for a WORKER_FAILED report.
     WorkerLost {
         /// The worker; it must be the task's current worker.
         worker: WorkerId,

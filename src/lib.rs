@@ -206,10 +206,128 @@
 //! # }
 //! ```
 //!
+//! # The rules
+//!
+//! What the crate enforces, in one place. The typed transitions of [`Task<S>`] are these rules;
+//! [`AnyTask::apply`] reaches them only through the typed task of each state, so the run-time
+//! door cannot disagree with what the compiler allows.
+//!
+//! ## States and wire values
+//!
+//! | state | wire | kind | meaning |
+//! |---|---|---|---|
+//! | UNSPECIFIED | 0 | invalid | never a task's state: decoding it is an error |
+//! | PENDING | 1 | waiting | created or requeued, not yet matched to a worker; the only state a scheduler picks from |
+//! | BUILDING | 2 | active, executing | the worker confirmed the attempt and builds its environment |
+//! | RUNNING | 3 | active, executing | the worker confirmed execution started |
+//! | SUCCEEDED | 4 | terminal | exited 0 |
+//! | FAILED | 5 | terminal | failed, with its failure budget spent |
+//! | KILLED | 6 | terminal | cancelled by the user or the controller |
+//! | WORKER_FAILED | 7 | terminal | its started attempts kept losing their workers, and its preemption budget is spent |
+//! | UNSCHEDULABLE | 8 | terminal | no worker could take it before its scheduling deadline |
+//! | ASSIGNED | 9 | active | matched to a worker, attempt open, resources committed, RunTask maybe in flight |
+//!
+//! *Active* states hold a worker and an open attempt; *executing* ones are active and confirmed by
+//! the worker. Terminal states accept no event (a repeated final report is absorbed as a
+//! duplicate). Numbers no state has, such as 10 from a newer peer, are decoding errors.
+//!
+//! ## Attempts
+//!
+//! Every assignment opens an attempt. Attempt ids are 0, 1, 2, …, one per assignment, never
+//! reused. Only the last attempt may be open, and a task leaves an active state by closing it in
+//! the same step (state and finish time), so no attempt is left open behind its task. The
+//! *current attempt* is the last one, open or closed (`current_attempt_id` on the wire, -1 before
+//! the first assignment).
+//!
+//! ## Retry budgets
+//!
+//! A [`RetryPolicy`] allows `max_retries_failure` requeues after failures (default 0) and
+//! `max_retries_preemption` after worker losses (default 100). The counts are derived from the
+//! attempts, never stored: [`failure_count`](Task::failure_count) counts attempts that ended
+//! FAILED, [`preemption_count`](Task::preemption_count) those that ended WORKER_FAILED after they
+//! had started. When an executing attempt fails, the task is requeued if the count, this failure
+//! included, is within the budget, and ends FAILED otherwise; a lost worker does the same with
+//! the preemption budget and WORKER_FAILED. **A dispatch failure charges nothing**: a worker lost
+//! (or a RunTask RPC failed, or the dispatch deadline passed) while the task is ASSIGNED requeues
+//! it whatever the budgets say.
+//!
+//! ## Controller events
+//!
+//! | from | event | to | attempt | budget |
+//! |---|---|---|---|---|
+//! | PENDING | assign | ASSIGNED | a new attempt opens | – |
+//! | PENDING | scheduling timeout | UNSCHEDULABLE | – (the reason is the task's error) | – |
+//! | PENDING | kill | KILLED | – (the reason is the task's error) | – |
+//! | ASSIGNED | report BUILDING | BUILDING | starts | – |
+//! | ASSIGNED, BUILDING | report RUNNING | RUNNING | starts, if it had not | – |
+//! | RUNNING (or skipping forward) | report SUCCEEDED | SUCCEEDED | closes, exit 0 | – |
+//! | BUILDING, RUNNING (or skipping forward) | report FAILED | PENDING or FAILED | closes FAILED | failure |
+//! | ASSIGNED | worker lost, report WORKER_FAILED, dispatch deadline | PENDING | closes WORKER_FAILED, never started | none |
+//! | BUILDING, RUNNING | worker lost, report WORKER_FAILED | PENDING or WORKER_FAILED | closes WORKER_FAILED | preemption |
+//! | ASSIGNED, BUILDING, RUNNING | kill | KILLED | closes KILLED | – |
+//!
+//! A report may skip forward (ASSIGNED → SUCCEEDED when a short task's RUNNING report was lost):
+//! the attempt is recorded as if the skipped steps happened at the report's time. It may never go
+//! backwards (RUNNING → BUILDING).
+//!
+//! ## How an event from the network is judged
+//!
+//! Workers report `(task, attempt, state, exit code, error)` and name themselves; heartbeats
+//! retry, networks reorder, a worker that lost contact reports hours later. [`AnyTask::apply`]
+//! (and [`TaskTable::apply`]) judge each event in this order, and a rejected event changes
+//! nothing:
+//!
+//! 1. a report naming any attempt but the current one → [`TransitionError::StaleAttempt`];
+//! 2. a report from a worker other than the named attempt's, or the loss of a worker that does not
+//!    hold the active task → [`TransitionError::WrongWorker`]: no worker can end another worker's
+//!    attempt, even by guessing its id;
+//! 3. a report that repeats what the current attempt records (RUNNING twice, the state it closed
+//!    with) → accepted, nothing changes, the first report's exit code and error stay: at-least-once
+//!    delivery is safe, also after the task was requeued;
+//! 4. any other report about a closed attempt → [`TransitionError::StaleAttempt`], before and after
+//!    the task is reassigned alike;
+//! 5. an event the state does not allow → [`TransitionError::Illegal`]; a report that would move
+//!    the open attempt backwards → [`TransitionError::Regression`];
+//! 6. an event earlier than any time the task records → [`TransitionError::TimeWentBackwards`].
+//!
+//! ## Time never goes backwards
+//!
+//! Every attempt keeps assigned ≤ started ≤ finished; an attempt is assigned no earlier than the
+//! one before it finished; a task ends no earlier than its last attempt. The decoder checks all
+//! three, and the crate never builds a task it would refuse to load: `apply` rejects an event
+//! earlier than the task's [`latest_time`](AnyTask::latest_time) (equal times are allowed), and
+//! the changes that have no error to return (the typed transitions, each task of
+//! [`worker_lost`](TaskTable::worker_lost) and [`expire_assigned`](TaskTable::expire_assigned))
+//! are stamped with `at` or the task's latest time, whichever is later. Worker clocks are not
+//! trusted: [`TaskEvent::from_report`] stamps every report with the controller's `received_at`.
+//! The dispatch deadline expires an ASSIGNED task when `now - assigned_at > max_wait`, exactly.
+//!
+//! ## Jobs and dashboards
+//!
+//! A job's state derives from its tasks' counts ([`StateCounts::job_state`]). A job with no tasks
+//! is PENDING; otherwise the first rule that matches decides:
+//!
+//! 1. every task ended SUCCEEDED or FAILED, and at most `max_task_failures` FAILED → SUCCEEDED;
+//! 2. more than `max_task_failures` FAILED → FAILED (worker losses never count here);
+//! 3. any UNSCHEDULABLE → UNSCHEDULABLE;
+//! 4. any KILLED → KILLED;
+//! 5. every task terminal and any WORKER_FAILED → WORKER_FAILED;
+//! 6. any ASSIGNED, BUILDING or RUNNING → RUNNING;
+//! 7. otherwise PENDING.
+//!
+//! Dashboards count tasks per state with ASSIGNED as its own bucket (on the wire a
+//! `map<string, int32>` keyed by [label](StateKind::label)), and style each state with the CSS
+//! class `status-<label>` and its [colour](StateKind::color): ASSIGNED is amber (`#bc4c00`), apart
+//! from pending (`#9a6700`), building (`#8250df`) and running (`#0969da`). Everything is
+//! deterministic: when one call changes several tasks (a lost worker, an expired deadline), they
+//! are handled oldest assignment first (ties: job id, then task index) and requeued in that order.
+//!
 //! # Feature flags
 //!
 //! - `serde`: `Serialize` and `Deserialize` for tasks, ids, states, policies, events and counts.
 //!   Off by default.
+//!
+//! The crate needs Rust 1.85 or later, with or without `serde`.
 //!
 //! # Where things live
 //!

@@ -14,12 +14,12 @@
 //! every active task ─ kill ─▶ Task<Killed>
 //! ```
 //!
-//! Each transition is a one-line wrapper over a rule of [`Core`], the task's data: an in-place
-//! operation that changes the attempts and says which state the task is in after it. The typed
-//! transitions give the rules their types; [`AnyTask::apply`](crate::AnyTask::apply), for events
-//! that arrive at run time, picks the rule an event means in the task's state, calls the same
-//! function, and re-tags the task once. Both layers run the same code, and only this module
-//! changes a task.
+//! Each transition exists twice in its state's impl block: the public one, which consumes the
+//! task, and a crate-private in-place twin (`succeed_in_place`, …) for a task held inside an
+//! [`AnyTask`](crate::AnyTask), which takes the data out and returns it re-tagged. The public one
+//! runs its twin, so both are one rule. [`AnyTask::apply`](crate::AnyTask::apply) reaches the
+//! rules only through these methods (see [`crate::AnyTask`]'s module), and the edits they make to
+//! the attempts are private to this module: only this file changes a task.
 
 use std::fmt;
 use std::marker::PhantomData;

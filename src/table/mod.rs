@@ -287,7 +287,8 @@ impl TaskTable {
         self.change(slot, id, event)
     }
 
-    /// The worker is gone: every task active on it fails as a worker loss. ASSIGNED tasks are
+    /// The worker is gone: every task active on it fails as a worker loss (its `worker_failed`
+    /// transition, through [`TaskEvent::WorkerLost`]). ASSIGNED tasks are
     /// requeued free of charge (a dispatch failure); BUILDING and RUNNING ones spend their
     /// preemption budget.
     ///
