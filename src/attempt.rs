@@ -107,6 +107,7 @@ impl Attempt {
     }
 
     /// The latest time the attempt records: its finish, start or assignment.
+    #[inline]
     pub(crate) fn latest_time(&self) -> Timestamp {
         self.finished_at
             .or(self.started_at)

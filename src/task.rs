@@ -267,7 +267,14 @@ impl<S: State> Task<S> {
     /// otherwise that latest time, as the error. [`AnyTask::apply`] rejects such an event.
     #[inline]
     pub(crate) fn stamp(&self, at: Timestamp) -> Result<Stamp, Timestamp> {
-        match self.core.latest_time() {
+        // Only a terminal task records an ending; for the other states, known at compile time,
+        // the latest time is the last attempt's.
+        let latest = if S::KIND.is_terminal() {
+            self.core.latest_time()
+        } else {
+            self.core.attempts.last().map(Attempt::latest_time)
+        };
+        match latest {
             Some(latest) if at < latest => Err(latest),
             _ => Ok(Stamp(at)),
         }
