@@ -28,7 +28,7 @@ use crate::state::{
     Assigned, Building, Failed, Killed, Pending, Running, State, StateKind, Succeeded, Terminal,
     Unschedulable, WorkerFailed,
 };
-use crate::task::{Core, Retry, Stamp, Task};
+use crate::task::{Core, Decoded, Retry, Stamp, Task};
 
 /// A task in any state: one variant per state, each holding the typed task.
 ///
@@ -92,12 +92,12 @@ impl AnyTask {
 
     /// The task's id.
     pub fn id(&self) -> &TaskId {
-        &self.core().id
+        self.core().id()
     }
 
     /// The task's retry budgets.
     pub fn policy(&self) -> &RetryPolicy {
-        &self.core().policy
+        self.core().policy()
     }
 
     /// The task's state.
@@ -122,13 +122,13 @@ impl AnyTask {
 
     /// Every attempt, oldest first. Attempt `n` is at index `n`; only the last may be open.
     pub fn attempts(&self) -> &[Attempt] {
-        &self.core().attempts
+        self.core().attempts()
     }
 
     /// The last attempt, open or closed; `None` before the first assignment.
     #[inline]
     pub fn current_attempt(&self) -> Option<&Attempt> {
-        self.core().attempts.last()
+        self.core().attempts().last()
     }
 
     /// The latest time the task records; an event earlier than this is rejected (see
@@ -537,7 +537,7 @@ impl AnyTask {
             (A::Building(task), E::Report { report, at, .. }) => {
                 let at = stamp(task, at)?;
                 match report {
-                    // Judged a duplicate before this point, so never reached: keep the task.
+                    // BUILDING twice is a duplicate: unchanged (`judge` absorbs it first).
                     R::Building => task.take_unchanged().into(),
                     R::Running => task.start_in_place(at).into(),
                     // Skips forward through RUNNING.
@@ -573,7 +573,8 @@ impl AnyTask {
             (A::Running(task), E::Report { report, at, .. }) => {
                 let at = stamp(task, at)?;
                 match report {
-                    // BUILDING was rejected above and RUNNING judged a duplicate: never reached.
+                    // RUNNING twice is a duplicate: unchanged (`judge` absorbs it first).
+                    // BUILDING was rejected as a regression above.
                     R::Building | R::Running => task.take_unchanged().into(),
                     R::Succeeded => task.succeed_in_place(at).into(),
                     R::Failed { exit_code, error } => {
@@ -591,9 +592,26 @@ impl AnyTask {
                 task.kill_in_place(reason, at).into()
             }
 
-            // Everything else, and every event on a terminal task (a duplicate of its final
-            // report was accepted, and any other report about its closed attempt judged stale).
-            (task, event) => {
+            // The events the state does not allow, listed rather than matched by a wildcard, so
+            // that an event added to `TaskEvent` does not compile until each state decides it.
+            (
+                task @ A::Pending(_),
+                event @ (E::Report { .. } | E::WorkerLost { .. }),
+            )
+            | (
+                task @ (A::Assigned(_) | A::Building(_) | A::Running(_)),
+                event @ (E::Assign { .. } | E::SchedulingTimeout { .. }),
+            )
+            // A terminal task absorbs every event (a duplicate of its final report was accepted,
+            // and any other report about its closed attempt judged stale, before this point).
+            | (
+                task @ (A::Succeeded(_)
+                | A::Failed(_)
+                | A::Killed(_)
+                | A::WorkerFailed(_)
+                | A::Unschedulable(_)),
+                event,
+            ) => {
                 return Err(TransitionError::Illegal {
                     task: task.id().clone(),
                     from: task.state(),
@@ -607,20 +625,19 @@ impl AnyTask {
         Ok(to)
     }
 
-    /// The task in state `state`, whose invariants for that state the caller has established:
-    /// a decode checked them.
+    /// The task in state `state`, whose invariants for that state a decoder checked.
     #[inline]
-    pub(crate) fn from_core(core: Core, state: StateKind) -> AnyTask {
+    pub(crate) fn decoded(task: Decoded, state: StateKind) -> AnyTask {
         match state {
-            StateKind::Pending => AnyTask::Pending(core.into_task()),
-            StateKind::Assigned => AnyTask::Assigned(core.into_task()),
-            StateKind::Building => AnyTask::Building(core.into_task()),
-            StateKind::Running => AnyTask::Running(core.into_task()),
-            StateKind::Succeeded => AnyTask::Succeeded(core.into_task()),
-            StateKind::Failed => AnyTask::Failed(core.into_task()),
-            StateKind::Killed => AnyTask::Killed(core.into_task()),
-            StateKind::WorkerFailed => AnyTask::WorkerFailed(core.into_task()),
-            StateKind::Unschedulable => AnyTask::Unschedulable(core.into_task()),
+            StateKind::Pending => AnyTask::Pending(task.into_task()),
+            StateKind::Assigned => AnyTask::Assigned(task.into_task()),
+            StateKind::Building => AnyTask::Building(task.into_task()),
+            StateKind::Running => AnyTask::Running(task.into_task()),
+            StateKind::Succeeded => AnyTask::Succeeded(task.into_task()),
+            StateKind::Failed => AnyTask::Failed(task.into_task()),
+            StateKind::Killed => AnyTask::Killed(task.into_task()),
+            StateKind::WorkerFailed => AnyTask::WorkerFailed(task.into_task()),
+            StateKind::Unschedulable => AnyTask::Unschedulable(task.into_task()),
         }
     }
 }

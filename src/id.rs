@@ -79,7 +79,7 @@ impl JobId {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TaskId {
-    // Field order matters: the derived `Ord` sorts by job id, then index, the tie-break the table's
+    // Field order matters: the derived `Ord` sorts by job id, then index, the tie-break the table
     // gives for events that touch several tasks.
     job: JobId,
     index: u32,

@@ -166,7 +166,7 @@
 //!
 //! ```
 //! use iris_task::{AnyTask, JobId, RetryPolicy, Task, TaskEvent, TaskId, Timestamp, WorkerId, proto};
-//! use prost::Message;
+//! use iris_task::prost::Message;
 //!
 //! let task = Task::new(TaskId::new(JobId::new("train")?, 0), RetryPolicy::default())
 //!     .assign(WorkerId::new("w1")?, Timestamp::from_millis(1))

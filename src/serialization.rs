@@ -227,17 +227,13 @@ impl From<&Attempt> for AttemptRepr {
 impl TaskRepr {
     fn of(core: &Core, state: StateKind) -> TaskRepr {
         // Only a terminal task writes its error: it is read back for one that ended while pending.
-        let error = core
-            .ending
-            .as_ref()
-            .and(core.outcome().1)
-            .map(str::to_owned);
+        let error = core.ending().and(core.outcome().1).map(str::to_owned);
         TaskRepr {
             state,
-            id: core.id.clone(),
-            policy: core.policy,
-            attempts: core.attempts.iter().map(AttemptRepr::from).collect(),
-            finished_at: core.ending.as_ref().map(Ending::at),
+            id: core.id().clone(),
+            policy: *core.policy(),
+            attempts: core.attempts().iter().map(AttemptRepr::from).collect(),
+            finished_at: core.ending().map(Ending::at),
             error,
         }
     }

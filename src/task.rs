@@ -67,14 +67,44 @@ pub struct Task<S: State> {
 }
 
 /// What a task holds, whatever its state. The state itself lives in the type.
+///
+/// The fields are private to this module: other modules read them, and only the transitions
+/// below change them. The decoder builds new task data through [`Decoded`].
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Core {
-    pub(crate) id: TaskId,
-    pub(crate) policy: RetryPolicy,
+    id: TaskId,
+    policy: RetryPolicy,
     /// Every attempt, oldest first; only the last may be open. An attempt's id is its index.
-    pub(crate) attempts: Vec<Attempt>,
+    attempts: Vec<Attempt>,
     /// Set exactly when the task is terminal.
-    pub(crate) ending: Option<Ending>,
+    ending: Option<Ending>,
+}
+
+/// Task data rebuilt by a decoder (`proto`, `serde`) whose checks established the invariants of
+/// the state it is wrapped in: the only way into a `Task<S>` besides [`Task::new`] and the
+/// transitions.
+pub(crate) struct Decoded(Core);
+
+impl Decoded {
+    /// The parts of a task, as a decoder read and checked them.
+    pub(crate) fn new(
+        id: TaskId,
+        policy: RetryPolicy,
+        attempts: Vec<Attempt>,
+        ending: Option<Ending>,
+    ) -> Decoded {
+        Decoded(Core {
+            id,
+            policy,
+            attempts,
+            ending,
+        })
+    }
+
+    /// The task, in the state the decoder checked it for.
+    pub(crate) fn into_task<S: State>(self) -> Task<S> {
+        self.0.into_task()
+    }
 }
 
 /// How and when a terminal task ended.
@@ -125,11 +155,27 @@ impl Core {
     /// (A method of `Core`, not a constructor of `Task`, so that the compiler never suggests it
     /// to code outside the crate that tries to build a task with a struct literal.)
     #[inline]
-    pub(crate) fn into_task<S: State>(self) -> Task<S> {
+    fn into_task<S: State>(self) -> Task<S> {
         Task {
             core: self,
             state: PhantomData,
         }
+    }
+
+    pub(crate) fn id(&self) -> &TaskId {
+        &self.id
+    }
+
+    pub(crate) fn policy(&self) -> &RetryPolicy {
+        &self.policy
+    }
+
+    pub(crate) fn attempts(&self) -> &[Attempt] {
+        &self.attempts
+    }
+
+    pub(crate) fn ending(&self) -> Option<&Ending> {
+        self.ending.as_ref()
     }
 
     /// The exit code and error the task reports: those of the task itself when it ended while

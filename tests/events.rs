@@ -918,3 +918,48 @@ fn runtime_types_are_send_and_sync() {
     assert_send_sync::<iris_task::TaskTable>();
     assert_send_sync::<iris_task::TableError>();
 }
+
+#[test]
+fn a_duplicate_is_accepted_whatever_its_time() {
+    // RUNNING again, stamped before the start; SUCCEEDED again, stamped before the finish.
+    let mut task = running();
+    assert_duplicate(&mut task, report(0, WorkerReport::Running, 1));
+    let mut task = run(running(), [report(0, WorkerReport::Succeeded, 40)]);
+    assert_duplicate(&mut task, report(0, WorkerReport::Succeeded, 39));
+}
+
+#[test]
+fn a_late_report_about_a_closed_attempt_from_another_worker_is_wrong_worker() {
+    // Not a duplicate (RUNNING after SUCCEEDED), and from w2 about w1's attempt: the sender is
+    // judged before the closed attempt.
+    let mut task = run(running(), [report(0, WorkerReport::Succeeded, 40)]);
+    assert_rejected(
+        &mut task,
+        report_from("w2", 0, WorkerReport::Running, 41),
+        TransitionError::WrongWorker {
+            task: id(),
+            current: Some(w("w1")),
+            reported: w("w2"),
+        },
+    );
+}
+
+#[test]
+fn the_loss_of_any_worker_is_illegal_for_a_task_that_holds_none() {
+    let requeued = run(running(), [lost("w1", 40)]);
+    let ended = run(running(), [kill(40)]);
+    for mut task in [pending(), requeued, ended] {
+        let from = task.state();
+        for worker in ["w1", "w9"] {
+            assert_rejected(
+                &mut task,
+                lost(worker, 50),
+                TransitionError::Illegal {
+                    task: id(),
+                    from,
+                    event: "worker lost",
+                },
+            );
+        }
+    }
+}

@@ -240,7 +240,35 @@ fn counts_deserialize_as_numbers_in_time_proportional_to_the_input() {
         .collect::<Vec<_>>()
         .join(", ");
     let counts: StateCounts = serde_json::from_str(&format!("{{{all}}}")).unwrap();
-    let _ = counts.job_state(&iris_task::JobPolicy::default());
+    let policy = iris_task::JobPolicy::default();
+    assert_eq!(counts.job_state(&policy), JobState::Failed);
+    // Saturated buckets never pass for "every task": the job state reads the buckets, not sums.
+    let read = |json: &str| {
+        serde_json::from_str::<StateCounts>(json)
+            .unwrap()
+            .job_state(&policy)
+    };
+    let max = usize::MAX;
+    assert_eq!(
+        read(&format!(r#"{{"succeeded": {max}, "pending": 5}}"#)),
+        JobState::Pending
+    );
+    assert_eq!(
+        read(&format!(r#"{{"succeeded": {max}, "running": 1}}"#)),
+        JobState::Running
+    );
+    assert_eq!(
+        read(&format!(r#"{{"worker_failed": {max}, "running": 1}}"#)),
+        JobState::Running
+    );
+    assert_eq!(
+        read(&format!(r#"{{"succeeded": {max}}}"#)),
+        JobState::Succeeded
+    );
+    assert_eq!(
+        read(&format!(r#"{{"worker_failed": {max}, "succeeded": 1}}"#)),
+        JobState::WorkerFailed
+    );
     // A state named twice, a negative or fractional count, an unknown label: errors.
     for bad in [
         r#"{"pending": 1, "pending": 2}"#,

@@ -543,3 +543,45 @@ fn calls_without_an_error_to_return_stamp_each_task_no_earlier_than_it_records()
         "the refused assignment changed nothing"
     );
 }
+
+#[test]
+fn from_tasks_builds_the_table_that_inserting_one_by_one_builds() {
+    // Tasks in every state, ASSIGNED ones with assignment times out of order.
+    let tasks: Vec<AnyTask> = (0..40u32)
+        .map(|index| {
+            let task = Task::new(tid(&format!("job/task-{index}")), RetryPolicy::default());
+            let t = i64::from((index * 7919) % 101);
+            match index % 4 {
+                0 => task.into_any(),
+                1 => task.assign(w(&format!("w{}", index % 3)), at(t)).into_any(),
+                2 => task.assign(w("w1"), at(t)).start(at(t + 1)).into_any(),
+                _ => task.kill("no", at(t)).into_any(),
+            }
+        })
+        .collect();
+    let mut one_by_one = TaskTable::new();
+    for task in &tasks {
+        one_by_one.insert(task.clone()).unwrap();
+    }
+    let mut at_once = TaskTable::from_tasks(tasks.clone()).unwrap();
+    assert_eq!(at_once.len(), one_by_one.len());
+    assert_eq!(at_once.counts(), one_by_one.counts());
+    let ids = |table: &TaskTable| table.iter().map(|t| t.id().clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&at_once), ids(&one_by_one), "insertion order is kept");
+    assert_eq!(pending_ids(&at_once), pending_ids(&one_by_one));
+    for worker in ["w0", "w1", "w2"] {
+        assert_eq!(on(&at_once, worker), on(&one_by_one, worker));
+    }
+    for now in [0, 30, 60, 200] {
+        assert_eq!(
+            at_once.expire_assigned(at(now), Duration::from_millis(5)),
+            one_by_one.expire_assigned(at(now), Duration::from_millis(5)),
+        );
+    }
+    // A duplicate id is the same error as insert's.
+    let twice = [tasks[0].clone(), tasks[0].clone()];
+    assert_eq!(
+        TaskTable::from_tasks(twice).unwrap_err(),
+        TableError::DuplicateTask(tasks[0].id().clone())
+    );
+}

@@ -348,6 +348,16 @@ fn rejects_times_that_go_backwards() {
         inconsistent_field(decode(status)),
         "TaskStatus.finished_at_ms"
     );
+    // A peer's attempt (no assigned_at_ms) that started before the one before it finished: the
+    // error names the field the peer did send.
+    let mut status = status_of(running());
+    status.attempts[1].assigned_at_ms = None;
+    status.attempts[1].started_at_ms = Some(140);
+    let err = AnyTask::from_proto_received(status, RetryPolicy::default(), at(1_000));
+    assert_eq!(
+        inconsistent_field(err),
+        "TaskStatus.attempts[1].started_at_ms"
+    );
     // Equal times are fine.
     let task = new_task()
         .assign(w("w1"), at(7))

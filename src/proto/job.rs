@@ -107,7 +107,7 @@ impl JobStatus {
         );
         let finished_at = tasks
             .iter()
-            .filter_map(|task| task.core().ending.as_ref().map(Ending::at))
+            .filter_map(|task| task.core().ending().map(Ending::at))
             .max()
             .filter(|_| ended);
         let first_failure = tasks

@@ -106,7 +106,7 @@ impl TaskEvent {
     ///
     /// ```
     /// use iris_task::{ProtoError, TaskEvent, Timestamp, proto};
-    /// use prost::Message;
+    /// use iris_task::prost::Message;
     ///
     /// let bytes = proto::ReportTaskStateRequest {
     ///     worker_id: "w1".into(),

@@ -13,7 +13,7 @@ use crate::attempt::Attempt;
 use crate::id::{AttemptId, Timestamp, WorkerId};
 use crate::policy::RetryPolicy;
 use crate::state::{State, StateKind};
-use crate::task::{Core, Ending, Task, reason};
+use crate::task::{Core, Decoded, Ending, Task, reason};
 
 // ---------------------------------------------------------------------------------------------
 // Typed → wire
@@ -34,13 +34,13 @@ impl From<&AnyTask> for TaskStatus {
 }
 
 fn status_of(core: &Core, state: StateKind) -> TaskStatus {
-    let current = core.attempts.last();
+    let current = core.attempts().last();
     // A requeued task shows why its last attempt ended.
     let (exit_code, error) = core.outcome();
     TaskStatus {
-        task_id: core.id.to_string(),
-        job_id: core.id.job().as_str().to_owned(),
-        task_index: wire_u32(core.id.index()),
+        task_id: core.id().to_string(),
+        job_id: core.id().job().as_str().to_owned(),
+        task_index: wire_u32(core.id().index()),
         state: TaskState::from(state) as i32,
         worker_id: current
             .map(|a| a.worker.as_str().to_owned())
@@ -51,12 +51,12 @@ fn status_of(core: &Core, state: StateKind) -> TaskStatus {
         started_at_ms: current
             .and_then(Attempt::started_at)
             .map(Timestamp::as_millis),
-        finished_at_ms: core.ending.as_ref().map(|ending| ending.at().as_millis()),
+        finished_at_ms: core.ending().map(|ending| ending.at().as_millis()),
         ports: HashMap::new(),
         resource_usage: None,
         build_metrics: None,
         current_attempt_id: current.map_or(-1, |attempt| wire_u32(attempt.id.get())),
-        attempts: core.attempts.iter().map(attempt_of).collect(),
+        attempts: core.attempts().iter().map(attempt_of).collect(),
         pending_reason: String::new(),
         can_be_scheduled: state.is_schedulable(),
     }
@@ -83,8 +83,9 @@ fn attempt_of(attempt: &Attempt) -> TaskAttempt {
 impl AnyTask {
     /// Rebuilds a task from its wire form, checking that it is one the lifecycle can produce.
     ///
-    /// Accepts every status that `From<&AnyTask>` produces, and statuses from Iris peers, which
-    /// do not send the attempts' `assigned_at_ms` (field 100, this crate's own): a closed attempt
+    /// Accepts every status that `From<&AnyTask>` produces, and statuses from Iris peers whose
+    /// attempts are all closed. Iris peers do not send the attempts' `assigned_at_ms` (field
+    /// 100, this crate's own): a closed attempt
     /// without it is dated by its start, or else its finish. An *open* attempt without it is
     /// rejected ([`ProtoError::Missing`] naming the field), since the dispatch deadline counts
     /// from it and no time the status holds is a safe stand-in: accept such a status with
@@ -122,7 +123,7 @@ impl AnyTask {
     pub fn from_proto(status: TaskStatus, policy: RetryPolicy) -> Result<AnyTask, ProtoError> {
         let state = state_field(status.state, || "TaskStatus.state".to_owned())?;
         let core = decode_core(status, state, policy, None)?;
-        Ok(AnyTask::from_core(core, state))
+        Ok(AnyTask::decoded(core, state))
     }
 
     /// [`AnyTask::from_proto`] for a status received from an Iris peer at `received_at`: an open
@@ -157,7 +158,7 @@ impl AnyTask {
     ) -> Result<AnyTask, ProtoError> {
         let state = state_field(status.state, || "TaskStatus.state".to_owned())?;
         let core = decode_core(status, state, policy, Some(received_at))?;
-        Ok(AnyTask::from_core(core, state))
+        Ok(AnyTask::decoded(core, state))
     }
 
     /// [`AnyTask::decode`] for bytes received from an Iris peer at `received_at`, as
@@ -252,7 +253,7 @@ fn decode_core(
     state: StateKind,
     policy: RetryPolicy,
     received_at: Option<Timestamp>,
-) -> Result<Core, ProtoError> {
+) -> Result<Decoded, ProtoError> {
     let id = decode_task_id(
         "TaskStatus",
         &status.task_id,
@@ -266,17 +267,7 @@ fn decode_core(
             .last()
             .filter(|previous| !previous.is_open())
             .map(Attempt::latest_time);
-        let attempt = decode_attempt(index, attempt, received_at, previous)?;
-        if let Some(previous) = previous.filter(|&previous| attempt.assigned_at < previous) {
-            return Err(inconsistent(
-                format!("TaskStatus.attempts[{index}].assigned_at_ms"),
-                format!(
-                    "is {}, earlier than {previous}, when the attempt before it finished",
-                    attempt.assigned_at
-                ),
-            ));
-        }
-        attempts.push(attempt);
+        attempts.push(decode_attempt(index, attempt, received_at, previous)?);
     }
 
     // Only the last attempt may be open, and only a failed or lost one is followed by another.
@@ -351,12 +342,18 @@ fn decode_core(
             ));
         }
     }
-    Ok(Core {
-        id,
-        policy,
-        attempts,
-        ending,
-    })
+    Ok(Decoded::new(id, policy, attempts, ending))
+}
+
+/// A terminal task that ended with its last attempt ends when the attempt finished.
+fn ended_with(attempt: &Attempt) -> Result<Option<Ending>, ProtoError> {
+    match attempt.finished_at {
+        Some(at) => Ok(Some(Ending::Closed { at })),
+        None => Err(ProtoError::Missing {
+            field: format!("TaskStatus.attempts[{}].finished_at_ms", attempt.id),
+            why: "the attempt that ended the task has a finish time",
+        }),
+    }
 }
 
 /// Checks the task state against its last attempt, and reads how a terminal task ended.
@@ -402,16 +399,14 @@ fn decode_ending(
                 if attempt.state == state
                     && (state != StateKind::WorkerFailed || attempt.started_at.is_some()) =>
             {
-                Ok(attempt.finished_at.map(|at| Ending::Closed { at }))
+                ended_with(attempt)
             }
             _ => Err(contradiction(&format!(
                 "ends with a started attempt that ended {state}"
             ))),
         },
         StateKind::Killed => match last {
-            Some(attempt) if attempt.state == StateKind::Killed => {
-                Ok(attempt.finished_at.map(|at| Ending::Closed { at }))
-            }
+            Some(attempt) if attempt.state == StateKind::Killed => ended_with(attempt),
             _ if between_attempts => ended_while_pending(),
             _ => Err(contradiction("was killed on its worker or while pending")),
         },
@@ -528,6 +523,23 @@ fn decode_attempt(
             });
         }
     };
+    if let Some(previous) = previous.filter(|&previous| assigned_at < previous) {
+        // Name the field the time came from: a peer that sends no assigned_at_ms is dated by
+        // its start or finish.
+        let name = if attempt.assigned_at_ms.is_some() {
+            "assigned_at_ms"
+        } else if started_at.is_some() {
+            "started_at_ms"
+        } else {
+            "finished_at_ms"
+        };
+        return Err(inconsistent(
+            field(name),
+            format!(
+                "is {assigned_at}, earlier than {previous}, when the attempt before it finished"
+            ),
+        ));
+    }
     if let Some(started_at) = started_at.filter(|&started_at| started_at < assigned_at) {
         return Err(inconsistent(
             field("started_at_ms"),

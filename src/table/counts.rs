@@ -103,14 +103,20 @@ impl StateCounts {
     /// ```
     pub fn job_state(&self, policy: &JobPolicy) -> JobState {
         use StateKind as S;
-        let total = self.total();
         let failed = self.get(S::Failed);
         let allowed = usize::try_from(policy.max_task_failures).unwrap_or(usize::MAX);
-        let terminal = self.sum(StateKind::is_terminal);
-        let active = self.sum(StateKind::is_active);
-        if total == 0 {
+        // Each rule asks which buckets are empty, never compares sums: counts read from untrusted
+        // input saturate, and a saturated total would equal a saturated part.
+        let none_but = |kept: &[StateKind]| {
+            self.iter()
+                .all(|(state, count)| count == 0 || kept.contains(&state))
+        };
+        let any = |which: fn(StateKind) -> bool| {
+            self.iter().any(|(state, count)| count > 0 && which(state))
+        };
+        if none_but(&[]) {
             JobState::Pending
-        } else if self.get(S::Succeeded).saturating_add(failed) == total && failed <= allowed {
+        } else if none_but(&[S::Succeeded, S::Failed]) && failed <= allowed {
             JobState::Succeeded
         } else if failed > allowed {
             JobState::Failed
@@ -118,9 +124,9 @@ impl StateCounts {
             JobState::Unschedulable
         } else if self.get(S::Killed) > 0 {
             JobState::Killed
-        } else if terminal == total && self.get(S::WorkerFailed) > 0 {
+        } else if !any(|state| !state.is_terminal()) && self.get(S::WorkerFailed) > 0 {
             JobState::WorkerFailed
-        } else if active > 0 {
+        } else if any(StateKind::is_active) {
             JobState::Running
         } else {
             JobState::Pending

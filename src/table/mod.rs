@@ -31,7 +31,8 @@ pub const DISPATCH_DEADLINE_ERROR: &str =
 ///
 /// | operation | cost |
 /// |---|---|
-/// | [`insert`](TaskTable::insert), [`get`](TaskTable::get), [`assign`](TaskTable::assign), [`apply`](TaskTable::apply) | O(1) amortised (assignment times that go backwards cost a walk back over the newer assignments) |
+/// | [`insert`](TaskTable::insert), [`get`](TaskTable::get), [`assign`](TaskTable::assign), [`apply`](TaskTable::apply) | O(1) amortised; an ASSIGNED task assigned earlier than others already in the table costs a walk back over those newer assignments (load many such tasks with [`from_tasks`](TaskTable::from_tasks)) |
+/// | [`from_tasks`](TaskTable::from_tasks) | O(n log n) for n ASSIGNED tasks, O(1) for each other |
 /// | [`pending`](TaskTable::pending) | what it yields: O(1) per pending task, nothing for the others |
 /// | [`worker_lost`](TaskTable::worker_lost) | the tasks on that worker, sorted: O(k log k) |
 /// | [`expire_assigned`](TaskTable::expire_assigned) | the assigned tasks it expires, sorted: O(e log e) |
@@ -120,9 +121,57 @@ impl TaskTable {
     ///
     /// # Errors
     /// [`TableError::DuplicateTask`] if the table already holds a task with this id, and
-    /// [`TableError::Full`] if it holds 4,294,967,294 tasks already; the table is unchanged.
+    /// [`TableError::Full`] if it holds 4,294,967,295 tasks already; the table is unchanged.
     pub fn insert(&mut self, task: impl Into<AnyTask>) -> Result<(), TableError> {
-        let task = task.into();
+        self.insert_filed(task.into(), Deadline::WalkBack)
+            .map(|_| ())
+    }
+
+    /// A table of `tasks`, inserted in order as [`insert`](TaskTable::insert) does, except that
+    /// the ASSIGNED ones join the dispatch-deadline order in one sort (O(n log n) in all) rather
+    /// than each walking back over newer assignments. The way to load many tasks whose
+    /// assignment times are not in order: a snapshot, a store.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, Task, TaskId, TaskTable, Timestamp, WorkerId};
+    ///
+    /// let job = JobId::new("job")?;
+    /// let tasks = (0..4u32).map(|index| {
+    ///     // Assigned in the reverse of their order here.
+    ///     Task::new(TaskId::new(job.clone(), index), RetryPolicy::default())
+    ///         .assign(WorkerId::new("w1").unwrap(), Timestamp::from_millis(10 - i64::from(index)))
+    /// });
+    /// let mut table = TaskTable::from_tasks(tasks)?;
+    /// let expired = table.expire_assigned(Timestamp::from_millis(100), std::time::Duration::ZERO);
+    /// let order: Vec<u32> = expired.iter().map(|id| id.index()).collect();
+    /// assert_eq!(order, [3, 2, 1, 0], "oldest assignment first");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The first error [`insert`](TaskTable::insert) would give; no table is built.
+    pub fn from_tasks<T: Into<AnyTask>>(
+        tasks: impl IntoIterator<Item = T>,
+    ) -> Result<TaskTable, TableError> {
+        let mut table = TaskTable::new();
+        let mut assigned = Vec::new();
+        for task in tasks {
+            let slot = table.insert_filed(task.into(), Deadline::Later)?;
+            if table.task(slot).map(AnyTask::state) == Some(StateKind::Assigned) {
+                assigned.push(slot);
+            }
+        }
+        for (slot, _) in table.in_assignment_order(assigned) {
+            table
+                .assigned
+                .push_back(&mut table.slots, Chain::Deadline, slot);
+        }
+        Ok(table)
+    }
+
+    /// Inserts a task and files it in the views of its state; an ASSIGNED one joins the
+    /// dispatch-deadline order as `deadline` says.
+    fn insert_filed(&mut self, task: AnyTask, deadline: Deadline) -> Result<SlotId, TableError> {
         let Some(slot) = SlotId::try_from(self.slots.len())
             .ok()
             .filter(|&slot| slot != NIL)
@@ -155,8 +204,8 @@ impl TaskTable {
             deadline: Link::DETACHED,
             job,
         });
-        self.refile(slot, None);
-        Ok(())
+        self.refile(slot, None, deadline);
+        Ok(slot)
     }
 
     /// The task with this id.
@@ -338,7 +387,8 @@ impl TaskTable {
 
     /// The dispatch deadline: every ASSIGNED task that has waited longer than `max_wait` for
     /// its worker's confirmation (`now - assigned_at > max_wait`, compared exactly) is requeued as
-    /// a dispatch failure (no budget charged), with [`DISPATCH_DEADLINE_ERROR`] on its attempt.
+    /// a dispatch failure (its `worker_failed` transition, through [`TaskEvent::WorkerLost`]: no
+    /// budget charged), with [`DISPATCH_DEADLINE_ERROR`] on its attempt.
     /// Apache Aurora treats tasks stuck in its ASSIGNED state the same way.
     ///
     /// Tasks are handled oldest assignment first (ties: job id, then task index), requeued in that
@@ -534,7 +584,7 @@ impl TaskTable {
         };
         let step = entry.task.apply(event)?;
         if step.changed() {
-            self.refile(slot, Some(step.from));
+            self.refile(slot, Some(step.from), Deadline::WalkBack);
         }
         Ok(step)
     }
@@ -544,7 +594,7 @@ impl TaskTable {
     ///
     /// A task leaves an active state by closing its attempt, never by opening another, so the
     /// current attempt still names the worker and assignment time the slot was filed under.
-    fn refile(&mut self, slot: SlotId, from: Option<StateKind>) {
+    fn refile(&mut self, slot: SlotId, from: Option<StateKind>, deadline: Deadline) {
         let Some(entry) = list::get(&self.slots, slot) else {
             return;
         };
@@ -566,7 +616,9 @@ impl TaskTable {
         if from == Some(StateKind::Assigned) {
             self.assigned.unlink(&mut self.slots, Chain::Deadline, slot);
         }
-        if let (StateKind::Assigned, Some(assigned_at)) = (to, assigned_at) {
+        if let (StateKind::Assigned, Some(assigned_at), Deadline::WalkBack) =
+            (to, assigned_at, deadline)
+        {
             // Walk back from the newest assignment to keep the list in time order: one step when
             // the controller's clock moves forward, as it does.
             let mut after = self.assigned.tail;
@@ -626,6 +678,15 @@ impl TaskTable {
     }
 }
 
+/// How a newly ASSIGNED slot joins the dispatch-deadline order.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Deadline {
+    /// Now, walking back from the newest assignment: one step for a clock that moves forward.
+    WalkBack,
+    /// Later, by the caller, in one sort.
+    Later,
+}
+
 /// `now - assigned_at > max_wait`, exactly: in whole milliseconds against a `Duration` that may
 /// hold a fraction of one, and without overflow for any pair of timestamps.
 fn waited_longer(assigned_at: Timestamp, now: Timestamp, max_wait: Duration) -> bool {
@@ -667,9 +728,9 @@ pub enum TableError {
     /// [`insert`](crate::TaskTable::insert) of a task whose id the table already holds.
     #[error("task {0} is already in the table")]
     DuplicateTask(TaskId),
-    /// [`insert`](crate::TaskTable::insert) into a table that holds 4,294,967,294 tasks, the
+    /// [`insert`](crate::TaskTable::insert) into a table that holds 4,294,967,295 tasks, the
     /// most its 32-bit slot numbers can tell apart.
-    #[error("task {0} does not fit: the table holds 4,294,967,294 tasks already")]
+    #[error("task {0} does not fit: the table holds 4,294,967,295 tasks already")]
     Full(TaskId),
     /// A call that names a task the table does not hold.
     #[error("task {0} is not in the table")]
