@@ -178,11 +178,6 @@ impl<S: State> TryFrom<AnyTask> for Task<S> {
 /// Feed events to [`AnyTask::apply`] or [`TaskTable::apply`](crate::TaskTable::apply); each
 /// means one of the typed transitions of [`Task<S>`], or nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(tag = "event", rename_all = "snake_case", deny_unknown_fields)
-)]
 #[non_exhaustive]
 pub enum TaskEvent {
     /// The scheduler matched the pending task to `worker`.
@@ -277,11 +272,6 @@ impl TaskEvent {
 /// What a worker reports about an attempt. Workers report only these five states; PENDING,
 /// ASSIGNED, KILLED and UNSCHEDULABLE are the controller's to decide.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(tag = "state", rename_all = "snake_case", deny_unknown_fields)
-)]
 #[non_exhaustive]
 pub enum WorkerReport {
     /// The worker is building the task's environment.
@@ -338,7 +328,6 @@ impl WorkerReport {
 ///
 /// `from == to` for an accepted duplicate, which changed nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Transition {
     /// The state before the event.
     pub from: StateKind,

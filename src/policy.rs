@@ -23,11 +23,6 @@
 /// assert_eq!(patient.max_retries_failure, 3);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default, deny_unknown_fields)
-)]
 pub struct RetryPolicy {
     /// Requeues allowed after attempts that failed (non-zero exit). Default 0.
     pub max_retries_failure: u32,
@@ -56,11 +51,6 @@ impl Default for RetryPolicy {
 /// assert_eq!(tolerant.max_task_failures, 2);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default, deny_unknown_fields)
-)]
 pub struct JobPolicy {
     /// Tasks that may end FAILED while the job still succeeds. Default 0.
     pub max_task_failures: u32,

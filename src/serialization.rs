@@ -35,10 +35,10 @@ use serde::de::{self, Deserializer};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
-use crate::any::AnyTask;
+use crate::any::{AnyTask, TaskEvent, Transition, WorkerReport};
 use crate::attempt::Attempt;
 use crate::id::{AttemptId, JobId, TaskId, Timestamp, WorkerId};
-use crate::policy::RetryPolicy;
+use crate::policy::{JobPolicy, RetryPolicy};
 use crate::proto::{TaskAttempt, TaskState, TaskStatus, wire_u32};
 use crate::state::{State, StateKind};
 use crate::table::{JobState, StateCounts};
@@ -98,6 +98,118 @@ where
     fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
         text.parse().map_err(E::custom)
     }
+}
+
+// ----- events, reports, transitions and policies -----
+//
+// Written as serde "remote" mirrors, so that the impls live here, behind the feature, where
+// docs.rs marks them with it; serde checks at compile time that each mirror has the fields of its
+// type.
+
+/// Implements `Serialize` and `Deserialize` for `$type` through its remote mirror `$mirror`.
+macro_rules! through_mirror {
+    ($($type:ty => $mirror:ident),* $(,)?) => {$(
+        impl Serialize for $type {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                $mirror::serialize(self, serializer)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $type {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<$type, D::Error> {
+                $mirror::deserialize(deserializer)
+            }
+        }
+    )*};
+}
+
+through_mirror!(
+    TaskEvent => TaskEventMirror,
+    WorkerReport => WorkerReportMirror,
+    Transition => TransitionMirror,
+    RetryPolicy => RetryPolicyMirror,
+    JobPolicy => JobPolicyMirror,
+);
+
+/// `{"event": "report", "worker": "w1", "attempt": 0, "report": {"state": "running"}, "at": 5}`.
+#[derive(Serialize, Deserialize)]
+#[serde(
+    remote = "TaskEvent",
+    tag = "event",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
+enum TaskEventMirror {
+    Assign {
+        worker: WorkerId,
+        at: Timestamp,
+    },
+    Report {
+        worker: WorkerId,
+        attempt: AttemptId,
+        report: WorkerReport,
+        at: Timestamp,
+    },
+    WorkerLost {
+        worker: WorkerId,
+        error: String,
+        at: Timestamp,
+    },
+    Kill {
+        reason: String,
+        at: Timestamp,
+    },
+    SchedulingTimeout {
+        at: Timestamp,
+    },
+}
+
+/// `{"state": "failed", "exit_code": 1, "error": "exit 1"}`.
+#[derive(Serialize, Deserialize)]
+#[serde(
+    remote = "WorkerReport",
+    tag = "state",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
+enum WorkerReportMirror {
+    Building,
+    Running,
+    Succeeded,
+    Failed { exit_code: i32, error: String },
+    WorkerFailed { error: String },
+}
+
+/// `{"from": "assigned", "to": "running"}`.
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "Transition", deny_unknown_fields)]
+struct TransitionMirror {
+    from: StateKind,
+    to: StateKind,
+}
+
+/// `{"max_retries_failure": 0, "max_retries_preemption": 100}`; a field left out takes its
+/// default.
+#[derive(Serialize, Deserialize)]
+#[serde(
+    remote = "RetryPolicy",
+    default = "RetryPolicy::default",
+    deny_unknown_fields
+)]
+struct RetryPolicyMirror {
+    max_retries_failure: u32,
+    max_retries_preemption: u32,
+}
+
+/// `{"max_task_failures": 0}`; a field left out takes its default.
+#[derive(Serialize, Deserialize)]
+#[serde(
+    remote = "JobPolicy",
+    default = "JobPolicy::default",
+    deny_unknown_fields
+)]
+struct JobPolicyMirror {
+    max_task_failures: u32,
 }
 
 // ----- numbers -----
