@@ -1,19 +1,35 @@
 //! Small runs of the `simulate` example: its invariants hold for several seeds, its faults really
-//! happen, it is deterministic, and its dashboard shows the right classes and counts.
+//! happen, it is deterministic, every figure its report prints equals an independent recount from
+//! the final table (or, for what the table cannot tell, agrees with the run's other figures), and
+//! its dashboard shows the right classes and counts.
 
-#[path = "../examples/simulate/sim.rs"]
-#[allow(dead_code)]
-mod sim;
+#[path = "../examples/simulate/cluster.rs"]
+mod cluster;
+#[path = "../examples/simulate/dashboard.rs"]
+mod dashboard;
+#[path = "../examples/simulate/report.rs"]
+mod report;
 
-use iris_task::StateKind;
+use std::collections::{BTreeMap, BTreeSet};
 
-fn small(seed: u64) -> sim::Outcome {
-    let config = sim::Config {
-        tasks: 3_000,
-        workers: 24,
+use iris_task::{DISPATCH_DEADLINE_ERROR, StateCounts, StateKind};
+
+fn simulate(tasks: usize, workers: usize, seed: u64) -> cluster::Outcome {
+    let config = cluster::Config {
+        tasks,
+        workers,
         seed,
     };
-    sim::run(&config, &mut |_, _| {})
+    cluster::run(&config, &mut |_, _| {})
+}
+
+fn small(seed: u64) -> cluster::Outcome {
+    simulate(3_000, 24, seed)
+}
+
+/// A run long enough for workers to die and late reports to go stale.
+fn longer() -> cluster::Outcome {
+    simulate(20_000, 100, 7)
 }
 
 #[test]
@@ -41,29 +57,26 @@ fn invariants_hold_for_several_seeds_and_every_fault_happens() {
             "seed {seed}: budgets run out"
         );
         let stats = &outcome.stats;
+        assert!(stats.dispatch_rpc_failed > 0, "seed {seed}: {stats:?}");
         assert!(
-            stats.dispatch_failures_requeued > 0,
+            stats.dispatch_deadline_requeued > 0,
             "seed {seed}: {stats:?}"
         );
         assert!(stats.duplicates_absorbed > 0, "seed {seed}: {stats:?}");
         assert!(stats.peak_assigned > 0, "seed {seed}: {stats:?}");
-        assert!(stats.reports_sent > 0, "seed {seed}: {stats:?}");
+        assert!(stats.reports_delivered > 0, "seed {seed}: {stats:?}");
     }
 }
 
 #[test]
 fn workers_die_and_late_reports_go_stale_over_a_longer_run() {
-    let outcome = sim::run(
-        &sim::Config {
-            tasks: 20_000,
-            workers: 100,
-            seed: 7,
-        },
-        &mut |_, _| {},
-    );
+    let outcome = longer();
     assert!(outcome.violations.is_empty(), "{:?}", outcome.violations);
-    assert!(outcome.stats.worker_deaths > 0, "{:?}", outcome.stats);
-    assert!(outcome.stats.stale_rejected > 0, "{:?}", outcome.stats);
+    let stats = &outcome.stats;
+    assert!(stats.worker_deaths > 0, "{stats:?}");
+    assert!(stats.dispatch_worker_died > 0, "{stats:?}");
+    assert!(stats.reports_never_sent > 0, "{stats:?}");
+    assert!(stats.stale_rejected > 0, "{stats:?}");
     let preemptions: u32 = outcome.table.iter().map(|t| t.preemption_count()).sum();
     assert!(preemptions > 0);
 }
@@ -74,7 +87,7 @@ fn the_same_seed_gives_the_same_run() {
     let second = small(11);
     assert_eq!(first.stats, second.stats);
     assert_eq!(first.table.counts(), second.table.counts());
-    let states = |outcome: &sim::Outcome| -> Vec<(String, StateKind, usize)> {
+    let states = |outcome: &cluster::Outcome| -> Vec<(String, StateKind, usize)> {
         outcome
             .table
             .iter()
@@ -86,9 +99,391 @@ fn the_same_seed_gives_the_same_run() {
 }
 
 #[test]
+fn every_figure_of_the_report_equals_a_recount() {
+    for outcome in [small(1), small(2), small(3), longer()] {
+        check_report(&outcome);
+    }
+}
+
+/// What the final table says, counted from the tasks and their attempts, without the table's
+/// counts, the tasks' derived budgets or the run's statistics.
+#[derive(Default)]
+struct Recount {
+    tasks: u64,
+    states: BTreeMap<&'static str, u64>,
+    /// Each job's tasks' states.
+    jobs: BTreeMap<String, Vec<StateKind>>,
+    attempts: u64,
+    /// Attempts that ended FAILED.
+    failures: u64,
+    /// Attempts that ended WORKER_FAILED after they had started.
+    preemptions: u64,
+    /// Attempts that ended WORKER_FAILED before they started. Each was an ASSIGNED task
+    /// requeued free of charge, and the run's `dispatch_failures_requeued` counts exactly these:
+    /// a RunTask failure, a dispatch deadline, or a worker death while ASSIGNED (a dispatch
+    /// failure, not a preemption, since the attempt never started). Nothing else ends an attempt
+    /// so: the simulated workers never report WORKER_FAILED themselves. A FAILED report that
+    /// skips an ASSIGNED task forward and requeues it is not one either: its attempt ends FAILED
+    /// and charges the failure budget (the example used to count those as free requeues).
+    dispatch_failures: u64,
+    rpc_failed: u64,
+    deadline: u64,
+    /// Attempts ended by a worker death, before and after they started.
+    worker_died: u64,
+    worker_died_unconfirmed: u64,
+    /// The deaths the attempts show: (worker, when).
+    deaths_seen: BTreeSet<(String, i64)>,
+    /// Attempts that started (some report confirmed them), and those a report ended.
+    started: u64,
+    ended_by_report: u64,
+    killed: u64,
+    unschedulable: u64,
+    /// The latest time any task records.
+    latest_ms: i64,
+}
+
+impl Recount {
+    fn of(outcome: &cluster::Outcome) -> Recount {
+        let mut recount = Recount::default();
+        for task in outcome.table.iter() {
+            recount.tasks += 1;
+            *recount.states.entry(task.state().label()).or_default() += 1;
+            recount
+                .jobs
+                .entry(task.id().job().to_string())
+                .or_default()
+                .push(task.state());
+            recount.killed += u64::from(task.state() == StateKind::Killed);
+            recount.unschedulable += u64::from(task.state() == StateKind::Unschedulable);
+            if let Some(latest) = task.latest_time() {
+                recount.latest_ms = recount.latest_ms.max(latest.as_millis());
+            }
+            for attempt in task.attempts() {
+                recount.attempts += 1;
+                let started = attempt.started_at().is_some();
+                let error = attempt.error().unwrap_or("");
+                match attempt.state() {
+                    StateKind::Failed => recount.failures += 1,
+                    StateKind::WorkerFailed if started => recount.preemptions += 1,
+                    StateKind::WorkerFailed => recount.dispatch_failures += 1,
+                    _ => {}
+                }
+                if matches!(attempt.state(), StateKind::Succeeded | StateKind::Failed) {
+                    recount.ended_by_report += 1;
+                }
+                recount.started += u64::from(started);
+                recount.rpc_failed += u64::from(error.starts_with(cluster::RPC_FAILED_PREFIX));
+                recount.deadline += u64::from(error == DISPATCH_DEADLINE_ERROR);
+                if error == cluster::WORKER_DIED_ERROR {
+                    recount.worker_died += 1;
+                    recount.worker_died_unconfirmed += u64::from(!started);
+                    let at = attempt.finished_at().map_or(-1, |at| at.as_millis());
+                    recount
+                        .deaths_seen
+                        .insert((attempt.worker().as_str().to_owned(), at));
+                }
+            }
+        }
+        recount
+    }
+
+    /// The events the controller itself handed the table: assignments (one per attempt),
+    /// RunTask failures, dispatch deadlines, workers lost, kills and scheduling timeouts. Each
+    /// changed a task. Every other event was a delivered report.
+    fn controller_events(&self) -> u64 {
+        self.attempts
+            + self.rpc_failed
+            + self.deadline
+            + self.worker_died
+            + self.killed
+            + self.unschedulable
+    }
+}
+
+/// The numbers in `text`, in order: `1,234` is 1234, `12.5` is 12.5.
+fn numbers(text: &str) -> Vec<f64> {
+    text.split(|c: char| !(c.is_ascii_digit() || c == ',' || c == '.'))
+        .map(|word| word.trim_matches(|c| c == ',' || c == '.').replace(',', ""))
+        .filter(|word| !word.is_empty())
+        .map(|word| {
+            word.parse()
+                .unwrap_or_else(|_| panic!("{word:?} in {text:?}"))
+        })
+        .collect()
+}
+
+/// The one line of `report` that starts with `prefix`, and its numbers.
+fn line<'a>(report: &'a str, prefix: &str) -> (&'a str, Vec<f64>) {
+    let mut lines = report.lines().filter(|line| line.starts_with(prefix));
+    let found = lines
+        .next()
+        .unwrap_or_else(|| panic!("no line starts with {prefix:?} in\n{report}"));
+    assert!(lines.next().is_none(), "two lines start with {prefix:?}");
+    (found, numbers(found))
+}
+
+fn check_report(outcome: &cluster::Outcome) {
+    let text = report::report(outcome);
+    let stats = &outcome.stats;
+    let recount = Recount::of(outcome);
+    let controller = recount.controller_events();
+    let context = format!("seed {}:\n{text}", outcome.config.seed);
+    let whole = |n: u64| n as f64;
+
+    // iris-task simulation: T tasks in J jobs on W workers, seed S
+    let (_, figures) = line(&text, "iris-task simulation:");
+    let jobs = recount.jobs.len() as u64;
+    let expected = [
+        recount.tasks,
+        jobs,
+        outcome.config.workers as u64,
+        outcome.config.seed,
+    ];
+    assert_eq!(figures, expected.map(whole), "{context}");
+
+    // C s of cluster time in W s of wall time (S s of it setting up): E events, R events/s
+    let (header, figures) = line(
+        &text,
+        &format!(
+            "{:.1} s of cluster time",
+            stats.simulated_ms as f64 / 1000.0
+        ),
+    );
+    let [cluster_s, wall_s, setup_s, events, rate] = figures[..] else {
+        panic!("{header}");
+    };
+    // The run stopped at the tick in which the last task ended.
+    assert_eq!(stats.simulated_ms % cluster::TICK_MS, 0, "{context}");
+    assert!(
+        recount.latest_ms <= stats.simulated_ms
+            && recount.latest_ms > stats.simulated_ms - cluster::TICK_MS,
+        "the last change at {} ms, the run ended at {} ms\n{context}",
+        recount.latest_ms,
+        stats.simulated_ms
+    );
+    assert_eq!(cluster_s, stats.simulated_ms as f64 / 1000.0, "{context}");
+    let wall = outcome.wall.as_secs_f64();
+    assert!((wall_s - wall).abs() <= 0.005 + 1e-9, "{context}");
+    assert!(
+        (setup_s - outcome.setup.as_secs_f64()).abs() <= 0.005 + 1e-9,
+        "{context}"
+    );
+    assert!(outcome.setup <= outcome.wall, "{context}");
+    assert_eq!(events, whole(stats.events), "{context}");
+    assert_eq!(
+        stats.events,
+        controller + stats.reports_delivered,
+        "every event is the controller's or a delivered report\n{context}"
+    );
+    assert!(
+        (rate - stats.events as f64 / wall).abs() <= 1.0,
+        "events/s is events over the whole wall time\n{context}"
+    );
+    // The sweep script reads the figure just before "events/s".
+    let parsed = header
+        .split(" events/s")
+        .next()
+        .and_then(|before| before.rsplit(' ').next())
+        .map(|figure| figure.replace(',', "").parse::<f64>());
+    assert_eq!(parsed, Some(Ok(rate)), "{header}");
+
+    // One row per state, and ASSIGNED's peak.
+    for (state, count) in outcome.table.counts().iter() {
+        let (_, figures) = line(&text, &format!("{} ", state.label()));
+        let recounted = recount.states.get(state.label()).copied().unwrap_or(0);
+        assert_eq!(
+            figures.first(),
+            Some(&whole(recounted)),
+            "{state}\n{context}"
+        );
+        assert_eq!(count as u64, recounted, "{state}");
+        if state == StateKind::Assigned {
+            let peak = stats.peak_assigned;
+            assert_eq!(
+                figures[1..],
+                [whole(peak as u64), stats.peak_at_ms as f64 / 1000.0],
+                "{context}"
+            );
+            // The peak cannot be recounted from the final table: it must agree with the counts
+            // taken at the time, fit the cluster, and fall on a tick of the run.
+            assert_eq!(stats.peak_counts.get(StateKind::Assigned), peak);
+            assert_eq!(stats.peak_counts.total() as u64, recount.tasks);
+            assert!(peak > 0 && peak <= outcome.config.workers * cluster::SLOTS_PER_WORKER);
+            assert_eq!(stats.peak_at_ms % cluster::TICK_MS, 0);
+            assert!(stats.peak_at_ms > 0 && stats.peak_at_ms <= stats.simulated_ms);
+        }
+    }
+    assert_eq!(
+        recount.states.values().sum::<u64>(),
+        recount.tasks,
+        "{context}"
+    );
+
+    // One row per job: tasks, derived state, and the terminal counts.
+    for job in &outcome.jobs {
+        let (row, _) = line(&text, &format!("{} ", job.id.as_str()));
+        let words: Vec<&str> = row.split_whitespace().filter(|w| *w != "/").collect();
+        let counts: StateCounts = recount
+            .jobs
+            .get(job.id.as_str())
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        let state = counts.job_state(&job.policy);
+        let expected: Vec<String> = [
+            job.id.as_str().to_owned(),
+            report::thousands(counts.total() as u64),
+            state.label().to_owned(),
+        ]
+        .into_iter()
+        .chain(
+            [
+                StateKind::Succeeded,
+                StateKind::Failed,
+                StateKind::Killed,
+                StateKind::WorkerFailed,
+                StateKind::Unschedulable,
+            ]
+            .map(|state| counts.get(state).to_string()),
+        )
+        .collect();
+        assert_eq!(words, expected, "{context}");
+        assert_eq!(counts.total() as u64, u64::from(job.size), "{}", job.id);
+        let ids: Vec<String> = job.task_ids().map(|id| id.to_string()).collect();
+        let in_table = outcome
+            .table
+            .iter()
+            .filter(|task| task.id().job() == &job.id)
+            .map(|task| task.id().to_string());
+        assert_eq!(ids, in_table.collect::<Vec<_>>(), "{}", job.id);
+        if job.oversized {
+            assert_eq!(state.label(), "unschedulable", "{}", job.id);
+        }
+        if job.cancelled {
+            assert_eq!(state.label(), "killed", "{}", job.id);
+        }
+    }
+    let job_ids: BTreeSet<&str> = outcome.jobs.iter().map(|job| job.id.as_str()).collect();
+    assert_eq!(
+        job_ids,
+        recount.jobs.keys().map(String::as_str).collect(),
+        "{context}"
+    );
+
+    // attempts A; failures charged F; preemptions charged P
+    let (_, figures) = line(&text, "attempts ");
+    let expected = [recount.attempts, recount.failures, recount.preemptions];
+    assert_eq!(figures, expected.map(whole), "{context}");
+    // The tasks' own derived counts agree with the attempts.
+    let failure_count: u64 = outcome
+        .table
+        .iter()
+        .map(|t| u64::from(t.failure_count()))
+        .sum();
+    let preemption_count: u64 = outcome
+        .table
+        .iter()
+        .map(|t| u64::from(t.preemption_count()))
+        .sum();
+    assert_eq!(
+        (failure_count, preemption_count),
+        (recount.failures, recount.preemptions)
+    );
+
+    // dispatch failures requeued free of charge D: R RPC failed, L deadline passed, W died
+    let (_, figures) = line(&text, "dispatch failures requeued free of charge ");
+    let expected = [
+        recount.dispatch_failures,
+        recount.rpc_failed,
+        recount.deadline,
+        recount.worker_died_unconfirmed,
+    ];
+    assert_eq!(figures, expected.map(whole), "{context}");
+    assert_eq!(
+        recount.dispatch_failures,
+        recount.rpc_failed + recount.deadline + recount.worker_died_unconfirmed,
+        "every free requeue had one of the three causes\n{context}"
+    );
+
+    // worker deaths N: a death leaves a trace in the table only if the worker held tasks.
+    let (_, figures) = line(&text, "worker deaths ");
+    assert_eq!(figures, [whole(stats.worker_deaths)], "{context}");
+    assert!(
+        recount.deaths_seen.len() as u64 <= stats.worker_deaths,
+        "{context}"
+    );
+    assert!(
+        stats.worker_deaths <= (stats.simulated_ms / cluster::TICK_MS) as u64,
+        "at most one death per tick\n{context}"
+    );
+    if stats.reports_never_sent > 0 || recount.worker_died > 0 {
+        assert!(stats.worker_deaths > 0, "{context}");
+    }
+
+    // events E: C changed a task, D duplicates absorbed, S stale rejected, O other rejected
+    let (_, figures) = line(&text, "events ");
+    let expected = [
+        stats.events,
+        stats.changes,
+        stats.duplicates_absorbed,
+        stats.stale_rejected,
+        stats.other_rejected,
+    ];
+    assert_eq!(figures, expected.map(whole), "{context}");
+    assert_eq!(
+        stats.events,
+        stats.changes + stats.duplicates_absorbed + stats.stale_rejected + stats.other_rejected,
+        "{context}"
+    );
+    // Every controller event changed a task; the other changes were reports. A report starts
+    // an attempt (BUILDING, RUNNING, or an end that skips them), may move it from BUILDING to
+    // RUNNING, and may end it.
+    let report_changes = stats.changes - controller;
+    assert!(
+        report_changes >= recount.started
+            && report_changes <= 2 * recount.started + recount.ended_by_report,
+        "{report_changes} changes by reports, {} attempts started\n{context}",
+        recount.started
+    );
+    assert!(recount.ended_by_report <= recount.started, "{context}");
+
+    // reports Q: D delivered, N never sent, F still in flight at the end
+    let (_, figures) = line(&text, "reports ");
+    let expected = [
+        stats.reports_queued,
+        stats.reports_delivered,
+        stats.reports_never_sent,
+        stats.reports_in_flight,
+    ];
+    assert_eq!(figures, expected.map(whole), "{context}");
+    assert_eq!(
+        stats.reports_queued,
+        stats.reports_delivered + stats.reports_never_sent + stats.reports_in_flight,
+        "{context}"
+    );
+    // A started attempt's worker queued at least RUNNING and an end; a confirmed dispatch at most
+    // BUILDING, RUNNING and an end, each maybe twice.
+    assert!(stats.reports_queued >= 2 * recount.started, "{context}");
+    assert!(
+        stats.reports_queued <= 6 * (recount.attempts - recount.rpc_failed),
+        "{context}"
+    );
+
+    // The run's own counters agree with the recount where the table can tell.
+    assert_eq!(stats.dispatch_failures_requeued, recount.dispatch_failures);
+    assert_eq!(stats.dispatch_rpc_failed, recount.rpc_failed);
+    assert_eq!(stats.dispatch_deadline_requeued, recount.deadline);
+    assert_eq!(stats.dispatch_worker_died, recount.worker_died_unconfirmed);
+
+    assert!(outcome.violations.is_empty(), "{context}");
+    assert!(text.contains("\ninvariants hold: "), "{context}");
+}
+
+#[test]
 fn the_dashboard_shows_each_state_with_its_class_and_count() {
     let outcome = small(3);
-    let page = sim::html(&outcome);
+    let page = dashboard::html(&outcome);
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(
         !page.contains("http://") && !page.contains("https://") && !page.contains("<script"),
@@ -133,6 +528,6 @@ fn the_dashboard_shows_each_state_with_its_class_and_count() {
     }
     assert_eq!(
         page.matches("<tr><td>").count() - outcome.jobs.len() - StateKind::ALL.len(),
-        3_000.min(sim::HTML_TASK_ROWS)
+        3_000.min(dashboard::HTML_TASK_ROWS)
     );
 }

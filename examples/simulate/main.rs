@@ -9,8 +9,13 @@
 //! ```
 //!
 //! At the end it checks its own invariants and exits non-zero if one fails.
+//!
+//! `cluster.rs` runs the controller loop, `report.rs` writes the text summary, `dashboard.rs` the
+//! HTML page; `tests/simulate.rs` runs small simulations through the same files.
 
-mod sim;
+mod cluster;
+mod dashboard;
+mod report;
 
 use std::process::ExitCode;
 
@@ -19,13 +24,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 const USAGE: &str = "usage: simulate [--tasks N] [--workers N] [--seed N] [--html PATH]";
 
 struct Args {
-    config: sim::Config,
+    config: cluster::Config,
     html: Option<String>,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut parsed = Args {
-        config: sim::Config::default(),
+        config: cluster::Config::default(),
         html: None,
     };
     while let Some(flag) = args.next() {
@@ -70,11 +75,11 @@ fn main() -> ExitCode {
         ProgressStyle::with_template("{bar:40} {pos}/{len} tasks ended  {elapsed}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let outcome = sim::run(&args.config, &mut |ended, _| bar.set_position(ended as u64));
+    let outcome = cluster::run(&args.config, &mut |ended, _| bar.set_position(ended as u64));
     bar.finish_and_clear();
-    print!("{}", sim::report(&outcome));
+    print!("{}", report::report(&outcome));
     if let Some(path) = &args.html {
-        if let Err(err) = std::fs::write(path, sim::html(&outcome)) {
+        if let Err(err) = std::fs::write(path, dashboard::html(&outcome)) {
             eprintln!("cannot write {path}: {err}");
             return ExitCode::FAILURE;
         }
