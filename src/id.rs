@@ -11,6 +11,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Checks the rule that job and worker ids share: not empty, no whitespace.
 fn validate(kind: IdKind, id: &str) -> Result<(), IdError> {
@@ -188,6 +189,10 @@ impl fmt::Display for TaskId {
 
 /// The id of a worker: not empty, no whitespace.
 ///
+/// Clones share one allocation (the text is reference-counted), so the attempts of a worker, the
+/// events that name it and a table's index of its tasks all hold the same few bytes: cloning is
+/// a counter increment, and comparing two clones does not read the text.
+///
 /// ```
 /// use iris_task::WorkerId;
 ///
@@ -196,8 +201,22 @@ impl fmt::Display for TaskId {
 /// assert!(WorkerId::new(" worker-7").is_err());
 /// # Ok::<(), iris_task::IdError>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct WorkerId(String);
+#[derive(Clone, Debug, Eq, PartialOrd, Ord)]
+pub struct WorkerId(Arc<str>);
+
+impl std::hash::Hash for WorkerId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // As the text hashes, so that equal ids (compared by text) hash equal.
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialEq for WorkerId {
+    fn eq(&self, other: &WorkerId) -> bool {
+        // Clones of one id share their text: equal without reading it.
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
 
 impl WorkerId {
     /// Validates `id` as a worker id.
@@ -207,7 +226,7 @@ impl WorkerId {
     pub fn new(id: impl Into<String>) -> Result<WorkerId, IdError> {
         let id = id.into();
         validate(IdKind::Worker, &id)?;
-        Ok(WorkerId(id))
+        Ok(WorkerId(Arc::from(id)))
     }
 
     /// The id as text.

@@ -371,7 +371,7 @@ fn job_id(name: &str) -> JobId {
 
 impl Cluster {
     fn new(config: &Config) -> Cluster {
-        let mut table = TaskTable::new();
+        let mut table = TaskTable::with_capacity(config.tasks);
         let mut jobs = Vec::new();
         // Eight jobs share the tasks; the oversized job gets 1% of them.
         let oversized = (config.tasks / 100).max(1);

@@ -103,6 +103,23 @@ impl TaskTable {
         TaskTable::default()
     }
 
+    /// An empty table with room for `tasks` tasks before it reallocates its slots or rehashes
+    /// its index.
+    ///
+    /// ```
+    /// use iris_task::TaskTable;
+    ///
+    /// let table = TaskTable::with_capacity(1_000_000);
+    /// assert!(table.is_empty());
+    /// ```
+    pub fn with_capacity(tasks: usize) -> TaskTable {
+        TaskTable {
+            slots: Vec::with_capacity(tasks),
+            index: HashTable::with_capacity(tasks),
+            ..TaskTable::default()
+        }
+    }
+
     /// Adds a task, in whatever state it is. A pending task joins the back of the queue.
     ///
     /// ```
@@ -153,7 +170,8 @@ impl TaskTable {
     pub fn from_tasks<T: Into<AnyTask>>(
         tasks: impl IntoIterator<Item = T>,
     ) -> Result<TaskTable, TableError> {
-        let mut table = TaskTable::new();
+        let tasks = tasks.into_iter();
+        let mut table = TaskTable::with_capacity(tasks.size_hint().0);
         let mut assigned = Vec::new();
         for task in tasks {
             let slot = table.insert_filed(task.into(), Deadline::Later)?;
@@ -179,10 +197,7 @@ impl TaskTable {
             return Err(TableError::Full(task.id().clone()));
         };
         let hash = self.hasher.hash_one(task.id());
-        let slots = &self.slots;
-        let same_id =
-            |&other: &SlotId| list::get(slots, other).is_some_and(|s| s.task.id() == task.id());
-        if self.index.find(hash, same_id).is_some() {
+        if self.slot_hashed(task.id(), hash).is_some() {
             return Err(TableError::DuplicateTask(task.id().clone()));
         }
         let job = match self.job_index.get(task.id().job()) {
@@ -539,10 +554,22 @@ impl TaskTable {
     // ----- internals -----
 
     fn slot(&self, id: &TaskId) -> Option<SlotId> {
-        let slots = &self.slots;
+        self.slot_hashed(id, self.hasher.hash_one(id))
+    }
+
+    /// The slot of the task `id`, whose hash is `hash`. A candidate's job is compared through
+    /// the table's own list of jobs, which a few hundred bytes hold for every task, rather than
+    /// through the task's copy of its job id, which would be one more cache miss per lookup.
+    fn slot_hashed(&self, id: &TaskId, hash: u64) -> Option<SlotId> {
+        let (slots, jobs) = (&self.slots, &self.jobs);
         self.index
-            .find(self.hasher.hash_one(id), |&slot| {
-                list::get(slots, slot).is_some_and(|entry| entry.task.id() == id)
+            .find(hash, |&slot| {
+                list::get(slots, slot).is_some_and(|entry| {
+                    entry.task.id().index() == id.index()
+                        && jobs
+                            .get(entry.job as usize)
+                            .is_some_and(|(job, _)| job == id.job())
+                })
             })
             .copied()
     }
