@@ -484,129 +484,131 @@ impl AnyTask {
         use TaskEvent as E;
         use WorkerReport as R;
 
-        let next: AnyTask = match (&mut *self, event) {
-            (A::Pending(task), E::Assign { worker, at }) => {
-                let at = stamp(task, at)?;
-                task.assign_in_place(worker, at).into()
-            }
-            (A::Pending(task), E::Kill { reason, at }) => {
-                let at = stamp(task, at)?;
-                task.kill_in_place(reason, at).into()
-            }
-            (A::Pending(task), E::SchedulingTimeout { at }) => {
-                let at = stamp(task, at)?;
-                task.mark_unschedulable_in_place(SCHEDULING_TIMEOUT_REASON.to_owned(), at)
-                    .into()
-            }
-
-            (A::Assigned(task), E::Report { report, at, .. }) => {
-                let at = stamp(task, at)?;
-                match report {
-                    R::Building => task.build_in_place(at).into(),
-                    R::Running => task.start_in_place(at).into(),
-                    // Skips forward: the RUNNING report of a short task was lost.
-                    R::Succeeded => task.start_in_place(at).succeed_in_place(at).into(),
-                    R::Failed { exit_code, error } => task
-                        .start_in_place(at)
-                        .fail_in_place(exit_code, error, at)
-                        .into(),
-                    // Never started: a dispatch failure, free of charge.
-                    R::WorkerFailed { error } => task.worker_failed_in_place(error, at).into(),
+        // Matched variant first, then event, so the event is read where it lies rather than
+        // copied into a tuple.
+        let next: AnyTask = match self {
+            A::Pending(task) => match event {
+                E::Assign { worker, at } => {
+                    let at = stamp(task, at)?;
+                    task.assign_in_place(worker, at).into()
                 }
-            }
-            (A::Assigned(task), E::WorkerLost { error, at, .. }) => {
-                let at = stamp(task, at)?;
-                task.worker_failed_in_place(error, at).into()
-            }
-            (A::Assigned(task), E::Kill { reason, at }) => {
-                let at = stamp(task, at)?;
-                task.kill_in_place(reason, at).into()
-            }
+                E::Kill { reason, at } => {
+                    let at = stamp(task, at)?;
+                    task.kill_in_place(reason, at).into()
+                }
+                E::SchedulingTimeout { at } => {
+                    let at = stamp(task, at)?;
+                    task.mark_unschedulable_in_place(SCHEDULING_TIMEOUT_REASON.to_owned(), at)
+                        .into()
+                }
+                // Listed, not matched by a wildcard, so that an event added to `TaskEvent` does
+                // not compile until each state decides it.
+                event @ (E::Report { .. } | E::WorkerLost { .. }) => {
+                    return Err(illegal(task, &event));
+                }
+            },
 
-            (A::Building(task), E::Report { report, at, .. }) => {
-                let at = stamp(task, at)?;
-                match report {
-                    // BUILDING twice is a duplicate: unchanged (`judge` absorbs it first).
-                    R::Building => task.take_unchanged().into(),
-                    R::Running => task.start_in_place(at).into(),
-                    // Skips forward through RUNNING.
-                    R::Succeeded => task.start_in_place(at).succeed_in_place(at).into(),
-                    R::Failed { exit_code, error } => {
-                        task.fail_in_place(exit_code, error, at).into()
+            A::Assigned(task) => match event {
+                E::Report { report, at, .. } => {
+                    let at = stamp(task, at)?;
+                    match report {
+                        R::Building => task.build_in_place(at).into(),
+                        R::Running => task.start_in_place(at).into(),
+                        // Skips forward: the RUNNING report of a short task was lost.
+                        R::Succeeded => task.start_in_place(at).succeed_in_place(at).into(),
+                        R::Failed { exit_code, error } => task
+                            .start_in_place(at)
+                            .fail_in_place(exit_code, error, at)
+                            .into(),
+                        // Never started: a dispatch failure, free of charge.
+                        R::WorkerFailed { error } => task.worker_failed_in_place(error, at).into(),
                     }
-                    R::WorkerFailed { error } => task.worker_failed_in_place(error, at).into(),
                 }
-            }
-            (A::Building(task), E::WorkerLost { error, at, .. }) => {
-                let at = stamp(task, at)?;
-                task.worker_failed_in_place(error, at).into()
-            }
-            (A::Building(task), E::Kill { reason, at }) => {
-                let at = stamp(task, at)?;
-                task.kill_in_place(reason, at).into()
-            }
+                E::WorkerLost { error, at, .. } => {
+                    let at = stamp(task, at)?;
+                    task.worker_failed_in_place(error, at).into()
+                }
+                E::Kill { reason, at } => {
+                    let at = stamp(task, at)?;
+                    task.kill_in_place(reason, at).into()
+                }
+                event @ (E::Assign { .. } | E::SchedulingTimeout { .. }) => {
+                    return Err(illegal(task, &event));
+                }
+            },
 
-            (
-                A::Running(task),
+            A::Building(task) => match event {
+                E::Report { report, at, .. } => {
+                    let at = stamp(task, at)?;
+                    match report {
+                        // BUILDING twice is a duplicate: unchanged (`judge` absorbs it first).
+                        R::Building => task.take_unchanged().into(),
+                        R::Running => task.start_in_place(at).into(),
+                        // Skips forward through RUNNING.
+                        R::Succeeded => task.start_in_place(at).succeed_in_place(at).into(),
+                        R::Failed { exit_code, error } => {
+                            task.fail_in_place(exit_code, error, at).into()
+                        }
+                        R::WorkerFailed { error } => task.worker_failed_in_place(error, at).into(),
+                    }
+                }
+                E::WorkerLost { error, at, .. } => {
+                    let at = stamp(task, at)?;
+                    task.worker_failed_in_place(error, at).into()
+                }
+                E::Kill { reason, at } => {
+                    let at = stamp(task, at)?;
+                    task.kill_in_place(reason, at).into()
+                }
+                event @ (E::Assign { .. } | E::SchedulingTimeout { .. }) => {
+                    return Err(illegal(task, &event));
+                }
+            },
+
+            A::Running(task) => match event {
                 E::Report {
                     report: R::Building,
                     ..
-                },
-            ) => {
-                return Err(TransitionError::Regression {
-                    task: task.id().clone(),
-                    from: StateKind::Running,
-                    reported: StateKind::Building,
-                });
-            }
-            (A::Running(task), E::Report { report, at, .. }) => {
-                let at = stamp(task, at)?;
-                match report {
-                    // RUNNING twice is a duplicate: unchanged (`judge` absorbs it first).
-                    // BUILDING was rejected as a regression above.
-                    R::Building | R::Running => task.take_unchanged().into(),
-                    R::Succeeded => task.succeed_in_place(at).into(),
-                    R::Failed { exit_code, error } => {
-                        task.fail_in_place(exit_code, error, at).into()
-                    }
-                    R::WorkerFailed { error } => task.worker_failed_in_place(error, at).into(),
+                } => {
+                    return Err(TransitionError::Regression {
+                        task: task.id().clone(),
+                        from: StateKind::Running,
+                        reported: StateKind::Building,
+                    });
                 }
-            }
-            (A::Running(task), E::WorkerLost { error, at, .. }) => {
-                let at = stamp(task, at)?;
-                task.worker_failed_in_place(error, at).into()
-            }
-            (A::Running(task), E::Kill { reason, at }) => {
-                let at = stamp(task, at)?;
-                task.kill_in_place(reason, at).into()
-            }
+                E::Report { report, at, .. } => {
+                    let at = stamp(task, at)?;
+                    match report {
+                        // RUNNING twice is a duplicate: unchanged (`judge` absorbs it first).
+                        // BUILDING was rejected as a regression above.
+                        R::Building | R::Running => task.take_unchanged().into(),
+                        R::Succeeded => task.succeed_in_place(at).into(),
+                        R::Failed { exit_code, error } => {
+                            task.fail_in_place(exit_code, error, at).into()
+                        }
+                        R::WorkerFailed { error } => task.worker_failed_in_place(error, at).into(),
+                    }
+                }
+                E::WorkerLost { error, at, .. } => {
+                    let at = stamp(task, at)?;
+                    task.worker_failed_in_place(error, at).into()
+                }
+                E::Kill { reason, at } => {
+                    let at = stamp(task, at)?;
+                    task.kill_in_place(reason, at).into()
+                }
+                event @ (E::Assign { .. } | E::SchedulingTimeout { .. }) => {
+                    return Err(illegal(task, &event));
+                }
+            },
 
-            // The events the state does not allow, listed rather than matched by a wildcard, so
-            // that an event added to `TaskEvent` does not compile until each state decides it.
-            (
-                task @ A::Pending(_),
-                event @ (E::Report { .. } | E::WorkerLost { .. }),
-            )
-            | (
-                task @ (A::Assigned(_) | A::Building(_) | A::Running(_)),
-                event @ (E::Assign { .. } | E::SchedulingTimeout { .. }),
-            )
             // A terminal task absorbs every event (a duplicate of its final report was accepted,
             // and any other report about its closed attempt judged stale, before this point).
-            | (
-                task @ (A::Succeeded(_)
-                | A::Failed(_)
-                | A::Killed(_)
-                | A::WorkerFailed(_)
-                | A::Unschedulable(_)),
-                event,
-            ) => {
-                return Err(TransitionError::Illegal {
-                    task: task.id().clone(),
-                    from: task.state(),
-                    event: event.name(),
-                });
-            }
+            A::Succeeded(task) => return Err(illegal(task, &event)),
+            A::Failed(task) => return Err(illegal(task, &event)),
+            A::Killed(task) => return Err(illegal(task, &event)),
+            A::WorkerFailed(task) => return Err(illegal(task, &event)),
+            A::Unschedulable(task) => return Err(illegal(task, &event)),
         };
         let to = next.state();
         // What the transition left behind owns no allocation: skip its drop code.
@@ -628,6 +630,16 @@ impl AnyTask {
             StateKind::WorkerFailed => AnyTask::WorkerFailed(task.into_task()),
             StateKind::Unschedulable => AnyTask::Unschedulable(task.into_task()),
         }
+    }
+}
+
+/// Step 5 of judging an event: it does not apply to the task's state.
+#[cold]
+fn illegal<S: State>(task: &Task<S>, event: &TaskEvent) -> TransitionError {
+    TransitionError::Illegal {
+        task: task.id().clone(),
+        from: S::KIND,
+        event: event.name(),
     }
 }
 

@@ -44,23 +44,64 @@ fn validate(kind: IdKind, id: &str) -> Result<(), IdError> {
 /// assert!("two words".parse::<JobId>().is_err());
 /// # Ok::<(), iris_task::IdError>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct JobId(String);
+#[derive(Clone, Eq)]
+pub struct JobId(
+    /// `None` only in the placeholder of `TaskId::vacant`, which never leaves the crate: it lets
+    /// a task's data move without allocating.
+    Option<Arc<str>>,
+);
+
+impl PartialEq for JobId {
+    fn eq(&self, other: &JobId) -> bool {
+        match (&self.0, &other.0) {
+            // Clones of one id share their text: equal without reading it.
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
+            (a, b) => a.is_none() && b.is_none(),
+        }
+    }
+}
+
+impl std::hash::Hash for JobId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialOrd for JobId {
+    fn partial_cmp(&self, other: &JobId) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for JobId {
+    fn cmp(&self, other: &JobId) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl fmt::Debug for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("JobId").field(&self.as_str()).finish()
+    }
+}
 
 impl JobId {
     /// Validates `id` as a job id.
+    ///
+    /// Clones share one allocation (the text is reference-counted): the tasks of a job built
+    /// from clones of one `JobId` hold its text once, and cloning is a counter increment.
     ///
     /// # Errors
     /// [`IdError::Empty`] for an empty string, [`IdError::Whitespace`] if it contains whitespace.
     pub fn new(id: impl Into<String>) -> Result<JobId, IdError> {
         let id = id.into();
         validate(IdKind::Job, &id)?;
-        Ok(JobId(id))
+        Ok(JobId(Some(Arc::from(id))))
     }
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_deref().unwrap_or_default()
     }
 }
 
@@ -100,10 +141,11 @@ impl TaskId {
         TaskId { job, index }
     }
 
-    /// An id that allocates nothing, for a placeholder that never leaves the crate.
+    /// An id that owns nothing, for a placeholder that never leaves the crate: a task's place
+    /// while its data moves.
     pub(crate) fn vacant() -> TaskId {
         TaskId {
-            job: JobId(String::new()),
+            job: JobId(None),
             index: 0,
         }
     }
@@ -166,7 +208,7 @@ impl FromStr for TaskId {
         let (job, index) = split_task_id(id)?;
         // The whole id has no whitespace, so neither has its job part, which is not empty.
         Ok(TaskId {
-            job: JobId(job.to_owned()),
+            job: JobId(Some(Arc::from(job))),
             index,
         })
     }
@@ -249,13 +291,13 @@ macro_rules! string_id {
         impl fmt::Display for $id {
             /// The id, padded to the formatter's width and fill (`{:<12}`).
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.pad(&self.0)
+                f.pad(self.as_str())
             }
         }
 
         impl AsRef<str> for $id {
             fn as_ref(&self) -> &str {
-                &self.0
+                self.as_str()
             }
         }
     )*};

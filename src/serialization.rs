@@ -42,7 +42,7 @@ use crate::policy::{JobPolicy, RetryPolicy};
 use crate::proto::{TaskAttempt, TaskState, TaskStatus, wire_u32};
 use crate::state::{State, StateKind};
 use crate::table::{JobState, StateCounts};
-use crate::task::{Core, Ending, Task};
+use crate::task::{Core, Task};
 
 // ----- values written as text -----
 
@@ -339,13 +339,14 @@ impl From<&Attempt> for AttemptRepr {
 impl TaskRepr {
     fn of(core: &Core, state: StateKind) -> TaskRepr {
         // Only a terminal task writes its error: it is read back for one that ended while pending.
-        let error = core.ending().and(core.outcome().1).map(str::to_owned);
+        let ended_at = core.ended_at(state.is_terminal());
+        let error = ended_at.and(core.outcome().1).map(str::to_owned);
         TaskRepr {
             state,
             id: core.id().clone(),
             policy: *core.policy(),
             attempts: core.attempts().iter().map(AttemptRepr::from).collect(),
-            finished_at: core.ending().map(Ending::at),
+            finished_at: ended_at,
             error,
         }
     }

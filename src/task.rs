@@ -76,8 +76,19 @@ pub(crate) struct Core {
     policy: RetryPolicy,
     /// Every attempt, oldest first; only the last may be open. An attempt's id is its index.
     attempts: Vec<Attempt>,
-    /// Set exactly when the task is terminal.
-    ending: Option<Ending>,
+    /// Set exactly when the task ended while pending (killed or unschedulable). A task that ended
+    /// with an attempt records nothing more: its end is the attempt's finish (derived, not stored
+    /// twice, which also keeps the data a transition moves small).
+    ended_while_pending: Option<Box<PendingEnd>>,
+}
+
+/// How a task that ended while pending ended: no attempt was open, so the task itself keeps the
+/// time and the reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct PendingEnd {
+    at: Timestamp,
+    /// The kill reason or the scheduling failure.
+    reason: Option<String>,
 }
 
 /// Task data rebuilt by a decoder (`proto`, `serde`) whose checks established the invariants of
@@ -93,11 +104,16 @@ impl Decoded {
         attempts: Vec<Attempt>,
         ending: Option<Ending>,
     ) -> Decoded {
+        let ended_while_pending = match ending {
+            Some(Ending::WhilePending { at, reason }) => Some(Box::new(PendingEnd { at, reason })),
+            // The attempt's finish, which the decoder checked equals it.
+            Some(Ending::Closed { .. }) | None => None,
+        };
         Decoded(Core {
             id,
             policy,
             attempts,
-            ending,
+            ended_while_pending,
         })
     }
 
@@ -107,7 +123,7 @@ impl Decoded {
     }
 }
 
-/// How and when a terminal task ended.
+/// How and when a terminal task ended, as a decoder reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Ending {
     /// It ended by closing its open attempt, which holds the exit code and the error.
@@ -145,7 +161,7 @@ impl Core {
             id: TaskId::vacant(),
             policy: RetryPolicy::default(),
             attempts: Vec::new(),
-            ending: None,
+            ended_while_pending: None,
         }
     }
 
@@ -174,17 +190,23 @@ impl Core {
         &self.attempts
     }
 
-    pub(crate) fn ending(&self) -> Option<&Ending> {
-        self.ending.as_ref()
+    /// When the task ended, if `terminal` (its state, which the data does not hold, is): its
+    /// own time if it ended while pending, otherwise its last attempt's finish.
+    pub(crate) fn ended_at(&self, terminal: bool) -> Option<Timestamp> {
+        match &self.ended_while_pending {
+            Some(end) => Some(end.at),
+            None if terminal => self.attempts.last().and_then(Attempt::finished_at),
+            None => None,
+        }
     }
 
     /// The exit code and error the task reports: those of the task itself when it ended while
     /// pending (killed or unschedulable), otherwise those of its last attempt (the one that ended
     /// it, or, for a requeued task, the one that failed).
     pub(crate) fn outcome(&self) -> (Option<i32>, Option<&str>) {
-        match &self.ending {
-            Some(Ending::WhilePending { reason, .. }) => (None, reason.as_deref()),
-            Some(Ending::Closed { .. }) | None => {
+        match &self.ended_while_pending {
+            Some(end) => (None, end.reason.as_deref()),
+            None => {
                 let last = self.attempts.last();
                 (
                     last.and_then(Attempt::exit_code),
@@ -198,10 +220,10 @@ impl Core {
     /// assignment. Attempts never overlap, so the last attempt holds the latest of their times.
     #[inline]
     pub(crate) fn latest_time(&self) -> Option<Timestamp> {
-        match &self.ending {
+        match &self.ended_while_pending {
             // A task ends no earlier than its last attempt (the transitions and the decoder see
-            // to it).
-            Some(ending) => Some(ending.at()),
+            // to it); one that ended with an attempt ended at its finish.
+            Some(end) => Some(end.at),
             None => self.attempts.last().map(Attempt::latest_time),
         }
     }
@@ -271,20 +293,14 @@ impl Core {
         }
     }
 
-    /// The task ended with the attempt that just closed.
-    #[inline]
-    fn end_with_attempt(&mut self, at: Timestamp) {
-        self.ending = Some(Ending::Closed { at });
-    }
-
     /// The task ended while pending (killed or unschedulable): no attempt was open, so the task
     /// itself keeps the reason.
     #[inline]
     fn end_while_pending(&mut self, why: String, at: Timestamp) {
-        self.ending = Some(Ending::WhilePending {
+        self.ended_while_pending = Some(Box::new(PendingEnd {
             at,
             reason: reason(why),
-        });
+        }));
     }
 }
 
@@ -313,14 +329,7 @@ impl<S: State> Task<S> {
     /// otherwise that latest time, as the error. [`AnyTask::apply`] rejects such an event.
     #[inline]
     pub(crate) fn stamp(&self, at: Timestamp) -> Result<Stamp, Timestamp> {
-        // Only a terminal task records an ending; for the other states, known at compile time,
-        // the latest time is the last attempt's.
-        let latest = if S::KIND.is_terminal() {
-            self.core.latest_time()
-        } else {
-            self.core.attempts.last().map(Attempt::latest_time)
-        };
-        match latest {
+        match self.core.latest_time() {
             Some(latest) if at < latest => Err(latest),
             _ => Ok(Stamp(at)),
         }
@@ -488,7 +497,7 @@ impl Task<Pending> {
             id,
             policy,
             attempts: Vec::new(),
-            ending: None,
+            ended_while_pending: None,
         }
         .into_task()
     }
@@ -632,7 +641,6 @@ impl<S: Active> Task<S> {
         let at = at.get();
         self.core
             .close_attempt(StateKind::Killed, at, None, self::reason(reason));
-        self.core.end_with_attempt(at);
         self.take().into_task()
     }
 }
@@ -788,7 +796,7 @@ impl<S: Executing> Task<S> {
         self.core
             .close_attempt(StateKind::Failed, at, Some(exit_code), reason(error));
         let within_budget = self.core.failure_count() <= self.core.policy.max_retries_failure;
-        self.requeue_or_end(within_budget, at)
+        self.requeue_or_end(within_budget)
     }
 
     /// The worker died while the task ran (a preemption). The attempt closes as WORKER_FAILED; the
@@ -823,16 +831,15 @@ impl<S: Executing> Task<S> {
         self.core
             .close_attempt(StateKind::WorkerFailed, at, None, reason(error));
         let within_budget = self.core.preemption_count() <= self.core.policy.max_retries_preemption;
-        self.requeue_or_end(within_budget, at)
+        self.requeue_or_end(within_budget)
     }
 
     /// After the open attempt closed on a budget: requeued while within it, ended `T` after.
     #[inline]
-    fn requeue_or_end<T: Terminal>(&mut self, within_budget: bool, at: Timestamp) -> Retry<T> {
+    fn requeue_or_end<T: Terminal>(&mut self, within_budget: bool) -> Retry<T> {
         if within_budget {
             Retry::Requeued(self.take().into_task())
         } else {
-            self.core.end_with_attempt(at);
             Retry::Exhausted(self.take().into_task())
         }
     }
@@ -864,7 +871,6 @@ impl Task<Running> {
         let at = at.get();
         self.core
             .close_attempt(StateKind::Succeeded, at, Some(0), None);
-        self.core.end_with_attempt(at);
         self.take().into_task()
     }
 }
@@ -874,13 +880,6 @@ impl Task<Running> {
 // ---------------------------------------------------------------------------------------------
 
 impl<S: Terminal> Task<S> {
-    fn ending(&self) -> &Ending {
-        match &self.core.ending {
-            Some(ending) => ending,
-            None => unreachable!("a Task<{}> always records how it ended", S::KIND),
-        }
-    }
-
     /// When the task ended.
     ///
     /// ```
@@ -893,7 +892,13 @@ impl<S: Terminal> Task<S> {
     /// # Ok::<(), iris_task::IdError>(())
     /// ```
     pub fn finished_at(&self) -> Timestamp {
-        self.ending().at()
+        match self.core.ended_at(true) {
+            Some(at) => at,
+            None => unreachable!(
+                "a Task<{}> ended while pending or with a closed attempt",
+                S::KIND
+            ),
+        }
     }
 
     /// The exit code of the attempt that ended the task: 0 when it succeeded, the reported code
@@ -975,8 +980,8 @@ impl<S: State> fmt::Debug for Task<S> {
             .field("state", &S::KIND)
             .field("policy", &self.core.policy)
             .field("attempts", &self.core.attempts);
-        if let Some(ending) = &self.core.ending {
-            out.field("ending", ending);
+        if let Some(end) = &self.core.ended_while_pending {
+            out.field("ended_while_pending", end);
         }
         out.finish()
     }

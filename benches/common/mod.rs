@@ -43,24 +43,54 @@ pub struct HandTask {
     pub error: Option<String>,
 }
 
-/// The events the baseline's run-time door takes: the lifecycle's three. Reports name their
-/// sender, as the crate's do.
+/// The events the baseline's run-time door takes: the same vocabulary as `TaskEvent` (the same
+/// five controller events and five reports, with the same fields), so that both sides move and
+/// match events of the same size.
 #[derive(Clone, Debug)]
 pub enum HandEvent {
     Assign {
         worker: WorkerId,
         at: Timestamp,
     },
-    ReportRunning {
+    Report {
         worker: WorkerId,
         attempt: u32,
+        report: HandReport,
         at: Timestamp,
     },
-    ReportSucceeded {
+    WorkerLost {
         worker: WorkerId,
-        attempt: u32,
+        error: String,
         at: Timestamp,
     },
+    Kill {
+        reason: String,
+        at: Timestamp,
+    },
+    SchedulingTimeout {
+        at: Timestamp,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub enum HandReport {
+    Building,
+    Running,
+    Succeeded,
+    Failed { exit_code: i32, error: String },
+    WorkerFailed { error: String },
+}
+
+impl HandReport {
+    fn state(&self) -> HandState {
+        match self {
+            HandReport::Building => HandState::Building,
+            HandReport::Running => HandState::Running,
+            HandReport::Succeeded => HandState::Succeeded,
+            HandReport::Failed { .. } => HandState::Failed,
+            HandReport::WorkerFailed { .. } => HandState::WorkerFailed,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -155,46 +185,175 @@ impl HandTask {
             .is_some_and(|current| current.id == attempt && &current.worker == worker)
     }
 
+    /// Closes the open attempt as `state`; the task is requeued while `within_budget`.
+    fn close(
+        &mut self,
+        state: HandState,
+        at: Timestamp,
+        exit_code: Option<i32>,
+        error: Option<String>,
+        ends: HandState,
+        within_budget: impl Fn(&HandTask) -> bool,
+    ) -> Result<(), HandError> {
+        if !matches!(
+            self.state,
+            HandState::Assigned | HandState::Building | HandState::Running
+        ) {
+            return Err(HandError::Illegal);
+        }
+        self.check_time(at)?;
+        let attempt = self.attempts.last_mut().ok_or(HandError::Illegal)?;
+        attempt.state = state;
+        attempt.finished_at = Some(at);
+        attempt.exit_code = exit_code;
+        attempt.error = error;
+        if within_budget(self) {
+            self.state = HandState::Pending;
+        } else {
+            self.state = ends;
+            self.finished_at = Some(at);
+        }
+        Ok(())
+    }
+
     /// The run-time door, with the same judging as `AnyTask::apply`: stale attempt, wrong
     /// worker, duplicate, closed attempt, then the state's rules and the time.
     pub fn apply(&mut self, event: HandEvent) -> Result<(HandState, HandState), HandError> {
         let from = self.state;
-        let reported = match &event {
-            HandEvent::ReportRunning {
-                worker, attempt, ..
-            } => Some((worker, *attempt, HandState::Running)),
-            HandEvent::ReportSucceeded {
-                worker, attempt, ..
-            } => Some((worker, *attempt, HandState::Succeeded)),
-            HandEvent::Assign { .. } => None,
-        };
-        if let Some((worker, attempt, state)) = reported {
+        if let HandEvent::Report {
+            worker,
+            attempt,
+            report,
+            ..
+        } = &event
+        {
             let current = self.attempts.last().ok_or(HandError::Stale)?;
-            if current.id != attempt {
+            if current.id != *attempt {
                 return Err(HandError::Stale);
             }
             if &current.worker != worker {
                 return Err(HandError::WrongWorker);
             }
-            if current.state == state {
+            if current.state == report.state() {
                 return Ok((from, from));
             }
             if current.finished_at.is_some() {
                 return Err(HandError::Stale);
             }
         }
+        let started = |task: &HandTask| {
+            task.attempts
+                .last()
+                .is_some_and(|attempt| attempt.started_at.is_some())
+        };
         match event {
             HandEvent::Assign { worker, at } => self.assign(worker, at)?,
-            HandEvent::ReportRunning { at, .. } => self.start(at)?,
-            HandEvent::ReportSucceeded { at, .. } => match self.state {
-                HandState::Assigned | HandState::Building => {
-                    self.start(at)?;
-                    self.succeed(at)?;
+            HandEvent::Report { report, at, .. } => match report {
+                HandReport::Building => {
+                    if self.state != HandState::Assigned {
+                        return Err(HandError::Illegal);
+                    }
+                    self.check_time(at)?;
+                    if let Some(attempt) = self.attempts.last_mut() {
+                        attempt.state = HandState::Building;
+                        attempt.started_at = Some(at);
+                    }
+                    self.state = HandState::Building;
                 }
-                _ => self.succeed(at)?,
+                HandReport::Running => self.start(at)?,
+                HandReport::Succeeded => match self.state {
+                    HandState::Assigned | HandState::Building => {
+                        self.start(at)?;
+                        self.succeed(at)?;
+                    }
+                    _ => self.succeed(at)?,
+                },
+                HandReport::Failed { exit_code, error } => {
+                    if self.state == HandState::Assigned {
+                        self.start(at)?;
+                    }
+                    self.close(
+                        HandState::Failed,
+                        at,
+                        Some(exit_code),
+                        Some(error),
+                        HandState::Failed,
+                        |task| task.failures() <= task.policy.max_retries_failure,
+                    )?
+                }
+                HandReport::WorkerFailed { error } => {
+                    let executing = started(self);
+                    self.close(
+                        HandState::WorkerFailed,
+                        at,
+                        None,
+                        Some(error),
+                        HandState::WorkerFailed,
+                        |task| {
+                            !executing || task.preemptions() <= task.policy.max_retries_preemption
+                        },
+                    )?
+                }
             },
+            HandEvent::WorkerLost { worker, error, at } => {
+                if self
+                    .attempts
+                    .last()
+                    .is_some_and(|a| a.finished_at.is_none() && a.worker != worker)
+                {
+                    return Err(HandError::WrongWorker);
+                }
+                let executing = started(self);
+                self.close(
+                    HandState::WorkerFailed,
+                    at,
+                    None,
+                    Some(error),
+                    HandState::WorkerFailed,
+                    |task| !executing || task.preemptions() <= task.policy.max_retries_preemption,
+                )?
+            }
+            HandEvent::Kill { reason, at } => {
+                if self.state == HandState::Pending {
+                    self.check_time(at)?;
+                    self.state = HandState::Killed;
+                    self.finished_at = Some(at);
+                    self.error = Some(reason);
+                } else {
+                    self.close(
+                        HandState::Killed,
+                        at,
+                        None,
+                        Some(reason),
+                        HandState::Killed,
+                        |_| false,
+                    )?
+                }
+            }
+            HandEvent::SchedulingTimeout { at } => {
+                if self.state != HandState::Pending {
+                    return Err(HandError::Illegal);
+                }
+                self.check_time(at)?;
+                self.state = HandState::Unschedulable;
+                self.finished_at = Some(at);
+            }
         }
         Ok((from, self.state))
+    }
+
+    fn failures(&self) -> u32 {
+        self.attempts
+            .iter()
+            .filter(|a| a.state == HandState::Failed)
+            .count() as u32
+    }
+
+    fn preemptions(&self) -> u32 {
+        self.attempts
+            .iter()
+            .filter(|a| a.state == HandState::WorkerFailed && a.started_at.is_some())
+            .count() as u32
     }
 }
 
@@ -244,14 +403,16 @@ pub fn hand_events(worker: WorkerId) -> [HandEvent; 3] {
             worker: worker.clone(),
             at: at(1),
         },
-        HandEvent::ReportRunning {
+        HandEvent::Report {
             worker: worker.clone(),
             attempt: 0,
+            report: HandReport::Running,
             at: at(2),
         },
-        HandEvent::ReportSucceeded {
+        HandEvent::Report {
             worker,
             attempt: 0,
+            report: HandReport::Succeeded,
             at: at(3),
         },
     ]
@@ -270,20 +431,22 @@ pub fn direct_calls(
     if let HandEvent::Assign { worker, at } = assign {
         black_box(task.assign(worker, at).ok());
     }
-    if let HandEvent::ReportRunning {
+    if let HandEvent::Report {
         worker,
         attempt,
         at,
+        ..
     } = running
     {
         if task.is_current(&worker, attempt) {
             black_box(task.start(at).ok());
         }
     }
-    if let HandEvent::ReportSucceeded {
+    if let HandEvent::Report {
         worker,
         attempt,
         at,
+        ..
     } = succeeded
     {
         if task.is_current(&worker, attempt) {

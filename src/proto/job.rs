@@ -9,7 +9,6 @@ use crate::id::{JobId, Timestamp};
 use crate::policy::JobPolicy;
 use crate::state::StateKind;
 use crate::table::StateCounts;
-use crate::task::Ending;
 
 impl From<crate::table::JobState> for JobState {
     fn from(state: crate::table::JobState) -> JobState {
@@ -107,7 +106,7 @@ impl JobStatus {
         );
         let finished_at = tasks
             .iter()
-            .filter_map(|task| task.core().ending().map(Ending::at))
+            .filter_map(|task| task.core().ended_at(task.state().is_terminal()))
             .max()
             .filter(|_| ended);
         let first_failure = tasks

@@ -51,7 +51,7 @@ fn status_of(core: &Core, state: StateKind) -> TaskStatus {
         started_at_ms: current
             .and_then(Attempt::started_at)
             .map(Timestamp::as_millis),
-        finished_at_ms: core.ending().map(|ending| ending.at().as_millis()),
+        finished_at_ms: core.ended_at(state.is_terminal()).map(Timestamp::as_millis),
         ports: HashMap::new(),
         resource_usage: None,
         build_metrics: None,
