@@ -154,6 +154,28 @@ impl<S: State> From<Task<S>> for AnyTask {
     }
 }
 
+impl<S: State> Task<S> {
+    /// Puts the task, just out of a transition, in `slot` (which held it before), and says its
+    /// state: the type's, not a second look at the data.
+    #[inline]
+    fn put(self, slot: &mut AnyTask) -> StateKind {
+        // What the transition left in `slot` owns no allocation: skip its drop code.
+        std::mem::forget(std::mem::replace(slot, self.into_any()));
+        S::KIND
+    }
+}
+
+impl<T: Terminal> Retry<T> {
+    /// [`Task::put`] for the task a retry left, requeued or ended.
+    #[inline]
+    fn put(self, slot: &mut AnyTask) -> StateKind {
+        match self {
+            Retry::Requeued(task) => task.put(slot),
+            Retry::Exhausted(task) => task.put(slot),
+        }
+    }
+}
+
 impl<T: Terminal> From<Retry<T>> for AnyTask {
     /// The task as the retry left it: PENDING again, or ended in `T`.
     fn from(outcome: Retry<T>) -> AnyTask {
@@ -486,20 +508,20 @@ impl AnyTask {
 
         // Matched variant first, then event, so the event is read where it lies rather than
         // copied into a tuple.
-        let next: AnyTask = match self {
+        Ok(match self {
             A::Pending(task) => match event {
                 E::Assign { worker, at } => {
                     let at = stamp(task, at)?;
-                    task.assign_in_place(worker, at).into()
+                    task.assign_in_place(worker, at).put(self)
                 }
                 E::Kill { reason, at } => {
                     let at = stamp(task, at)?;
-                    task.kill_in_place(reason, at).into()
+                    task.kill_in_place(reason, at).put(self)
                 }
                 E::SchedulingTimeout { at } => {
                     let at = stamp(task, at)?;
                     task.mark_unschedulable_in_place(SCHEDULING_TIMEOUT_REASON.to_owned(), at)
-                        .into()
+                        .put(self)
                 }
                 // Listed, not matched by a wildcard, so that an event added to `TaskEvent` does
                 // not compile until each state decides it.
@@ -512,25 +534,27 @@ impl AnyTask {
                 E::Report { report, at, .. } => {
                     let at = stamp(task, at)?;
                     match report {
-                        R::Building => task.build_in_place(at).into(),
-                        R::Running => task.start_in_place(at).into(),
+                        R::Building => task.build_in_place(at).put(self),
+                        R::Running => task.start_in_place(at).put(self),
                         // Skips forward: the RUNNING report of a short task was lost.
-                        R::Succeeded => task.start_in_place(at).succeed_in_place(at).into(),
+                        R::Succeeded => task.start_in_place(at).succeed_in_place(at).put(self),
                         R::Failed { exit_code, error } => task
                             .start_in_place(at)
                             .fail_in_place(exit_code, error, at)
-                            .into(),
+                            .put(self),
                         // Never started: a dispatch failure, free of charge.
-                        R::WorkerFailed { error } => task.worker_failed_in_place(error, at).into(),
+                        R::WorkerFailed { error } => {
+                            task.worker_failed_in_place(error, at).put(self)
+                        }
                     }
                 }
                 E::WorkerLost { error, at, .. } => {
                     let at = stamp(task, at)?;
-                    task.worker_failed_in_place(error, at).into()
+                    task.worker_failed_in_place(error, at).put(self)
                 }
                 E::Kill { reason, at } => {
                     let at = stamp(task, at)?;
-                    task.kill_in_place(reason, at).into()
+                    task.kill_in_place(reason, at).put(self)
                 }
                 event @ (E::Assign { .. } | E::SchedulingTimeout { .. }) => {
                     return Err(illegal(task, &event));
@@ -542,23 +566,25 @@ impl AnyTask {
                     let at = stamp(task, at)?;
                     match report {
                         // BUILDING twice is a duplicate: unchanged (`judge` absorbs it first).
-                        R::Building => task.take_unchanged().into(),
-                        R::Running => task.start_in_place(at).into(),
+                        R::Building => task.take_unchanged().put(self),
+                        R::Running => task.start_in_place(at).put(self),
                         // Skips forward through RUNNING.
-                        R::Succeeded => task.start_in_place(at).succeed_in_place(at).into(),
+                        R::Succeeded => task.start_in_place(at).succeed_in_place(at).put(self),
                         R::Failed { exit_code, error } => {
-                            task.fail_in_place(exit_code, error, at).into()
+                            task.fail_in_place(exit_code, error, at).put(self)
                         }
-                        R::WorkerFailed { error } => task.worker_failed_in_place(error, at).into(),
+                        R::WorkerFailed { error } => {
+                            task.worker_failed_in_place(error, at).put(self)
+                        }
                     }
                 }
                 E::WorkerLost { error, at, .. } => {
                     let at = stamp(task, at)?;
-                    task.worker_failed_in_place(error, at).into()
+                    task.worker_failed_in_place(error, at).put(self)
                 }
                 E::Kill { reason, at } => {
                     let at = stamp(task, at)?;
-                    task.kill_in_place(reason, at).into()
+                    task.kill_in_place(reason, at).put(self)
                 }
                 event @ (E::Assign { .. } | E::SchedulingTimeout { .. }) => {
                     return Err(illegal(task, &event));
@@ -581,21 +607,23 @@ impl AnyTask {
                     match report {
                         // RUNNING twice is a duplicate: unchanged (`judge` absorbs it first).
                         // BUILDING was rejected as a regression above.
-                        R::Building | R::Running => task.take_unchanged().into(),
-                        R::Succeeded => task.succeed_in_place(at).into(),
+                        R::Building | R::Running => task.take_unchanged().put(self),
+                        R::Succeeded => task.succeed_in_place(at).put(self),
                         R::Failed { exit_code, error } => {
-                            task.fail_in_place(exit_code, error, at).into()
+                            task.fail_in_place(exit_code, error, at).put(self)
                         }
-                        R::WorkerFailed { error } => task.worker_failed_in_place(error, at).into(),
+                        R::WorkerFailed { error } => {
+                            task.worker_failed_in_place(error, at).put(self)
+                        }
                     }
                 }
                 E::WorkerLost { error, at, .. } => {
                     let at = stamp(task, at)?;
-                    task.worker_failed_in_place(error, at).into()
+                    task.worker_failed_in_place(error, at).put(self)
                 }
                 E::Kill { reason, at } => {
                     let at = stamp(task, at)?;
-                    task.kill_in_place(reason, at).into()
+                    task.kill_in_place(reason, at).put(self)
                 }
                 event @ (E::Assign { .. } | E::SchedulingTimeout { .. }) => {
                     return Err(illegal(task, &event));
@@ -609,11 +637,7 @@ impl AnyTask {
             A::Killed(task) => return Err(illegal(task, &event)),
             A::WorkerFailed(task) => return Err(illegal(task, &event)),
             A::Unschedulable(task) => return Err(illegal(task, &event)),
-        };
-        let to = next.state();
-        // What the transition left behind owns no allocation: skip its drop code.
-        std::mem::forget(std::mem::replace(self, next));
-        Ok(to)
+        })
     }
 
     /// The task in state `state`, whose invariants for that state a decoder checked.
