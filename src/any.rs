@@ -786,8 +786,10 @@ pub enum TransitionError {
         /// The state the report announced.
         reported: StateKind,
     },
-    /// An event earlier than a time the task already records: a worker clock that runs behind,
-    /// or two timestamps swapped. Accepting it would build a task that its own decoder refuses.
+    /// An event earlier than a time the task already records: two timestamps swapped, or a
+    /// controller clock that went back. Accepting it would build a task that its own decoder
+    /// refuses. (Worker clocks cannot cause it: [`TaskEvent::from_report`] stamps reports with
+    /// the controller's receive time.)
     #[error(
         "task {task}: an event at {at} is earlier than {latest}, which the task already records"
     )]

@@ -12,6 +12,7 @@
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Checks the rule that job and worker ids share: not empty, no whitespace.
 fn validate(kind: IdKind, id: &str) -> Result<(), IdError> {
@@ -360,6 +361,40 @@ impl Timestamp {
     pub const fn as_millis(self) -> i64 {
         self.0
     }
+
+    /// The time `after` later, in whole milliseconds (a fraction of one is dropped), saturating
+    /// at the latest time a `Timestamp` holds.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use iris_task::Timestamp;
+    ///
+    /// let t = Timestamp::from_millis(1_000);
+    /// assert_eq!(t.saturating_add(Duration::from_secs(30)), Timestamp::from_millis(31_000));
+    /// assert_eq!(t.saturating_sub(Duration::from_millis(1_500)), Timestamp::from_millis(-500));
+    /// assert_eq!(Timestamp::from_millis(31_000).duration_since(t), Some(Duration::from_secs(30)));
+    /// assert_eq!(t.duration_since(Timestamp::from_millis(31_000)), None);
+    /// ```
+    pub fn saturating_add(self, after: Duration) -> Timestamp {
+        Timestamp(self.0.saturating_add(whole_millis(after)))
+    }
+
+    /// The time `before` earlier, in whole milliseconds, saturating at the earliest time a
+    /// `Timestamp` holds.
+    pub fn saturating_sub(self, before: Duration) -> Timestamp {
+        Timestamp(self.0.saturating_sub(whole_millis(before)))
+    }
+
+    /// How long after `earlier` this time is; `None` if `earlier` is later.
+    pub fn duration_since(self, earlier: Timestamp) -> Option<Duration> {
+        let ms = i128::from(self.0) - i128::from(earlier.0);
+        u64::try_from(ms).ok().map(Duration::from_millis)
+    }
+}
+
+/// A duration in whole milliseconds, as many as an `i64` holds.
+fn whole_millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 impl fmt::Display for Timestamp {

@@ -347,6 +347,7 @@
 
 mod any;
 mod attempt;
+mod error;
 mod id;
 mod policy;
 pub mod proto;
@@ -361,6 +362,7 @@ pub use any::{
     WrongState,
 };
 pub use attempt::Attempt;
+pub use error::Error;
 pub use id::{AttemptId, IdError, IdKind, JobId, TaskId, Timestamp, WorkerId};
 pub use policy::{JobPolicy, RetryPolicy};
 pub use proto::ProtoError;

@@ -1001,3 +1001,44 @@ impl Mutation {
         bytes
     }
 }
+
+#[test]
+fn a_report_built_by_new_reads_back_as_the_same_event() {
+    let task = id();
+    let worker = w("w7");
+    for report in [
+        WorkerReport::Building,
+        WorkerReport::Running,
+        WorkerReport::Succeeded,
+        WorkerReport::Failed {
+            exit_code: -9,
+            error: "killed".into(),
+        },
+        WorkerReport::WorkerFailed {
+            error: "disk".into(),
+        },
+    ] {
+        for attempt in [0, 1, u32::MAX] {
+            let attempt = AttemptId::new(attempt);
+            let request = proto::ReportTaskStateRequest::new(&worker, &task, attempt, &report);
+            let bytes = request.encode_to_vec();
+            let decoded = TaskEvent::decode_report(&bytes, at(5));
+            if attempt.get() > i32::MAX as u32 {
+                // The wire's int32 cannot say it: a negative number, refused.
+                assert!(decoded.is_err());
+                continue;
+            }
+            let (id, event) = decoded.unwrap();
+            assert_eq!(id, task);
+            assert_eq!(
+                event,
+                TaskEvent::Report {
+                    worker: worker.clone(),
+                    attempt,
+                    report: report.clone(),
+                    at: at(5)
+                }
+            );
+        }
+    }
+}

@@ -6,6 +6,10 @@
 //! enum prefixes are stripped (`TaskState::Assigned`), fields keep their proto names. The
 //! generated code is never edited; the conversions sit beside it.
 //!
+//! Two names here are also names at the crate root, for the same ideas on the wire:
+//! [`proto::JobState`](JobState) is the wire enum a [`JobStatus`] carries, converted from the
+//! crate's [`crate::JobState`]; [`TaskState`] is the wire enum of [`crate::StateKind`].
+//!
 //! `TaskState` keeps the historical numbers of Iris; ASSIGNED took the next free value, 9, so no
 //! existing value changes meaning. Decoding never guesses: UNSPECIFIED (0) and numbers no state has
 //! are errors, not a default.

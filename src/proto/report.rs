@@ -2,10 +2,62 @@
 
 use prost::Message;
 
-use super::{ProtoError, ReportTaskStateRequest, decode_task_id, inconsistent, state_field};
+use super::{
+    ProtoError, ReportTaskStateRequest, TaskState, decode_task_id, inconsistent, state_field,
+    wire_u32,
+};
 use crate::any::{TaskEvent, WorkerReport};
 use crate::id::{AttemptId, TaskId, Timestamp, WorkerId};
 use crate::state::StateKind;
+
+impl ReportTaskStateRequest {
+    /// The report a worker sends about `attempt` of `task`: what [`TaskEvent::from_report`]
+    /// reads back, for workers (and tests) written in Rust. The task id, job id and index fields
+    /// are filled from `task`, so they cannot disagree.
+    ///
+    /// ```
+    /// use iris_task::{AttemptId, JobId, TaskEvent, TaskId, Timestamp, WorkerId, WorkerReport, proto};
+    ///
+    /// let task = TaskId::new(JobId::new("job")?, 3);
+    /// let worker = WorkerId::new("w1")?;
+    /// let failed = WorkerReport::Failed { exit_code: 2, error: "exit 2".into() };
+    /// let report = proto::ReportTaskStateRequest::new(&worker, &task, AttemptId::new(1), &failed);
+    /// let (id, event) = TaskEvent::from_report(report, Timestamp::from_millis(9))?;
+    /// assert_eq!(id, task);
+    /// assert_eq!(event, TaskEvent::Report {
+    ///     worker,
+    ///     attempt: AttemptId::new(1),
+    ///     report: failed,
+    ///     at: Timestamp::from_millis(9),
+    /// });
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new(
+        worker: &WorkerId,
+        task: &TaskId,
+        attempt: AttemptId,
+        report: &WorkerReport,
+    ) -> ReportTaskStateRequest {
+        let (exit_code, error) = match report {
+            WorkerReport::Failed { exit_code, error } => (*exit_code, error.clone()),
+            WorkerReport::WorkerFailed { error } => (0, error.clone()),
+            WorkerReport::Building | WorkerReport::Running | WorkerReport::Succeeded => {
+                (0, String::new())
+            }
+        };
+        ReportTaskStateRequest {
+            worker_id: worker.as_str().to_owned(),
+            task_id: task.to_string(),
+            job_id: task.job().as_str().to_owned(),
+            task_index: wire_u32(task.index()),
+            state: TaskState::from(report.state()) as i32,
+            exit_code,
+            error,
+            finished_at_ms: 0,
+            attempt_id: wire_u32(attempt.get()),
+        }
+    }
+}
 
 impl TaskEvent {
     /// A worker's report as the id of the task it is about and the event it means.

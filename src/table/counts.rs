@@ -60,7 +60,21 @@ impl StateCounts {
         self.sum(|_| true)
     }
 
-    /// The tasks in the states `which` picks, saturating at `usize::MAX`.
+    /// How many tasks have not ended: pending or active (saturating at `usize::MAX`).
+    ///
+    /// ```
+    /// use iris_task::{StateCounts, StateKind};
+    ///
+    /// let counts: StateCounts = [StateKind::Pending, StateKind::Running, StateKind::Succeeded]
+    ///     .into_iter()
+    ///     .collect();
+    /// assert_eq!(counts.unfinished(), 2);
+    /// ```
+    pub fn unfinished(&self) -> usize {
+        self.sum(|state| !state.is_terminal())
+    }
+
+    /// Sums the counts of the states `which` picks, saturating at `usize::MAX`.
     fn sum(&self, which: impl Fn(StateKind) -> bool) -> usize {
         self.iter()
             .filter(|&(state, _)| which(state))

@@ -451,7 +451,8 @@ impl TaskTable {
             .collect()
     }
 
-    /// The ids of the tasks active (ASSIGNED, BUILDING or RUNNING) on `worker`.
+    /// The ids of the tasks active (ASSIGNED, BUILDING or RUNNING) on `worker`, in the order
+    /// they became active on it. Look a task up with [`get`](TaskTable::get).
     ///
     /// ```
     /// use iris_task::{JobId, RetryPolicy, Task, TaskId, TaskTable, Timestamp, WorkerId};
@@ -773,4 +774,32 @@ pub enum TableError {
     /// The task rejected the event.
     #[error(transparent)]
     Transition(#[from] TransitionError),
+}
+
+impl TableError {
+    /// The task's own reason, when the task (not the table) refused the event.
+    ///
+    /// ```
+    /// use iris_task::{AttemptId, JobId, RetryPolicy, Task, TaskEvent, TaskId, TaskTable, Timestamp,
+    ///     TransitionError, WorkerId, WorkerReport};
+    ///
+    /// let mut table = TaskTable::new();
+    /// let id = TaskId::new(JobId::new("job")?, 0);
+    /// table.insert(Task::new(id.clone(), RetryPolicy::default()))?;
+    /// let late = TaskEvent::Report {
+    ///     worker: WorkerId::new("w1")?,
+    ///     attempt: AttemptId::new(0),
+    ///     report: WorkerReport::Running,
+    ///     at: Timestamp::from_millis(1),
+    /// };
+    /// let err = table.apply(&id, late).unwrap_err();
+    /// assert!(matches!(err.transition(), Some(TransitionError::StaleAttempt { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn transition(&self) -> Option<&TransitionError> {
+        match self {
+            TableError::Transition(err) => Some(err),
+            _ => None,
+        }
+    }
 }
