@@ -22,7 +22,7 @@
 //! A compile-fail test cannot reach crate internals, so this holds by construction, not by test:
 //! the only code that changes a task's attempts is in `task.rs`, behind `Task<S>`'s methods.
 use crate::attempt::Attempt;
-use crate::id::{AttemptId, TaskId, Timestamp, WorkerId};
+use crate::id::{AttemptId, JobId, TaskId, Timestamp, WorkerId};
 use crate::policy::RetryPolicy;
 use crate::state::{
     Assigned, Building, Failed, Killed, Pending, Running, State, StateKind, Succeeded, Terminal,
@@ -88,6 +88,11 @@ impl AnyTask {
     #[inline]
     pub(crate) fn core(&self) -> &Core {
         with_task!(self, task => task.core())
+    }
+
+    /// Makes the task's job id share `job`'s text, if they are equal.
+    pub(crate) fn share_job(&mut self, job: &JobId) {
+        with_task!(self, task => task.share_job(job))
     }
 
     /// The task's id.

@@ -7,7 +7,8 @@
 use crate::any::{TransitionError, WrongState};
 use crate::id::IdError;
 use crate::proto::ProtoError;
-use crate::table::TableError;
+use crate::state::ParseStateKindError;
+use crate::table::{ParseJobStateError, TableError};
 
 /// Any error of the crate. Each variant wraps the error of one concept, and converts from it, so
 /// a controller's handler can use `?` on decoding and applying alike.
@@ -26,6 +27,7 @@ use crate::table::TableError;
 /// table.insert(Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default()))?;
 /// let err = handle(&mut table, b"\xff", Timestamp::from_millis(1)).unwrap_err();
 /// assert!(matches!(err, Error::Proto(_)));
+/// assert!(err.transition().is_none());
 /// # Ok::<(), Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -46,4 +48,42 @@ pub enum Error {
     /// A task was not in the state asked for.
     #[error(transparent)]
     WrongState(#[from] WrongState),
+    /// Text that is not a task state's label.
+    #[error(transparent)]
+    ParseStateKind(#[from] ParseStateKindError),
+    /// Text that is not a job state's label.
+    #[error(transparent)]
+    ParseJobState(#[from] ParseJobStateError),
+}
+
+impl Error {
+    /// Why a task rejected an event, whether [`AnyTask::apply`](crate::AnyTask::apply) said so
+    /// ([`Error::Transition`]) or [`TaskTable::apply`](crate::TaskTable::apply) did
+    /// ([`Error::Table`] holding a [`TableError::Transition`]): one place to ask whether a
+    /// report was stale, from the wrong worker, or late.
+    ///
+    /// ```
+    /// use iris_task::{AttemptId, Error, JobId, RetryPolicy, Task, TaskEvent, TaskId, TaskTable,
+    ///     Timestamp, TransitionError, WorkerId, WorkerReport};
+    ///
+    /// let mut table = TaskTable::new();
+    /// let id = TaskId::new(JobId::new("job")?, 0);
+    /// table.insert(Task::new(id.clone(), RetryPolicy::default()))?;
+    /// let stale = TaskEvent::Report {
+    ///     worker: WorkerId::new("w1")?,
+    ///     attempt: AttemptId::new(0),
+    ///     report: WorkerReport::Running,
+    ///     at: Timestamp::from_millis(1),
+    /// };
+    /// let err = Error::from(table.apply(&id, stale).unwrap_err());
+    /// assert!(matches!(err.transition(), Some(TransitionError::StaleAttempt { .. })));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn transition(&self) -> Option<&TransitionError> {
+        match self {
+            Error::Transition(err) => Some(err),
+            Error::Table(err) => err.transition(),
+            _ => None,
+        }
+    }
 }

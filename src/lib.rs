@@ -324,8 +324,8 @@
 //!
 //! # Feature flags
 //!
-//! - `serde`: `Serialize` and `Deserialize` for tasks, ids, states, policies, events and counts.
-//!   Off by default.
+//! - `serde`: `Serialize` and `Deserialize` for tasks, ids, task and job states, policies, events,
+//!   reports, transitions and counts. Off by default.
 //!
 //! The crate needs Rust 1.85 or later, with or without `serde`.
 //!
@@ -337,7 +337,9 @@
 //! - [`AnyTask`], [`TaskEvent`], [`WorkerReport`] and [`Transition`]: the run-time door.
 //! - [`TaskTable`], [`StateCounts`], [`JobState`]: the controller's table and its dashboards.
 //! - [`proto`]: the wire format; ids ([`JobId`], [`TaskId`], [`WorkerId`], [`AttemptId`]),
-//!   [`Timestamp`], policies ([`RetryPolicy`], [`JobPolicy`]) and errors.
+//!   [`Timestamp`], policies ([`RetryPolicy`], [`JobPolicy`]).
+//! - Errors live beside their concepts ([`IdError`], [`TransitionError`], [`ProtoError`],
+//!   [`TableError`], …); [`Error`] wraps them all, for one `?`.
 //!
 //! The library never reads a clock: every transition takes the time it happened at.
 

@@ -26,7 +26,7 @@ use std::marker::PhantomData;
 
 use crate::any::AnyTask;
 use crate::attempt::Attempt;
-use crate::id::{AttemptId, TaskId, Timestamp, WorkerId};
+use crate::id::{AttemptId, JobId, TaskId, Timestamp, WorkerId};
 use crate::policy::RetryPolicy;
 use crate::state::{
     Active, Assigned, Building, Executing, Failed, Killed, Pending, Running, State, StateKind,
@@ -106,7 +106,7 @@ impl Decoded {
     ) -> Decoded {
         let ended_while_pending = match ending {
             Some(Ending::WhilePending { at, reason }) => Some(Box::new(PendingEnd { at, reason })),
-            // The attempt's finish, which the decoder checked equals it.
+            // The attempt's finish, which the decoder checked the task's own time against.
             Some(Ending::Closed { .. }) | None => None,
         };
         Decoded(Core {
@@ -325,6 +325,14 @@ fn count<'a>(attempts: impl Iterator<Item = &'a Attempt>) -> u32 {
 // ---------------------------------------------------------------------------------------------
 
 impl<S: State> Task<S> {
+    /// Makes the task's job id share `job`'s text, if they are equal: the table keeps one copy
+    /// of each job's name for all its tasks. Changes nothing a reader can see.
+    pub(crate) fn share_job(&mut self, job: &JobId) {
+        if self.core.id.job() == job {
+            self.core.id = TaskId::new(job.clone(), self.core.id.index());
+        }
+    }
+
     /// `at` as the time of a transition, if it is no earlier than the task's latest time;
     /// otherwise that latest time, as the error. [`AnyTask::apply`] rejects such an event.
     #[inline]

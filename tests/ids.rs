@@ -201,3 +201,29 @@ fn display_honours_width_and_fill() {
     assert_eq!(TaskId::new(job, 3).to_string(), "job/task-3");
     assert_eq!(Timestamp::from_millis(-2).to_string(), "-2ms");
 }
+
+#[test]
+fn ids_built_apart_are_equal_hash_equal_and_sort_as_their_text() {
+    use std::collections::HashSet;
+    use std::hash::{BuildHasher, RandomState};
+
+    // The same text in separate allocations: parsed, built, cloned.
+    let built = JobId::new("train").unwrap();
+    let parsed = "train/task-0".parse::<TaskId>().unwrap().job().clone();
+    assert_eq!(built, parsed);
+    let hasher = RandomState::new();
+    assert_eq!(hasher.hash_one(&built), hasher.hash_one(&parsed));
+    assert_eq!(hasher.hash_one(&built), hasher.hash_one(built.clone()));
+    let set: HashSet<JobId> = [built.clone(), parsed, built.clone()].into_iter().collect();
+    assert_eq!(set.len(), 1);
+    let (a, b) = (JobId::new("a").unwrap(), JobId::new("b").unwrap());
+    assert!(a < b && a.cmp(&JobId::new("a").unwrap()).is_eq());
+
+    let w1 = WorkerId::new("w1").unwrap();
+    let again: WorkerId = "w1".parse().unwrap();
+    assert_eq!(w1, again);
+    assert_eq!(hasher.hash_one(&w1), hasher.hash_one(&again));
+    assert!(WorkerId::new("w1").unwrap() < WorkerId::new("w2").unwrap());
+    assert_eq!(format!("{w1:?}"), r#"WorkerId("w1")"#);
+    assert_eq!(format!("{built:?}"), r#"JobId("train")"#);
+}

@@ -348,6 +348,21 @@ fn rejects_times_that_go_backwards() {
         inconsistent_field(decode(status)),
         "TaskStatus.finished_at_ms"
     );
+    // A task that ended with its attempt, whose own finish time says otherwise: refused, not
+    // silently replaced by the attempt's (absent, as from some peers, is fine).
+    let done = new_task()
+        .assign(w("w1"), at(100))
+        .start(at(200))
+        .succeed(at(500));
+    let mut status = status_of(done.clone());
+    status.finished_at_ms = Some(1);
+    assert_eq!(
+        inconsistent_field(decode(status)),
+        "TaskStatus.finished_at_ms"
+    );
+    let mut status = status_of(done.clone());
+    status.finished_at_ms = None;
+    assert_eq!(decode(status).unwrap(), done.into_any());
     // A peer's attempt (no assigned_at_ms) that started before the one before it finished: the
     // error names the field the peer did send.
     let mut status = status_of(running());

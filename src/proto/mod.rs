@@ -246,7 +246,7 @@ pub(crate) fn decode_task_id(
             format!("is {task_index}, but task_id {task_id:?} has index {index}"),
         ));
     }
-    // The job id field equals a valid job id: keep its string rather than copy one.
+    // The job id field equals the task id's job part, which `split_task_id` checked.
     let job = JobId::new(job_id).map_err(|source| ProtoError::InvalidId {
         field: format!("{message}.job_id"),
         source,

@@ -13,7 +13,10 @@ use crate::state::StateKind;
 impl ReportTaskStateRequest {
     /// The report a worker sends about `attempt` of `task`: what [`TaskEvent::from_report`]
     /// reads back, for workers (and tests) written in Rust. The task id, job id and index fields
-    /// are filled from `task`, so they cannot disagree.
+    /// are filled from `task`, so they cannot disagree. `finished_at_ms` stays 0 (unset): the
+    /// controller stamps reports with its own clock. An attempt id above `i32::MAX` travels as its
+    /// bit pattern, a negative number that `from_report` refuses; Iris never numbers attempts so
+    /// high.
     ///
     /// ```
     /// use iris_task::{AttemptId, JobId, TaskEvent, TaskId, Timestamp, WorkerId, WorkerReport, proto};

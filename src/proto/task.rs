@@ -345,14 +345,29 @@ fn decode_core(
     Ok(Decoded::new(id, policy, attempts, ending))
 }
 
-/// A terminal task that ended with its last attempt ends when the attempt finished.
-fn ended_with(attempt: &Attempt) -> Result<Option<Ending>, ProtoError> {
-    match attempt.finished_at {
-        Some(at) => Ok(Some(Ending::Closed { at })),
-        None => Err(ProtoError::Missing {
+/// A terminal task that ended with its last attempt ends when the attempt finished. The task's own
+/// `finished_at_ms`, when given, must say the same: the crate stores that time once, in the
+/// attempt, and would otherwise silently re-encode another one.
+fn ended_with(
+    attempt: &Attempt,
+    finished_at_ms: Option<i64>,
+) -> Result<Option<Ending>, ProtoError> {
+    let Some(at) = attempt.finished_at else {
+        return Err(ProtoError::Missing {
             field: format!("TaskStatus.attempts[{}].finished_at_ms", attempt.id),
             why: "the attempt that ended the task has a finish time",
-        }),
+        });
+    };
+    match finished_at_ms {
+        Some(ms) if ms != at.as_millis() => Err(inconsistent(
+            "TaskStatus.finished_at_ms",
+            format!(
+                "is {}, but the task ended with attempt {}, which finished at {at}",
+                Timestamp::from_millis(ms),
+                attempt.id
+            ),
+        )),
+        _ => Ok(Some(Ending::Closed { at })),
     }
 }
 
@@ -399,14 +414,16 @@ fn decode_ending(
                 if attempt.state == state
                     && (state != StateKind::WorkerFailed || attempt.started_at.is_some()) =>
             {
-                ended_with(attempt)
+                ended_with(attempt, finished_at_ms)
             }
             _ => Err(contradiction(&format!(
                 "ends with a started attempt that ended {state}"
             ))),
         },
         StateKind::Killed => match last {
-            Some(attempt) if attempt.state == StateKind::Killed => ended_with(attempt),
+            Some(attempt) if attempt.state == StateKind::Killed => {
+                ended_with(attempt, finished_at_ms)
+            }
             _ if between_attempts => ended_while_pending(),
             _ => Err(contradiction("was killed on its worker or while pending")),
         },

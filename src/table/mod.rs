@@ -104,20 +104,27 @@ impl TaskTable {
     }
 
     /// An empty table with room for `tasks` tasks before it reallocates its slots or rehashes
-    /// its index.
+    /// its index. The room is a hint: asking for more than the table can hold, or than memory
+    /// allows, reserves what it can (possibly nothing) and never panics.
     ///
     /// ```
     /// use iris_task::TaskTable;
     ///
     /// let table = TaskTable::with_capacity(1_000_000);
     /// assert!(table.is_empty());
+    /// assert!(TaskTable::with_capacity(usize::MAX).is_empty());
     /// ```
     pub fn with_capacity(tasks: usize) -> TaskTable {
-        TaskTable {
-            slots: Vec::with_capacity(tasks),
-            index: HashTable::with_capacity(tasks),
-            ..TaskTable::default()
+        let tasks = tasks.min(NIL as usize);
+        let mut table = TaskTable::default();
+        if table.slots.try_reserve_exact(tasks).is_ok() {
+            let (hasher, slots) = (&table.hasher, &table.slots);
+            // Best effort, as for the slots: a failed reservation leaves the index to grow.
+            let _ = table
+                .index
+                .try_reserve(tasks, |&slot| hash_of(hasher, slots, slot));
         }
+        table
     }
 
     /// Adds a task, in whatever state it is. A pending task joins the back of the queue.
@@ -189,7 +196,11 @@ impl TaskTable {
 
     /// Inserts a task and files it in the views of its state; an ASSIGNED one joins the
     /// dispatch-deadline order as `deadline` says.
-    fn insert_filed(&mut self, task: AnyTask, deadline: Deadline) -> Result<SlotId, TableError> {
+    fn insert_filed(
+        &mut self,
+        mut task: AnyTask,
+        deadline: Deadline,
+    ) -> Result<SlotId, TableError> {
         let Some(slot) = SlotId::try_from(self.slots.len())
             .ok()
             .filter(|&slot| slot != NIL)
@@ -210,6 +221,11 @@ impl TaskTable {
                 job
             }
         };
+        // Every task of a job shares the table's copy of the job's name, however the task was
+        // built (decoded, parsed, deserialized): a loaded table holds each name once.
+        if let Some((shared, _)) = self.jobs.get(job as usize) {
+            task.share_job(shared);
+        }
         let (hasher, slots) = (&self.hasher, &self.slots);
         self.index
             .insert_unique(hash, slot, |&other| hash_of(hasher, slots, other));
