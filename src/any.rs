@@ -16,11 +16,15 @@
 //! - an arm that applied a rule its state does not have (`succeed` on a pending task) would not
 //!   compile, exactly as it does not compile for a user of `Task<Pending>`;
 //! - the state after an event is the type the transition returns (`Task<Running>`, or the
-//!   `Retry<Failed>` of a failure), wrapped by `From<Task<S>>`: there is no second table from
-//!   states to rules or to next states to keep in step.
+//!   `Retry<Failed>` of a failure), put back into the `AnyTask` by the same sealed hook as
+//!   `From<Task<S>>`, and reported as `S::KIND`: there is no second table from states to rules or
+//!   to next states to keep in step.
 //!
 //! A compile-fail test cannot reach crate internals, so this holds by construction, not by test:
-//! the only code that changes a task's attempts is in `task.rs`, behind `Task<S>`'s methods.
+//! the task's data is private to `task.rs`, the only code that changes it is there, behind
+//! `Task<S>`'s methods, and the only code that builds it outside a transition is the decoders',
+//! through one door (`Decoded`) after their checks.
+
 use crate::attempt::Attempt;
 use crate::id::{AttemptId, JobId, TaskId, Timestamp, WorkerId};
 use crate::policy::RetryPolicy;
