@@ -68,6 +68,25 @@ fn values_read_back_only_when_valid() {
     assert!(err.to_string().contains("not a number"), "{err}");
     assert!(serde_json::from_value::<WorkerId>(json!("")).is_err());
     assert!(serde_json::from_value::<JobId>(json!("a b")).is_err());
+    // A policy with a field left out takes that field's default; an unknown field is an error.
+    assert_eq!(
+        serde_json::from_value::<RetryPolicy>(json!({"max_retries_failure": 3})).unwrap(),
+        RetryPolicy {
+            max_retries_failure: 3,
+            max_retries_preemption: 100
+        }
+    );
+    assert!(serde_json::from_value::<RetryPolicy>(json!({"retries": 3})).is_err());
+    assert_eq!(
+        serde_json::from_value::<iris_task::JobPolicy>(json!({})).unwrap(),
+        iris_task::JobPolicy::default()
+    );
+    assert!(
+        serde_json::from_value::<iris_task::Transition>(
+            json!({"from": "pending", "to": "assigned", "x": 1})
+        )
+        .is_err()
+    );
     assert_eq!(
         serde_json::from_value::<RetryPolicy>(json!({})).unwrap(),
         RetryPolicy::default()
