@@ -373,7 +373,8 @@ pub use state::{
     State, StateKind, Succeeded, Terminal, Unschedulable, WorkerFailed,
 };
 pub use table::{
-    DISPATCH_DEADLINE_ERROR, JobState, ParseJobStateError, StateCounts, TableError, TaskTable,
+    Changes, DISPATCH_DEADLINE_ERROR, JobState, ParseJobStateError, StateCounts, TableError,
+    TaskTable,
 };
 pub use task::{Retry, Task};
 

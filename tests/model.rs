@@ -424,6 +424,10 @@ enum Op {
     WorkerLost(usize),
     /// `TaskTable::expire_assigned` with a `max_wait` of this many milliseconds.
     Expire(i64),
+    /// `TaskTable::schedule`: the pick gives task `i` worker `workers[i]`, or leaves it pending.
+    Schedule([Option<usize>; 4]),
+    /// `TaskTable::kill_job` of job "a" (false) or "b" (true).
+    KillJob(bool),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -432,6 +436,8 @@ fn op() -> impl Strategy<Value = Op> {
         8 => (0..4usize, event()).prop_map(|(task, ev)| Op::Apply(task, ev)),
         1 => (0..3usize).prop_map(Op::WorkerLost),
         1 => (0..6i64).prop_map(Op::Expire),
+        2 => proptest::array::uniform4(proptest::option::of(0..3usize)).prop_map(Op::Schedule),
+        1 => any::<bool>().prop_map(Op::KillJob),
     ]
 }
 
@@ -463,6 +469,27 @@ impl TableModel {
         picked.sort_by_key(|&i| (self.tasks[i].attempts.last().unwrap().assigned_at, tid(i)));
         picked
     }
+}
+
+fn tid_of(name: &str) -> TaskId {
+    name.parse().unwrap()
+}
+
+/// A call's `Changes` equal the diff of the table's states before and after it: every task whose
+/// state moved, with its first and last state, and no other.
+fn check_changes(
+    changes: &iris_task::Changes,
+    before: &[StateKind],
+    model: &TableModel,
+) -> Result<(), TestCaseError> {
+    for (i, &was) in before.iter().enumerate() {
+        let now = model.tasks[i].state;
+        match changes.get(&tid(i)) {
+            Some(step) => prop_assert_eq!((step.from, step.to), (was, now)),
+            None => prop_assert_eq!(was, now, "task {} changed but is not in the changes", i),
+        }
+    }
+    Ok(())
 }
 
 fn check_table(table: &TaskTable, model: &TableModel) -> Result<(), TestCaseError> {
@@ -589,6 +616,46 @@ proptest! {
                         std::time::Duration::from_millis(*max_wait as u64),
                     );
                     prop_assert_eq!(expired, expected);
+                }
+                Op::Schedule(picks) => {
+                    let before: Vec<StateKind> = model.tasks.iter().map(|m| m.state).collect();
+                    // The model: pending tasks in FIFO order, each the pick names a worker for.
+                    let mut expected = Vec::new();
+                    for i in model.pending.clone() {
+                        if let Some(w) = picks[i] {
+                            let at = model.tasks[i].latest().map_or(t, |latest| t.max(latest));
+                            prop_assert_eq!(model.apply(i, &Ev::Assign(w), at), Decision::Changed);
+                            expected.push(tid(i));
+                        }
+                    }
+                    let changes = table.schedule(Timestamp::from_millis(t), |task| {
+                        let i = TASKS.iter().position(|name| task.id() == &tid_of(name))?;
+                        picks[i].map(worker)
+                    });
+                    let ids: Vec<TaskId> = changes.iter().map(|(id, _)| id.clone()).collect();
+                    prop_assert_eq!(ids, expected);
+                    check_changes(&changes, &before, &model)?;
+                }
+                Op::KillJob(second) => {
+                    let job = if *second { "b" } else { "a" };
+                    let before: Vec<StateKind> = model.tasks.iter().map(|m| m.state).collect();
+                    // Task indices of a job, in index order: TASKS lists each job's in order.
+                    let mut expected = Vec::new();
+                    for i in 0..TASKS.len() {
+                        if tid(i).job().as_str() == job && !model.tasks[i].state.is_terminal() {
+                            let at = model.tasks[i].latest().map_or(t, |latest| t.max(latest));
+                            prop_assert_eq!(model.apply(i, &Ev::Kill, at), Decision::Changed);
+                            expected.push(tid(i));
+                        }
+                    }
+                    let changes = table.kill_job(
+                        &JobId::new(job).unwrap(),
+                        "cancelled",
+                        Timestamp::from_millis(t),
+                    );
+                    let ids: Vec<TaskId> = changes.iter().map(|(id, _)| id.clone()).collect();
+                    prop_assert_eq!(ids, expected);
+                    check_changes(&changes, &before, &model)?;
                 }
             }
             check_table(&table, &model)?;

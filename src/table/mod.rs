@@ -1,6 +1,7 @@
 //! [`TaskTable`]: the tasks a controller keeps, with the views a scheduler and a dashboard need,
 //! and [`StateCounts`] / [`JobState`] for what dashboards show.
 
+mod changes;
 mod counts;
 mod list;
 
@@ -8,6 +9,7 @@ use std::fmt;
 use std::hash::BuildHasher;
 use std::time::Duration;
 
+pub use changes::Changes;
 pub use counts::{JobState, ParseJobStateError, StateCounts};
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use list::{Chain, Link, List, NIL, SlotId};
@@ -82,9 +84,19 @@ pub struct TaskTable {
     /// ASSIGNED tasks, oldest assignment first: the dispatch deadline's queue.
     assigned: List,
     /// Each job's id and state counts, in the order its first task was inserted.
-    jobs: Vec<(JobId, StateCounts)>,
+    jobs: Vec<JobEntry>,
     job_index: HashMap<JobId, u32>,
     counts: StateCounts,
+}
+
+/// What the table keeps of a job.
+struct JobEntry {
+    /// The job's id: the one copy of its name all its tasks share.
+    id: JobId,
+    /// Its tasks' states, counted.
+    counts: StateCounts,
+    /// Its tasks' slots, in insertion order.
+    slots: Vec<SlotId>,
 }
 
 struct Slot {
@@ -216,15 +228,19 @@ impl TaskTable {
             None => {
                 let job = u32::try_from(self.jobs.len()).unwrap_or(u32::MAX);
                 self.job_index.insert(task.id().job().clone(), job);
-                self.jobs
-                    .push((task.id().job().clone(), StateCounts::default()));
+                self.jobs.push(JobEntry {
+                    id: task.id().job().clone(),
+                    counts: StateCounts::default(),
+                    slots: Vec::new(),
+                });
                 job
             }
         };
         // Every task of a job shares the table's copy of the job's name, however the task was
         // built (decoded, parsed, deserialized): a loaded table holds each name once.
-        if let Some((shared, _)) = self.jobs.get(job as usize) {
-            task.share_job(shared);
+        if let Some(entry) = self.jobs.get_mut(job as usize) {
+            task.share_job(&entry.id);
+            entry.slots.push(slot);
         }
         let (hasher, slots) = (&self.hasher, &self.slots);
         self.index
@@ -273,6 +289,11 @@ impl TaskTable {
     /// Pending tasks only, in the order they became pending (FIFO; a requeued task goes to the
     /// back). ASSIGNED tasks never appear here, so a scheduler cannot pick a task twice.
     ///
+    /// The tasks are borrowed from the table: to assign one, use
+    /// [`schedule`](TaskTable::schedule) or [`assign`](TaskTable::assign). Cloning a task out of
+    /// here and calling `assign` on the clone compiles (the compiler even suggests it), but it
+    /// assigns a copy the table never sees, and the table keeps showing the task pending.
+    ///
     /// Costs what it yields, however many tasks the table holds in other states.
     ///
     /// ```
@@ -295,6 +316,64 @@ impl TaskTable {
                 Some(AnyTask::Pending(task)) => Some(task),
                 _ => None,
             })
+    }
+
+    /// Offers the pending tasks to `pick`, oldest first, and assigns each task it names a worker
+    /// for, through the table, so the pending queue, the worker lists and the counts follow:
+    /// the way to schedule. (Cloning a task out of [`pending`](TaskTable::pending) and assigning
+    /// the clone compiles, but assigns a copy the table never sees: the table still shows the
+    /// task pending.) `pick` answering `None` leaves the task pending; a task assigned here is
+    /// not offered again. Each assignment is stamped `at`, or the task's latest time if that is
+    /// later. Returns the tasks assigned, in the order they were.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, TaskTable, Timestamp, WorkerId};
+    ///
+    /// let mut table = TaskTable::new();
+    /// for index in 0..5 {
+    ///     table.insert(Task::new(TaskId::new(JobId::new("job")?, index), RetryPolicy::default()))?;
+    /// }
+    /// // Two workers with two free slots each; task 1 fits nowhere.
+    /// let workers = [WorkerId::new("w1")?, WorkerId::new("w2")?];
+    /// let mut free = [2, 2];
+    /// let assigned = table.schedule(Timestamp::from_millis(10), |task| {
+    ///     if task.id().index() == 1 {
+    ///         return None;
+    ///     }
+    ///     let w = free.iter().position(|&slots| slots > 0)?;
+    ///     free[w] -= 1;
+    ///     Some(workers[w].clone())
+    /// });
+    /// let order: Vec<u32> = assigned.iter().map(|(id, _)| id.index()).collect();
+    /// assert_eq!(order, [0, 2, 3, 4]);
+    /// assert_eq!(table.worker_load(&workers[0]), 2);
+    /// assert_eq!(table.pending().map(|task| task.id().index()).collect::<Vec<_>>(), [1]);
+    /// assert_eq!(table.counts().get(StateKind::Assigned), 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn schedule(
+        &mut self,
+        at: Timestamp,
+        mut pick: impl FnMut(&Task<Pending>) -> Option<WorkerId>,
+    ) -> Changes {
+        let mut changes = Changes::default();
+        let mut cursor = Some(self.pending.head).filter(|&head| head != NIL);
+        while let Some(slot) = cursor {
+            // Read the next one first: an assignment unlinks this one from the queue.
+            cursor = list::next(&self.slots, Chain::Queue, slot);
+            let Some(AnyTask::Pending(task)) = self.task(slot) else {
+                continue;
+            };
+            let Some(worker) = pick(task) else {
+                continue;
+            };
+            let id = task.id().clone();
+            let at = task.latest_time().map_or(at, |latest| at.max(latest));
+            if let Ok(step) = self.change(slot, &id, TaskEvent::Assign { worker, at }) {
+                changes.record(id, step);
+            }
+        }
+        changes
     }
 
     /// Assigns the pending task `id` to `worker`.
@@ -467,6 +546,63 @@ impl TaskTable {
             .collect()
     }
 
+    /// A job's tasks, in index order; none for a job the table holds no task of. Costs the job's
+    /// tasks, sorted.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, Task, TaskId, TaskTable};
+    ///
+    /// let mut table = TaskTable::new();
+    /// for (job, index) in [("a", 2), ("b", 0), ("a", 0)] {
+    ///     table.insert(Task::new(TaskId::new(JobId::new(job)?, index), RetryPolicy::default()))?;
+    /// }
+    /// let a: Vec<u32> = table.tasks_of(&JobId::new("a")?).map(|task| task.id().index()).collect();
+    /// assert_eq!(a, [0, 2]);
+    /// assert_eq!(table.tasks_of(&JobId::new("c")?).count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn tasks_of(&self, job: &JobId) -> impl Iterator<Item = &AnyTask> + '_ {
+        self.slots_of(job)
+            .into_iter()
+            .filter_map(|slot| self.task(slot))
+    }
+
+    /// Kills every task of `job` that has not ended, in index order, each stamped `at` or its
+    /// latest time if that is later. Returns what it changed.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, TaskTable, Timestamp, WorkerId};
+    ///
+    /// let job = JobId::new("job")?;
+    /// let mut table = TaskTable::new();
+    /// for index in 0..3 {
+    ///     table.insert(Task::new(TaskId::new(job.clone(), index), RetryPolicy::default()))?;
+    /// }
+    /// table.assign(&TaskId::new(job.clone(), 1), WorkerId::new("w1")?, Timestamp::from_millis(1))?;
+    /// let changes = table.kill_job(&job, "cancelled by user", Timestamp::from_millis(2));
+    /// assert_eq!(changes.len(), 3);
+    /// assert_eq!(table.job_counts(&job).unwrap().get(StateKind::Killed), 3);
+    /// assert!(table.kill_job(&job, "again", Timestamp::from_millis(3)).is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn kill_job(&mut self, job: &JobId, reason: &str, at: Timestamp) -> Changes {
+        let mut changes = Changes::default();
+        for slot in self.slots_of(job) {
+            let Some(task) = self.task(slot).filter(|task| !task.state().is_terminal()) else {
+                continue;
+            };
+            let id = task.id().clone();
+            let event = TaskEvent::Kill {
+                reason: reason.to_owned(),
+                at: not_before(task, at),
+            };
+            if let Ok(step) = self.change(slot, &id, event) {
+                changes.record(id, step);
+            }
+        }
+        changes
+    }
+
     /// The ids of the tasks active (ASSIGNED, BUILDING or RUNNING) on `worker`, in the order
     /// they became active on it. Look a task up with [`get`](TaskTable::get).
     ///
@@ -546,7 +682,7 @@ impl TaskTable {
         self.job_index
             .get(job)
             .and_then(|&index| self.jobs.get(index as usize))
-            .map(|(_, counts)| counts)
+            .map(|entry| &entry.counts)
     }
 
     /// The jobs the table holds tasks of, each with its state counts, in the order their first
@@ -565,10 +701,28 @@ impl TaskTable {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn jobs(&self) -> impl Iterator<Item = (&JobId, &StateCounts)> + '_ {
-        self.jobs.iter().map(|(job, counts)| (job, counts))
+        self.jobs.iter().map(|entry| (&entry.id, &entry.counts))
     }
 
     // ----- internals -----
+
+    /// The slots of a job's tasks, in task-index order.
+    fn slots_of(&self, job: &JobId) -> Vec<SlotId> {
+        let mut slots: Vec<(u32, SlotId)> = self
+            .job_index
+            .get(job)
+            .and_then(|&entry| self.jobs.get(entry as usize))
+            .map(|entry| {
+                entry
+                    .slots
+                    .iter()
+                    .filter_map(|&slot| Some((self.task(slot)?.id().index(), slot)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        slots.sort_unstable();
+        slots.into_iter().map(|(_, slot)| slot).collect()
+    }
 
     fn slot(&self, id: &TaskId) -> Option<SlotId> {
         self.slot_hashed(id, self.hasher.hash_one(id))
@@ -585,7 +739,7 @@ impl TaskTable {
                     entry.task.id().index() == id.index()
                         && jobs
                             .get(entry.job as usize)
-                            .is_some_and(|(job, _)| job == id.job())
+                            .is_some_and(|entry| entry.id == *id.job())
                 })
             })
             .copied()
@@ -648,13 +802,13 @@ impl TaskTable {
 
         if let Some(from) = from {
             self.counts.remove(from);
-            if let Some((_, counts)) = self.jobs.get_mut(job as usize) {
-                counts.remove(from);
+            if let Some(entry) = self.jobs.get_mut(job as usize) {
+                entry.counts.remove(from);
             }
         }
         self.counts.add(to);
-        if let Some((_, counts)) = self.jobs.get_mut(job as usize) {
-            counts.add(to);
+        if let Some(entry) = self.jobs.get_mut(job as usize) {
+            entry.counts.add(to);
         }
 
         if from == Some(StateKind::Assigned) {
