@@ -361,14 +361,14 @@ impl TaskTable {
         while let Some(slot) = cursor {
             // Read the next one first: an assignment unlinks this one from the queue.
             cursor = list::next(&self.slots, Chain::Queue, slot);
-            let Some(AnyTask::Pending(task)) = self.task(slot) else {
+            let Some(any @ AnyTask::Pending(task)) = self.task(slot) else {
                 continue;
             };
             let Some(worker) = pick(task) else {
                 continue;
             };
             let id = task.id().clone();
-            let at = task.latest_time().map_or(at, |latest| at.max(latest));
+            let at = not_before(any, at);
             if let Ok(step) = self.change(slot, &id, TaskEvent::Assign { worker, at }) {
                 changes.record(id, step);
             }
