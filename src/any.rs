@@ -29,8 +29,8 @@ use crate::attempt::Attempt;
 use crate::id::{AttemptId, JobId, TaskId, Timestamp, WorkerId};
 use crate::policy::RetryPolicy;
 use crate::state::{
-    Assigned, Building, Failed, Killed, Pending, Running, State, StateKind, Succeeded, Terminal,
-    Unschedulable, WorkerFailed,
+    Assigned, Building, CoschedFailed, Failed, Killed, Pending, Preempted, Running, State,
+    StateKind, Succeeded, Terminal, Unschedulable, WorkerFailed,
 };
 use crate::task::{Core, Decoded, Retry, Stamp, Task};
 
@@ -69,6 +69,10 @@ pub enum AnyTask {
     WorkerFailed(Task<WorkerFailed>),
     /// Could not be scheduled before its deadline.
     Unschedulable(Task<Unschedulable>),
+    /// Preempted with its preemption budget spent.
+    Preempted(Task<Preempted>),
+    /// Stopped because a task of its coscheduled job ended for good.
+    CoschedFailed(Task<CoschedFailed>),
 }
 
 /// Runs `$body` with `$task` bound to the typed task inside any variant.
@@ -84,6 +88,8 @@ macro_rules! with_task {
             AnyTask::Killed($task) => $body,
             AnyTask::WorkerFailed($task) => $body,
             AnyTask::Unschedulable($task) => $body,
+            AnyTask::Preempted($task) => $body,
+            AnyTask::CoschedFailed($task) => $body,
         }
     };
 }
@@ -151,7 +157,8 @@ impl AnyTask {
         with_task!(self, task => task.failure_count())
     }
 
-    /// Attempts that ended WORKER_FAILED after they had started.
+    /// Attempts with a worker-side ending after they had started (see
+    /// [`Task::preemption_count`]).
     pub fn preemption_count(&self) -> u32 {
         with_task!(self, task => task.preemption_count())
     }
@@ -253,6 +260,33 @@ pub enum TaskEvent {
         /// When.
         at: Timestamp,
     },
+    /// The scheduler takes the active task's resources back (for a higher-priority task): its
+    /// `preempt` transition, free while ASSIGNED, on the preemption budget once executing.
+    /// Record it before telling the worker to stop: the worker's KILLED answer is then a
+    /// duplicate.
+    Preempt {
+        /// Why; the attempt's error.
+        reason: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// A task of the same coscheduled job ended for good: the pending or active task ends
+    /// COSCHED_FAILED, charged nothing. [`TaskTable`](crate::TaskTable) sends it to a gang's
+    /// members itself.
+    SiblingFailed {
+        /// The task that ended.
+        sibling: TaskId,
+        /// When.
+        at: Timestamp,
+    },
+    /// A task of the same coscheduled job was requeued: the active task is requeued with it,
+    /// charged nothing. [`TaskTable`](crate::TaskTable) sends it to a gang's members itself.
+    SiblingRequeued {
+        /// The task that was requeued.
+        sibling: TaskId,
+        /// When.
+        at: Timestamp,
+    },
 }
 
 impl TaskEvent {
@@ -277,6 +311,9 @@ impl TaskEvent {
             TaskEvent::WorkerLost { .. } => "worker lost",
             TaskEvent::Kill { .. } => "kill",
             TaskEvent::SchedulingTimeout { .. } => "scheduling timeout",
+            TaskEvent::Preempt { .. } => "preempt",
+            TaskEvent::SiblingFailed { .. } => "sibling failed",
+            TaskEvent::SiblingRequeued { .. } => "sibling requeued",
         }
     }
 
@@ -295,13 +332,17 @@ impl TaskEvent {
             | TaskEvent::Report { at, .. }
             | TaskEvent::WorkerLost { at, .. }
             | TaskEvent::Kill { at, .. }
-            | TaskEvent::SchedulingTimeout { at } => *at,
+            | TaskEvent::SchedulingTimeout { at }
+            | TaskEvent::Preempt { at, .. }
+            | TaskEvent::SiblingFailed { at, .. }
+            | TaskEvent::SiblingRequeued { at, .. } => *at,
         }
     }
 }
 
-/// What a worker reports about an attempt. Workers report only these five states; PENDING,
-/// ASSIGNED, KILLED and UNSCHEDULABLE are the controller's to decide.
+/// What a worker reports about an attempt: BUILDING, RUNNING, SUCCEEDED, FAILED, WORKER_FAILED,
+/// and from release 0.2 PREEMPTED, KILLED and MISSING. PENDING, ASSIGNED, UNSCHEDULABLE and
+/// COSCHED_FAILED are the controller's to decide, and are errors in a report.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum WorkerReport {
@@ -323,15 +364,36 @@ pub enum WorkerReport {
         /// What went wrong.
         error: String,
     },
+    /// The worker saw the task evicted (its resources taken by the cluster): a worker-side
+    /// ending, the same rule as [`TaskEvent::Preempt`].
+    Preempted {
+        /// What the worker knows of why.
+        error: String,
+    },
+    /// The worker killed the task without the controller asking (an OOM killer, a node drain): a
+    /// worker-side ending that spends the preemption budget and ends the task WORKER_FAILED when
+    /// it is spent. After the controller's own [`Kill`](TaskEvent::Kill) or
+    /// [`Preempt`](TaskEvent::Preempt), the worker's KILLED is a duplicate.
+    Killed {
+        /// What the worker knows of why.
+        error: String,
+    },
+    /// The worker has no record of the attempt (wire state 12): it restarted, or never got the
+    /// RunTask call. A worker-side ending for an open attempt, recorded WORKER_FAILED with the
+    /// error [`MISSING_ERROR`](crate::MISSING_ERROR); a duplicate for a closed one.
+    Missing,
 }
 
 impl WorkerReport {
-    /// The state the report announces.
+    /// The state the report announces for the attempt. MISSING, which is no state, announces
+    /// WORKER_FAILED: the state its attempt is recorded with. (On the wire it stays 12.)
     ///
     /// ```
     /// use iris_task::{StateKind, WorkerReport};
     ///
     /// assert_eq!(WorkerReport::Succeeded.state(), StateKind::Succeeded);
+    /// assert_eq!(WorkerReport::Killed { error: "OOM".into() }.state(), StateKind::Killed);
+    /// assert_eq!(WorkerReport::Missing.state(), StateKind::WorkerFailed);
     /// ```
     #[inline]
     pub fn state(&self) -> StateKind {
@@ -340,7 +402,9 @@ impl WorkerReport {
             WorkerReport::Running => StateKind::Running,
             WorkerReport::Succeeded => StateKind::Succeeded,
             WorkerReport::Failed { .. } => StateKind::Failed,
-            WorkerReport::WorkerFailed { .. } => StateKind::WorkerFailed,
+            WorkerReport::WorkerFailed { .. } | WorkerReport::Missing => StateKind::WorkerFailed,
+            WorkerReport::Preempted { .. } => StateKind::Preempted,
+            WorkerReport::Killed { .. } => StateKind::Killed,
         }
     }
 
@@ -351,6 +415,33 @@ impl WorkerReport {
             WorkerReport::Succeeded => "report SUCCEEDED",
             WorkerReport::Failed { .. } => "report FAILED",
             WorkerReport::WorkerFailed { .. } => "report WORKER_FAILED",
+            WorkerReport::Preempted { .. } => "report PREEMPTED",
+            WorkerReport::Killed { .. } => "report KILLED",
+            WorkerReport::Missing => "report MISSING",
+        }
+    }
+
+    /// Rule 3 of judging a report: it repeats what `attempt` (the current one) records, and is
+    /// accepted as a no-op. For an open attempt, BUILDING or RUNNING again; for a closed one, the
+    /// state it closed with, MISSING (the worker forgot an attempt that is over), or KILLED after
+    /// a kill, a preemption or a gang stop (the worker confirming it stopped what it was told to).
+    fn repeats(&self, attempt: &Attempt) -> bool {
+        let recorded = attempt.state();
+        if attempt.is_open() {
+            return matches!(self, WorkerReport::Building | WorkerReport::Running)
+                && self.state() == recorded;
+        }
+        match self {
+            WorkerReport::Building | WorkerReport::Running => false,
+            WorkerReport::Missing => true,
+            WorkerReport::Killed { .. } => matches!(
+                recorded,
+                StateKind::Killed | StateKind::Preempted | StateKind::CoschedFailed
+            ),
+            WorkerReport::Succeeded
+            | WorkerReport::Failed { .. }
+            | WorkerReport::WorkerFailed { .. }
+            | WorkerReport::Preempted { .. } => self.state() == recorded,
         }
     }
 }
@@ -474,9 +565,8 @@ impl AnyTask {
                         reported: worker.clone(),
                     });
                 }
-                // The same state for BUILDING and RUNNING, the same kind of end for the rest: the
-                // first report's exit code and error stay.
-                if current.state() == report.state() {
+                // The first report's exit code and error stay.
+                if report.repeats(current) {
                     return Ok(Verdict::Duplicate);
                 }
                 // A late report about an attempt that is over is stale, whether or not the task
@@ -497,7 +587,10 @@ impl AnyTask {
             }
             TaskEvent::Assign { .. }
             | TaskEvent::Kill { .. }
-            | TaskEvent::SchedulingTimeout { .. } => {}
+            | TaskEvent::SchedulingTimeout { .. }
+            | TaskEvent::Preempt { .. }
+            | TaskEvent::SiblingFailed { .. }
+            | TaskEvent::SiblingRequeued { .. } => {}
         }
         Ok(Verdict::Apply)
     }
@@ -532,9 +625,16 @@ impl AnyTask {
                     task.mark_unschedulable_in_place(SCHEDULING_TIMEOUT_REASON.to_owned(), at)
                         .put(self)
                 }
+                E::SiblingFailed { sibling, at } => {
+                    let at = stamp(task, at)?;
+                    task.sibling_failed_in_place(&sibling, at).put(self)
+                }
                 // Listed, not matched by a wildcard, so that an event added to `TaskEvent` does
                 // not compile until each state decides it.
-                event @ (E::Report { .. } | E::WorkerLost { .. }) => {
+                event @ (E::Report { .. }
+                | E::WorkerLost { .. }
+                | E::Preempt { .. }
+                | E::SiblingRequeued { .. }) => {
                     return Err(illegal(task, &event));
                 }
             },
@@ -551,10 +651,13 @@ impl AnyTask {
                             .start_in_place(at)
                             .fail_in_place(exit_code, error, at)
                             .put(self),
-                        // Never started: a dispatch failure, free of charge.
+                        // Never started: worker-side endings are free of charge.
                         R::WorkerFailed { error } => {
                             task.worker_failed_in_place(error, at).put(self)
                         }
+                        R::Preempted { error } => task.preempt_in_place(error, at).put(self),
+                        R::Killed { error } => task.killed_on_worker_in_place(error, at).put(self),
+                        R::Missing => task.missing_on_worker_in_place(at).put(self),
                     }
                 }
                 E::WorkerLost { error, at, .. } => {
@@ -564,6 +667,18 @@ impl AnyTask {
                 E::Kill { reason, at } => {
                     let at = stamp(task, at)?;
                     task.kill_in_place(reason, at).put(self)
+                }
+                E::Preempt { reason, at } => {
+                    let at = stamp(task, at)?;
+                    task.preempt_in_place(reason, at).put(self)
+                }
+                E::SiblingFailed { sibling, at } => {
+                    let at = stamp(task, at)?;
+                    task.sibling_failed_in_place(&sibling, at).put(self)
+                }
+                E::SiblingRequeued { sibling, at } => {
+                    let at = stamp(task, at)?;
+                    task.sibling_requeued_in_place(&sibling, at).put(self)
                 }
                 event @ (E::Assign { .. } | E::SchedulingTimeout { .. }) => {
                     return Err(illegal(task, &event));
@@ -585,6 +700,9 @@ impl AnyTask {
                         R::WorkerFailed { error } => {
                             task.worker_failed_in_place(error, at).put(self)
                         }
+                        R::Preempted { error } => task.preempt_in_place(error, at).put(self),
+                        R::Killed { error } => task.killed_on_worker_in_place(error, at).put(self),
+                        R::Missing => task.missing_on_worker_in_place(at).put(self),
                     }
                 }
                 E::WorkerLost { error, at, .. } => {
@@ -594,6 +712,18 @@ impl AnyTask {
                 E::Kill { reason, at } => {
                     let at = stamp(task, at)?;
                     task.kill_in_place(reason, at).put(self)
+                }
+                E::Preempt { reason, at } => {
+                    let at = stamp(task, at)?;
+                    task.preempt_in_place(reason, at).put(self)
+                }
+                E::SiblingFailed { sibling, at } => {
+                    let at = stamp(task, at)?;
+                    task.sibling_failed_in_place(&sibling, at).put(self)
+                }
+                E::SiblingRequeued { sibling, at } => {
+                    let at = stamp(task, at)?;
+                    task.sibling_requeued_in_place(&sibling, at).put(self)
                 }
                 event @ (E::Assign { .. } | E::SchedulingTimeout { .. }) => {
                     return Err(illegal(task, &event));
@@ -624,6 +754,9 @@ impl AnyTask {
                         R::WorkerFailed { error } => {
                             task.worker_failed_in_place(error, at).put(self)
                         }
+                        R::Preempted { error } => task.preempt_in_place(error, at).put(self),
+                        R::Killed { error } => task.killed_on_worker_in_place(error, at).put(self),
+                        R::Missing => task.missing_on_worker_in_place(at).put(self),
                     }
                 }
                 E::WorkerLost { error, at, .. } => {
@@ -633,6 +766,18 @@ impl AnyTask {
                 E::Kill { reason, at } => {
                     let at = stamp(task, at)?;
                     task.kill_in_place(reason, at).put(self)
+                }
+                E::Preempt { reason, at } => {
+                    let at = stamp(task, at)?;
+                    task.preempt_in_place(reason, at).put(self)
+                }
+                E::SiblingFailed { sibling, at } => {
+                    let at = stamp(task, at)?;
+                    task.sibling_failed_in_place(&sibling, at).put(self)
+                }
+                E::SiblingRequeued { sibling, at } => {
+                    let at = stamp(task, at)?;
+                    task.sibling_requeued_in_place(&sibling, at).put(self)
                 }
                 event @ (E::Assign { .. } | E::SchedulingTimeout { .. }) => {
                     return Err(illegal(task, &event));
@@ -646,6 +791,8 @@ impl AnyTask {
             A::Killed(task) => return Err(illegal(task, &event)),
             A::WorkerFailed(task) => return Err(illegal(task, &event)),
             A::Unschedulable(task) => return Err(illegal(task, &event)),
+            A::Preempted(task) => return Err(illegal(task, &event)),
+            A::CoschedFailed(task) => return Err(illegal(task, &event)),
         })
     }
 
@@ -662,6 +809,8 @@ impl AnyTask {
             StateKind::Killed => AnyTask::Killed(task.into_task()),
             StateKind::WorkerFailed => AnyTask::WorkerFailed(task.into_task()),
             StateKind::Unschedulable => AnyTask::Unschedulable(task.into_task()),
+            StateKind::Preempted => AnyTask::Preempted(task.into_task()),
+            StateKind::CoschedFailed => AnyTask::CoschedFailed(task.into_task()),
         }
     }
 }

@@ -38,6 +38,9 @@ pub struct Attempt {
     pub(crate) finished_at: Option<Timestamp>,
     pub(crate) exit_code: Option<i32>,
     pub(crate) error: Option<String>,
+    /// A KILLED attempt that the worker killed without the controller asking (an OOM killer, a
+    /// node drain): a worker-side ending. Always false for other states.
+    pub(crate) killed_on_worker: bool,
 }
 
 impl Attempt {
@@ -51,8 +54,8 @@ impl Attempt {
         &self.worker
     }
 
-    /// ASSIGNED, BUILDING or RUNNING while open; SUCCEEDED, FAILED, KILLED or WORKER_FAILED once
-    /// closed.
+    /// ASSIGNED, BUILDING or RUNNING while open; SUCCEEDED, FAILED, KILLED, WORKER_FAILED,
+    /// PREEMPTED or COSCHED_FAILED once closed.
     pub fn state(&self) -> StateKind {
         self.state
     }
@@ -82,8 +85,12 @@ impl Attempt {
         self.error.as_deref()
     }
 
-    /// The attempt ended because its worker died or could not be reached (WORKER_FAILED), whether
-    /// or not it had started.
+    /// The attempt had a *worker-side ending*: it ended for a reason outside the task itself and
+    /// other than a controller's kill. That is WORKER_FAILED (the worker lost, the RunTask RPC
+    /// failed, the dispatch deadline passed, or the worker had no record of the attempt),
+    /// PREEMPTED, and a KILLED that the worker reported without being asked. Whether or not it
+    /// had started; only a started one [counts against the preemption budget](Self::is_preemption).
+    /// This is the wire's `is_worker_failure`.
     ///
     /// ```
     /// use iris_task::{JobId, RetryPolicy, Task, TaskId, Timestamp, WorkerId};
@@ -98,7 +105,24 @@ impl Attempt {
     /// # Ok::<(), iris_task::IdError>(())
     /// ```
     pub fn is_worker_failure(&self) -> bool {
-        self.state == StateKind::WorkerFailed
+        match self.state {
+            StateKind::WorkerFailed | StateKind::Preempted => true,
+            StateKind::Killed => self.killed_on_worker,
+            _ => false,
+        }
+    }
+
+    /// The attempt is KILLED because its worker killed it without being asked (an OOM killer, a
+    /// node drain), not because the controller did: a worker-side ending.
+    pub fn is_killed_on_worker(&self) -> bool {
+        self.state == StateKind::Killed && self.killed_on_worker
+    }
+
+    /// The task may go on to another attempt after this one: it ended FAILED, COSCHED_FAILED, or
+    /// by a worker-side ending. SUCCEEDED and a controller's KILLED end the task with them.
+    pub(crate) fn allows_retry(&self) -> bool {
+        matches!(self.state, StateKind::Failed | StateKind::CoschedFailed)
+            || self.is_worker_failure()
     }
 
     /// The attempt is still open: ASSIGNED, BUILDING or RUNNING.
@@ -119,8 +143,9 @@ impl Attempt {
         self.state == StateKind::Failed
     }
 
-    /// The attempt ended WORKER_FAILED after it had started: it counts against the preemption
-    /// budget. A worker failure before the start is a dispatch failure and charges nothing.
+    /// The attempt had a [worker-side ending](Self::is_worker_failure) after it had started
+    /// (BUILDING or RUNNING): it counts against the preemption budget. A worker-side ending
+    /// before the start (a dispatch failure, a preemption while ASSIGNED) charges nothing.
     pub fn is_preemption(&self) -> bool {
         self.is_worker_failure() && self.started_at.is_some()
     }

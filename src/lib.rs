@@ -369,14 +369,15 @@ pub use id::{AttemptId, IdError, IdKind, JobId, TaskId, Timestamp, WorkerId};
 pub use policy::{JobPolicy, RetryPolicy};
 pub use proto::ProtoError;
 pub use state::{
-    Active, Assigned, Building, Executing, Failed, Killed, ParseStateKindError, Pending, Running,
-    State, StateKind, Succeeded, Terminal, Unschedulable, WorkerFailed,
+    Active, Assigned, Building, CoschedFailed, Executing, Failed, Killed, ParseStateKindError,
+    Pending, Preempted, Running, State, StateKind, Succeeded, Terminal, Unschedulable,
+    WorkerFailed,
 };
 pub use table::{
     Changes, DISPATCH_DEADLINE_ERROR, JobState, ParseJobStateError, StateCounts, TableError,
     TaskTable,
 };
-pub use task::{Retry, Task};
+pub use task::{MISSING_ERROR, Retry, Task};
 
 /// The `prost` this crate builds its [`proto`] types with: use it (`iris_task::prost::Message`)
 /// to encode and decode them, so your version always matches.

@@ -162,6 +162,18 @@ enum TaskEventMirror {
     SchedulingTimeout {
         at: Timestamp,
     },
+    Preempt {
+        reason: String,
+        at: Timestamp,
+    },
+    SiblingFailed {
+        sibling: TaskId,
+        at: Timestamp,
+    },
+    SiblingRequeued {
+        sibling: TaskId,
+        at: Timestamp,
+    },
 }
 
 /// `{"state": "failed", "exit_code": 1, "error": "exit 1"}`.
@@ -178,6 +190,9 @@ enum WorkerReportMirror {
     Succeeded,
     Failed { exit_code: i32, error: String },
     WorkerFailed { error: String },
+    Preempted { error: String },
+    Killed { error: String },
+    Missing,
 }
 
 /// `{"from": "assigned", "to": "running"}`.
@@ -201,7 +216,7 @@ struct RetryPolicyMirror {
     max_retries_preemption: u32,
 }
 
-/// `{"max_task_failures": 0}`; a field left out takes its default.
+/// `{"max_task_failures": 0, "coscheduled": false}`; a field left out takes its default.
 #[derive(Serialize, Deserialize)]
 #[serde(
     remote = "JobPolicy",
@@ -210,6 +225,7 @@ struct RetryPolicyMirror {
 )]
 struct JobPolicyMirror {
     max_task_failures: u32,
+    coscheduled: bool,
 }
 
 // ----- numbers -----
@@ -319,6 +335,9 @@ struct AttemptRepr {
     exit_code: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// A KILLED attempt its worker killed unasked (a worker-side ending); written only then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    killed_on_worker: bool,
 }
 
 impl From<&Attempt> for AttemptRepr {
@@ -332,6 +351,7 @@ impl From<&Attempt> for AttemptRepr {
             finished_at: attempt.finished_at,
             exit_code: attempt.exit_code,
             error: attempt.error.clone(),
+            killed_on_worker: attempt.is_killed_on_worker(),
         }
     }
 }
@@ -391,7 +411,11 @@ impl AttemptRepr {
             error: self.error.unwrap_or_default(),
             started_at_ms: self.started_at.map(Timestamp::as_millis),
             finished_at_ms: self.finished_at.map(Timestamp::as_millis),
-            is_worker_failure: self.state == StateKind::WorkerFailed,
+            is_worker_failure: match self.state {
+                StateKind::WorkerFailed | StateKind::Preempted => true,
+                // Any other state with the flag is refused by the decoder, as it should be.
+                _ => self.killed_on_worker,
+            },
             assigned_at_ms: Some(self.assigned_at.as_millis()),
         }
     }

@@ -8,7 +8,7 @@
 //! - [`Executing`]: the worker confirmed the attempt (BUILDING, RUNNING);
 //! - [`Terminal`]: the task has ended and allows no transition at all.
 //!
-//! [`StateKind`] names the same nine states at run time: what [`AnyTask::state`] returns, what
+//! [`StateKind`] names the same eleven states at run time: what [`AnyTask::state`] returns, what
 //! dashboards count, what the wire carries.
 //!
 //! [`AnyTask::state`]: crate::AnyTask::state
@@ -40,7 +40,7 @@ pub(crate) mod sealed {
 
 /// A state of the task lifecycle, as a type parameter of [`Task<S>`](crate::Task).
 ///
-/// The trait is sealed: the nine states of this module are all there are, and no other crate can
+/// The trait is sealed: the eleven states of this module are all there are, and no other crate can
 /// add one. A controller that could invent states could also invent transitions.
 ///
 /// ```
@@ -62,7 +62,8 @@ pub trait Active: State {}
 pub trait Executing: Active {}
 
 /// A state the task never leaves: [`Succeeded`], [`Failed`], [`Killed`], [`WorkerFailed`],
-/// [`Unschedulable`]. A `Task<S: Terminal>` has no transitions, only its outcome.
+/// [`Unschedulable`], [`Preempted`], [`CoschedFailed`]. A `Task<S: Terminal>` has no transitions,
+/// only its outcome.
 pub trait Terminal: State {}
 
 /// Implements `State` and its `AnyTask` hooks for each marker type.
@@ -119,13 +120,24 @@ pub struct Failed;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Killed;
 
-/// Its workers died while it ran, and its preemption budget is spent.
+/// Its attempts kept ending on the worker side (the worker lost, a kill the controller did not
+/// ask for, an attempt the worker forgot), and its preemption budget is spent.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct WorkerFailed;
 
 /// No worker could take it before its scheduling deadline.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Unschedulable;
+
+/// The scheduler or the cluster took the task's resources (a higher-priority task, an eviction)
+/// once too often: its preemption budget is spent and the last of its attempts was preempted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Preempted;
+
+/// A task of the same coscheduled job (gang) ended for good, and this one was stopped with it.
+/// No budget was charged: the task did nothing wrong.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct CoschedFailed;
 
 states!(
     Pending,
@@ -136,7 +148,9 @@ states!(
     Failed,
     Killed,
     WorkerFailed,
-    Unschedulable
+    Unschedulable,
+    Preempted,
+    CoschedFailed
 );
 
 impl Active for Assigned {}
@@ -149,11 +163,14 @@ impl Terminal for Failed {}
 impl Terminal for Killed {}
 impl Terminal for WorkerFailed {}
 impl Terminal for Unschedulable {}
+impl Terminal for Preempted {}
+impl Terminal for CoschedFailed {}
 
-/// The nine states of the lifecycle, as a run-time value.
+/// The eleven states of the lifecycle, as a run-time value.
 ///
 /// The order of the variants (and of [`StateKind::ALL`], and of `Ord`) is the lifecycle's:
-/// pending, assigned, building, running, then the terminal states.
+/// pending, assigned, building, running, then the terminal states, with the two of release 0.2
+/// (preempted, cosched_failed) last, in wire order.
 ///
 /// ```
 /// use iris_task::StateKind;
@@ -187,11 +204,15 @@ pub enum StateKind {
     WorkerFailed,
     /// See [`Unschedulable`].
     Unschedulable,
+    /// See [`Preempted`].
+    Preempted,
+    /// See [`CoschedFailed`].
+    CoschedFailed,
 }
 
 impl StateKind {
     /// Every state, in lifecycle order.
-    pub const ALL: [StateKind; 9] = [
+    pub const ALL: [StateKind; 11] = [
         StateKind::Pending,
         StateKind::Assigned,
         StateKind::Building,
@@ -201,9 +222,12 @@ impl StateKind {
         StateKind::Killed,
         StateKind::WorkerFailed,
         StateKind::Unschedulable,
+        StateKind::Preempted,
+        StateKind::CoschedFailed,
     ];
 
-    /// The state absorbs every event: succeeded, failed, killed, worker failed or unschedulable.
+    /// The state absorbs every event: succeeded, failed, killed, worker failed, unschedulable,
+    /// preempted or cosched failed.
     ///
     /// ```
     /// use iris_task::StateKind;
@@ -219,6 +243,8 @@ impl StateKind {
                 | StateKind::Killed
                 | StateKind::WorkerFailed
                 | StateKind::Unschedulable
+                | StateKind::Preempted
+                | StateKind::CoschedFailed
         )
     }
 
@@ -278,6 +304,8 @@ impl StateKind {
             StateKind::Killed => row!("killed", "#6e7781"),
             StateKind::WorkerFailed => row!("worker_failed", "#a40e26"),
             StateKind::Unschedulable => row!("unschedulable", "#bf3989"),
+            StateKind::Preempted => row!("preempted", "#1b7c83"),
+            StateKind::CoschedFailed => row!("cosched_failed", "#6c3f1d"),
         }
     }
 
@@ -309,7 +337,9 @@ impl StateKind {
     ///
     /// ASSIGNED is amber (`#bc4c00`), distinct from pending (`#9a6700`), building (`#8250df`) and
     /// running (`#0969da`), so that a task waiting for its worker's confirmation never looks like
-    /// one waiting for a worker.
+    /// one waiting for a worker. The ended states: succeeded `#1a7f37` (green), failed `#cf222e`
+    /// (red), killed `#6e7781` (grey), worker_failed `#a40e26` (crimson), unschedulable `#bf3989`
+    /// (pink), preempted `#1b7c83` (teal), cosched_failed `#6c3f1d` (brown).
     ///
     /// ```
     /// use iris_task::StateKind;
@@ -355,11 +385,11 @@ impl FromStr for StateKind {
 /// use iris_task::StateKind;
 ///
 /// let err = "ASSIGNED".parse::<StateKind>().unwrap_err();
-/// assert_eq!(err.to_string(), "\"ASSIGNED\" is not a task state; expected one of pending, assigned, building, running, succeeded, failed, killed, worker_failed, unschedulable");
+/// assert_eq!(err.to_string(), "\"ASSIGNED\" is not a task state; expected one of pending, assigned, building, running, succeeded, failed, killed, worker_failed, unschedulable, preempted, cosched_failed");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "{input:?} is not a task state; expected one of pending, assigned, building, running, succeeded, failed, killed, worker_failed, unschedulable"
+    "{input:?} is not a task state; expected one of pending, assigned, building, running, succeeded, failed, killed, worker_failed, unschedulable, preempted, cosched_failed"
 )]
 pub struct ParseStateKindError {
     pub(crate) input: String,

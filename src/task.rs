@@ -12,6 +12,13 @@
 //! Task<Building>, Task<Running> ─ fail, worker_failed ─▶ Retry::{Requeued, Exhausted}
 //! Task<Running>   ─ succeed ─▶ Task<Succeeded>
 //! every active task ─ kill ─▶ Task<Killed>
+//!
+//! 0.2, today's Iris:
+//! Task<Assigned>  ─ preempt, killed_on_worker, missing_on_worker ─▶ Task<Pending>  (free)
+//! Task<Building>, Task<Running> ─ preempt ─▶ Retry<Preempted>
+//!                               ─ killed_on_worker, missing_on_worker ─▶ Retry<WorkerFailed>
+//! Task<Pending>, every active task ─ sibling_failed ─▶ Task<CoschedFailed>  (gangs, no budget)
+//! every active task ─ sibling_requeued ─▶ Task<Pending>                     (gangs, no budget)
 //! ```
 //!
 //! Each transition exists twice in its state's impl block: the public one, which consumes the
@@ -29,9 +36,25 @@ use crate::attempt::Attempt;
 use crate::id::{AttemptId, JobId, TaskId, Timestamp, WorkerId};
 use crate::policy::RetryPolicy;
 use crate::state::{
-    Active, Assigned, Building, Executing, Failed, Killed, Pending, Running, State, StateKind,
-    Succeeded, Terminal, Unschedulable, WorkerFailed,
+    Active, Assigned, Building, CoschedFailed, Executing, Failed, Killed, Pending, Preempted,
+    Running, State, StateKind, Succeeded, Terminal, Unschedulable, WorkerFailed,
 };
+
+/// The error of an attempt its worker reported MISSING (it has no record of it: it restarted, or
+/// never got the RunTask call). The attempt is recorded WORKER_FAILED with this error.
+pub const MISSING_ERROR: &str = "worker has no record of the attempt";
+
+/// The error a gang sibling gets when a coscheduled task ended for good (`sibling_failed`).
+fn sibling_failed_reason(sibling: &TaskId) -> String {
+    format!("coscheduled task {sibling} ended")
+}
+
+/// The error a gang sibling's attempt gets when a coscheduled task was requeued
+/// (`sibling_requeued`): distinct from [`sibling_failed_reason`], so that a decoder can tell a
+/// task that ended with such an attempt from one that ended later, while pending.
+fn sibling_requeued_reason(sibling: &TaskId) -> String {
+    format!("coscheduled task {sibling} was requeued")
+}
 
 /// A task of a job, in lifecycle state `S`.
 ///
@@ -263,6 +286,7 @@ impl Core {
             finished_at: None,
             exit_code: None,
             error: None,
+            killed_on_worker: false,
         });
     }
 
@@ -290,6 +314,16 @@ impl Core {
             attempt.finished_at = Some(at);
             attempt.exit_code = exit_code;
             attempt.error = error;
+            attempt.killed_on_worker = false;
+        }
+    }
+
+    /// Closes the open attempt as KILLED by its worker, unasked: a worker-side ending.
+    #[inline]
+    fn close_attempt_killed_on_worker(&mut self, at: Timestamp, error: Option<String>) {
+        self.close_attempt(StateKind::Killed, at, None, error);
+        if let Some(attempt) = self.attempts.last_mut() {
+            attempt.killed_on_worker = true;
         }
     }
 
@@ -450,9 +484,11 @@ impl<S: State> Task<S> {
         self.core.failure_count()
     }
 
-    /// Attempts that ended WORKER_FAILED after they had started, derived from the attempts: what
-    /// the preemption budget is checked against.
-    /// Dispatch failures (the worker was lost before the attempt started) do not count.
+    /// Attempts with a [worker-side ending](Attempt::is_worker_failure) (WORKER_FAILED,
+    /// PREEMPTED, killed on the worker, MISSING) after they had started, derived from the
+    /// attempts: what the preemption budget is checked against. Worker-side endings before the
+    /// start (a dispatch failure, a preemption while ASSIGNED) do not count, nor do a
+    /// controller's kills or a gang sibling's COSCHED_FAILED attempts.
     ///
     /// ```
     /// use iris_task::{JobId, Retry, RetryPolicy, Task, TaskId, Timestamp, WorkerId};
@@ -596,6 +632,38 @@ impl Task<Pending> {
         self.core.end_while_pending(reason, at);
         self.take().into_task()
     }
+
+    /// A task of the same coscheduled job ended for good (the gang rule of
+    /// [`TaskTable`](crate::TaskTable)): this one ends with it, COSCHED_FAILED, charged nothing.
+    /// No attempt is open, so the task itself keeps the error, `coscheduled task <sibling> ended`.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, Timestamp};
+    ///
+    /// let job = JobId::new("slice")?;
+    /// let task = Task::new(TaskId::new(job.clone(), 1), RetryPolicy::default());
+    /// let task = task.sibling_failed(&TaskId::new(job, 0), Timestamp::from_millis(9));
+    /// assert_eq!(task.state(), StateKind::CoschedFailed);
+    /// assert_eq!(task.error(), Some("coscheduled task slice/task-0 ended"));
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
+    #[inline]
+    pub fn sibling_failed(self, sibling: &TaskId, at: Timestamp) -> Task<CoschedFailed> {
+        self.by_value(at, |task, at| task.sibling_failed_in_place(sibling, at))
+    }
+
+    /// [`sibling_failed`](Self::sibling_failed) for a task held in place.
+    #[inline]
+    pub(crate) fn sibling_failed_in_place(
+        &mut self,
+        sibling: &TaskId,
+        at: Stamp,
+    ) -> Task<CoschedFailed> {
+        let at = at.get();
+        self.core
+            .end_while_pending(sibling_failed_reason(sibling), at);
+        self.take().into_task()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -649,6 +717,78 @@ impl<S: Active> Task<S> {
         let at = at.get();
         self.core
             .close_attempt(StateKind::Killed, at, None, self::reason(reason));
+        self.take().into_task()
+    }
+
+    /// A task of the same coscheduled job ended for good (the gang rule of
+    /// [`TaskTable`](crate::TaskTable)): this one ends with it. The attempt closes COSCHED_FAILED
+    /// with the error `coscheduled task <sibling> ended`; neither budget is charged.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, Timestamp, WorkerId};
+    ///
+    /// let job = JobId::new("slice")?;
+    /// let task = Task::new(TaskId::new(job.clone(), 1), RetryPolicy::default())
+    ///     .assign(WorkerId::new("w1")?, Timestamp::from_millis(1))
+    ///     .start(Timestamp::from_millis(2))
+    ///     .sibling_failed(&TaskId::new(job, 0), Timestamp::from_millis(3));
+    /// assert_eq!(task.attempts()[0].state(), StateKind::CoschedFailed);
+    /// assert_eq!((task.failure_count(), task.preemption_count()), (0, 0));
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
+    #[inline]
+    pub fn sibling_failed(self, sibling: &TaskId, at: Timestamp) -> Task<CoschedFailed> {
+        self.by_value(at, |task, at| task.sibling_failed_in_place(sibling, at))
+    }
+
+    /// [`sibling_failed`](Self::sibling_failed) for a task held in place.
+    #[inline]
+    pub(crate) fn sibling_failed_in_place(
+        &mut self,
+        sibling: &TaskId,
+        at: Stamp,
+    ) -> Task<CoschedFailed> {
+        let at = at.get();
+        let error = Some(sibling_failed_reason(sibling));
+        self.core
+            .close_attempt(StateKind::CoschedFailed, at, None, error);
+        self.take().into_task()
+    }
+
+    /// A task of the same coscheduled job was requeued (the gang rule of
+    /// [`TaskTable`](crate::TaskTable)): this one is requeued with it, so the gang is
+    /// rescheduled together. The attempt closes COSCHED_FAILED with the error
+    /// `coscheduled task <sibling> was requeued`; neither budget is charged.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, Timestamp, WorkerId};
+    ///
+    /// let job = JobId::new("slice")?;
+    /// let task = Task::new(TaskId::new(job.clone(), 1), RetryPolicy::default())
+    ///     .assign(WorkerId::new("w1")?, Timestamp::from_millis(1))
+    ///     .start(Timestamp::from_millis(2))
+    ///     .sibling_requeued(&TaskId::new(job, 0), Timestamp::from_millis(3));
+    /// assert_eq!(task.state(), StateKind::Pending);
+    /// assert_eq!(task.attempts()[0].error(), Some("coscheduled task slice/task-0 was requeued"));
+    /// assert_eq!(task.preemption_count(), 0);
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
+    #[inline]
+    pub fn sibling_requeued(self, sibling: &TaskId, at: Timestamp) -> Task<Pending> {
+        self.by_value(at, |task, at| task.sibling_requeued_in_place(sibling, at))
+    }
+
+    /// [`sibling_requeued`](Self::sibling_requeued) for a task held in place.
+    #[inline]
+    pub(crate) fn sibling_requeued_in_place(
+        &mut self,
+        sibling: &TaskId,
+        at: Stamp,
+    ) -> Task<Pending> {
+        let at = at.get();
+        let error = Some(sibling_requeued_reason(sibling));
+        self.core
+            .close_attempt(StateKind::CoschedFailed, at, None, error);
         self.take().into_task()
     }
 }
@@ -734,6 +874,90 @@ impl Task<Assigned> {
         let at = at.get();
         self.core
             .close_attempt(StateKind::WorkerFailed, at, None, reason(error));
+        self.take().into_task()
+    }
+
+    /// The scheduler took the worker's resources back before the task started (a
+    /// higher-priority task needed them), or the worker reported an eviction: back to PENDING,
+    /// free of charge, as every worker-side ending of an attempt that never started. The attempt
+    /// closes PREEMPTED with the reason as its error.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, Timestamp, WorkerId};
+    ///
+    /// let task = Task::new(TaskId::new(JobId::new("batch")?, 0), RetryPolicy::default())
+    ///     .assign(WorkerId::new("w1")?, Timestamp::from_millis(1))
+    ///     .preempt("priority: job prod-serving needs w1", Timestamp::from_millis(2));
+    /// assert_eq!(task.state(), StateKind::Pending);
+    /// assert_eq!(task.attempts()[0].state(), StateKind::Preempted);
+    /// assert_eq!(task.preemption_count(), 0, "it never started");
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
+    #[inline]
+    pub fn preempt(self, reason: impl Into<String>, at: Timestamp) -> Task<Pending> {
+        self.by_value(at, |task, at| task.preempt_in_place(reason.into(), at))
+    }
+
+    /// [`preempt`](Self::preempt) for a task held in place.
+    #[inline]
+    pub(crate) fn preempt_in_place(&mut self, reason: String, at: Stamp) -> Task<Pending> {
+        let at = at.get();
+        self.core
+            .close_attempt(StateKind::Preempted, at, None, self::reason(reason));
+        self.take().into_task()
+    }
+
+    /// The worker reported KILLED for the attempt without the controller asking (an OOM killer,
+    /// a node drain) before it started: back to PENDING, free of charge. The attempt closes
+    /// KILLED, [killed on the worker](Attempt::is_killed_on_worker), a worker-side ending.
+    ///
+    /// (To stop a task yourself, record [`kill`](Self::kill) or [`preempt`](Self::preempt)
+    /// first, then tell the worker: its KILLED answer is then a duplicate.)
+    #[inline]
+    pub fn killed_on_worker(self, error: impl Into<String>, at: Timestamp) -> Task<Pending> {
+        self.by_value(at, |task, at| {
+            task.killed_on_worker_in_place(error.into(), at)
+        })
+    }
+
+    /// [`killed_on_worker`](Self::killed_on_worker) for a task held in place.
+    #[inline]
+    pub(crate) fn killed_on_worker_in_place(&mut self, error: String, at: Stamp) -> Task<Pending> {
+        let at = at.get();
+        self.core.close_attempt_killed_on_worker(at, reason(error));
+        self.take().into_task()
+    }
+
+    /// The worker reported MISSING: it has no record of the attempt (it restarted, or never got
+    /// the RunTask call). Back to PENDING, free of charge; the attempt closes WORKER_FAILED with
+    /// the error [`MISSING_ERROR`].
+    ///
+    /// ```
+    /// use iris_task::{JobId, MISSING_ERROR, RetryPolicy, StateKind, Task, TaskId, Timestamp, WorkerId};
+    ///
+    /// let task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default())
+    ///     .assign(WorkerId::new("w1")?, Timestamp::from_millis(1))
+    ///     .missing_on_worker(Timestamp::from_millis(2));
+    /// assert_eq!(task.state(), StateKind::Pending);
+    /// assert_eq!(task.attempts()[0].state(), StateKind::WorkerFailed);
+    /// assert_eq!(task.attempts()[0].error(), Some(MISSING_ERROR));
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
+    #[inline]
+    pub fn missing_on_worker(self, at: Timestamp) -> Task<Pending> {
+        self.by_value(at, Self::missing_on_worker_in_place)
+    }
+
+    /// [`missing_on_worker`](Self::missing_on_worker) for a task held in place.
+    #[inline]
+    pub(crate) fn missing_on_worker_in_place(&mut self, at: Stamp) -> Task<Pending> {
+        let at = at.get();
+        self.core.close_attempt(
+            StateKind::WorkerFailed,
+            at,
+            None,
+            Some(MISSING_ERROR.to_owned()),
+        );
         self.take().into_task()
     }
 }
@@ -838,8 +1062,108 @@ impl<S: Executing> Task<S> {
         let at = at.get();
         self.core
             .close_attempt(StateKind::WorkerFailed, at, None, reason(error));
-        let within_budget = self.core.preemption_count() <= self.core.policy.max_retries_preemption;
-        self.requeue_or_end(within_budget)
+        self.requeue_or_end(self.within_preemption_budget())
+    }
+
+    /// The scheduler or the cluster took the task's resources while it ran (a higher-priority
+    /// task, an eviction the worker reported). The attempt closes PREEMPTED with the reason as
+    /// its error; the task is requeued while `preemption_count() <= max_retries_preemption`,
+    /// counting this one, and ends PREEMPTED after.
+    ///
+    /// ```
+    /// use iris_task::{JobId, Retry, RetryPolicy, StateKind, Task, TaskId, Timestamp, WorkerId};
+    ///
+    /// let once = RetryPolicy { max_retries_preemption: 1, ..RetryPolicy::default() };
+    /// let at = Timestamp::from_millis;
+    /// let task = Task::new(TaskId::new(JobId::new("batch")?, 0), once);
+    /// let Retry::Requeued(task) = task.assign(WorkerId::new("w1")?, at(1)).start(at(2)).preempt("priority", at(3)) else {
+    ///     panic!("one preemption is allowed");
+    /// };
+    /// let Retry::Exhausted(task) = task.assign(WorkerId::new("w2")?, at(4)).start(at(5)).preempt("priority", at(6)) else {
+    ///     panic!("the second one spends the budget");
+    /// };
+    /// assert_eq!(task.state(), StateKind::Preempted);
+    /// assert_eq!(task.preemption_count(), 2);
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
+    #[inline]
+    pub fn preempt(self, reason: impl Into<String>, at: Timestamp) -> Retry<Preempted> {
+        self.by_value(at, |task, at| task.preempt_in_place(reason.into(), at))
+    }
+
+    /// [`preempt`](Self::preempt) for a task held in place.
+    #[inline]
+    pub(crate) fn preempt_in_place(&mut self, reason: String, at: Stamp) -> Retry<Preempted> {
+        let at = at.get();
+        self.core
+            .close_attempt(StateKind::Preempted, at, None, self::reason(reason));
+        self.requeue_or_end(self.within_preemption_budget())
+    }
+
+    /// The worker reported KILLED without the controller asking (an OOM killer, a node drain).
+    /// The attempt closes KILLED, [killed on the worker](Attempt::is_killed_on_worker): a
+    /// worker-side ending, so the task is requeued while `preemption_count() <=
+    /// max_retries_preemption`, counting this one, and ends WORKER_FAILED after. (Iris ends such
+    /// a task KILLED, which makes its whole job look cancelled by a user; this crate does not.)
+    ///
+    /// ```
+    /// use iris_task::{JobId, Retry, RetryPolicy, StateKind, Task, TaskId, Timestamp, WorkerId};
+    ///
+    /// let task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default())
+    ///     .assign(WorkerId::new("w1")?, Timestamp::from_millis(1))
+    ///     .start(Timestamp::from_millis(2));
+    /// let Retry::Requeued(task) = task.killed_on_worker("OOM killer", Timestamp::from_millis(3)) else {
+    ///     panic!("the default preemption budget is 100");
+    /// };
+    /// assert!(task.attempts()[0].is_killed_on_worker());
+    /// assert_eq!(task.preemption_count(), 1);
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
+    #[inline]
+    pub fn killed_on_worker(self, error: impl Into<String>, at: Timestamp) -> Retry<WorkerFailed> {
+        self.by_value(at, |task, at| {
+            task.killed_on_worker_in_place(error.into(), at)
+        })
+    }
+
+    /// [`killed_on_worker`](Self::killed_on_worker) for a task held in place.
+    #[inline]
+    pub(crate) fn killed_on_worker_in_place(
+        &mut self,
+        error: String,
+        at: Stamp,
+    ) -> Retry<WorkerFailed> {
+        let at = at.get();
+        self.core.close_attempt_killed_on_worker(at, reason(error));
+        self.requeue_or_end(self.within_preemption_budget())
+    }
+
+    /// The worker reported MISSING: it has no record of the attempt it was running (it
+    /// restarted). The attempt closes WORKER_FAILED with the error [`MISSING_ERROR`], a
+    /// worker-side ending: requeued while the preemption budget lasts, WORKER_FAILED after.
+    #[inline]
+    pub fn missing_on_worker(self, at: Timestamp) -> Retry<WorkerFailed> {
+        self.by_value(at, Self::missing_on_worker_in_place)
+    }
+
+    /// [`missing_on_worker`](Self::missing_on_worker) for a task held in place.
+    #[inline]
+    pub(crate) fn missing_on_worker_in_place(&mut self, at: Stamp) -> Retry<WorkerFailed> {
+        let at = at.get();
+        self.core.close_attempt(
+            StateKind::WorkerFailed,
+            at,
+            None,
+            Some(MISSING_ERROR.to_owned()),
+        );
+        self.requeue_or_end(self.within_preemption_budget())
+    }
+
+    /// After a worker-side ending closed the open attempt: `preemption_count() <=
+    /// max_retries_preemption`, counting it.
+    #[inline]
+    fn within_preemption_budget(&self) -> bool {
+        self.core.preemption_count() <= self.core.policy.max_retries_preemption
     }
 
     /// After the open attempt closed on a budget: requeued while within it, ended `T` after.
@@ -884,7 +1208,7 @@ impl Task<Running> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// SUCCEEDED, FAILED, KILLED, WORKER_FAILED, UNSCHEDULABLE
+// SUCCEEDED, FAILED, KILLED, WORKER_FAILED, UNSCHEDULABLE, PREEMPTED, COSCHED_FAILED
 // ---------------------------------------------------------------------------------------------
 
 impl<S: Terminal> Task<S> {
@@ -924,8 +1248,8 @@ impl<S: Terminal> Task<S> {
 
 /// The outcome of a failure or a preemption: requeued while the budget lasts, ended after.
 ///
-/// `fail` and `worker_failed` on an executing task return this, so a controller cannot forget
-/// that a failed task may come back.
+/// `fail`, `worker_failed`, `preempt`, `killed_on_worker` and `missing_on_worker` on an executing
+/// task return this, so a controller cannot forget that a failed task may come back.
 ///
 /// ```
 /// use iris_task::{AnyTask, JobId, Retry, RetryPolicy, StateKind, Task, TaskId, Timestamp, WorkerId};

@@ -73,7 +73,7 @@ fn assert_fields(name: &str, decoded: &Value, expected: &Value) {
 fn python_encodings_decode_to_the_fields_python_set() {
     let index: Value = serde_json::from_slice(&read("py_fixtures.json")).expect("valid JSON");
     let index = index.as_object().expect("an object of fixtures");
-    assert!(index.len() >= 7, "the script writes every fixture");
+    assert!(index.len() >= 14, "the script writes every fixture");
     for (name, expected) in index {
         let bytes = read(name);
         let policy = RetryPolicy::default();
@@ -85,7 +85,11 @@ fn python_encodings_decode_to_the_fields_python_set() {
                 let decoded = AnyTask::decode_received(&bytes, policy, RECEIVED_AT);
                 match expected["error"].as_str() {
                     Some("unknown_state") => assert!(
-                        matches!(decoded, Err(ProtoError::UnknownState { value: 10, .. })),
+                        matches!(decoded, Err(ProtoError::UnknownState { value: 13, .. })),
+                        "{name}: {decoded:?}"
+                    ),
+                    Some("report_only") => assert!(
+                        matches!(decoded, Err(ProtoError::ReportOnlyState { .. })),
                         "{name}: {decoded:?}"
                     ),
                     Some(other) => panic!("{name}: unexpected error kind {other}"),
@@ -99,6 +103,10 @@ fn python_encodings_decode_to_the_fields_python_set() {
                 match expected["error"].as_str() {
                     Some("not_reportable") => assert!(
                         matches!(decoded, Err(ProtoError::NotReportable { .. })),
+                        "{name}: {decoded:?}"
+                    ),
+                    Some("unknown_state") => assert!(
+                        matches!(decoded, Err(ProtoError::UnknownState { value: 13, .. })),
                         "{name}: {decoded:?}"
                     ),
                     Some(other) => panic!("{name}: unexpected error kind {other}"),
@@ -163,11 +171,17 @@ fn check_report(name: &str, (task, event): (TaskId, TaskEvent), expected: &Value
     };
     assert_eq!(json!(attempt.get()), expected["attempt"], "{name}: attempt");
     assert_eq!(json!(at.as_millis()), expected["at"], "{name}: at");
-    let kind = match report {
-        WorkerReport::Failed { .. } => "failed",
+    let (kind, error) = match report {
+        WorkerReport::Failed { error, .. } => ("failed", error),
+        WorkerReport::Preempted { error } => ("preempted", error),
+        WorkerReport::Killed { error } => ("killed", error),
+        WorkerReport::Missing => ("missing", String::new()),
         other => panic!("{name}: {other:?}"),
     };
     assert_eq!(json!(kind), expected["report"], "{name}: report");
+    if let Some(want) = expected.get("error") {
+        assert_eq!(&json!(error), want, "{name}: error");
+    }
 }
 
 // ----- the crate's encodings, checked by the script with Python -----
@@ -205,6 +219,26 @@ fn crate_encodings() -> Vec<(&'static str, Vec<u8>)> {
         .start(at(0))
         .succeed(at(0));
     let unschedulable = train(0).mark_unschedulable("no worker has 8 GPUs", at(60_000));
+    let no_preemptions = RetryPolicy {
+        max_retries_preemption: 0,
+        ..RetryPolicy::default()
+    };
+    let preempted = match Task::new(train(0).id().clone(), no_preemptions)
+        .assign(w("worker-1"), at(1_000))
+        .start(at(1_100))
+        .preempt("priority", at(1_300))
+    {
+        iris_task::Retry::Exhausted(task) => task,
+        iris_task::Retry::Requeued(_) => panic!("no preemption is allowed"),
+    };
+    let sibling = TaskId::new(JobId::new("train").expect("valid job id"), 1);
+    let cosched_failed = train(0)
+        .assign(w("worker-1"), at(1_000))
+        .start(at(1_100))
+        .sibling_failed(&sibling, at(1_300));
+    let killed_on_worker = train(0)
+        .assign(w("worker-1"), at(1_000))
+        .killed_on_worker("OOM killer", at(1_050));
     let job_tasks = [
         train(0).into_any(),
         train(1).assign(w("worker-1"), at(1)).into_any(),
@@ -233,6 +267,15 @@ fn crate_encodings() -> Vec<(&'static str, Vec<u8>)> {
         (
             "crate_unschedulable",
             unschedulable.into_any().encode_to_vec(),
+        ),
+        ("crate_preempted", preempted.into_any().encode_to_vec()),
+        (
+            "crate_cosched_failed",
+            cosched_failed.into_any().encode_to_vec(),
+        ),
+        (
+            "crate_killed_on_worker",
+            killed_on_worker.into_any().encode_to_vec(),
         ),
         ("crate_job", job.encode_to_vec()),
     ]

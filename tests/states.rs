@@ -1,9 +1,9 @@
 //! `StateKind`: labels, classes, colours, the capability partitions and the wire numbers.
 
 use iris_task::{
-    AnyTask, Assigned, Building, Failed, JobId, Killed, Pending, ProtoError, RetryPolicy, Running,
-    State, StateKind, Succeeded, Task, TaskId, Timestamp, Unschedulable, WorkerFailed, WorkerId,
-    proto,
+    AnyTask, Assigned, Building, CoschedFailed, Failed, JobId, Killed, Pending, Preempted,
+    ProtoError, RetryPolicy, Running, State, StateKind, Succeeded, Task, TaskId, Timestamp,
+    Unschedulable, WorkerFailed, WorkerId, proto,
 };
 
 #[test]
@@ -20,7 +20,9 @@ fn all_lists_every_state_in_lifecycle_order() {
             "failed",
             "killed",
             "worker_failed",
-            "unschedulable"
+            "unschedulable",
+            "preempted",
+            "cosched_failed"
         ]
     );
     let mut sorted = StateKind::ALL;
@@ -47,10 +49,34 @@ fn assigned_is_amber_and_distinct_from_its_neighbours() {
     assert_eq!(StateKind::Pending.color(), "#9a6700");
     assert_eq!(StateKind::Building.color(), "#8250df");
     assert_eq!(StateKind::Running.color(), "#0969da");
+    assert_eq!(StateKind::Preempted.color(), "#1b7c83");
+    assert_eq!(StateKind::CoschedFailed.color(), "#6c3f1d");
     let mut colors: Vec<&str> = StateKind::ALL.iter().map(|s| s.color()).collect();
     colors.sort();
     colors.dedup();
-    assert_eq!(colors.len(), 9, "every state has its own colour");
+    assert_eq!(colors.len(), 11, "every state has its own colour");
+}
+
+/// Distinct is not enough on a dashboard: no two states' colours are near each other (Euclidean
+/// distance in RGB of at least 40 of 441).
+#[test]
+fn state_colours_are_far_apart() {
+    let rgb = |color: &str| -> [f64; 3] {
+        let channel = |at: usize| f64::from(u8::from_str_radix(&color[at..at + 2], 16).unwrap());
+        [channel(1), channel(3), channel(5)]
+    };
+    for a in StateKind::ALL {
+        for b in StateKind::ALL.into_iter().filter(|&b| b > a) {
+            let (x, y) = (rgb(a.color()), rgb(b.color()));
+            let distance = x
+                .iter()
+                .zip(&y)
+                .map(|(p, q)| (p - q).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            assert!(distance >= 40.0, "{a} and {b} are {distance:.0} apart");
+        }
+    }
 }
 
 #[test]
@@ -72,7 +98,15 @@ fn capability_partitions_match_the_domain() {
         .collect();
     assert_eq!(
         terminal,
-        [Succeeded, Failed, Killed, WorkerFailed, Unschedulable]
+        [
+            Succeeded,
+            Failed,
+            Killed,
+            WorkerFailed,
+            Unschedulable,
+            Preempted,
+            CoschedFailed
+        ]
     );
     let schedulable: Vec<StateKind> = StateKind::ALL
         .into_iter()
@@ -92,10 +126,12 @@ fn markers_name_their_kind() {
     assert_eq!(Killed::KIND, StateKind::Killed);
     assert_eq!(WorkerFailed::KIND, StateKind::WorkerFailed);
     assert_eq!(Unschedulable::KIND, StateKind::Unschedulable);
+    assert_eq!(Preempted::KIND, StateKind::Preempted);
+    assert_eq!(CoschedFailed::KIND, StateKind::CoschedFailed);
 }
 
 #[test]
-fn wire_numbers_keep_their_historical_values_and_assigned_is_nine() {
+fn wire_numbers_keep_their_historical_values_and_assigned_is_nine_then_today_s_iris() {
     let expected = [
         (StateKind::Pending, 1),
         (StateKind::Building, 2),
@@ -106,6 +142,8 @@ fn wire_numbers_keep_their_historical_values_and_assigned_is_nine() {
         (StateKind::WorkerFailed, 7),
         (StateKind::Unschedulable, 8),
         (StateKind::Assigned, 9),
+        (StateKind::Preempted, 10),
+        (StateKind::CoschedFailed, 11),
     ];
     for (state, number) in expected {
         assert_eq!(proto::TaskState::from(state) as i32, number, "{state}");
@@ -119,6 +157,45 @@ fn wire_numbers_keep_their_historical_values_and_assigned_is_nine() {
     assert_eq!(
         proto::TaskState::Assigned.as_str_name(),
         "TASK_STATE_ASSIGNED"
+    );
+    assert_eq!(
+        proto::TaskState::Preempted.as_str_name(),
+        "TASK_STATE_PREEMPTED"
+    );
+    assert_eq!(
+        proto::TaskState::CoschedFailed.as_str_name(),
+        "TASK_STATE_COSCHED_FAILED"
+    );
+    assert_eq!(proto::TaskState::Missing as i32, 12);
+    assert_eq!(
+        proto::TaskState::Missing.as_str_name(),
+        "TASK_STATE_MISSING"
+    );
+}
+
+/// MISSING (12) is only ever a worker's report: as a state it is an error of its own.
+#[test]
+fn missing_is_a_report_never_a_state() {
+    assert_eq!(
+        StateKind::try_from(12),
+        Err(ProtoError::ReportOnlyState {
+            field: "TaskState".to_owned()
+        })
+    );
+    assert_eq!(
+        StateKind::try_from(proto::TaskState::Missing),
+        StateKind::try_from(12)
+    );
+    assert!(
+        StateKind::try_from(12)
+            .unwrap_err()
+            .to_string()
+            .contains("only a worker's report")
+    );
+    assert!(
+        StateKind::ALL
+            .iter()
+            .all(|s| proto::TaskState::from(*s) != proto::TaskState::Missing)
     );
 }
 
@@ -136,7 +213,7 @@ fn unspecified_and_unknown_wire_numbers_are_errors_never_a_default() {
             field: "TaskState".to_owned()
         })
     );
-    for unknown in [10, 11, -1, i32::MIN, i32::MAX] {
+    for unknown in [13, 14, -1, i32::MIN, i32::MAX] {
         assert_eq!(
             StateKind::try_from(unknown),
             Err(ProtoError::UnknownState {
@@ -218,8 +295,10 @@ fn job_states_have_what_task_states_have() {
     }
     let err = "RUNNING".parse::<JobState>().unwrap_err();
     assert_eq!(err.input(), "RUNNING");
-    assert!(
-        "assigned".parse::<JobState>().is_err(),
-        "a task state, not a job state"
-    );
+    for task_only in ["assigned", "preempted", "cosched_failed"] {
+        assert!(
+            task_only.parse::<JobState>().is_err(),
+            "{task_only}: a task state, not a job state"
+        );
+    }
 }

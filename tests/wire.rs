@@ -421,12 +421,20 @@ fn rejects_an_unspecified_or_unknown_task_state() {
             field: "TaskStatus.state".into()
         })
     );
-    status.state = 10;
+    status.state = 12;
+    assert_eq!(
+        decode(status.clone()),
+        Err(ProtoError::ReportOnlyState {
+            field: "TaskStatus.state".into()
+        }),
+        "MISSING is never stored"
+    );
+    status.state = 13;
     assert_eq!(
         decode(status),
         Err(ProtoError::UnknownState {
             field: "TaskStatus.state".into(),
-            value: 10
+            value: 13
         })
     );
 }
@@ -749,8 +757,8 @@ fn reports_of_controller_states_are_rejected() {
     for state in [
         proto::TaskState::Pending,
         proto::TaskState::Assigned,
-        proto::TaskState::Killed,
         proto::TaskState::Unschedulable,
+        proto::TaskState::CoschedFailed,
     ] {
         let err = TaskEvent::from_report(report(state), at(1)).unwrap_err();
         assert!(
@@ -765,17 +773,62 @@ fn reports_of_controller_states_are_rejected() {
         })
     );
     let mut newer = report(proto::TaskState::Running);
-    newer.state = 11;
+    newer.state = 13;
     assert!(matches!(
         TaskEvent::from_report(newer, at(1)),
-        Err(ProtoError::UnknownState { value: 11, .. })
+        Err(ProtoError::UnknownState { value: 13, .. })
     ));
     assert_eq!(
-        TaskEvent::from_report(report(proto::TaskState::Killed), at(1))
+        TaskEvent::from_report(report(proto::TaskState::CoschedFailed), at(1))
             .unwrap_err()
             .to_string(),
-        "ReportTaskStateRequest.state: workers report BUILDING, RUNNING, SUCCEEDED, FAILED or WORKER_FAILED, not killed"
+        "ReportTaskStateRequest.state: workers report BUILDING, RUNNING, SUCCEEDED, FAILED, WORKER_FAILED, PREEMPTED, KILLED or MISSING, not cosched_failed"
     );
+}
+
+/// 0.2: KILLED (6), PREEMPTED (10) and MISSING (12) in a report are worker-side endings, each its
+/// own `WorkerReport`, and `ReportTaskStateRequest::new` writes them back with the same numbers.
+#[test]
+fn reports_of_today_s_iris_become_their_events_and_back() {
+    let received = at(1_000);
+    let cases = [
+        (
+            proto::TaskState::Killed,
+            "OOM killer",
+            WorkerReport::Killed {
+                error: "OOM killer".into(),
+            },
+        ),
+        (
+            proto::TaskState::Preempted,
+            "evicted",
+            WorkerReport::Preempted {
+                error: "evicted".into(),
+            },
+        ),
+        (proto::TaskState::Missing, "", WorkerReport::Missing),
+    ];
+    for (state, error, expected) in cases {
+        let mut sent = report(state);
+        sent.error = error.into();
+        let (task, event) = TaskEvent::from_report(sent.clone(), received).unwrap();
+        assert_eq!(task, id());
+        assert_eq!(
+            event,
+            TaskEvent::Report {
+                worker: w("w2"),
+                attempt: AttemptId::new(1),
+                report: expected.clone(),
+                at: received
+            },
+            "{state:?}"
+        );
+        let written =
+            proto::ReportTaskStateRequest::new(&w("w2"), &id(), AttemptId::new(1), &expected);
+        assert_eq!(written.state, state as i32, "{state:?} keeps its number");
+        assert_eq!(written, sent, "{state:?}");
+    }
+    assert_eq!(proto::TaskState::Missing as i32, 12);
 }
 
 #[test]
@@ -877,7 +930,9 @@ fn a_job_status_sums_its_tasks() {
     assert_eq!(status.task_state_counts["assigned"], 1);
     assert_eq!(status.task_state_counts["running"], 1);
     assert_eq!(status.task_state_counts["pending"], 1);
-    assert_eq!(status.task_state_counts.len(), 9);
+    assert_eq!(status.task_state_counts.len(), 11);
+    assert_eq!(status.task_state_counts["preempted"], 0);
+    assert_eq!(status.task_state_counts["cosched_failed"], 0);
 }
 
 #[test]
@@ -902,6 +957,7 @@ fn a_failed_job_reports_its_first_failure() {
         &tasks,
         &JobPolicy {
             max_task_failures: 2,
+            ..JobPolicy::default()
         },
     )
     .unwrap();

@@ -451,13 +451,15 @@ impl Cluster {
     fn apply(&mut self, id: &TaskId, event: TaskEvent) -> Option<(StateKind, StateKind)> {
         self.stats.events += 1;
         match self.table.apply(id, event) {
-            Ok(step) if !step.changed() => {
-                self.stats.duplicates_absorbed += 1;
-                None
-            }
-            Ok(step) => {
-                self.stats.changes += 1;
-                Some((step.from, step.to))
+            Ok(changes) => {
+                let step = changes.get(id)?;
+                if step.changed() {
+                    self.stats.changes += 1;
+                    Some((step.from, step.to))
+                } else {
+                    self.stats.duplicates_absorbed += 1;
+                    None
+                }
             }
             Err(TableError::Transition(TransitionError::StaleAttempt { .. })) => {
                 self.stats.stale_rejected += 1;
@@ -769,7 +771,7 @@ impl Cluster {
             self.now(),
             Duration::from_millis(DISPATCH_DEADLINE_MS as u64),
         );
-        for id in &expired {
+        for (id, _) in &expired {
             self.touch_worker_of(id);
         }
         let expired = expired.len() as u64;
@@ -843,6 +845,7 @@ fn make_job(
         id,
         policy: JobPolicy {
             max_task_failures: tolerated,
+            coscheduled: false,
         },
         retry: RetryPolicy {
             max_retries_failure: retries,

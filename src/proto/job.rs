@@ -36,7 +36,8 @@ impl StateCounts {
     /// let map = counts.to_proto_map();
     /// assert_eq!(map["assigned"], 2);
     /// assert_eq!(map["pending"], 0);
-    /// assert_eq!(map.len(), 9);
+    /// assert_eq!(map["preempted"], 0);
+    /// assert_eq!(map.len(), 11);
     /// ```
     pub fn to_proto_map(&self) -> HashMap<String, i32> {
         self.iter()

@@ -11,16 +11,22 @@
 //! crate's [`crate::JobState`]; [`TaskState`] is the wire enum of [`crate::StateKind`].
 //!
 //! `TaskState` keeps the historical numbers of Iris; ASSIGNED took the next free value, 9, so no
-//! existing value changes meaning. Decoding never guesses: UNSPECIFIED (0) and numbers no state has
-//! are errors, not a default.
+//! existing value changes meaning, and today's Iris continues with PREEMPTED = 10,
+//! COSCHED_FAILED = 11 and MISSING = 12. MISSING is only ever a worker's report (the worker has no
+//! record of the attempt), never a task's or an attempt's state. Decoding never guesses:
+//! UNSPECIFIED (0), MISSING where a state is read, and numbers no state has are errors, not a
+//! default.
 //!
 //! ```
-//! use iris_task::{proto, StateKind};
+//! use iris_task::{proto, ProtoError, StateKind};
 //!
 //! assert_eq!(proto::TaskState::from(StateKind::Assigned) as i32, 9);
 //! assert_eq!(StateKind::try_from(9)?, StateKind::Assigned);
+//! assert_eq!(StateKind::try_from(10)?, StateKind::Preempted);
+//! assert_eq!(StateKind::try_from(11)?, StateKind::CoschedFailed);
+//! assert!(matches!(StateKind::try_from(12), Err(ProtoError::ReportOnlyState { .. })));
 //! assert!(StateKind::try_from(proto::TaskState::Unspecified).is_err());
-//! assert!(StateKind::try_from(10).is_err());
+//! assert!(StateKind::try_from(13).is_err(), "a newer peer's state");
 //! # Ok::<(), iris_task::ProtoError>(())
 //! ```
 
@@ -60,11 +66,14 @@ impl From<StateKind> for TaskState {
             StateKind::Killed => TaskState::Killed,
             StateKind::WorkerFailed => TaskState::WorkerFailed,
             StateKind::Unschedulable => TaskState::Unschedulable,
+            StateKind::Preempted => TaskState::Preempted,
+            StateKind::CoschedFailed => TaskState::CoschedFailed,
         }
     }
 }
 
-/// Reads a state field: UNSPECIFIED and unknown numbers are errors naming `field`.
+/// Reads a state field: UNSPECIFIED, MISSING (a report, never a state) and unknown numbers are
+/// errors naming `field`.
 pub(crate) fn state_field(
     value: i32,
     field: impl FnOnce() -> String,
@@ -79,7 +88,10 @@ pub(crate) fn state_field(
         Ok(TaskState::Killed) => StateKind::Killed,
         Ok(TaskState::WorkerFailed) => StateKind::WorkerFailed,
         Ok(TaskState::Unschedulable) => StateKind::Unschedulable,
+        Ok(TaskState::Preempted) => StateKind::Preempted,
+        Ok(TaskState::CoschedFailed) => StateKind::CoschedFailed,
         Ok(TaskState::Unspecified) => return Err(ProtoError::UnspecifiedState { field: field() }),
+        Ok(TaskState::Missing) => return Err(ProtoError::ReportOnlyState { field: field() }),
         Err(_) => {
             return Err(ProtoError::UnknownState {
                 field: field(),
@@ -101,7 +113,8 @@ impl TryFrom<TaskState> for StateKind {
 impl TryFrom<i32> for StateKind {
     type Error = ProtoError;
 
-    /// The state a wire number names; 0 (UNSPECIFIED) and numbers no state has are errors.
+    /// The state a wire number names; 0 (UNSPECIFIED), 12 (MISSING, a report that names no
+    /// state) and numbers no state has are errors.
     fn try_from(value: i32) -> Result<StateKind, ProtoError> {
         state_field(value, || "TaskState".to_owned())
     }
@@ -116,8 +129,8 @@ impl TryFrom<i32> for StateKind {
 /// ```
 /// use iris_task::{ProtoError, StateKind};
 ///
-/// let err = StateKind::try_from(10).unwrap_err();
-/// assert_eq!(err.to_string(), "TaskState: 10 is not a known task state");
+/// let err = StateKind::try_from(13).unwrap_err();
+/// assert_eq!(err.to_string(), "TaskState: 13 is not a known task state");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -143,6 +156,15 @@ pub enum ProtoError {
         field: String,
         /// The number on the wire.
         value: i32,
+    },
+    /// A state field holds MISSING (12): what a worker reports about an attempt it has no record
+    /// of, never the state of a task or an attempt.
+    #[error(
+        "{field}: TASK_STATE_MISSING (12) is only a worker's report about an attempt it has no record of, never a task's or an attempt's state"
+    )]
+    ReportOnlyState {
+        /// The field, e.g. `"TaskStatus.attempts[1].state"`.
+        field: String,
     },
     /// A job, task or worker id field is malformed or empty.
     #[error("{field}: {source}")]
@@ -181,10 +203,10 @@ pub enum ProtoError {
         /// The state on the wire.
         found: StateKind,
     },
-    /// A worker report of a state only the controller decides (PENDING, ASSIGNED, KILLED,
-    /// UNSCHEDULABLE).
+    /// A worker report of a state only the controller decides (PENDING, ASSIGNED,
+    /// UNSCHEDULABLE, COSCHED_FAILED).
     #[error(
-        "{field}: workers report BUILDING, RUNNING, SUCCEEDED, FAILED or WORKER_FAILED, not {state}"
+        "{field}: workers report BUILDING, RUNNING, SUCCEEDED, FAILED, WORKER_FAILED, PREEMPTED, KILLED or MISSING, not {state}"
     )]
     NotReportable {
         /// The field: `"ReportTaskStateRequest.state"`.

@@ -43,17 +43,25 @@ impl ReportTaskStateRequest {
     ) -> ReportTaskStateRequest {
         let (exit_code, error) = match report {
             WorkerReport::Failed { exit_code, error } => (*exit_code, error.clone()),
-            WorkerReport::WorkerFailed { error } => (0, error.clone()),
-            WorkerReport::Building | WorkerReport::Running | WorkerReport::Succeeded => {
-                (0, String::new())
-            }
+            WorkerReport::WorkerFailed { error }
+            | WorkerReport::Preempted { error }
+            | WorkerReport::Killed { error } => (0, error.clone()),
+            WorkerReport::Building
+            | WorkerReport::Running
+            | WorkerReport::Succeeded
+            | WorkerReport::Missing => (0, String::new()),
+        };
+        let state = match report {
+            // MISSING names no state of an attempt: it has its own wire value.
+            WorkerReport::Missing => TaskState::Missing,
+            _ => TaskState::from(report.state()),
         };
         ReportTaskStateRequest {
             worker_id: worker.as_str().to_owned(),
             task_id: task.to_string(),
             job_id: task.job().as_str().to_owned(),
             task_index: wire_u32(task.index()),
-            state: TaskState::from(report.state()) as i32,
+            state: state as i32,
             exit_code,
             error,
             finished_at_ms: 0,
@@ -99,7 +107,9 @@ impl TaskEvent {
     /// # Errors
     /// A [`ProtoError`] for a malformed or inconsistent task id, a negative attempt id, a worker
     /// id that is not one, a SUCCEEDED report with a non-zero exit code, or a state workers do not
-    /// report (anything but BUILDING, RUNNING, SUCCEEDED, FAILED and WORKER_FAILED).
+    /// report (anything but BUILDING, RUNNING, SUCCEEDED, FAILED, WORKER_FAILED, PREEMPTED,
+    /// KILLED and MISSING, which read as the [`WorkerReport`] of the same name; a number no state
+    /// has, from a newer peer, is [`ProtoError::UnknownState`]).
     pub fn from_report(
         report: ReportTaskStateRequest,
         received_at: Timestamp,
@@ -119,33 +129,48 @@ impl TaskEvent {
                 field: "ReportTaskStateRequest.attempt_id".to_owned(),
                 value: report.attempt_id,
             })?;
-        let state = state_field(report.state, || "ReportTaskStateRequest.state".to_owned())?;
+        let state = if report.state == TaskState::Missing as i32 {
+            None
+        } else {
+            Some(state_field(report.state, || {
+                "ReportTaskStateRequest.state".to_owned()
+            })?)
+        };
         let report = match state {
-            StateKind::Building => WorkerReport::Building,
-            StateKind::Running => WorkerReport::Running,
-            StateKind::Succeeded if report.exit_code != 0 => {
-                return Err(inconsistent(
-                    "ReportTaskStateRequest.exit_code",
-                    format!("is {}, but a SUCCEEDED task exits 0", report.exit_code),
-                ));
-            }
-            StateKind::Succeeded => WorkerReport::Succeeded,
-            StateKind::Failed => WorkerReport::Failed {
-                exit_code: report.exit_code,
-                error: report.error,
+            None => WorkerReport::Missing,
+            Some(state) => match state {
+                StateKind::Building => WorkerReport::Building,
+                StateKind::Running => WorkerReport::Running,
+                StateKind::Succeeded if report.exit_code != 0 => {
+                    return Err(inconsistent(
+                        "ReportTaskStateRequest.exit_code",
+                        format!("is {}, but a SUCCEEDED task exits 0", report.exit_code),
+                    ));
+                }
+                StateKind::Succeeded => WorkerReport::Succeeded,
+                StateKind::Failed => WorkerReport::Failed {
+                    exit_code: report.exit_code,
+                    error: report.error,
+                },
+                StateKind::WorkerFailed => WorkerReport::WorkerFailed {
+                    error: report.error,
+                },
+                StateKind::Preempted => WorkerReport::Preempted {
+                    error: report.error,
+                },
+                StateKind::Killed => WorkerReport::Killed {
+                    error: report.error,
+                },
+                StateKind::Pending
+                | StateKind::Assigned
+                | StateKind::Unschedulable
+                | StateKind::CoschedFailed => {
+                    return Err(ProtoError::NotReportable {
+                        field: "ReportTaskStateRequest.state".to_owned(),
+                        state,
+                    });
+                }
             },
-            StateKind::WorkerFailed => WorkerReport::WorkerFailed {
-                error: report.error,
-            },
-            StateKind::Pending
-            | StateKind::Assigned
-            | StateKind::Killed
-            | StateKind::Unschedulable => {
-                return Err(ProtoError::NotReportable {
-                    field: "ReportTaskStateRequest.state".to_owned(),
-                    state,
-                });
-            }
         };
         let event = TaskEvent::Report {
             worker,

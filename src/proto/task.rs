@@ -234,11 +234,6 @@ impl<S: State> Task<S> {
     }
 }
 
-/// An attempt that ended this way let its task go on to another attempt.
-fn retried(state: StateKind) -> bool {
-    matches!(state, StateKind::Failed | StateKind::WorkerFailed)
-}
-
 fn decode_status(bytes: &[u8]) -> Result<TaskStatus, ProtoError> {
     TaskStatus::decode(bytes).map_err(|source| ProtoError::Decode {
         message: "TaskStatus",
@@ -280,11 +275,16 @@ fn decode_core(
                     attempt.state,
                     attempt.id.get().saturating_add(1)
                 )
-            } else if !retried(attempt.state) {
+            } else if !attempt.allows_retry() {
                 format!(
-                    "attempt {} ended {}, which ends its task, but attempt {} follows it",
+                    "attempt {} ended {}{}, which ends its task, but attempt {} follows it",
                     attempt.id,
                     attempt.state,
+                    if attempt.state == StateKind::Killed {
+                        " by the controller"
+                    } else {
+                        ""
+                    },
                     attempt.id.get().saturating_add(1)
                 )
             } else {
@@ -387,9 +387,9 @@ fn decode_ending(
             ),
         )
     };
-    // A task waiting for, or ended without, a worker: its last attempt (if any) was retried.
-    let between_attempts = last.is_none_or(|attempt| retried(attempt.state));
-    let ended_while_pending = || -> Result<Option<Ending>, ProtoError> {
+    // A task waiting for, or ended without, a worker: its last attempt (if any) let it go on.
+    let between_attempts = last.is_none_or(Attempt::allows_retry);
+    let ended_while_pending = |error: String| -> Result<Option<Ending>, ProtoError> {
         let at = finished_at_ms.ok_or(ProtoError::Missing {
             field: "TaskStatus.finished_at_ms".to_owned(),
             why: "a task that ended without an open attempt keeps its own finish time",
@@ -399,35 +399,69 @@ fn decode_ending(
             reason: reason(error),
         }))
     };
+    // A worker-side ending ends a task only once it had started: before, it is free.
+    let started = |attempt: &Attempt| attempt.started_at.is_some();
     match state {
         StateKind::Pending if between_attempts => Ok(None),
         StateKind::Pending => Err(contradiction(
-            "holds no open attempt and follows only failed or lost ones",
+            "holds no open attempt and follows only attempts that let it go on",
         )),
         StateKind::Assigned | StateKind::Building | StateKind::Running => match last {
             Some(attempt) if attempt.state == state => Ok(None),
             _ => Err(contradiction(&format!("needs an open {state} attempt"))),
         },
-        StateKind::Succeeded | StateKind::Failed | StateKind::WorkerFailed => match last {
-            // A dispatch failure never ends a task: a WORKER_FAILED task's last attempt started.
+        StateKind::Succeeded | StateKind::Failed => match last {
+            Some(attempt) if attempt.state == state => ended_with(attempt, finished_at_ms),
+            _ => Err(contradiction(&format!(
+                "ends with an attempt that ended {state}"
+            ))),
+        },
+        StateKind::Preempted => match last {
+            Some(attempt) if attempt.state == state && started(attempt) => {
+                ended_with(attempt, finished_at_ms)
+            }
+            _ => Err(contradiction(
+                "ends with a started attempt that was preempted",
+            )),
+        },
+        // A worker lost, a worker that forgot the attempt (both WORKER_FAILED) or killed it
+        // unasked: the worker-side endings other than a preemption.
+        StateKind::WorkerFailed => match last {
             Some(attempt)
-                if attempt.state == state
-                    && (state != StateKind::WorkerFailed || attempt.started_at.is_some()) =>
+                if (attempt.state == state || attempt.is_killed_on_worker())
+                    && started(attempt) =>
             {
                 ended_with(attempt, finished_at_ms)
             }
-            _ => Err(contradiction(&format!(
-                "ends with a started attempt that ended {state}"
-            ))),
+            _ => Err(contradiction(
+                "ends with a started attempt that ended WORKER_FAILED or was killed on its worker",
+            )),
         },
         StateKind::Killed => match last {
-            Some(attempt) if attempt.state == StateKind::Killed => {
+            Some(attempt) if attempt.state == StateKind::Killed && !attempt.killed_on_worker => {
                 ended_with(attempt, finished_at_ms)
             }
-            _ if between_attempts => ended_while_pending(),
+            _ if between_attempts => ended_while_pending(error),
             _ => Err(contradiction("was killed on its worker or while pending")),
         },
-        StateKind::Unschedulable if between_attempts => ended_while_pending(),
+        // Ended with its attempt when the task's finish time and error are the attempt's;
+        // otherwise it ended while pending, after that attempt (a gang requeued, then failed).
+        StateKind::CoschedFailed => match last {
+            Some(attempt)
+                if attempt.state == state
+                    && finished_at_ms.is_none_or(|ms| {
+                        Some(ms) == attempt.finished_at.map(Timestamp::as_millis)
+                    })
+                    && attempt.error.as_deref() == reason(error.clone()).as_deref() =>
+            {
+                ended_with(attempt, finished_at_ms)
+            }
+            _ if between_attempts => ended_while_pending(error),
+            _ => Err(contradiction(
+                "was stopped with its gang on its worker or while pending",
+            )),
+        },
+        StateKind::Unschedulable if between_attempts => ended_while_pending(error),
         StateKind::Unschedulable => Err(contradiction("never got a worker to keep")),
     }
 }
@@ -493,11 +527,18 @@ fn decode_attempt(
             why: "a closed attempt has a finish time",
         });
     }
-    if attempt.is_worker_failure != (state == StateKind::WorkerFailed) {
+    // Only a KILLED attempt may be either: killed by the controller, or by its worker unasked.
+    let killed_on_worker = state == StateKind::Killed && attempt.is_worker_failure;
+    let worker_side = match state {
+        StateKind::WorkerFailed | StateKind::Preempted => true,
+        StateKind::Killed => attempt.is_worker_failure,
+        _ => false,
+    };
+    if attempt.is_worker_failure != worker_side {
         return Err(inconsistent(
             field("is_worker_failure"),
             format!(
-                "is {}, but the attempt ended {state}: only WORKER_FAILED is a worker failure",
+                "is {}, but the attempt is {state}: WORKER_FAILED and PREEMPTED attempts are worker failures, and of the others only a KILLED one may be",
                 attempt.is_worker_failure
             ),
         ));
@@ -583,5 +624,6 @@ fn decode_attempt(
         finished_at,
         exit_code,
         error: reason(attempt.error),
+        killed_on_worker,
     })
 }

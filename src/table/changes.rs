@@ -1,11 +1,19 @@
 //! [`Changes`]: what one table call did to each task it touched.
 
+use std::fmt;
+
+use hashbrown::HashMap;
+
 use crate::any::Transition;
 use crate::id::TaskId;
 
 /// Every task one [`TaskTable`](crate::TaskTable) call changed, in the order it first changed
 /// them, each with its state before and after the whole call: what a store, a dashboard or an
 /// audit log needs, so that none of them has to diff the table.
+///
+/// For [`TaskTable::apply`](crate::TaskTable::apply) the task the event named comes first (with
+/// `from == to` when the event was an accepted duplicate), then the gang siblings the event
+/// moved, then the tasks stopped because their job ended.
 ///
 /// ```
 /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, TaskTable, Timestamp};
@@ -23,10 +31,16 @@ use crate::id::TaskId;
 /// assert_eq!(order, [0, 1]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct Changes {
     changes: Vec<(TaskId, Transition)>,
+    /// Where each task is in `changes`, once there are more than a few, so that a call that
+    /// changes many tasks (a job's kill, a lost worker) records each in O(1), not O(n).
+    positions: Option<HashMap<TaskId, usize>>,
 }
+
+/// Up to this many changes, a task is looked up by scanning: no map for the common single change.
+const SCAN: usize = 8;
 
 impl Changes {
     /// How many tasks changed.
@@ -39,27 +53,96 @@ impl Changes {
         self.changes.is_empty()
     }
 
+    /// The call changed some task's state. False for a call that changed nothing, and for an
+    /// [`apply`](crate::TaskTable::apply) of an accepted duplicate, whose one entry has
+    /// `from == to`.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, Task, TaskEvent, TaskId, TaskTable, Timestamp};
+    ///
+    /// let mut table = TaskTable::new();
+    /// let id = TaskId::new(JobId::new("job")?, 0);
+    /// table.insert(Task::new(id.clone(), RetryPolicy::default()))?;
+    /// let kill = TaskEvent::Kill { reason: "cancelled".into(), at: Timestamp::from_millis(1) };
+    /// assert!(table.apply(&id, kill)?.changed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn changed(&self) -> bool {
+        self.changes.iter().any(|(_, step)| step.changed())
+    }
+
+    /// The first task the call changed: for [`apply`](crate::TaskTable::apply), the task the
+    /// event named.
+    pub fn first(&self) -> Option<(&TaskId, Transition)> {
+        self.changes.first().map(|(id, step)| (id, *step))
+    }
+
     /// Each task that changed with its state before and after the call, in the order the call
     /// first changed them.
-    pub fn iter(&self) -> impl Iterator<Item = (&TaskId, Transition)> + '_ {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&TaskId, Transition)> + '_ {
         self.changes.iter().map(|(id, step)| (id, *step))
     }
 
-    /// What the call did to task `id`, if it changed it. Costs the changes before it.
+    /// What the call did to task `id`, if it changed it. O(1) once more than a few tasks
+    /// changed, a scan of at most a few before.
     pub fn get(&self, id: &TaskId) -> Option<Transition> {
-        self.changes
-            .iter()
-            .find(|(changed, _)| changed == id)
+        self.position(id)
+            .and_then(|at| self.changes.get(at))
             .map(|(_, step)| *step)
+    }
+
+    fn position(&self, id: &TaskId) -> Option<usize> {
+        match &self.positions {
+            Some(positions) => positions.get(id).copied(),
+            None => self.changes.iter().position(|(changed, _)| changed == id),
+        }
     }
 
     /// Records that `id` went through `step`; a task already recorded keeps its place and its
     /// first `from`.
     pub(crate) fn record(&mut self, id: TaskId, step: Transition) {
-        match self.changes.iter_mut().find(|(changed, _)| *changed == id) {
-            Some((_, known)) => known.to = step.to,
-            None => self.changes.push((id, step)),
+        if let Some((_, known)) = self.position(&id).and_then(|at| self.changes.get_mut(at)) {
+            known.to = step.to;
+            return;
         }
+        if let Some(positions) = &mut self.positions {
+            positions.insert(id.clone(), self.changes.len());
+        }
+        self.changes.push((id, step));
+        if self.positions.is_none() && self.changes.len() > SCAN {
+            self.positions = Some(
+                self.changes
+                    .iter()
+                    .enumerate()
+                    .map(|(at, (id, _))| (id.clone(), at))
+                    .collect(),
+            );
+        }
+    }
+}
+
+impl PartialEq for Changes {
+    fn eq(&self, other: &Changes) -> bool {
+        self.changes == other.changes
+    }
+}
+
+impl Eq for Changes {}
+
+impl fmt::Debug for Changes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.changes.iter().map(|(id, step)| Entry(id, *step)))
+            .finish()
+    }
+}
+
+/// One change as `Changes`'s `Debug` shows it: `job/task-0: assigned → running`.
+struct Entry<'a>(&'a TaskId, Transition);
+
+impl fmt::Debug for Entry<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} → {}", self.0, self.1.from, self.1.to)
     }
 }
 
@@ -69,5 +152,17 @@ impl IntoIterator for Changes {
 
     fn into_iter(self) -> Self::IntoIter {
         self.changes.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Changes {
+    type Item = (&'a TaskId, Transition);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (TaskId, Transition)>,
+        fn(&'a (TaskId, Transition)) -> (&'a TaskId, Transition),
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.changes.iter().map(|(id, step)| (id, *step))
     }
 }

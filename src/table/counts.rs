@@ -89,7 +89,7 @@ impl StateCounts {
     /// let counts: StateCounts = [StateKind::Running, StateKind::Running].into_iter().collect();
     /// let nonzero: Vec<(StateKind, usize)> = counts.iter().filter(|(_, n)| *n > 0).collect();
     /// assert_eq!(nonzero, [(StateKind::Running, 2)]);
-    /// assert_eq!(counts.iter().count(), 9);
+    /// assert_eq!(counts.iter().count(), 11);
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = (StateKind, usize)> + '_ {
         StateKind::ALL
@@ -101,24 +101,38 @@ impl StateCounts {
     /// first rule that matches decides:
     ///
     /// 1. every task ended SUCCEEDED or FAILED, and at most `max_task_failures` FAILED → SUCCEEDED;
-    /// 2. more than `max_task_failures` tasks FAILED → FAILED (preemptions never count here);
+    /// 2. more than `max_task_failures` tasks FAILED → FAILED (preemptions, worker failures and
+    ///    gang stops never count here);
     /// 3. any UNSCHEDULABLE → UNSCHEDULABLE;
     /// 4. any KILLED → KILLED;
-    /// 5. every task terminal and any WORKER_FAILED → WORKER_FAILED;
+    /// 5. every task ended, and any WORKER_FAILED, PREEMPTED or COSCHED_FAILED → WORKER_FAILED;
     /// 6. any ASSIGNED, BUILDING or RUNNING → RUNNING;
     /// 7. otherwise PENDING.
+    ///
+    /// For a coscheduled job, rules 1 and 2 use 0 whatever `max_task_failures` says: a gang is
+    /// all or nothing, so one FAILED task fails it. Counts alone cannot tell a job that never
+    /// started from one whose tasks all wait for a retry (both read PENDING):
+    /// [`TaskTable::job_state`](crate::TaskTable::job_state) can, and reads the latter RUNNING.
     ///
     /// ```
     /// use iris_task::{JobPolicy, JobState, StateCounts, StateKind};
     ///
     /// let counts: StateCounts = [StateKind::Succeeded, StateKind::Failed].into_iter().collect();
-    /// assert_eq!(counts.job_state(&JobPolicy { max_task_failures: 1 }), JobState::Succeeded);
-    /// assert_eq!(counts.job_state(&JobPolicy { max_task_failures: 0 }), JobState::Failed);
+    /// let tolerant = JobPolicy { max_task_failures: 1, ..JobPolicy::default() };
+    /// assert_eq!(counts.job_state(&tolerant), JobState::Succeeded);
+    /// assert_eq!(counts.job_state(&JobPolicy::default()), JobState::Failed);
+    /// // A gang is all or nothing.
+    /// let gang = JobPolicy { coscheduled: true, ..tolerant };
+    /// assert_eq!(counts.job_state(&gang), JobState::Failed);
     /// ```
     pub fn job_state(&self, policy: &JobPolicy) -> JobState {
         use StateKind as S;
         let failed = self.get(S::Failed);
-        let allowed = usize::try_from(policy.max_task_failures).unwrap_or(usize::MAX);
+        let allowed = if policy.coscheduled {
+            0
+        } else {
+            usize::try_from(policy.max_task_failures).unwrap_or(usize::MAX)
+        };
         // Each rule asks which buckets are empty, never compares sums: counts read from untrusted
         // input saturate, and a saturated total would equal a saturated part.
         let none_but = |kept: &[StateKind]| {
@@ -128,6 +142,8 @@ impl StateCounts {
         let any = |which: fn(StateKind) -> bool| {
             self.iter().any(|(state, count)| count > 0 && which(state))
         };
+        let worker_side =
+            |state: StateKind| matches!(state, S::WorkerFailed | S::Preempted | S::CoschedFailed);
         if none_but(&[]) {
             JobState::Pending
         } else if none_but(&[S::Succeeded, S::Failed]) && failed <= allowed {
@@ -138,7 +154,7 @@ impl StateCounts {
             JobState::Unschedulable
         } else if self.get(S::Killed) > 0 {
             JobState::Killed
-        } else if !any(|state| !state.is_terminal()) && self.get(S::WorkerFailed) > 0 {
+        } else if !any(|state| !state.is_terminal()) && any(worker_side) {
             JobState::WorkerFailed
         } else if any(StateKind::is_active) {
             JobState::Running
@@ -196,7 +212,8 @@ pub enum JobState {
     Failed,
     /// A task was killed.
     Killed,
-    /// Every task ended, and at least one of them because its workers kept dying.
+    /// Every task ended, and at least one of them on the worker side: its workers kept dying,
+    /// it was preempted once too often, or it was stopped with its gang.
     WorkerFailed,
     /// A task could not be scheduled before its deadline.
     Unschedulable,

@@ -16,6 +16,7 @@ use list::{Chain, Link, List, NIL, SlotId};
 
 use crate::any::{AnyTask, TaskEvent, Transition, TransitionError};
 use crate::id::{JobId, TaskId, Timestamp, WorkerId};
+use crate::policy::JobPolicy;
 use crate::state::{Assigned, Pending, StateKind};
 use crate::task::Task;
 
@@ -97,6 +98,29 @@ struct JobEntry {
     counts: StateCounts,
     /// Its tasks' slots, in insertion order.
     slots: Vec<SlotId>,
+    /// The job's policy, once [`TaskTable::set_job_policy`] told it: only then do the gang and
+    /// job-end rules apply to its tasks.
+    policy: Option<JobPolicy>,
+    /// Some task of the job was assigned at least once: [`TaskTable::job_state`] reads RUNNING
+    /// where its counts alone read PENDING.
+    started: bool,
+}
+
+impl JobEntry {
+    fn new(id: JobId) -> JobEntry {
+        JobEntry {
+            id,
+            counts: StateCounts::default(),
+            slots: Vec::new(),
+            policy: None,
+            started: false,
+        }
+    }
+
+    /// The job's state from its counts, under its policy (the default if none).
+    fn state(&self) -> JobState {
+        self.counts.job_state(&self.policy.unwrap_or_default())
+    }
 }
 
 struct Slot {
@@ -179,7 +203,7 @@ impl TaskTable {
     /// });
     /// let mut table = TaskTable::from_tasks(tasks)?;
     /// let expired = table.expire_assigned(Timestamp::from_millis(100), std::time::Duration::ZERO);
-    /// let order: Vec<u32> = expired.iter().map(|id| id.index()).collect();
+    /// let order: Vec<u32> = expired.iter().map(|(id, _)| id.index()).collect();
     /// assert_eq!(order, [3, 2, 1, 0], "oldest assignment first");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -223,19 +247,7 @@ impl TaskTable {
         if self.slot_hashed(task.id(), hash).is_some() {
             return Err(TableError::DuplicateTask(task.id().clone()));
         }
-        let job = match self.job_index.get(task.id().job()) {
-            Some(&job) => job,
-            None => {
-                let job = u32::try_from(self.jobs.len()).unwrap_or(u32::MAX);
-                self.job_index.insert(task.id().job().clone(), job);
-                self.jobs.push(JobEntry {
-                    id: task.id().job().clone(),
-                    counts: StateCounts::default(),
-                    slots: Vec::new(),
-                });
-                job
-            }
-        };
+        let job = self.job_entry(task.id().job());
         // Every task of a job shares the table's copy of the job's name, however the task was
         // built (decoded, parsed, deserialized): a loaded table holds each name once.
         if let Some(entry) = self.jobs.get_mut(job as usize) {
@@ -253,6 +265,97 @@ impl TaskTable {
         });
         self.refile(slot, None, deadline);
         Ok(slot)
+    }
+
+    /// The index of `job`'s entry, made if the table did not know the job.
+    fn job_entry(&mut self, job: &JobId) -> u32 {
+        match self.job_index.get(job) {
+            Some(&entry) => entry,
+            None => {
+                let entry = u32::try_from(self.jobs.len()).unwrap_or(u32::MAX);
+                self.job_index.insert(job.clone(), entry);
+                self.jobs.push(JobEntry::new(job.clone()));
+                entry
+            }
+        }
+    }
+
+    /// Tells the table a job's policy: from then on its gang and job-end rules apply to its
+    /// tasks, and [`job_state`](TaskTable::job_state) judges it by this policy. The job may have
+    /// no task in the table yet. Setting a policy changes no task, even if the job's state under
+    /// it has already ended; a later policy replaces an earlier one.
+    ///
+    /// With a policy, a call to [`apply`](TaskTable::apply), [`worker_lost`](TaskTable::worker_lost)
+    /// or [`expire_assigned`](TaskTable::expire_assigned) that ends the job (FAILED, KILLED,
+    /// UNSCHEDULABLE, WORKER_FAILED) kills its remaining tasks in the same call, with the reason
+    /// `job <id> ended <state>`. Tasks of jobs the table was never told about keep the rules of a
+    /// single task: nothing cascades.
+    ///
+    /// ```
+    /// use iris_task::{JobId, JobPolicy, RetryPolicy, StateKind, Task, TaskEvent, TaskId, TaskTable, Timestamp};
+    ///
+    /// let job = JobId::new("batch")?;
+    /// let mut table = TaskTable::new();
+    /// table.set_job_policy(job.clone(), JobPolicy::default());
+    /// for index in 0..3 {
+    ///     table.insert(Task::new(TaskId::new(job.clone(), index), RetryPolicy::default()))?;
+    /// }
+    /// // Killing one task ends the job (KILLED), which stops the rest.
+    /// let kill = TaskEvent::Kill { reason: "bad input".into(), at: Timestamp::from_millis(5) };
+    /// let changes = table.apply(&TaskId::new(job.clone(), 1), kill)?;
+    /// let order: Vec<u32> = changes.iter().map(|(id, _)| id.index()).collect();
+    /// assert_eq!(order, [1, 0, 2], "the named task first, then the rest in index order");
+    /// let task = table.get(&TaskId::new(job.clone(), 0)).unwrap();
+    /// assert_eq!(task.state(), StateKind::Killed);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_job_policy(&mut self, job: JobId, policy: JobPolicy) {
+        let entry = self.job_entry(&job);
+        if let Some(entry) = self.jobs.get_mut(entry as usize) {
+            entry.policy = Some(policy);
+        }
+    }
+
+    /// The policy the table was told for `job`, if any.
+    pub fn job_policy(&self, job: &JobId) -> Option<&JobPolicy> {
+        self.job(job)?.policy.as_ref()
+    }
+
+    /// The state of `job`, from its tasks' counts under its stored policy (the default policy
+    /// if none was set); `None` for a job the table knows nothing of (no task, no policy).
+    ///
+    /// Unlike [`StateCounts::job_state`], which sees counts only, a job any of whose tasks was
+    /// ever assigned reads RUNNING where the counts read PENDING: a job whose tasks all wait for
+    /// a retry has started (Iris keeps a job's `started_at` for the same reason).
+    ///
+    /// ```
+    /// use iris_task::{JobId, JobPolicy, JobState, RetryPolicy, Task, TaskId, TaskTable, Timestamp, WorkerId};
+    ///
+    /// let job = JobId::new("train")?;
+    /// let id = TaskId::new(job.clone(), 0);
+    /// let mut table = TaskTable::new();
+    /// table.insert(Task::new(id.clone(), RetryPolicy::default()))?;
+    /// assert_eq!(table.job_state(&job), Some(JobState::Pending));
+    /// table.assign(&id, WorkerId::new("w1")?, Timestamp::from_millis(1))?;
+    /// table.worker_lost(&WorkerId::new("w1")?, "gone", Timestamp::from_millis(2));
+    /// // Pending again, waiting for its retry, but the job has started.
+    /// assert_eq!(table.job_counts(&job).unwrap().job_state(&JobPolicy::default()), JobState::Pending);
+    /// assert_eq!(table.job_state(&job), Some(JobState::Running));
+    /// assert_eq!(table.job_state(&JobId::new("other")?), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn job_state(&self, job: &JobId) -> Option<JobState> {
+        let entry = self.job(job)?;
+        Some(match entry.state() {
+            JobState::Pending if entry.started => JobState::Running,
+            state => state,
+        })
+    }
+
+    fn job(&self, job: &JobId) -> Option<&JobEntry> {
+        self.job_index
+            .get(job)
+            .and_then(|&entry| self.jobs.get(entry as usize))
     }
 
     /// The task with this id.
@@ -416,8 +519,25 @@ impl TaskTable {
         }
     }
 
-    /// Applies one event to the task `id`, as [`AnyTask::apply`] does, and keeps the table's
-    /// views and counts up to date.
+    /// Applies one event to the task `id`, as [`AnyTask::apply`] does, keeps the table's views
+    /// and counts up to date, and applies the rules of the task's job, if the table was told its
+    /// policy ([`set_job_policy`](TaskTable::set_job_policy)):
+    ///
+    /// - **Gangs.** In a coscheduled job, when the event ends an attempt of the task (the
+    ///   trigger) other than SUCCEEDED and other than by a controller's kill, its siblings follow
+    ///   in the same call, in index order, charged nothing: if the trigger ended for good, every
+    ///   sibling that has not ended ends COSCHED_FAILED; if it was requeued, every active sibling
+    ///   is requeued too (its attempt closed COSCHED_FAILED) and joins the pending queue right
+    ///   after it, so the gang is rescheduled together. Pending siblings stay as they are.
+    /// - **Jobs that end stop their tasks.** If the job's state turns FAILED, KILLED,
+    ///   UNSCHEDULABLE or WORKER_FAILED in this call, its tasks that have not ended are killed,
+    ///   in index order, with the reason `job <id> ended <state>`.
+    ///
+    /// Changes made by these rules are never triggers themselves: cascades do not recurse. Each
+    /// is stamped with the event's time, or the task's latest time if that is later.
+    ///
+    /// Returns every task the call changed (see [`Changes`]): the named task first, with
+    /// `from == to` for an accepted duplicate, then siblings, then tasks of the ended job.
     ///
     /// ```
     /// use iris_task::{AttemptId, JobId, RetryPolicy, StateKind, Task, TaskEvent, TaskId, TaskTable,
@@ -433,27 +553,35 @@ impl TaskTable {
     ///     report: WorkerReport::Running,
     ///     at: Timestamp::from_millis(2),
     /// };
-    /// table.apply(&id, running)?;
+    /// let changes = table.apply(&id, running)?;
+    /// let step = changes.get(&id).unwrap();
+    /// assert_eq!((step.from, step.to), (StateKind::Assigned, StateKind::Running));
     /// assert_eq!(table.counts().get(StateKind::Running), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
     /// [`TableError::UnknownTask`] for an id the table does not hold, and
-    /// [`TableError::Transition`] for an event the task rejects; the table is unchanged.
-    pub fn apply(&mut self, id: &TaskId, event: TaskEvent) -> Result<Transition, TableError> {
+    /// [`TableError::Transition`] for an event the task rejects; the table is unchanged, no
+    /// sibling or other task of the job included.
+    pub fn apply(&mut self, id: &TaskId, event: TaskEvent) -> Result<Changes, TableError> {
         let slot = self.known(id)?;
-        self.change(slot, id, event)
+        let mut changes = Changes::default();
+        self.change_with_rules(slot, id, event, &mut changes)?;
+        Ok(changes)
     }
 
-    /// The worker is gone: every task active on it fails as a worker loss (its `worker_failed`
-    /// transition, through [`TaskEvent::WorkerLost`]). ASSIGNED tasks are
-    /// requeued free of charge (a dispatch failure); BUILDING and RUNNING ones spend their
-    /// preemption budget.
+    /// The worker is gone: every task active on it loses its worker (its `worker_failed`
+    /// transition, through [`TaskEvent::WorkerLost`]). ASSIGNED tasks are requeued free of
+    /// charge (a dispatch failure); BUILDING and RUNNING ones spend their preemption budget.
     ///
-    /// Tasks are handled oldest assignment first (ties: job id, then task index), requeued tasks
-    /// join the pending queue in that order, and the result lists them in that order. Each is
-    /// stamped `at`, or its own latest time if that is later. Costs the tasks on the worker.
+    /// Tasks are handled one at a time, oldest assignment first (ties: job id, then task index),
+    /// each as if [`apply`](TaskTable::apply) had been called with its own `WorkerLost`, with its
+    /// job's rules (gangs, jobs that end); a task that is no longer active on the worker when
+    /// its turn comes (a gang sibling requeued or stopped by an earlier one) is skipped. Requeued
+    /// tasks join the pending queue in that order. Each is stamped `at`, or its own latest time if
+    /// that is later. Returns every task the call changed. Costs the tasks on the worker, sorted,
+    /// and the cascades they set off.
     ///
     /// ```
     /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, TaskTable, Timestamp, WorkerId};
@@ -472,27 +600,27 @@ impl TaskTable {
     /// assert_eq!(table.tasks_on(&w1).count(), 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn worker_lost(
-        &mut self,
-        worker: &WorkerId,
-        error: &str,
-        at: Timestamp,
-    ) -> Vec<(TaskId, Transition)> {
+    pub fn worker_lost(&mut self, worker: &WorkerId, error: &str, at: Timestamp) -> Changes {
+        let mut changes = Changes::default();
         let Some(list) = self.workers.get(worker) else {
-            return Vec::new();
+            return changes;
         };
         let slots: Vec<SlotId> = list.iter(&self.slots, Chain::Queue).collect();
-        self.in_assignment_order(slots)
-            .into_iter()
-            .filter_map(|(slot, id)| {
-                let event = TaskEvent::WorkerLost {
-                    worker: worker.clone(),
-                    error: error.to_owned(),
-                    at: not_before(self.task(slot)?, at),
-                };
-                self.change(slot, &id, event).ok().map(|step| (id, step))
-            })
-            .collect()
+        for (slot, id) in self.in_assignment_order(slots) {
+            let Some(task) = self.task(slot).filter(|task| {
+                task.state().is_active() && worker_of(&self.slots, slot) == Some(worker)
+            }) else {
+                continue;
+            };
+            let event = TaskEvent::WorkerLost {
+                worker: worker.clone(),
+                error: error.to_owned(),
+                at: not_before(task, at),
+            };
+            // Cannot fail: the task is active on `worker`, and stamped no earlier than it records.
+            let _ = self.change_with_rules(slot, &id, event, &mut changes);
+        }
+        changes
     }
 
     /// The dispatch deadline: every ASSIGNED task that has waited longer than `max_wait` for
@@ -501,9 +629,12 @@ impl TaskTable {
     /// budget charged), with [`DISPATCH_DEADLINE_ERROR`] on its attempt.
     /// Apache Aurora treats tasks stuck in its ASSIGNED state the same way.
     ///
-    /// Tasks are handled oldest assignment first (ties: job id, then task index), requeued in that
-    /// order, and listed in that order. Each is stamped `now`, or its own latest time if that is
-    /// later, so time never goes backwards in a task. Costs the tasks it expires, not the table.
+    /// Tasks are handled one at a time, oldest assignment first (ties: job id, then task index),
+    /// each as if [`apply`](TaskTable::apply) had been called with it, with its job's rules
+    /// (gangs, jobs that end); a task that is no longer ASSIGNED when its turn comes is skipped.
+    /// Requeued tasks join the pending queue in that order. Each is stamped `now`, or its own
+    /// latest time if that is later, so time never goes backwards in a task. Returns every task
+    /// the call changed. Costs the tasks it expires and their cascades, not the table.
     ///
     /// ```
     /// use std::time::Duration;
@@ -518,12 +649,13 @@ impl TaskTable {
     /// // At 31 s the task has waited exactly 30 s: not longer than allowed.
     /// assert!(table.expire_assigned(Timestamp::from_millis(31_000), deadline).is_empty());
     /// let expired = table.expire_assigned(Timestamp::from_millis(31_001), deadline);
-    /// assert_eq!(expired, [id.clone()]);
+    /// assert_eq!(expired.len(), 1);
+    /// assert_eq!(expired.get(&id).map(|step| step.to), Some(StateKind::Pending));
     /// assert_eq!(table.get(&id).unwrap().state(), StateKind::Pending);
     /// assert_eq!(table.get(&id).unwrap().preemption_count(), 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn expire_assigned(&mut self, now: Timestamp, max_wait: Duration) -> Vec<TaskId> {
+    pub fn expire_assigned(&mut self, now: Timestamp, max_wait: Duration) -> Changes {
         let slots: Vec<SlotId> = self
             .assigned
             .iter(&self.slots, Chain::Deadline)
@@ -532,18 +664,30 @@ impl TaskTable {
                     .is_some_and(|assigned_at| waited_longer(assigned_at, now, max_wait))
             })
             .collect();
-        self.in_assignment_order(slots)
-            .into_iter()
-            .filter_map(|(slot, id)| {
-                let task = self.task(slot)?;
-                let event = TaskEvent::WorkerLost {
-                    worker: task.current_attempt()?.worker().clone(),
-                    error: DISPATCH_DEADLINE_ERROR.to_owned(),
-                    at: not_before(task, now),
-                };
-                self.change(slot, &id, event).ok().map(|_| id)
-            })
-            .collect()
+        let mut changes = Changes::default();
+        for (slot, id) in self.in_assignment_order(slots) {
+            let Some(task) = self
+                .task(slot)
+                .filter(|task| task.state() == StateKind::Assigned)
+            else {
+                continue;
+            };
+            let Some(worker) = task
+                .current_attempt()
+                .map(|attempt| attempt.worker().clone())
+            else {
+                continue;
+            };
+            let event = TaskEvent::WorkerLost {
+                worker,
+                error: DISPATCH_DEADLINE_ERROR.to_owned(),
+                at: not_before(task, now),
+            };
+            // Cannot fail: the task is ASSIGNED to that worker, and stamped no earlier than it
+            // records.
+            let _ = self.change_with_rules(slot, &id, event, &mut changes);
+        }
+        changes
     }
 
     /// A job's tasks, in index order; none for a job the table holds no task of. Costs the job's
@@ -708,10 +852,17 @@ impl TaskTable {
 
     /// The slots of a job's tasks, in task-index order.
     fn slots_of(&self, job: &JobId) -> Vec<SlotId> {
-        let mut slots: Vec<(u32, SlotId)> = self
-            .job_index
+        self.job_index
             .get(job)
-            .and_then(|&entry| self.jobs.get(entry as usize))
+            .map(|&entry| self.slots_of_entry(entry))
+            .unwrap_or_default()
+    }
+
+    /// The slots of the tasks of the job at `entry` in `jobs`, in task-index order.
+    fn slots_of_entry(&self, entry: u32) -> Vec<SlotId> {
+        let mut slots: Vec<(u32, SlotId)> = self
+            .jobs
+            .get(entry as usize)
             .map(|entry| {
                 entry
                     .slots
@@ -720,8 +871,119 @@ impl TaskTable {
                     .collect()
             })
             .unwrap_or_default();
-        slots.sort_unstable();
+        // Tasks are usually inserted in index order: then there is nothing to sort.
+        if !slots.is_sorted() {
+            slots.sort_unstable();
+        }
         slots.into_iter().map(|(_, slot)| slot).collect()
+    }
+
+    /// [`change`](Self::change) for an event the caller passed, recorded in `changes`, followed
+    /// by the rules of the task's job if the table knows its policy: the gang cascade, then the
+    /// job-end kills. On `Err` nothing changed.
+    fn change_with_rules(
+        &mut self,
+        slot: SlotId,
+        id: &TaskId,
+        event: TaskEvent,
+        changes: &mut Changes,
+    ) -> Result<(), TableError> {
+        let at = event.at();
+        let job = list::get(&self.slots, slot).map_or(u32::MAX, |entry| entry.job);
+        let known = self
+            .jobs
+            .get(job as usize)
+            .and_then(|entry| entry.policy.map(|policy| (policy, entry.state())));
+        let step = self.change(slot, id, event)?;
+        changes.record(id.clone(), step);
+        let Some((policy, before)) = known else {
+            // A job the table was never told about: the rules of a single task, nothing more.
+            return Ok(());
+        };
+        if policy.coscheduled {
+            if let Some(requeued) = self.gang_trigger(slot, step) {
+                self.gang_follows(job, slot, id, requeued, at, changes);
+            }
+        }
+        if !before.is_terminal() {
+            self.stop_if_ended(job, at, changes);
+        }
+        Ok(())
+    }
+
+    /// Whether the change `step` of the task in `slot` is a gang trigger: it ended the task's
+    /// attempt other than SUCCEEDED and other than by a controller's kill. `Some(true)` if the
+    /// task was requeued, `Some(false)` if it ended for good.
+    fn gang_trigger(&self, slot: SlotId, step: Transition) -> Option<bool> {
+        if !step.from.is_active() || step.to.is_active() {
+            return None;
+        }
+        let attempt = self.task(slot)?.current_attempt()?;
+        let by_controller = attempt.state() == StateKind::Succeeded
+            || (attempt.state() == StateKind::Killed && !attempt.is_killed_on_worker());
+        (!by_controller).then_some(step.to == StateKind::Pending)
+    }
+
+    /// The gang rule: the siblings of `trigger` (in `slot`) follow it, in index order. Requeued
+    /// ones join the pending queue right after the trigger, which was requeued just before.
+    fn gang_follows(
+        &mut self,
+        job: u32,
+        trigger_slot: SlotId,
+        trigger: &TaskId,
+        requeued: bool,
+        at: Timestamp,
+        changes: &mut Changes,
+    ) {
+        for slot in self.slots_of_entry(job) {
+            let Some(task) = self.task(slot).filter(|_| slot != trigger_slot) else {
+                continue;
+            };
+            let state = task.state();
+            let sibling = trigger.clone();
+            let at = not_before(task, at);
+            let event = if requeued {
+                if !state.is_active() {
+                    continue;
+                }
+                TaskEvent::SiblingRequeued { sibling, at }
+            } else {
+                if state.is_terminal() {
+                    continue;
+                }
+                TaskEvent::SiblingFailed { sibling, at }
+            };
+            let id = task.id().clone();
+            if let Ok(step) = self.change(slot, &id, event) {
+                changes.record(id, step);
+            }
+        }
+    }
+
+    /// The job-end rule: if the job at `job` (whose state had not ended before the call) has
+    /// ended now, kill its tasks that have not, in index order.
+    fn stop_if_ended(&mut self, job: u32, at: Timestamp, changes: &mut Changes) {
+        let Some(entry) = self.jobs.get(job as usize) else {
+            return;
+        };
+        let state = entry.state();
+        if !state.is_terminal() || entry.counts.unfinished() == 0 {
+            return;
+        }
+        let reason = format!("job {} ended {}", entry.id, state.label());
+        for slot in self.slots_of_entry(job) {
+            let Some(task) = self.task(slot).filter(|task| !task.state().is_terminal()) else {
+                continue;
+            };
+            let id = task.id().clone();
+            let event = TaskEvent::Kill {
+                reason: reason.clone(),
+                at: not_before(task, at),
+            };
+            if let Ok(step) = self.change(slot, &id, event) {
+                changes.record(id, step);
+            }
+        }
     }
 
     fn slot(&self, id: &TaskId) -> Option<SlotId> {
@@ -798,6 +1060,7 @@ impl TaskTable {
         };
         let to = entry.task.state();
         let job = entry.job;
+        let ever_assigned = entry.task.current_attempt().is_some();
         let assigned_at = self.assigned_at(slot);
 
         if let Some(from) = from {
@@ -809,6 +1072,7 @@ impl TaskTable {
         self.counts.add(to);
         if let Some(entry) = self.jobs.get_mut(job as usize) {
             entry.counts.add(to);
+            entry.started |= ever_assigned;
         }
 
         if from == Some(StateKind::Assigned) {

@@ -171,13 +171,100 @@ def python_fixtures(pb):
         )
     )
 
+    # Today's Iris: PREEMPTED = 10, its preemption budget spent on a started attempt.
+    status = pb.TaskStatus(
+        task_id="batch/task-0",
+        job_id="batch",
+        task_index=0,
+        state=S.Value("TASK_STATE_PREEMPTED"),
+        worker_id="worker-3",
+        error="priority: prod needs worker-3",
+        started_at_ms=1_100,
+        finished_at_ms=1_500,
+        current_attempt_id=0,
+        attempts=[
+            attempt(
+                pb,
+                attempt_id=0,
+                worker_id="worker-3",
+                state=S.Value("TASK_STATE_PREEMPTED"),
+                error="priority: prod needs worker-3",
+                started_at_ms=1_100,
+                finished_at_ms=1_500,
+                is_worker_failure=True,
+            )
+        ],
+    )
+    fixtures.append(
+        (
+            "py_preempted",
+            status,
+            {
+                "kind": "status",
+                "fields": {"state": 10, "current_attempt_id": 0},
+                "typed": {"state": "preempted", "attempts": 1, "worker": "worker-3", "preemptions": 1},
+            },
+        )
+    )
+
+    # COSCHED_FAILED = 11: stopped with its gang on its worker, no budget charged.
+    status = pb.TaskStatus(
+        task_id="slice/task-1",
+        job_id="slice",
+        task_index=1,
+        state=S.Value("TASK_STATE_COSCHED_FAILED"),
+        worker_id="worker-4",
+        error="coscheduled task slice/task-0 ended",
+        started_at_ms=1_200,
+        finished_at_ms=1_600,
+        current_attempt_id=0,
+        attempts=[
+            attempt(
+                pb,
+                attempt_id=0,
+                worker_id="worker-4",
+                state=S.Value("TASK_STATE_COSCHED_FAILED"),
+                error="coscheduled task slice/task-0 ended",
+                started_at_ms=1_200,
+                finished_at_ms=1_600,
+            )
+        ],
+    )
+    fixtures.append(
+        (
+            "py_cosched_failed",
+            status,
+            {
+                "kind": "status",
+                "fields": {"state": 11, "current_attempt_id": 0},
+                "typed": {"state": "cosched_failed", "attempts": 1, "worker": "worker-4", "preemptions": 0},
+            },
+        )
+    )
+
+    # MISSING = 12 is a report, never a task's state: rejected.
+    status = pb.TaskStatus(
+        task_id="train/task-1",
+        job_id="train",
+        task_index=1,
+        state=S.Value("TASK_STATE_MISSING"),
+        current_attempt_id=-1,
+    )
+    fixtures.append(
+        (
+            "py_missing_state",
+            status,
+            {"kind": "status", "fields": {"state": 12}, "error": "report_only"},
+        )
+    )
+
     # A newer peer's state number: rejected, never a default.
-    status = pb.TaskStatus(task_id="train/task-1", job_id="train", task_index=1, state=10, current_attempt_id=-1)
+    status = pb.TaskStatus(task_id="train/task-1", job_id="train", task_index=1, state=13, current_attempt_id=-1)
     fixtures.append(
         (
             "py_unknown_state",
             status,
-            {"kind": "status", "fields": {"state": 10}, "error": "unknown_state"},
+            {"kind": "status", "fields": {"state": 13}, "error": "unknown_state"},
         )
     )
 
@@ -219,6 +306,49 @@ def python_fixtures(pb):
             "py_report_assigned",
             report,
             {"kind": "report", "fields": {"state": 9}, "error": "not_reportable"},
+        )
+    )
+
+    # Today's Iris reports: PREEMPTED (10), KILLED on the worker (6), MISSING (12); and a newer
+    # peer's number (13), still an error.
+    for name, state, number, error, kind in [
+        ("py_report_preempted", "TASK_STATE_PREEMPTED", 10, "evicted", "preempted"),
+        ("py_report_killed", "TASK_STATE_KILLED", 6, "OOM killer", "killed"),
+        ("py_report_missing", "TASK_STATE_MISSING", 12, "", "missing"),
+    ]:
+        report = pb.ReportTaskStateRequest(
+            worker_id="worker-2",
+            task_id="parent/child/task-1",
+            job_id="parent/child",
+            task_index=1,
+            state=S.Value(state),
+            error=error,
+            attempt_id=1,
+        )
+        fixtures.append(
+            (
+                name,
+                report,
+                {
+                    "kind": "report",
+                    "fields": {"state": number, "attempt_id": 1},
+                    "typed": {"task": "parent/child/task-1", "attempt": 1, "report": kind, "at": 3_000, "error": error},
+                },
+            )
+        )
+    report = pb.ReportTaskStateRequest(
+        worker_id="worker-2",
+        task_id="parent/child/task-1",
+        job_id="parent/child",
+        task_index=1,
+        state=13,
+        attempt_id=1,
+    )
+    fixtures.append(
+        (
+            "py_report_newer",
+            report,
+            {"kind": "report", "fields": {"state": 13}, "error": "unknown_state"},
         )
     )
 
@@ -318,6 +448,53 @@ CRATE_EXPECTATIONS = {
         "TaskStatus",
         {"state": 8, "error": "no worker has 8 GPUs", "finished_at_ms": 60_000, "current_attempt_id": -1},
     ),
+    "crate_preempted": (
+        "TaskStatus",
+        {
+            "state": 10,
+            "error": "priority",
+            "finished_at_ms": 1_300,
+            "attempts": [
+                {
+                    "attempt_id": 0,
+                    "worker_id": "worker-1",
+                    "state": 10,
+                    "error": "priority",
+                    "started_at_ms": 1_100,
+                    "finished_at_ms": 1_300,
+                    "is_worker_failure": True,
+                    "assigned_at_ms": 1_000,
+                },
+            ],
+        },
+    ),
+    "crate_cosched_failed": (
+        "TaskStatus",
+        {
+            "state": 11,
+            "error": "coscheduled task train/task-1 ended",
+            "finished_at_ms": 1_300,
+            "attempts": [
+                {
+                    "attempt_id": 0,
+                    "state": 11,
+                    "error": "coscheduled task train/task-1 ended",
+                    "finished_at_ms": 1_300,
+                    "is_worker_failure": False,
+                },
+            ],
+        },
+    ),
+    "crate_killed_on_worker": (
+        "TaskStatus",
+        {
+            "state": 1,
+            "can_be_scheduled": True,
+            "attempts": [
+                {"attempt_id": 0, "state": 6, "error": "OOM killer", "is_worker_failure": True},
+            ],
+        },
+    ),
     "crate_job": (
         "JobStatus",
         {
@@ -333,6 +510,8 @@ CRATE_EXPECTATIONS = {
                 "killed": 0,
                 "worker_failed": 0,
                 "unschedulable": 0,
+                "preempted": 0,
+                "cosched_failed": 0,
             },
         },
     ),
