@@ -461,7 +461,30 @@ fn terminal_states_absorb_every_event() {
             ],
         ),
         run(pending(), [TaskEvent::SchedulingTimeout { at: at(1) }]),
+        run(
+            pending_with(0, 0),
+            [
+                assign("w1", 10),
+                report(0, WorkerReport::Running, 20),
+                TaskEvent::Preempt {
+                    reason: "priority".into(),
+                    at: at(30),
+                },
+            ],
+        ),
+        run(running(), [sibling_failed(40)]),
+        run(pending(), [sibling_failed(1)]),
     ];
+    let kinds: Vec<StateKind> = ended.iter().map(AnyTask::state).collect();
+    assert_eq!(
+        kinds,
+        StateKind::ALL
+            .into_iter()
+            .filter(|s| s.is_terminal())
+            .chain([StateKind::CoschedFailed])
+            .collect::<Vec<_>>(),
+        "every terminal state, ended with and without an attempt"
+    );
     for mut task in ended {
         let from = task.state();
         assert!(from.is_terminal());
@@ -478,6 +501,23 @@ fn terminal_states_absorb_every_event() {
             illegal("scheduling timeout"),
         );
         assert_rejected(&mut task, lost("w1", 100), illegal("worker lost"));
+        assert_rejected(
+            &mut task,
+            TaskEvent::Preempt {
+                reason: "priority".into(),
+                at: at(100),
+            },
+            illegal("preempt"),
+        );
+        assert_rejected(&mut task, sibling_failed(100), illegal("sibling failed"));
+        assert_rejected(
+            &mut task,
+            TaskEvent::SiblingRequeued {
+                sibling: "job/task-1".parse().unwrap(),
+                at: at(100),
+            },
+            illegal("sibling requeued"),
+        );
         if task.current_attempt().is_some() {
             // A report about the closed attempt that is not a duplicate is stale.
             assert_rejected(
@@ -728,32 +768,63 @@ fn accepted_events(state: StateKind, t: i64) -> Vec<TaskEvent> {
             assign("w1", t),
             kill(t),
             TaskEvent::SchedulingTimeout { at: at(t) },
+            sibling_failed(t),
         ],
-        StateKind::Assigned => vec![
+        StateKind::Assigned => [
             report(0, WorkerReport::Building, t),
             report(0, WorkerReport::Running, t),
-            report(0, WorkerReport::Succeeded, t),
-            report(0, failed(1, "exit 1"), t),
-            report(0, worker_failed("oom"), t),
-            lost("w1", t),
-            kill(t),
-        ],
+        ]
+        .into_iter()
+        .chain(endings(t))
+        .collect(),
         // RUNNING twice is a duplicate, absorbed whatever its time.
-        StateKind::Building => vec![
-            report(0, WorkerReport::Running, t),
-            report(0, WorkerReport::Succeeded, t),
-            report(0, failed(1, "exit 1"), t),
-            report(0, worker_failed("oom"), t),
-            lost("w1", t),
-            kill(t),
-        ],
-        _ => vec![
-            report(0, WorkerReport::Succeeded, t),
-            report(0, failed(1, "exit 1"), t),
-            report(0, worker_failed("oom"), t),
-            lost("w1", t),
-            kill(t),
-        ],
+        StateKind::Building => [report(0, WorkerReport::Running, t)]
+            .into_iter()
+            .chain(endings(t))
+            .collect(),
+        _ => endings(t),
+    }
+}
+
+/// Every event that ends the open attempt of an active task on w1, at `t`.
+fn endings(t: i64) -> Vec<TaskEvent> {
+    vec![
+        report(0, WorkerReport::Succeeded, t),
+        report(0, failed(1, "exit 1"), t),
+        report(0, worker_failed("oom"), t),
+        report(
+            0,
+            WorkerReport::Preempted {
+                error: "evicted".into(),
+            },
+            t,
+        ),
+        report(
+            0,
+            WorkerReport::Killed {
+                error: "OOM".into(),
+            },
+            t,
+        ),
+        report(0, WorkerReport::Missing, t),
+        lost("w1", t),
+        kill(t),
+        TaskEvent::Preempt {
+            reason: "priority".into(),
+            at: at(t),
+        },
+        sibling_failed(t),
+        TaskEvent::SiblingRequeued {
+            sibling: "job/task-1".parse().unwrap(),
+            at: at(t),
+        },
+    ]
+}
+
+fn sibling_failed(t: i64) -> TaskEvent {
+    TaskEvent::SiblingFailed {
+        sibling: "job/task-1".parse().unwrap(),
+        at: at(t),
     }
 }
 

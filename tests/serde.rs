@@ -214,6 +214,34 @@ fn events_round_trip() {
             at: at(4),
         },
         TaskEvent::SchedulingTimeout { at: at(5) },
+        TaskEvent::Preempt {
+            reason: "priority".into(),
+            at: at(6),
+        },
+        TaskEvent::SiblingFailed {
+            sibling: "gang/task-1".parse().unwrap(),
+            at: at(7),
+        },
+        TaskEvent::SiblingRequeued {
+            sibling: "gang/task-1".parse().unwrap(),
+            at: at(8),
+        },
+        TaskEvent::Report {
+            worker: WorkerId::new("w1").unwrap(),
+            attempt: AttemptId::new(0),
+            report: WorkerReport::Killed {
+                error: "OOM".into(),
+            },
+            at: at(9),
+        },
+        TaskEvent::Report {
+            worker: WorkerId::new("w1").unwrap(),
+            attempt: AttemptId::new(0),
+            report: WorkerReport::Preempted {
+                error: "evicted".into(),
+            },
+            at: at(9),
+        },
     ];
     for event in events {
         let json = serde_json::to_string(&event).unwrap();
@@ -233,6 +261,61 @@ fn events_round_trip() {
     assert_eq!(
         report,
         json!({"event": "report", "worker": "w2", "attempt": 1, "report": {"state": "running"}, "at": 9})
+    );
+    assert_eq!(
+        serde_json::to_value(WorkerReport::Missing).unwrap(),
+        json!({"state": "missing"})
+    );
+    assert_eq!(
+        serde_json::to_value(TaskEvent::SiblingFailed {
+            sibling: "gang/task-1".parse().unwrap(),
+            at: at(7)
+        })
+        .unwrap(),
+        json!({"event": "sibling_failed", "sibling": "gang/task-1", "at": 7})
+    );
+}
+
+/// An attempt the worker killed unasked keeps that in its stored form, and only then; a flag on
+/// any other attempt is refused as the wire's `is_worker_failure` would be.
+#[test]
+fn an_attempt_killed_on_its_worker_says_so_and_round_trips() {
+    let requeued = assigned()
+        .start(at(6))
+        .killed_on_worker("OOM killer", at(7));
+    let requeued = match requeued {
+        iris_task::Retry::Requeued(task) => task.into_any(),
+        iris_task::Retry::Exhausted(_) => panic!("the default budget allows 100"),
+    };
+    let value = serde_json::to_value(&requeued).unwrap();
+    assert_eq!(value["attempts"][0]["state"], "killed");
+    assert_eq!(value["attempts"][0]["killed_on_worker"], true);
+    assert_eq!(
+        serde_json::from_value::<AnyTask>(value.clone()).unwrap(),
+        requeued
+    );
+    let killed = serde_json::to_value(assigned().kill("user", at(7))).unwrap();
+    assert!(killed["attempts"][0].get("killed_on_worker").is_none());
+    let mut forged = value;
+    forged["attempts"][0]["state"] = json!("failed");
+    forged["attempts"][0]["exit_code"] = json!(1);
+    assert!(serde_json::from_value::<AnyTask>(forged).is_err());
+}
+
+#[test]
+fn a_job_policy_reads_coscheduled_and_defaults_it() {
+    use iris_task::JobPolicy;
+    let gang: JobPolicy = serde_json::from_value(json!({"coscheduled": true})).unwrap();
+    assert_eq!(
+        gang,
+        JobPolicy {
+            max_task_failures: 0,
+            coscheduled: true
+        }
+    );
+    assert_eq!(
+        serde_json::to_value(gang).unwrap(),
+        json!({"max_task_failures": 0, "coscheduled": true})
     );
 }
 

@@ -534,7 +534,10 @@ impl TaskTable {
     ///   in index order, with the reason `job <id> ended <state>`.
     ///
     /// Changes made by these rules are never triggers themselves: cascades do not recurse. Each
-    /// is stamped with the event's time, or the task's latest time if that is later.
+    /// is stamped with the event's time, or the task's latest time if that is later. (A
+    /// [`SiblingFailed`](TaskEvent::SiblingFailed) or [`SiblingRequeued`](TaskEvent::SiblingRequeued)
+    /// the caller passes to an active member ends its attempt, and so is a trigger like any
+    /// other: the gang stays whole.) A scheduling timeout ends no attempt and is no trigger.
     ///
     /// Returns every task the call changed (see [`Changes`]): the named task first, with
     /// `from == to` for an accepted duplicate, then siblings, then tasks of the ended job.

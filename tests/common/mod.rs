@@ -21,7 +21,13 @@ pub fn event() -> impl Strategy<Value = TaskEvent> {
             .prop_map(|(exit_code, error)| WorkerReport::Failed { exit_code, error }),
         text.clone()
             .prop_map(|error| WorkerReport::WorkerFailed { error }),
+        text.clone()
+            .prop_map(|error| WorkerReport::Preempted { error }),
+        text.clone()
+            .prop_map(|error| WorkerReport::Killed { error }),
+        Just(WorkerReport::Missing),
     ];
+    let sibling = (0..3u32).prop_map(|index| TaskId::new(JobId::new("gang").unwrap(), index));
     prop_oneof![
         3 => (worker.clone(), at.clone()).prop_map(|(worker, at)| TaskEvent::Assign { worker, at }),
         6 => (worker.clone(), 0..4u32, report, at.clone()).prop_map(|(worker, attempt, report, at)| TaskEvent::Report {
@@ -32,8 +38,11 @@ pub fn event() -> impl Strategy<Value = TaskEvent> {
         }),
         2 => (worker, text.clone(), at.clone())
             .prop_map(|(worker, error, at)| TaskEvent::WorkerLost { worker, error, at }),
-        1 => (text, at.clone()).prop_map(|(reason, at)| TaskEvent::Kill { reason, at }),
-        1 => at.prop_map(|at| TaskEvent::SchedulingTimeout { at }),
+        1 => (text.clone(), at.clone()).prop_map(|(reason, at)| TaskEvent::Kill { reason, at }),
+        1 => at.clone().prop_map(|at| TaskEvent::SchedulingTimeout { at }),
+        1 => (text, at.clone()).prop_map(|(reason, at)| TaskEvent::Preempt { reason, at }),
+        1 => (sibling.clone(), at.clone()).prop_map(|(sibling, at)| TaskEvent::SiblingFailed { sibling, at }),
+        1 => (sibling, at).prop_map(|(sibling, at)| TaskEvent::SiblingRequeued { sibling, at }),
     ]
 }
 
