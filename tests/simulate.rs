@@ -12,7 +12,7 @@ mod report;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use iris_task::{DISPATCH_DEADLINE_ERROR, StateCounts, StateKind};
+use iris_task::{DISPATCH_DEADLINE_ERROR, StateCounts, StateKind, proto};
 
 fn simulate(tasks: usize, workers: usize, seed: u64) -> cluster::Outcome {
     let config = cluster::Config {
@@ -43,10 +43,41 @@ fn invariants_hold_for_several_seeds_and_every_fault_happens() {
         );
         let counts = outcome.table.counts();
         assert_eq!(counts.total(), 3_000);
+        // The oversized job's first task times out; its job ends UNSCHEDULABLE, and the table
+        // kills the other 29 (the job-end rule).
         assert_eq!(
             counts.get(StateKind::Unschedulable),
-            30,
+            1,
             "seed {seed}: the oversized job"
+        );
+        let oversized = outcome.jobs.iter().find(|job| job.oversized).unwrap();
+        let job_counts = outcome.table.job_counts(&oversized.id).unwrap();
+        assert_eq!(job_counts.get(StateKind::Killed), 29, "seed {seed}");
+        // The priority job preempted running tasks of the lowest-priority one, which end
+        // PREEMPTED; one gang came back after its member failed, the other went down.
+        assert!(
+            counts.get(StateKind::Preempted) > 0,
+            "seed {seed}: preempted"
+        );
+        assert!(
+            counts.get(StateKind::CoschedFailed) > 0,
+            "seed {seed}: a gang went down"
+        );
+        let gang_states: Vec<String> = outcome
+            .jobs
+            .iter()
+            .filter(|job| job.policy.coscheduled)
+            .map(|job| report::job_state(&outcome, job).label().to_owned())
+            .collect();
+        assert_eq!(gang_states, ["succeeded", "failed"], "seed {seed}");
+        let follow = report::Follow::of(&outcome);
+        assert!(
+            follow.requeued_with_gang > 0,
+            "seed {seed}: a gang was requeued"
+        );
+        assert!(
+            follow.stopped_with_job > 0,
+            "seed {seed}: a job ended and stopped its tasks"
         );
         assert!(
             counts.get(StateKind::Killed) > 0,
@@ -65,6 +96,10 @@ fn invariants_hold_for_several_seeds_and_every_fault_happens() {
         assert!(stats.duplicates_absorbed > 0, "seed {seed}: {stats:?}");
         assert!(stats.peak_assigned > 0, "seed {seed}: {stats:?}");
         assert!(stats.reports_delivered > 0, "seed {seed}: {stats:?}");
+        assert!(stats.scheduler_preemptions > 0, "seed {seed}: {stats:?}");
+        assert!(stats.stop_orders > 0, "seed {seed}: {stats:?}");
+        assert!(stats.gang_checks > 0, "seed {seed}: {stats:?}");
+        assert!(stats.follow_on_changes > 0, "seed {seed}: {stats:?}");
     }
 }
 
@@ -116,8 +151,20 @@ struct Recount {
     attempts: u64,
     /// Attempts that ended FAILED.
     failures: u64,
-    /// Attempts that ended WORKER_FAILED after they had started.
+    /// Attempts with a worker-side ending (WORKER_FAILED, PREEMPTED, killed on the worker)
+    /// after they had started.
     preemptions: u64,
+    /// Attempts the scheduler preempted for the priority job.
+    scheduler_preemptions: u64,
+    /// Attempts the controller ended on a running worker (a kill, a preemption, a gang stop):
+    /// each got a stop order.
+    stopped_by_controller: u64,
+    /// Attempts closed COSCHED_FAILED after which their task went on, tasks that ended
+    /// COSCHED_FAILED, tasks killed because their job ended, tasks the user cancelled.
+    requeued_with_gang: u64,
+    stopped_with_gang: u64,
+    stopped_with_job: u64,
+    cancelled: u64,
     /// Attempts that ended WORKER_FAILED before they started. Each was an ASSIGNED task
     /// requeued free of charge, and the run's `dispatch_failures_requeued` counts exactly these:
     /// a RunTask failure, a dispatch deadline, or a worker death while ASSIGNED (a dispatch
@@ -136,7 +183,6 @@ struct Recount {
     /// Attempts that started (some report confirmed them), and those a report ended.
     started: u64,
     ended_by_report: u64,
-    killed: u64,
     unschedulable: u64,
     /// The latest time any task records.
     latest_ms: i64,
@@ -153,21 +199,45 @@ impl Recount {
                 .entry(task.id().job().to_string())
                 .or_default()
                 .push(task.state());
-            recount.killed += u64::from(task.state() == StateKind::Killed);
+            let error = proto::TaskStatus::from(task).error;
+            if task.state() == StateKind::Killed {
+                recount.cancelled += u64::from(error == cluster::CANCEL_REASON);
+                recount.stopped_with_job += u64::from(error.starts_with("job "));
+            }
+            recount.stopped_with_gang += u64::from(task.state() == StateKind::CoschedFailed);
             recount.unschedulable += u64::from(task.state() == StateKind::Unschedulable);
             if let Some(latest) = task.latest_time() {
                 recount.latest_ms = recount.latest_ms.max(latest.as_millis());
             }
-            for attempt in task.attempts() {
+            let attempts = task.attempts();
+            for (n, attempt) in attempts.iter().enumerate() {
                 recount.attempts += 1;
                 let started = attempt.started_at().is_some();
                 let error = attempt.error().unwrap_or("");
                 match attempt.state() {
                     StateKind::Failed => recount.failures += 1,
-                    StateKind::WorkerFailed if started => recount.preemptions += 1,
+                    StateKind::WorkerFailed | StateKind::Preempted if started => {
+                        recount.preemptions += 1
+                    }
                     StateKind::WorkerFailed => recount.dispatch_failures += 1,
                     _ => {}
                 }
+                let by_scheduler =
+                    attempt.state() == StateKind::Preempted && error == cluster::PREEMPT_REASON;
+                recount.scheduler_preemptions += u64::from(by_scheduler);
+                let stopped = by_scheduler
+                    || attempt.state() == StateKind::CoschedFailed
+                    || (attempt.state() == StateKind::Killed && !attempt.is_killed_on_worker());
+                recount.stopped_by_controller += u64::from(stopped);
+                // A gang stop that ended the task closed its last attempt with the task's own
+                // time and error; any other COSCHED_FAILED attempt was a requeue with the gang.
+                let ended_with_it = n + 1 == attempts.len()
+                    && task.state() == StateKind::CoschedFailed
+                    && attempt.error() == Some(proto::TaskStatus::from(task).error.as_str())
+                    && attempt.finished_at().map(|at| at.as_millis())
+                        == proto::TaskStatus::from(task).finished_at_ms;
+                recount.requeued_with_gang +=
+                    u64::from(attempt.state() == StateKind::CoschedFailed && !ended_with_it);
                 if matches!(attempt.state(), StateKind::Succeeded | StateKind::Failed) {
                     recount.ended_by_report += 1;
                 }
@@ -188,15 +258,18 @@ impl Recount {
     }
 
     /// The events the controller itself handed the table: assignments (one per attempt),
-    /// RunTask failures, dispatch deadlines, workers lost, kills and scheduling timeouts. Each
-    /// changed a task. Every other event was a delivered report.
+    /// RunTask failures, dispatch deadlines, workers lost, the user's cancels, scheduling
+    /// timeouts and the scheduler's preemptions. Each changed a task. Every other event was a
+    /// delivered report. (Gang siblings and tasks stopped with their job changed too, in the
+    /// same calls: follow-on changes, not events.)
     fn controller_events(&self) -> u64 {
         self.attempts
             + self.rpc_failed
             + self.deadline
             + self.worker_died
-            + self.killed
+            + self.cancelled
             + self.unschedulable
+            + self.scheduler_preemptions
     }
 }
 
@@ -344,6 +417,8 @@ fn check_report(outcome: &cluster::Outcome) {
                 StateKind::Killed,
                 StateKind::WorkerFailed,
                 StateKind::Unschedulable,
+                StateKind::Preempted,
+                StateKind::CoschedFailed,
             ]
             .map(|state| counts.get(state).to_string()),
         )
@@ -421,6 +496,38 @@ fn check_report(outcome: &cluster::Outcome) {
         assert!(stats.worker_deaths > 0, "{context}");
     }
 
+    // scheduler preemptions P for the priority job; stop orders O, each answered KILLED
+    let (_, figures) = line(&text, "scheduler preemptions ");
+    let expected = [recount.scheduler_preemptions, recount.stopped_by_controller];
+    assert_eq!(figures, expected.map(whole), "{context}");
+    assert_eq!(stats.scheduler_preemptions, recount.scheduler_preemptions);
+    assert_eq!(stats.stop_orders, recount.stopped_by_controller);
+
+    // gangs: R sibling attempts requeued, S stopped with their gang; K stopped because their job
+    // ended; C cancelled
+    let (_, figures) = line(&text, "gangs: ");
+    let expected = [
+        recount.requeued_with_gang,
+        recount.stopped_with_gang,
+        recount.stopped_with_job,
+        recount.cancelled,
+    ];
+    assert_eq!(figures, expected.map(whole), "{context}");
+    assert_eq!(
+        recount.cancelled + recount.stopped_with_job,
+        *recount.states.get("killed").unwrap_or(&0),
+        "every kill was the user's or the job-end rule's\n{context}"
+    );
+    // Each follow-on change moved a sibling or stopped a task of an ended job; a task moved
+    // twice in one call (requeued, then stopped) is one change of that call.
+    let follow_on =
+        recount.requeued_with_gang + recount.stopped_with_gang + recount.stopped_with_job;
+    assert!(
+        stats.follow_on_changes <= follow_on && stats.follow_on_changes > 0,
+        "{} follow-on changes, {follow_on} recounted\n{context}",
+        stats.follow_on_changes
+    );
+
     // events E: C changed a task, D duplicates absorbed, S stale rejected, O other rejected
     let (_, figures) = line(&text, "events ");
     let expected = [
@@ -463,10 +570,10 @@ fn check_report(outcome: &cluster::Outcome) {
         "{context}"
     );
     // A started attempt's worker queued at least RUNNING and an end; a confirmed dispatch at most
-    // BUILDING, RUNNING and an end, each maybe twice.
+    // BUILDING, RUNNING, an end and the KILLED answer to a stop order, each maybe twice.
     assert!(stats.reports_queued >= 2 * recount.started, "{context}");
     assert!(
-        stats.reports_queued <= 6 * (recount.attempts - recount.rpc_failed),
+        stats.reports_queued <= 8 * (recount.attempts - recount.rpc_failed),
         "{context}"
     );
 

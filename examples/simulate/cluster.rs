@@ -14,8 +14,8 @@ use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use iris_task::{
-    AnyTask, JobId, JobPolicy, RetryPolicy, StateCounts, StateKind, TableError, Task, TaskEvent,
-    TaskId, TaskTable, Timestamp, TransitionError, WorkerId, proto,
+    AnyTask, Changes, JobId, JobPolicy, RetryPolicy, StateCounts, StateKind, TableError, Task,
+    TaskEvent, TaskId, TaskTable, Timestamp, TransitionError, WorkerId, proto,
 };
 use prost::Message;
 use rand::rngs::StdRng;
@@ -57,6 +57,12 @@ const GIVE_UP_MS: i64 = 24 * 3_600_000;
 pub const RPC_FAILED_PREFIX: &str = "RunTask to ";
 /// The error of the attempts that were active on a worker when it died.
 pub const WORKER_DIED_ERROR: &str = "heartbeat lost";
+/// The reason of the tasks the user cancelled.
+pub const CANCEL_REASON: &str = "cancelled by the user";
+/// The reason of the attempts the scheduler preempted for the priority job.
+pub const PREEMPT_REASON: &str = "preempted for prod/serving";
+/// What a worker says when it confirms it stopped an attempt it was told to stop.
+pub const STOPPED_ERROR: &str = "stopped as the controller asked";
 
 /// How long a worker takes to confirm a task it was sent, to build it, and to run it.
 const CONFIRM_MS: Range<i64> = 20..200;
@@ -72,6 +78,8 @@ const RESTART_MS: Range<i64> = 10_000..30_000;
 const P_DISPATCH_FAILS: f64 = 0.02;
 const P_NEVER_CONFIRMS: f64 = 0.01;
 const P_EXITS_NON_ZERO: f64 = 0.05;
+/// Members of each coscheduled job.
+pub const GANG_SIZE: u32 = 8;
 const P_BUILDS_FIRST: f64 = 0.5;
 const P_DELIVERED_TWICE: f64 = 0.03;
 const P_DELIVERED_LATE: f64 = 0.01;
@@ -91,6 +99,14 @@ pub struct Job {
     pub oversized: bool,
     /// The user cancels it when half the cluster's tasks have ended.
     pub cancelled: bool,
+    /// The high-priority job: it arrives when a tenth of the cluster's tasks have ended, and
+    /// the scheduler preempts running tasks of the lowest-priority job to make room for it.
+    pub priority: bool,
+    /// Its tasks run only once it has arrived.
+    pub lowest_priority: bool,
+    /// Its task 0 exits non-zero until it has failed this many times (a bad input shard): how
+    /// the gangs show their rule whatever the seed.
+    pub fail_first: u32,
 }
 
 impl Job {
@@ -116,8 +132,8 @@ pub struct Stats {
     /// Reports about an attempt that is not the task's current one, or that has closed.
     pub stale_rejected: u64,
     /// Any other rejected event: from the wrong worker, a regression, time going backwards. The
-    /// simulation is not expected to cause any (a late report arrives after its attempt closed,
-    /// which makes it stale); the report prints the figure so that one would show.
+    /// simulation causes only regressions, rarely: a BUILDING report delivered late, after the
+    /// RUNNING one, while the attempt still runs (a late report about a closed attempt is stale).
     pub other_rejected: u64,
     /// Reports the workers were to send, each copy of a report delivered twice counted.
     pub reports_queued: u64,
@@ -137,6 +153,17 @@ pub struct Stats {
     pub dispatch_worker_died: u64,
     /// ... because the dispatch deadline passed (`TaskTable::expire_assigned`).
     pub dispatch_deadline_requeued: u64,
+    /// Running tasks the scheduler preempted for the priority job (`TaskEvent::Preempt`).
+    pub scheduler_preemptions: u64,
+    /// Changes beyond the tasks the controller named: gang siblings stopped or requeued with
+    /// a member, and tasks killed because their job ended.
+    pub follow_on_changes: u64,
+    /// Stop orders the controller sent to workers for attempts it ended (a kill, a preemption,
+    /// a gang stop); each worker answers KILLED, which the table absorbs as a duplicate.
+    pub stop_orders: u64,
+    /// Checks, after every call with a gang trigger, that no member of the gang is active (and,
+    /// if the trigger ended for good, none is left to run). Counted so a run shows they happened.
+    pub gang_checks: u64,
     pub worker_deaths: u64,
     pub peak_assigned: usize,
     /// The state counts when ASSIGNED peaked, and when that was.
@@ -306,7 +333,10 @@ struct Cluster {
     wire: Vec<u8>,
     stats: Stats,
     now: i64,
-    /// Mismatches between the scheduler's free slots and the table's worker loads.
+    /// When the priority job arrived.
+    arrived_at: Option<i64>,
+    /// Mismatches between the scheduler's free slots and the table's worker loads, and gangs
+    /// found partly running after a trigger.
     audit: Vec<String>,
 }
 
@@ -331,6 +361,9 @@ pub fn run(config: &Config, progress: &mut dyn FnMut(usize, usize)) -> Outcome {
         if !cancelled && cluster.unfinished() * 2 <= total {
             cluster.cancel_jobs();
             cancelled = true;
+        }
+        if cluster.arrived_at.is_none() && cluster.unfinished() * 10 <= total * 9 {
+            cluster.priority_job_arrives();
         }
         cluster.schedule();
         let assigned = cluster.table.counts().get(StateKind::Assigned);
@@ -373,24 +406,58 @@ impl Cluster {
     fn new(config: &Config) -> Cluster {
         let mut table = TaskTable::with_capacity(config.tasks);
         let mut jobs = Vec::new();
-        // Eight jobs share the tasks; the oversized job gets 1% of them.
+        // The priority job gets 2% of the tasks, the oversized job 1%, two gangs GANG_SIZE each,
+        // and seven ordinary jobs share the rest. The priority job is inserted first, so its
+        // tasks head the pending queue once it arrives.
+        let priority = (config.tasks / 50).max(1);
         let oversized = (config.tasks / 100).max(1);
-        let regular = config.tasks.saturating_sub(oversized);
-        let shapes: [(&str, u32, u32, bool); 7] = [
-            ("train/resnet", 2, 0, false),
-            ("train/bert", 2, 1, false),
-            ("eval/nightly", 0, 0, false),
-            ("sweep/lr", 1, 0, true),
-            ("etl/ingest", 3, 2, false),
-            ("etl/index", 1, 0, false),
-            ("batch/render", 2, 5, false),
+        let gangs = 2 * GANG_SIZE as usize;
+        let regular = config
+            .tasks
+            .saturating_sub(priority + oversized + gangs)
+            .max(7);
+        jobs.push(Job {
+            priority: true,
+            ..make_job("prod/serving", priority, 1, 100, (priority / 50) as u32)
+        });
+        // (name, failure retries, preemption retries, failures tolerated per thousand, cancelled)
+        let shapes: [(&str, u32, u32, usize, bool); 7] = [
+            // The lowest priority, with no preemption to spare: the tasks the priority job
+            // preempts end PREEMPTED. First in the queue, so it runs when the priority job comes.
+            ("batch/render", 2, 0, 50, false),
+            ("sweep/lr", 1, 100, 10, true),
+            ("train/resnet", 2, 100, 10, false),
+            ("train/bert", 2, 100, 10, false),
+            // Tolerates no failure: it ends at its first, and the table stops the rest of it.
+            ("eval/nightly", 0, 100, 0, false),
+            ("etl/ingest", 3, 100, 20, false),
+            ("etl/index", 1, 100, 10, false),
         ];
-        for (n, (name, retries, tolerated, cancelled)) in shapes.into_iter().enumerate() {
+        for (n, (name, retries, preemptions, per_mille, cancelled)) in
+            shapes.into_iter().enumerate()
+        {
             let size = regular / shapes.len() + usize::from(n < regular % shapes.len());
-            jobs.push(make_job(name, size, retries, tolerated, false, cancelled));
+            let tolerated = u32::try_from(size * per_mille / 1_000).unwrap_or(u32::MAX);
+            let mut job = make_job(name, size, retries, preemptions, tolerated);
+            job.cancelled = cancelled;
+            job.lowest_priority = name == "batch/render";
+            jobs.push(job);
         }
-        jobs.push(make_job("gpu/oversized", oversized, 0, 0, true, false));
+        jobs.push(Job {
+            oversized: true,
+            ..make_job("gpu/oversized", oversized, 0, 100, 0)
+        });
+        // Two gangs whose task 0 fails: one with retries (each failure requeues the gang, which
+        // comes back and succeeds), one without (the failure brings the gang down).
+        for (name, retries, fail_first) in [("tpu/slice-a", 3, 2), ("tpu/slice-b", 0, 1)] {
+            let mut job = make_job(name, GANG_SIZE as usize, retries, 100, 0);
+            job.policy.coscheduled = true;
+            job.fail_first = fail_first;
+            jobs.push(job);
+        }
         for job in &jobs {
+            // The controller tells the table each job's policy: its gang and job-end rules apply.
+            table.set_job_policy(job.id.clone(), job.policy);
             for id in job.task_ids() {
                 if let Err(err) = table.insert(Task::new(id, job.retry)) {
                     panic!("{err}");
@@ -429,6 +496,7 @@ impl Cluster {
             wire: Vec::new(),
             stats: Stats::default(),
             now: 0,
+            arrived_at: None,
             audit: Vec::new(),
         }
     }
@@ -447,12 +515,14 @@ impl Cluster {
         Timestamp::from_millis(self.now)
     }
 
-    /// Applies an event and counts what became of it. Returns the change it made, if any.
+    /// Applies an event and counts what became of it. Returns the change it made to the task it
+    /// names, if any; the tasks the job's rules changed with it are handled by `after`.
     fn apply(&mut self, id: &TaskId, event: TaskEvent) -> Option<(StateKind, StateKind)> {
         self.stats.events += 1;
         match self.table.apply(id, event) {
             Ok(changes) => {
-                let step = changes.get(id)?;
+                self.after(&changes, 1);
+                let (_, step) = changes.first()?;
                 if step.changed() {
                     self.stats.changes += 1;
                     Some((step.from, step.to))
@@ -472,22 +542,95 @@ impl Cluster {
         }
     }
 
+    /// What a controller does after a table call: frees the workers of every attempt the call
+    /// closed, tells the worker to stop each attempt the controller itself ended (a kill, a
+    /// preemption, a gang stop) and queues its KILLED answer, and checks the gangs the call
+    /// touched. `named` is how many of the changes, first in the list, the caller named; the
+    /// rest followed from the job's rules.
+    fn after(&mut self, changes: &Changes, named: usize) {
+        self.stats.follow_on_changes += changes.len().saturating_sub(named) as u64;
+        let mut gangs = Vec::new();
+        for (id, step) in changes.iter() {
+            if !step.from.is_active() || step.to.is_active() {
+                continue;
+            }
+            let Some(attempt) = self.table.get(id).and_then(AnyTask::current_attempt) else {
+                continue;
+            };
+            let Some(&worker) = self.worker_index.get(attempt.worker()) else {
+                continue;
+            };
+            let told_to_stop = match attempt.state() {
+                StateKind::Killed => !attempt.is_killed_on_worker(),
+                StateKind::CoschedFailed => true,
+                StateKind::Preempted => attempt.error() == Some(PREEMPT_REASON),
+                _ => false,
+            };
+            let attempt_id = attempt.id().get();
+            let attempt_state = attempt.state();
+            self.touch(worker);
+            let Some(job) = self.jobs.iter().position(|job| job.id == *id.job()) else {
+                continue;
+            };
+            if told_to_stop {
+                self.stop_order(worker, job, id.index(), attempt_id);
+            }
+            // A gang trigger: the attempt ended other than SUCCEEDED, other than by the
+            // controller, and not as a sibling.
+            let trigger = !told_to_stop && !matches!(attempt_state, StateKind::Succeeded);
+            if trigger && self.jobs.get(job).is_some_and(|job| job.policy.coscheduled) {
+                gangs.push((job, step.to.is_terminal()));
+            }
+        }
+        for (job, ended) in gangs {
+            self.check_gang(job, ended);
+        }
+    }
+
+    /// The worker stops the attempt and answers KILLED a confirmation's time later: a duplicate
+    /// for the table, which recorded the stop first.
+    fn stop_order(&mut self, worker: usize, job: usize, task: u32, attempt: u32) {
+        let Some(incarnation) = self.workers.get(worker).map(|from| from.incarnation) else {
+            return;
+        };
+        self.stats.stop_orders += 1;
+        let sent_at = self.now + self.rng.random_range(CONFIRM_MS);
+        self.send(InFlight {
+            deliver_at: sent_at,
+            sequence: 0,
+            sent_at,
+            worker,
+            incarnation,
+            job,
+            task,
+            attempt,
+            state: proto::TaskState::Killed,
+            exit_code: 0,
+        });
+    }
+
+    /// A gang is never partly running after a trigger: once a call requeued or ended a member
+    /// (other than by success or the controller's own stop), no member is active, and if the
+    /// member ended for good, every member has ended. O(gang), after such calls only.
+    fn check_gang(&mut self, job: usize, ended: bool) {
+        let Some(id) = self.jobs.get(job).map(|job| job.id.clone()) else {
+            return;
+        };
+        self.stats.gang_checks += 1;
+        let states: Vec<StateKind> = self.table.tasks_of(&id).map(AnyTask::state).collect();
+        let partly = states.iter().any(|state| state.is_active())
+            || (ended && states.iter().any(|state| !state.is_terminal()));
+        if partly && self.audit.len() < 20 {
+            self.audit.push(format!(
+                "at {} ms gang {id} is partly running after a trigger: {states:?}",
+                self.now
+            ));
+        }
+    }
+
     /// Notes that the worker's load or health changed: the scheduler re-reads it next time.
     fn touch(&mut self, worker: usize) {
         self.slots.dirty.push(worker);
-    }
-
-    /// Notes the worker of the task's current attempt, which the task has just left.
-    fn touch_worker_of(&mut self, id: &TaskId) {
-        let worker = self
-            .table
-            .get(id)
-            .and_then(AnyTask::current_attempt)
-            .and_then(|attempt| self.worker_index.get(attempt.worker()))
-            .copied();
-        if let Some(worker) = worker {
-            self.touch(worker);
-        }
     }
 
     /// Re-reads the free slots of the workers that changed since the last time, and of the dead
@@ -559,7 +702,10 @@ impl Cluster {
             let Some(job) = jobs.iter().position(|job| &job.id == task.id().job()) else {
                 continue;
             };
-            if jobs.get(job).is_none_or(|job| job.oversized) {
+            if jobs
+                .get(job)
+                .is_none_or(|job| job.oversized || (job.priority && self.arrived_at.is_none()))
+            {
                 continue;
             }
             let next = slots.available.range(slots.next..).next();
@@ -635,7 +781,13 @@ impl Cluster {
         }
         self.send(report(proto::TaskState::Running, at, 0));
         at += self.rng.random_range(RUN_MS);
-        if self.rng.random_bool(P_EXITS_NON_ZERO) {
+        let failures = self.table.get(id).map_or(0, AnyTask::failure_count);
+        let bad_shard = id.index() == 0
+            && self
+                .jobs
+                .get(job)
+                .is_some_and(|job| failures < job.fail_first);
+        if self.rng.random_bool(P_EXITS_NON_ZERO) || bad_shard {
             let exit = self.rng.random_range(1..128);
             self.send(report(proto::TaskState::Failed, at, exit));
         } else {
@@ -691,6 +843,9 @@ impl Cluster {
         if sent.exit_code != 0 {
             let _ = write!(report.error, "exit {}", sent.exit_code);
         }
+        if sent.state == proto::TaskState::Killed {
+            report.error.push_str(STOPPED_ERROR);
+        }
         report.finished_at_ms = if terminal { sent.sent_at } else { 0 };
         report.attempt_id = i32::try_from(sent.attempt).unwrap_or(i32::MAX);
         if let Err(err) = report.encode(&mut self.wire) {
@@ -717,13 +872,8 @@ impl Cluster {
             let received_at = Timestamp::from_millis(report.deliver_at);
             match TaskEvent::decode_report(&self.wire, received_at) {
                 Ok((id, event)) => {
-                    // An accepted report comes from the worker that holds the attempt.
-                    if self
-                        .apply(&id, event)
-                        .is_some_and(|(from, to)| from.is_active() && !to.is_active())
-                    {
-                        self.touch(report.worker);
-                    }
+                    // `after` frees the worker of every attempt the report closed.
+                    self.apply(&id, event);
                 }
                 Err(err) => panic!("a well-formed report failed to decode: {err}"),
             }
@@ -754,27 +904,65 @@ impl Cluster {
             .push(Reverse((self.now + restart, index)));
         self.touch(index);
         self.stats.worker_deaths += 1;
-        let changed = self.table.worker_lost(&id, WORKER_DIED_ERROR, self.now());
-        self.stats.events += changed.len() as u64;
-        self.stats.changes += changed.len() as u64;
-        let requeued = changed
-            .iter()
-            .filter(|(_, step)| step.from == StateKind::Assigned)
-            .count() as u64;
+        // The tasks the call names: those active on the worker now. Each that is still active
+        // on it when its turn comes gets its own `WorkerLost`; the others were moved first by a
+        // gang sibling on the same worker, and count as follow-on changes.
+        let on_worker: Vec<(TaskId, u32)> = self
+            .table
+            .tasks_on(&id)
+            .filter_map(|task| {
+                let attempt = self.table.get(task)?.current_attempt()?.id().get();
+                Some((task.clone(), attempt))
+            })
+            .collect();
+        let changes = self.table.worker_lost(&id, WORKER_DIED_ERROR, self.now());
+        let lost_here = |table: &TaskTable, task: &TaskId, attempt: u32| {
+            table
+                .get(task)
+                .and_then(|task| task.attempts().get(attempt as usize))
+                .is_some_and(|closed| closed.error() == Some(WORKER_DIED_ERROR))
+        };
+        let mut named = 0;
+        let mut requeued = 0;
+        for (task, attempt) in &on_worker {
+            if lost_here(&self.table, task, *attempt) {
+                named += 1;
+                let assigned = self
+                    .table
+                    .get(task)
+                    .and_then(|task| task.attempts().get(*attempt as usize))
+                    .is_some_and(|closed| closed.started_at().is_none());
+                requeued += u64::from(assigned);
+            }
+        }
+        self.stats.events += named as u64;
+        self.stats.changes += named as u64;
         self.stats.dispatch_failures_requeued += requeued;
         self.stats.dispatch_worker_died += requeued;
+        self.after(&changes, named);
     }
 
     /// The dispatch deadline: ASSIGNED tasks their workers never confirmed are requeued.
     fn expire_dispatch_deadline(&mut self) {
-        let expired = self.table.expire_assigned(
+        let changes = self.table.expire_assigned(
             self.now(),
             Duration::from_millis(DISPATCH_DEADLINE_MS as u64),
         );
-        for (id, _) in &expired {
-            self.touch_worker_of(id);
-        }
-        let expired = expired.len() as u64;
+        // The tasks whose own deadline passed closed their attempt with its error; the others
+        // in the list are gang siblings or tasks of a job that ended.
+        let expired = changes
+            .iter()
+            .filter(|(id, _)| {
+                self.table
+                    .get(id)
+                    .and_then(AnyTask::current_attempt)
+                    .is_some_and(|attempt| {
+                        attempt.error() == Some(iris_task::DISPATCH_DEADLINE_ERROR)
+                    })
+            })
+            .count();
+        self.after(&changes, expired);
+        let expired = expired as u64;
         self.stats.events += expired;
         self.stats.changes += expired;
         self.stats.dispatch_deadline_requeued += expired;
@@ -791,17 +979,57 @@ impl Cluster {
         );
     }
 
-    /// The user cancels: every task of the job that has not ended is killed.
+    /// The user cancels: every task of the job that has not ended is killed
+    /// (`TaskTable::kill_job`), each a controller event.
     fn cancel_jobs(&mut self) {
         let at = self.now();
-        self.for_tasks_of(
-            |job| job.cancelled,
-            |state| !state.is_terminal(),
-            || TaskEvent::Kill {
-                reason: "cancelled by the user".to_owned(),
-                at,
-            },
-        );
+        let cancelled: Vec<JobId> = self
+            .jobs
+            .iter()
+            .filter(|job| job.cancelled)
+            .map(|job| job.id.clone())
+            .collect();
+        for job in cancelled {
+            let changes = self.table.kill_job(&job, CANCEL_REASON, at);
+            self.stats.events += changes.len() as u64;
+            self.stats.changes += changes.len() as u64;
+            self.after(&changes, changes.len());
+        }
+    }
+
+    /// The priority job arrives: the scheduler preempts as many running tasks of the
+    /// lowest-priority job as the new job has tasks, and the freed slots go to the new job, whose
+    /// tasks head the pending queue.
+    fn priority_job_arrives(&mut self) {
+        self.arrived_at = Some(self.now);
+        let wanted: usize = self
+            .jobs
+            .iter()
+            .filter(|job| job.priority)
+            .map(|job| job.size as usize)
+            .sum();
+        let victims: Vec<TaskId> = self
+            .jobs
+            .iter()
+            .filter(|job| job.lowest_priority)
+            .flat_map(|job| {
+                self.table
+                    .tasks_of(&job.id)
+                    .filter(|task| task.state() == StateKind::Running)
+                    .map(|task| task.id().clone())
+                    .collect::<Vec<_>>()
+            })
+            .take(wanted)
+            .collect();
+        for id in victims {
+            let event = TaskEvent::Preempt {
+                reason: PREEMPT_REASON.to_owned(),
+                at: self.now(),
+            };
+            if self.apply(&id, event).is_some() {
+                self.stats.scheduler_preemptions += 1;
+            }
+        }
     }
 
     /// Applies `event()` to every task in a state `eligible`, of the jobs `chosen`.
@@ -818,28 +1046,19 @@ impl Cluster {
             .flat_map(Job::task_ids)
             .collect();
         for id in ids {
+            // A task the job-end rule stopped since the list was made is no longer eligible.
             if self
                 .table
                 .get(&id)
                 .is_some_and(|task| eligible(task.state()))
-                && self
-                    .apply(&id, event())
-                    .is_some_and(|(from, to)| from.is_active() && !to.is_active())
             {
-                self.touch_worker_of(&id);
+                self.apply(&id, event());
             }
         }
     }
 }
 
-fn make_job(
-    name: &str,
-    size: usize,
-    retries: u32,
-    tolerated: u32,
-    oversized: bool,
-    cancelled: bool,
-) -> Job {
+fn make_job(name: &str, size: usize, retries: u32, preemptions: u32, tolerated: u32) -> Job {
     let id = job_id(name);
     Job {
         id,
@@ -849,11 +1068,14 @@ fn make_job(
         },
         retry: RetryPolicy {
             max_retries_failure: retries,
-            ..RetryPolicy::default()
+            max_retries_preemption: preemptions,
         },
         size: u32::try_from(size).unwrap_or_else(|_| panic!("{name}: {size} tasks")),
-        oversized,
-        cancelled,
+        oversized: false,
+        cancelled: false,
+        priority: false,
+        lowest_priority: false,
+        fail_first: 0,
     }
 }
 
@@ -878,7 +1100,31 @@ pub fn check_invariants(table: &TaskTable, jobs: &[Job]) -> Vec<String> {
         }
         let policy = task.policy();
         let failed = u32::from(task.state() == StateKind::Failed);
-        let lost = u32::from(task.state() == StateKind::WorkerFailed);
+        let lost = u32::from(matches!(
+            task.state(),
+            StateKind::WorkerFailed | StateKind::Preempted
+        ));
+        // No gang sibling is charged: recounted from the attempts, COSCHED_FAILED ones never
+        // count, and never read as a worker failure.
+        let worker_side = |attempt: &iris_task::Attempt| match attempt.state() {
+            StateKind::WorkerFailed | StateKind::Preempted => true,
+            StateKind::Killed => attempt.is_killed_on_worker(),
+            _ => false,
+        };
+        let charged = task
+            .attempts()
+            .iter()
+            .filter(|attempt| worker_side(attempt) && attempt.started_at().is_some())
+            .count();
+        let sibling_charged = task.attempts().iter().any(|attempt| {
+            attempt.state() == StateKind::CoschedFailed && attempt.is_worker_failure()
+        });
+        if charged != task.preemption_count() as usize || sibling_charged {
+            violations.push(format!(
+                "task {id}: {} preemptions charged, {charged} recounted",
+                task.preemption_count()
+            ));
+        }
         if task.failure_count() > policy.max_retries_failure + failed {
             violations.push(format!("task {id} failed {} times", task.failure_count()));
         }

@@ -2,7 +2,12 @@
 //! RunTask RPCs that fail, workers that never confirm (the dispatch deadline requeues their
 //! tasks), tasks that exit non-zero, workers lost while tasks run, a job cancelled midway, a job
 //! no worker can fit (its scheduling deadline passes), and worker reports sent as
-//! `ReportTaskStateRequest` bytes that arrive twice or late.
+//! `ReportTaskStateRequest` bytes that arrive twice or late. And today's Iris: a high-priority
+//! job arrives and the scheduler preempts running tasks of the lowest-priority job for it; two
+//! coscheduled jobs (gangs) whose bad shard fails, one requeued with its gang until it succeeds,
+//! one brought down with it (COSCHED_FAILED); jobs that end (a failure beyond their tolerance,
+//! the scheduling deadline, the user's cancel) stop their other tasks; every attempt the
+//! controller stops is answered KILLED by its worker, a duplicate the table absorbs.
 //!
 //! ```text
 //! cargo run --release --example simulate [-- --tasks N --workers N --seed N --html PATH]

@@ -20,12 +20,66 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// The job's state as the report and the dashboard derive it.
+/// The job's state as the report and the dashboard show it: the table's, under the policy the
+/// controller told it.
 pub fn job_state(outcome: &Outcome, job: &Job) -> JobState {
     outcome
         .table
-        .job_counts(&job.id)
-        .map_or(JobState::Pending, |counts| counts.job_state(&job.policy))
+        .job_state(&job.id)
+        .unwrap_or(JobState::Pending)
+}
+
+/// What the final table shows of the rules of 0.2, recounted from the tasks.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Follow {
+    /// Attempts closed PREEMPTED by the scheduler (for the priority job).
+    pub preempted: u64,
+    /// Attempts closed COSCHED_FAILED after which their task went on: requeued with its gang.
+    pub requeued_with_gang: u64,
+    /// Tasks that ended COSCHED_FAILED: stopped with their gang.
+    pub stopped_with_gang: u64,
+    /// Tasks killed because their job ended (reason `job <id> ended <state>`).
+    pub stopped_with_job: u64,
+    /// Tasks the user cancelled.
+    pub cancelled: u64,
+}
+
+impl Follow {
+    pub fn of(outcome: &Outcome) -> Follow {
+        let mut follow = Follow::default();
+        for task in outcome.table.iter() {
+            let attempts = task.attempts();
+            for (n, attempt) in attempts.iter().enumerate() {
+                let last = n + 1 == attempts.len();
+                follow.preempted += u64::from(
+                    attempt.state() == StateKind::Preempted
+                        && attempt.error() == Some(crate::cluster::PREEMPT_REASON),
+                );
+                let went_on = !last
+                    || task.state() == StateKind::Pending
+                    || (task.state() == StateKind::CoschedFailed && ended_while_pending(task));
+                follow.requeued_with_gang +=
+                    u64::from(attempt.state() == StateKind::CoschedFailed && went_on);
+            }
+            follow.stopped_with_gang += u64::from(task.state() == StateKind::CoschedFailed);
+            let error = iris_task::proto::TaskStatus::from(task).error;
+            if task.state() == StateKind::Killed {
+                follow.stopped_with_job += u64::from(error.starts_with("job "));
+                follow.cancelled += u64::from(error == crate::cluster::CANCEL_REASON);
+            }
+        }
+        follow
+    }
+}
+
+/// A terminal task that ended while pending: its own finish is not its last attempt's.
+fn ended_while_pending(task: &iris_task::AnyTask) -> bool {
+    let status = iris_task::proto::TaskStatus::from(task);
+    let last = task.current_attempt();
+    last.is_none_or(|attempt| {
+        attempt.finished_at().map(|at| at.as_millis()) != status.finished_at_ms
+            || attempt.error().unwrap_or("") != status.error
+    })
 }
 
 /// Events per second of wall time, setup included.
@@ -78,14 +132,14 @@ pub fn report(outcome: &Outcome) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{:<16} {:>7}  {:<14} succeeded / failed / killed / worker_failed / unschedulable",
+        "\n{:<16} {:>7}  {:<14} succeeded / failed / killed / worker_failed / unschedulable / preempted / cosched_failed",
         "job", "tasks", "state"
     );
     for job in &outcome.jobs {
         let counts = table.job_counts(&job.id).cloned().unwrap_or_default();
         let _ = writeln!(
             out,
-            "{:<16} {:>7}  {:<14} {} / {} / {} / {} / {}",
+            "{:<16} {:>7}  {:<14} {} / {} / {} / {} / {} / {} / {}",
             job.id.as_str(),
             thousands(u64::from(job.size)),
             job_state(outcome, job).label(),
@@ -94,6 +148,8 @@ pub fn report(outcome: &Outcome) -> String {
             counts.get(StateKind::Killed),
             counts.get(StateKind::WorkerFailed),
             counts.get(StateKind::Unschedulable),
+            counts.get(StateKind::Preempted),
+            counts.get(StateKind::CoschedFailed),
         );
     }
     let _ = writeln!(
@@ -112,6 +168,21 @@ pub fn report(outcome: &Outcome) -> String {
         thousands(stats.dispatch_worker_died),
     );
     let _ = writeln!(out, "worker deaths {}", thousands(stats.worker_deaths));
+    let follow = Follow::of(outcome);
+    let _ = writeln!(
+        out,
+        "scheduler preemptions {} for the priority job; stop orders {}, each answered KILLED by its worker",
+        thousands(follow.preempted),
+        thousands(stats.stop_orders),
+    );
+    let _ = writeln!(
+        out,
+        "gangs: {} sibling attempts requeued with a member, {} tasks stopped with their gang; {} tasks stopped because their job ended; {} cancelled",
+        thousands(follow.requeued_with_gang),
+        thousands(follow.stopped_with_gang),
+        thousands(follow.stopped_with_job),
+        thousands(follow.cancelled),
+    );
     let _ = writeln!(
         out,
         "events {}: {} changed a task, {} duplicates absorbed, {} stale rejected, {} other rejected",
@@ -132,7 +203,8 @@ pub fn report(outcome: &Outcome) -> String {
     if outcome.violations.is_empty() {
         let _ = writeln!(
             out,
-            "\ninvariants hold: every task terminal, no attempt left open, counts equal a recount, no budget exceeded, free slots equal the table's loads"
+            "\ninvariants hold: every task terminal, no attempt left open, counts equal a recount, no budget exceeded, no gang sibling charged, no gang partly running after a trigger ({} checks), free slots equal the table's loads",
+            thousands(stats.gang_checks)
         );
     } else {
         let _ = writeln!(out, "\nINVARIANTS BROKEN ({}):", outcome.violations.len());
