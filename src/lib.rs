@@ -15,6 +15,8 @@
 //!    │  └──── retry (budget left) ◀────┴──────────────────┘
 //!    └── scheduling timeout ──▶ UNSCHEDULABLE
 //!   kill: PENDING | ASSIGNED | BUILDING | RUNNING ──▶ KILLED
+//!   preempt: ASSIGNED ──▶ PENDING (free) · BUILDING | RUNNING ──▶ PENDING or PREEMPTED (budget)
+//!   a gang member ends: PENDING | ASSIGNED | BUILDING | RUNNING ──▶ COSCHED_FAILED
 //! ```
 //!
 //! # Why ASSIGNED exists
@@ -125,36 +127,154 @@
 //! # A controller loop: `TaskTable`
 //!
 //! [`TaskTable`] keeps a controller's tasks. Its [`pending`](TaskTable::pending) view yields
-//! `&Task<Pending>` only, oldest first, so an assigned task never reaches the scheduler;
+//! `&Task<Pending>` only, oldest first, so an assigned task never reaches the scheduler, and
+//! [`schedule`](TaskTable::schedule) assigns the tasks a closure picks workers for, through the
+//! table (assigning a clone of a borrowed task would change a copy the table never sees);
 //! [`worker_lost`](TaskTable::worker_lost) fails every task on a dead worker;
-//! [`expire_assigned`](TaskTable::expire_assigned) is the dispatch deadline; and
-//! [`counts`](TaskTable::counts) are kept up to date on every change.
+//! [`expire_assigned`](TaskTable::expire_assigned) is the dispatch deadline;
+//! [`counts`](TaskTable::counts) are kept up to date on every change; and every call that changes
+//! tasks returns [`Changes`]: each task it changed, in order, with its state before and after.
 //!
 //! ```
 //! use std::time::Duration;
-//! use iris_task::{JobId, JobPolicy, JobState, RetryPolicy, StateKind, Task, TaskId, TaskTable,
-//!     Timestamp, WorkerId};
+//! use iris_task::{JobId, JobState, RetryPolicy, StateKind, Task, TaskId, TaskTable, Timestamp,
+//!     WorkerId};
 //!
 //! let job = JobId::new("train")?;
 //! let mut table = TaskTable::new();
 //! for index in 0..4 {
 //!     table.insert(Task::new(TaskId::new(job.clone(), index), RetryPolicy::default()))?;
 //! }
-//! let workers = [WorkerId::new("w1")?, WorkerId::new("w2")?];
 //!
-//! // Schedule: match the oldest pending tasks to the workers.
-//! let picked: Vec<TaskId> = table.pending().take(2).map(|task| task.id().clone()).collect();
-//! for (id, worker) in picked.iter().zip(&workers) {
-//!     table.assign(id, worker.clone(), Timestamp::from_millis(100))?;
-//! }
+//! // Schedule: two free slots, w1 then w2; the oldest pending tasks get them.
+//! let mut free = vec![WorkerId::new("w1")?, WorkerId::new("w2")?].into_iter();
+//! let assigned = table.schedule(Timestamp::from_millis(100), |_task| free.next());
+//! assert_eq!(assigned.len(), 2);
 //! assert_eq!(table.counts().get(StateKind::Assigned), 2);
 //!
 //! // Neither worker confirms: after the dispatch deadline both tasks are requeued, free of
 //! // charge, at the back of the queue.
 //! let requeued = table.expire_assigned(Timestamp::from_millis(30_101), Duration::from_secs(30));
 //! assert_eq!(requeued.len(), 2);
+//! assert!(requeued.iter().all(|(_, step)| step.from == StateKind::Assigned && step.to == StateKind::Pending));
 //! assert_eq!(table.pending().count(), 4);
-//! assert_eq!(table.job_counts(&job).unwrap().job_state(&JobPolicy::default()), JobState::Pending);
+//! // The job has started: it reads RUNNING while its tasks wait for their retry.
+//! assert_eq!(table.job_state(&job), Some(JobState::Running));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Today's Iris: preemption, gangs, MISSING
+//!
+//! Iris grew after ASSIGNED, and so did the crate (release 0.2): **PREEMPTED** (wire 10), for a
+//! task whose resources the scheduler or the cluster took back once too often;
+//! **COSCHED_FAILED** (11), for the members of a coscheduled job (a gang) stopped because one of
+//! them ended for good; and **MISSING** (12), which a worker reports for an attempt it has no
+//! record of, and which is never stored. The rules are in [The rules](#the-rules) below.
+//!
+//! **Preemption.** [`Task::<Assigned>::preempt`] requeues free of charge; on an executing task,
+//! `preempt` returns a [`Retry<Preempted>`](Retry): requeued while the preemption budget lasts,
+//! PREEMPTED after. A worker may report PREEMPTED (an eviction it saw) with the same effect.
+//!
+//! ```
+//! use iris_task::{JobId, Retry, RetryPolicy, StateKind, Task, TaskId, Timestamp, WorkerId};
+//!
+//! let at = Timestamp::from_millis;
+//! let once = RetryPolicy { max_retries_preemption: 1, ..RetryPolicy::default() };
+//! let task = Task::new(TaskId::new(JobId::new("batch")?, 0), once);
+//!
+//! // Preempted before the worker confirmed it: free.
+//! let task = task.assign(WorkerId::new("w1")?, at(1)).preempt("prod needs w1", at(2));
+//! // Preempted while running: the budget pays, and the compiler makes us look at the outcome.
+//! let task = match task.assign(WorkerId::new("w2")?, at(3)).start(at(4)).preempt("prod needs w2", at(5)) {
+//!     Retry::Requeued(task) => task,
+//!     Retry::Exhausted(_) => unreachable!("one preemption is allowed"),
+//! };
+//! assert_eq!(task.preemption_count(), 1);
+//! let Retry::Exhausted(ended) = task.assign(WorkerId::new("w3")?, at(6)).start(at(7)).preempt("again", at(8)) else {
+//!     unreachable!("the second spends the budget");
+//! };
+//! assert_eq!(ended.state(), StateKind::Preempted);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! **Kills the worker made, and MISSING.** A KILLED report is a *worker-side ending* (an OOM
+//! killer, a node drain): it spends the preemption budget once started, and a task that runs out
+//! ends WORKER_FAILED, not KILLED. MISSING ends the open attempt WORKER_FAILED with the error
+//! [`MISSING_ERROR`]. So record your own [`Kill`](TaskEvent::Kill) or
+//! [`Preempt`](TaskEvent::Preempt) *before* telling a worker to stop: its KILLED answer is then a
+//! duplicate, accepted and ignored.
+//!
+//! ```
+//! use iris_task::{AnyTask, AttemptId, JobId, MISSING_ERROR, RetryPolicy, StateKind, Task, TaskEvent,
+//!     TaskId, Timestamp, WorkerId, WorkerReport};
+//!
+//! let w1 = WorkerId::new("w1")?;
+//! let report = |report, ms| TaskEvent::Report {
+//!     worker: WorkerId::new("w1").unwrap(),
+//!     attempt: AttemptId::new(0),
+//!     report,
+//!     at: Timestamp::from_millis(ms),
+//! };
+//! let running = || -> Result<AnyTask, Box<dyn std::error::Error>> {
+//!     let task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default());
+//!     Ok(task.assign(WorkerId::new("w1")?, Timestamp::from_millis(1)).start(Timestamp::from_millis(2)).into())
+//! };
+//!
+//! // The controller preempts first, then tells w1 to stop: w1's KILLED is a duplicate.
+//! let mut task = running()?;
+//! task.apply(TaskEvent::Preempt { reason: "priority".into(), at: Timestamp::from_millis(3) })?;
+//! let answer = task.apply(report(WorkerReport::Killed { error: "stopped".into() }, 4))?;
+//! assert!(!answer.changed());
+//!
+//! // Unasked, the same report is a worker-side ending that the preemption budget pays for.
+//! let mut task = running()?;
+//! task.apply(report(WorkerReport::Killed { error: "OOM killer".into() }, 3))?;
+//! assert_eq!((task.state(), task.preemption_count()), (StateKind::Pending, 1));
+//!
+//! // A restarted worker has no record of the attempt.
+//! let mut task = running()?;
+//! task.apply(report(WorkerReport::Missing, 3))?;
+//! assert_eq!(task.current_attempt().and_then(|a| a.error()), Some(MISSING_ERROR));
+//! # let _ = w1;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! **Gangs and jobs that end.** Tell the table a job's [`JobPolicy`] with
+//! [`set_job_policy`](TaskTable::set_job_policy). A coscheduled job runs as a gang: when a
+//! member's attempt ends (other than SUCCEEDED or a controller's kill), its siblings follow in the
+//! same call, charged nothing: requeued with it (right after it in the queue) if it was requeued,
+//! COSCHED_FAILED if it ended for good. And any job the table knows that ends (FAILED, KILLED,
+//! UNSCHEDULABLE, WORKER_FAILED) has its remaining tasks killed, with the reason
+//! `job <id> ended <state>`. The [`Changes`] a call returns list all of it, in order.
+//!
+//! ```
+//! use iris_task::{AttemptId, JobId, JobPolicy, JobState, RetryPolicy, StateKind, Task, TaskEvent,
+//!     TaskId, TaskTable, Timestamp, WorkerId, WorkerReport};
+//!
+//! let slice = JobId::new("tpu/slice")?;
+//! let mut table = TaskTable::new();
+//! table.set_job_policy(slice.clone(), JobPolicy { coscheduled: true, ..JobPolicy::default() });
+//! let retry_once = RetryPolicy { max_retries_failure: 1, ..RetryPolicy::default() };
+//! for index in 0..3 {
+//!     table.insert(Task::new(TaskId::new(slice.clone(), index), retry_once))?;
+//! }
+//! let workers = ["w0", "w1", "w2"].map(|w| WorkerId::new(w).unwrap());
+//! let mut free = workers.clone().into_iter();
+//! table.schedule(Timestamp::from_millis(1), |_| free.next());
+//!
+//! // Member 1 exits 1: it is requeued (one retry allowed), and the gang with it.
+//! let failed = |ms| TaskEvent::Report {
+//!     worker: WorkerId::new("w1").unwrap(),
+//!     attempt: AttemptId::new(0),
+//!     report: WorkerReport::Failed { exit_code: 1, error: "exit 1".into() },
+//!     at: Timestamp::from_millis(ms),
+//! };
+//! let changes = table.apply(&TaskId::new(slice.clone(), 1), failed(5))?;
+//! let moved: Vec<(u32, StateKind)> = changes.iter().map(|(id, step)| (id.index(), step.to)).collect();
+//! assert_eq!(moved, [(1, StateKind::Pending), (0, StateKind::Pending), (2, StateKind::Pending)]);
+//! let siblings_charged: u32 = table.tasks_of(&slice).map(|task| task.preemption_count()).sum();
+//! assert_eq!(siblings_charged, 0);
+//! assert_eq!(table.job_state(&slice), Some(JobState::Running), "started, waiting to run again");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -223,13 +343,16 @@
 //! | SUCCEEDED | 4 | terminal | exited 0 |
 //! | FAILED | 5 | terminal | failed, with its failure budget spent |
 //! | KILLED | 6 | terminal | cancelled by the user or the controller |
-//! | WORKER_FAILED | 7 | terminal | its started attempts kept losing their workers, and its preemption budget is spent |
+//! | WORKER_FAILED | 7 | terminal | its started attempts kept ending on the worker side (worker lost, killed on the worker, forgotten), and its preemption budget is spent |
 //! | UNSCHEDULABLE | 8 | terminal | no worker could take it before its scheduling deadline |
 //! | ASSIGNED | 9 | active | matched to a worker, attempt open, resources committed, RunTask maybe in flight |
+//! | PREEMPTED | 10 | terminal | the scheduler or the cluster took its resources (a higher-priority task, an eviction), and its preemption budget is spent |
+//! | COSCHED_FAILED | 11 | terminal | a task of the same coscheduled job ended for good, and this one was stopped with it; no budget charged |
+//! | MISSING | 12 | report only | the worker has no record of the attempt; never a task's or an attempt's state (decoding one is an error) |
 //!
 //! *Active* states hold a worker and an open attempt; *executing* ones are active and confirmed by
 //! the worker. Terminal states accept no event (a repeated final report is absorbed as a
-//! duplicate). Numbers no state has, such as 10 from a newer peer, are decoding errors.
+//! duplicate). Numbers no state has, such as 13 from a newer peer, are decoding errors.
 //!
 //! ## Attempts
 //!
@@ -239,17 +362,27 @@
 //! *current attempt* is the last one, open or closed (`current_attempt_id` on the wire, -1 before
 //! the first assignment).
 //!
-//! ## Retry budgets
+//! ## Retry budgets: who pays
 //!
 //! A [`RetryPolicy`] allows `max_retries_failure` requeues after failures (default 0) and
-//! `max_retries_preemption` after worker losses (default 100). The counts are derived from the
-//! attempts, never stored: [`failure_count`](Task::failure_count) counts attempts that ended
-//! FAILED, [`preemption_count`](Task::preemption_count) those that ended WORKER_FAILED after they
-//! had started. When an executing attempt fails, the task is requeued if the count, this failure
-//! included, is within the budget, and ends FAILED otherwise; a lost worker does the same with
-//! the preemption budget and WORKER_FAILED. **A dispatch failure charges nothing**: a worker lost
-//! (or a RunTask RPC failed, or the dispatch deadline passed) while the task is ASSIGNED requeues
-//! it whatever the budgets say.
+//! `max_retries_preemption` after worker-side endings (default 100). The counts are derived from
+//! the attempts, never stored: [`failure_count`](Task::failure_count) counts attempts that ended
+//! FAILED; [`preemption_count`](Task::preemption_count) counts the *worker-side endings* of
+//! attempts that had started (BUILDING or RUNNING). A worker-side ending is an attempt that ended
+//! for a reason outside the task and other than a controller's kill: WORKER_FAILED (worker lost,
+//! RunTask failed, dispatch deadline, or MISSING), PREEMPTED, or a KILLED the worker reported
+//! unasked. On the wire such an attempt has `is_worker_failure = true`
+//! ([`Attempt::is_worker_failure`]).
+//!
+//! When an executing attempt fails, the task is requeued if the failure count, this one
+//! included, is within the budget, and ends FAILED otherwise. When it has a worker-side ending,
+//! the same with the preemption budget; a task that runs out ends PREEMPTED if the last ending
+//! was a preemption, WORKER_FAILED otherwise (a worker-reported KILLED too: Iris ends such a task
+//! KILLED, which makes its whole job look cancelled by a user). **A worker-side ending before the
+//! start charges nothing**: a worker lost, a RunTask RPC failed, a dispatch deadline passed, a
+//! preemption, a KILLED or a MISSING while the task is ASSIGNED requeues it whatever the budgets
+//! say. A controller's kill is not a worker-side ending; a gang sibling's COSCHED_FAILED attempt
+//! charges neither budget.
 //!
 //! ## Controller events
 //!
@@ -265,10 +398,32 @@
 //! | ASSIGNED | worker lost, report WORKER_FAILED, dispatch deadline | PENDING | closes WORKER_FAILED, never started | none |
 //! | BUILDING, RUNNING | worker lost, report WORKER_FAILED | PENDING or WORKER_FAILED | closes WORKER_FAILED | preemption |
 //! | ASSIGNED, BUILDING, RUNNING | kill | KILLED | closes KILLED | – |
+//! | ASSIGNED | preempt, report PREEMPTED, KILLED or MISSING | PENDING | closes PREEMPTED, KILLED (on the worker) or WORKER_FAILED, never started | none |
+//! | BUILDING, RUNNING | preempt, report PREEMPTED | PENDING or PREEMPTED | closes PREEMPTED | preemption |
+//! | BUILDING, RUNNING | report KILLED or MISSING | PENDING or WORKER_FAILED | closes KILLED (on the worker) or WORKER_FAILED | preemption |
+//! | PENDING or active | sibling failed | COSCHED_FAILED | an open attempt closes COSCHED_FAILED | – |
+//! | active | sibling requeued | PENDING | closes COSCHED_FAILED | – |
 //!
 //! A report may skip forward (ASSIGNED → SUCCEEDED when a short task's RUNNING report was lost):
 //! the attempt is recorded as if the skipped steps happened at the report's time. It may never go
-//! backwards (RUNNING → BUILDING).
+//! backwards (RUNNING → BUILDING). Workers report BUILDING, RUNNING, SUCCEEDED, FAILED,
+//! WORKER_FAILED, PREEMPTED, KILLED and MISSING; PENDING, ASSIGNED, UNSCHEDULABLE, COSCHED_FAILED
+//! and UNSPECIFIED in a report are decoding errors.
+//!
+//! What each closed attempt looks like, and what may follow it (the decoder checks this):
+//!
+//! | attempt closed | `is_worker_failure` | another attempt may follow | may end the task as |
+//! |---|---|---|---|
+//! | SUCCEEDED | false | no | SUCCEEDED |
+//! | FAILED | false | yes | FAILED |
+//! | WORKER_FAILED | true | yes | WORKER_FAILED (if it had started) |
+//! | PREEMPTED | true | yes | PREEMPTED (if it had started) |
+//! | KILLED by the controller | false | no | KILLED |
+//! | KILLED on the worker | true | yes | WORKER_FAILED (if it had started) |
+//! | COSCHED_FAILED | false | yes | COSCHED_FAILED |
+//!
+//! A COSCHED_FAILED task keeps its own finish time and error on the wire: when they equal its last
+//! attempt's, it ended with that attempt; otherwise it ended while pending, after it.
 //!
 //! ## How an event from the network is judged
 //!
@@ -281,9 +436,12 @@
 //! 2. a report from a worker other than the named attempt's, or the loss of a worker that does not
 //!    hold the active task → [`TransitionError::WrongWorker`]: no worker can end another worker's
 //!    attempt, even by guessing its id;
-//! 3. a report that repeats what the current attempt records (RUNNING twice, the state it closed
-//!    with) → accepted, nothing changes, the first report's exit code and error stay: at-least-once
-//!    delivery is safe, also after the task was requeued;
+//! 3. a report that repeats what the current attempt records → accepted, nothing changes, the
+//!    first report's exit code and error stay: at-least-once delivery is safe, also after the task
+//!    was requeued. For an open attempt that is BUILDING or RUNNING again; for a closed one, the
+//!    state it closed with, MISSING (the worker forgot an attempt that is over), or KILLED after a
+//!    kill, a preemption or a gang stop (the worker confirming that it stopped what it was told
+//!    to);
 //! 4. any other report about a closed attempt → [`TransitionError::StaleAttempt`], before and after
 //!    the task is reassigned alike;
 //! 5. an event the state does not allow → [`TransitionError::Illegal`]; a report that would move
@@ -296,11 +454,35 @@
 //! one before it finished; a task ends no earlier than its last attempt. The decoder checks all
 //! three, and the crate never builds a task it would refuse to load: `apply` rejects an event
 //! earlier than the task's [`latest_time`](AnyTask::latest_time) (equal times are allowed), and
-//! the changes that have no error to return (the typed transitions, each task of
-//! [`worker_lost`](TaskTable::worker_lost) and [`expire_assigned`](TaskTable::expire_assigned))
-//! are stamped with `at` or the task's latest time, whichever is later. Worker clocks are not
+//! the changes that have no error to return (the typed transitions, gang siblings, job-end kills,
+//! and each task of [`worker_lost`](TaskTable::worker_lost) and
+//! [`expire_assigned`](TaskTable::expire_assigned)) are stamped with `at` or the task's latest
+//! time, whichever is later. Worker clocks are not
 //! trusted: [`TaskEvent::from_report`] stamps every report with the controller's `received_at`.
 //! The dispatch deadline expires an ASSIGNED task when `now - assigned_at > max_wait`, exactly.
+//!
+//! ## Gangs: coscheduled jobs
+//!
+//! In a [`TaskTable`] told a job's policy with `coscheduled: true`, when an attempt of one of its
+//! tasks (the trigger) ends other than SUCCEEDED and other than by a controller's kill, because of
+//! the event the caller passed (a report, a preemption, a worker loss, a dispatch failure or
+//! deadline), the siblings follow in the same call, in task-index order, charged nothing:
+//!
+//! - the trigger ended for good (FAILED, WORKER_FAILED, PREEMPTED): every sibling that has not
+//!   ended ends COSCHED_FAILED; an open attempt closes COSCHED_FAILED; the error names the trigger;
+//! - the trigger was requeued: every active sibling is requeued too, its attempt closed
+//!   COSCHED_FAILED; pending siblings stay as they are. Requeued siblings join the pending queue
+//!   right after the trigger, in index order, so the gang is rescheduled together.
+//!
+//! Endings made by this rule or by the job-end rule below are never triggers: cascades do not
+//! recurse. [`worker_lost`](TaskTable::worker_lost) and
+//! [`expire_assigned`](TaskTable::expire_assigned) are a sequence of single-task events, one per
+//! task in their stated order, each with its cascade; a task no longer active on that worker (or
+//! no longer ASSIGNED) when its turn comes is skipped, so a member lost together with an
+//! earlier-assigned trigger is requeued as a sibling, not charged. Preempting one member requeues
+//! the gang (a later preempt of another member, now pending, is illegal). Members that already
+//! SUCCEEDED stay SUCCEEDED (Iris restarts them with the gang). A scheduling timeout ends no
+//! attempt and is no trigger: its job turns UNSCHEDULABLE and the job-end rule stops the rest.
 //!
 //! ## Jobs and dashboards
 //!
@@ -308,19 +490,32 @@
 //! is PENDING; otherwise the first rule that matches decides:
 //!
 //! 1. every task ended SUCCEEDED or FAILED, and at most `max_task_failures` FAILED → SUCCEEDED;
-//! 2. more than `max_task_failures` FAILED → FAILED (worker losses never count here);
+//! 2. more than `max_task_failures` FAILED → FAILED (PREEMPTED, WORKER_FAILED and COSCHED_FAILED
+//!    tasks never count here);
 //! 3. any UNSCHEDULABLE → UNSCHEDULABLE;
 //! 4. any KILLED → KILLED;
-//! 5. every task terminal and any WORKER_FAILED → WORKER_FAILED;
+//! 5. every task terminal and any WORKER_FAILED, PREEMPTED or COSCHED_FAILED → WORKER_FAILED;
 //! 6. any ASSIGNED, BUILDING or RUNNING → RUNNING;
 //! 7. otherwise PENDING.
+//!
+//! For a coscheduled job, rules 1 and 2 use 0 whatever `max_task_failures` says: a gang is all or
+//! nothing. [`TaskTable::job_state`] knows more than counts: a job any of whose tasks was ever
+//! assigned reads RUNNING where rule 7 says PENDING (its tasks wait for a retry).
+//!
+//! **Jobs that end stop their tasks.** In a table that knows a job's policy, when the job's state
+//! turns FAILED, KILLED, UNSCHEDULABLE or WORKER_FAILED within a call to `apply`, `worker_lost` or
+//! `expire_assigned`, its tasks that have not ended are killed in the same call (reason
+//! `job <id> ended <state>`), in index order, after any gang cascade. `insert`, `set_job_policy`
+//! and `assign` never change other tasks. Tasks of jobs the table was never told about keep the
+//! rules of a single task: nothing cascades.
 //!
 //! Dashboards count tasks per state with ASSIGNED as its own bucket (on the wire a
 //! `map<string, int32>` keyed by [label](StateKind::label)), and style each state with the CSS
 //! class `status-<label>` and its [colour](StateKind::color): ASSIGNED is amber (`#bc4c00`), apart
-//! from pending (`#9a6700`), building (`#8250df`) and running (`#0969da`). Everything is
-//! deterministic: when one call changes several tasks (a lost worker, an expired deadline), they
-//! are handled oldest assignment first (ties: job id, then task index) and requeued in that order.
+//! from pending (`#9a6700`), building (`#8250df`) and running (`#0969da`); preempted is teal
+//! (`#1b7c83`) and cosched_failed brown (`#6c3f1d`). Everything is deterministic: when one call
+//! changes several tasks (a lost worker, an expired deadline), they are handled oldest assignment
+//! first (ties: job id, then task index) and requeued in that order.
 //!
 //! # Feature flags
 //!

@@ -92,7 +92,10 @@ impl AnyTask {
     /// [`AnyTask::from_proto_received`]. Rejects what is structurally impossible:
     /// unknown or unspecified states, a task id that disagrees with `job_id` or `task_index`,
     /// attempt ids that are not 0, 1, 2, …, an open attempt that is not the last, an attempt
-    /// state that contradicts the task state, an active task without an open attempt, a pending
+    /// followed by another although it ended its task (SUCCEEDED, a controller's KILLED), an
+    /// `is_worker_failure` its attempt's state contradicts, MISSING (12) as any state, an attempt
+    /// state that contradicts the task state (a PREEMPTED task whose last attempt was not a
+    /// started preemption, …), an active task without an open attempt, a pending
     /// task with one, an attempt without a worker, a wrong `current_attempt_id`, times that go
     /// backwards (an attempt started before it was assigned or finished before it started, an
     /// attempt assigned before the previous one finished, a task that ended before its last
