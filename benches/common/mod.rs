@@ -19,6 +19,8 @@ pub enum HandState {
     Killed,
     WorkerFailed,
     Unschedulable,
+    Preempted,
+    CoschedFailed,
 }
 
 #[derive(Clone, Debug)]
@@ -31,6 +33,18 @@ pub struct HandAttempt {
     pub finished_at: Option<Timestamp>,
     pub exit_code: Option<i32>,
     pub error: Option<String>,
+    /// A KILLED the worker reported unasked: a worker-side ending.
+    pub killed_on_worker: bool,
+}
+
+impl HandAttempt {
+    fn worker_side(&self) -> bool {
+        match self.state {
+            HandState::WorkerFailed | HandState::Preempted => true,
+            HandState::Killed => self.killed_on_worker,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -44,7 +58,7 @@ pub struct HandTask {
 }
 
 /// The events the baseline's run-time door takes: the same vocabulary as `TaskEvent` (the same
-/// five controller events and five reports, with the same fields), so that both sides move and
+/// eight controller events and eight reports, with the same fields), so that both sides move and
 /// match events of the same size.
 #[derive(Clone, Debug)]
 pub enum HandEvent {
@@ -70,6 +84,18 @@ pub enum HandEvent {
     SchedulingTimeout {
         at: Timestamp,
     },
+    Preempt {
+        reason: String,
+        at: Timestamp,
+    },
+    SiblingFailed {
+        sibling: TaskId,
+        at: Timestamp,
+    },
+    SiblingRequeued {
+        sibling: TaskId,
+        at: Timestamp,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -79,6 +105,9 @@ pub enum HandReport {
     Succeeded,
     Failed { exit_code: i32, error: String },
     WorkerFailed { error: String },
+    Preempted { error: String },
+    Killed { error: String },
+    Missing,
 }
 
 impl HandReport {
@@ -88,7 +117,26 @@ impl HandReport {
             HandReport::Running => HandState::Running,
             HandReport::Succeeded => HandState::Succeeded,
             HandReport::Failed { .. } => HandState::Failed,
-            HandReport::WorkerFailed { .. } => HandState::WorkerFailed,
+            HandReport::WorkerFailed { .. } | HandReport::Missing => HandState::WorkerFailed,
+            HandReport::Preempted { .. } => HandState::Preempted,
+            HandReport::Killed { .. } => HandState::Killed,
+        }
+    }
+
+    /// Rule 3: the report repeats what the current attempt records.
+    fn repeats(&self, attempt: &HandAttempt) -> bool {
+        if attempt.finished_at.is_none() {
+            return matches!(self, HandReport::Building | HandReport::Running)
+                && self.state() == attempt.state;
+        }
+        match self {
+            HandReport::Building | HandReport::Running => false,
+            HandReport::Missing => true,
+            HandReport::Killed { .. } => matches!(
+                attempt.state,
+                HandState::Killed | HandState::Preempted | HandState::CoschedFailed
+            ),
+            _ => self.state() == attempt.state,
         }
     }
 }
@@ -146,6 +194,7 @@ impl HandTask {
             finished_at: None,
             exit_code: None,
             error: None,
+            killed_on_worker: false,
         });
         self.state = HandState::Assigned;
         Ok(())
@@ -195,6 +244,21 @@ impl HandTask {
         ends: HandState,
         within_budget: impl Fn(&HandTask) -> bool,
     ) -> Result<(), HandError> {
+        self.close_as(state, false, at, exit_code, error, ends, within_budget)
+    }
+
+    /// `close`, marking a KILLED attempt as killed on its worker when `killed_on_worker`.
+    #[allow(clippy::too_many_arguments)]
+    fn close_as(
+        &mut self,
+        state: HandState,
+        killed_on_worker: bool,
+        at: Timestamp,
+        exit_code: Option<i32>,
+        error: Option<String>,
+        ends: HandState,
+        within_budget: impl Fn(&HandTask) -> bool,
+    ) -> Result<(), HandError> {
         if !matches!(
             self.state,
             HandState::Assigned | HandState::Building | HandState::Running
@@ -207,6 +271,7 @@ impl HandTask {
         attempt.finished_at = Some(at);
         attempt.exit_code = exit_code;
         attempt.error = error;
+        attempt.killed_on_worker = killed_on_worker;
         if within_budget(self) {
             self.state = HandState::Pending;
         } else {
@@ -234,7 +299,7 @@ impl HandTask {
             if &current.worker != worker {
                 return Err(HandError::WrongWorker);
             }
-            if current.state == report.state() {
+            if report.repeats(current) {
                 return Ok((from, from));
             }
             if current.finished_at.is_some() {
@@ -282,19 +347,49 @@ impl HandTask {
                     )?
                 }
                 HandReport::WorkerFailed { error } => {
-                    let executing = started(self);
+                    self.worker_side_end(HandState::WorkerFailed, error, at)?
+                }
+                HandReport::Preempted { error } => {
+                    self.worker_side_end(HandState::Preempted, error, at)?
+                }
+                HandReport::Killed { error } => {
+                    self.worker_side_end(HandState::Killed, error, at)?
+                }
+                HandReport::Missing => self.worker_side_end(
+                    HandState::WorkerFailed,
+                    "worker has no record of the attempt".to_owned(),
+                    at,
+                )?,
+            },
+            HandEvent::Preempt { reason, at } => {
+                self.worker_side_end(HandState::Preempted, reason, at)?
+            }
+            HandEvent::SiblingFailed { sibling, at } => {
+                let error = format!("coscheduled task {sibling} ended");
+                if self.state == HandState::Pending {
+                    self.check_time(at)?;
+                    self.state = HandState::CoschedFailed;
+                    self.finished_at = Some(at);
+                    self.error = Some(error);
+                } else {
                     self.close(
-                        HandState::WorkerFailed,
+                        HandState::CoschedFailed,
                         at,
                         None,
                         Some(error),
-                        HandState::WorkerFailed,
-                        |task| {
-                            !executing || task.preemptions() <= task.policy.max_retries_preemption
-                        },
+                        HandState::CoschedFailed,
+                        |_| false,
                     )?
                 }
-            },
+            }
+            HandEvent::SiblingRequeued { sibling, at } => self.close(
+                HandState::CoschedFailed,
+                at,
+                None,
+                Some(format!("coscheduled task {sibling} was requeued")),
+                HandState::CoschedFailed,
+                |_| true,
+            )?,
             HandEvent::WorkerLost { worker, error, at } => {
                 if self
                     .attempts
@@ -342,6 +437,35 @@ impl HandTask {
         Ok((from, self.state))
     }
 
+    /// A worker-side ending of the open attempt: free before the start, on the preemption budget
+    /// after, ending PREEMPTED for a preemption and WORKER_FAILED otherwise.
+    fn worker_side_end(
+        &mut self,
+        state: HandState,
+        error: String,
+        at: Timestamp,
+    ) -> Result<(), HandError> {
+        let executing = self
+            .attempts
+            .last()
+            .is_some_and(|attempt| attempt.started_at.is_some());
+        let ends = if state == HandState::Preempted {
+            HandState::Preempted
+        } else {
+            HandState::WorkerFailed
+        };
+        let killed_on_worker = state == HandState::Killed;
+        self.close_as(
+            state,
+            killed_on_worker,
+            at,
+            None,
+            Some(error),
+            ends,
+            |task| !executing || task.preemptions() <= task.policy.max_retries_preemption,
+        )
+    }
+
     fn failures(&self) -> u32 {
         self.attempts
             .iter()
@@ -352,7 +476,7 @@ impl HandTask {
     fn preemptions(&self) -> u32 {
         self.attempts
             .iter()
-            .filter(|a| a.state == HandState::WorkerFailed && a.started_at.is_some())
+            .filter(|a| a.worker_side() && a.started_at.is_some())
             .count() as u32
     }
 }

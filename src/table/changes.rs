@@ -33,10 +33,14 @@ use crate::id::TaskId;
 /// ```
 #[derive(Clone, Default)]
 pub struct Changes {
-    changes: Vec<(TaskId, Transition)>,
-    /// Where each task is in `changes`, once there are more than a few, so that a call that
-    /// changes many tasks (a job's kill, a lost worker) records each in O(1), not O(n).
-    positions: Option<HashMap<TaskId, usize>>,
+    /// The first change, held inline: most calls change one task, and then allocate nothing.
+    first: Option<(TaskId, Transition)>,
+    /// The changes after the first, in order.
+    more: Vec<(TaskId, Transition)>,
+    /// Where each task is (0 for `first`, n + 1 for `more[n]`), once there are more than a few,
+    /// so that a call that changes many tasks (a job's kill, a lost worker) records each in
+    /// O(1), not O(n).
+    positions: Option<Box<HashMap<TaskId, usize>>>,
 }
 
 /// Up to this many changes, a task is looked up by scanning: no map for the common single change.
@@ -45,12 +49,33 @@ const SCAN: usize = 8;
 impl Changes {
     /// How many tasks changed.
     pub fn len(&self) -> usize {
-        self.changes.len()
+        usize::from(self.first.is_some()) + self.more.len()
     }
 
     /// No task changed.
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty()
+        self.first.is_none()
+    }
+
+    /// One change: what a call that changes one task returns, with no bookkeeping.
+    #[inline]
+    pub(crate) fn one(id: TaskId, step: Transition) -> Changes {
+        Changes {
+            first: Some((id, step)),
+            more: Vec::new(),
+            positions: None,
+        }
+    }
+
+    fn entries(&self) -> impl Iterator<Item = &(TaskId, Transition)> + '_ {
+        self.first.iter().chain(&self.more)
+    }
+
+    fn entry_mut(&mut self, position: usize) -> Option<&mut (TaskId, Transition)> {
+        match position.checked_sub(1) {
+            None => self.first.as_mut(),
+            Some(at) => self.more.get_mut(at),
+        }
     }
 
     /// The call changed some task's state. False for a call that changed nothing, and for an
@@ -68,62 +93,68 @@ impl Changes {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn changed(&self) -> bool {
-        self.changes.iter().any(|(_, step)| step.changed())
+        self.entries().any(|(_, step)| step.changed())
     }
 
     /// The first task the call changed: for [`apply`](crate::TaskTable::apply), the task the
     /// event named.
     pub fn first(&self) -> Option<(&TaskId, Transition)> {
-        self.changes.first().map(|(id, step)| (id, *step))
+        self.first.as_ref().map(|(id, step)| (id, *step))
     }
 
     /// Each task that changed with its state before and after the call, in the order the call
     /// first changed them.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&TaskId, Transition)> + '_ {
-        self.changes.iter().map(|(id, step)| (id, *step))
+    pub fn iter(&self) -> impl Iterator<Item = (&TaskId, Transition)> + '_ {
+        self.entries().map(|(id, step)| (id, *step))
     }
 
     /// What the call did to task `id`, if it changed it. O(1) once more than a few tasks
     /// changed, a scan of at most a few before.
     pub fn get(&self, id: &TaskId) -> Option<Transition> {
         self.position(id)
-            .and_then(|at| self.changes.get(at))
+            .and_then(|at| self.entries().nth(at))
             .map(|(_, step)| *step)
     }
 
     fn position(&self, id: &TaskId) -> Option<usize> {
         match &self.positions {
             Some(positions) => positions.get(id).copied(),
-            None => self.changes.iter().position(|(changed, _)| changed == id),
+            None => self.entries().position(|(changed, _)| changed == id),
         }
     }
 
     /// Records that `id` went through `step`; a task already recorded keeps its place and its
     /// first `from`.
     pub(crate) fn record(&mut self, id: TaskId, step: Transition) {
-        if let Some((_, known)) = self.position(&id).and_then(|at| self.changes.get_mut(at)) {
-            known.to = step.to;
+        if self.first.is_none() {
+            self.first = Some((id, step));
             return;
         }
-        if let Some(positions) = &mut self.positions {
-            positions.insert(id.clone(), self.changes.len());
+        if let Some(at) = self.position(&id) {
+            if let Some((_, known)) = self.entry_mut(at) {
+                known.to = step.to;
+            }
+            return;
         }
-        self.changes.push((id, step));
-        if self.positions.is_none() && self.changes.len() > SCAN {
-            self.positions = Some(
-                self.changes
-                    .iter()
-                    .enumerate()
-                    .map(|(at, (id, _))| (id.clone(), at))
-                    .collect(),
-            );
+        let len = self.len();
+        if let Some(positions) = &mut self.positions {
+            positions.insert(id.clone(), len);
+        }
+        self.more.push((id, step));
+        if self.positions.is_none() && self.len() > SCAN {
+            let positions = self
+                .entries()
+                .enumerate()
+                .map(|(at, (id, _))| (id.clone(), at))
+                .collect();
+            self.positions = Some(Box::new(positions));
         }
     }
 }
 
 impl PartialEq for Changes {
     fn eq(&self, other: &Changes) -> bool {
-        self.changes == other.changes
+        self.first == other.first && self.more == other.more
     }
 }
 
@@ -132,7 +163,7 @@ impl Eq for Changes {}
 impl fmt::Debug for Changes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
-            .entries(self.changes.iter().map(|(id, step)| Entry(id, *step)))
+            .entries(self.entries().map(|(id, step)| Entry(id, *step)))
             .finish()
     }
 }
@@ -150,19 +181,12 @@ impl IntoIterator for Changes {
     type Item = (TaskId, Transition);
     type IntoIter = std::vec::IntoIter<(TaskId, Transition)>;
 
+    /// The changes by value, in order.
     fn into_iter(self) -> Self::IntoIter {
-        self.changes.into_iter()
-    }
-}
-
-impl<'a> IntoIterator for &'a Changes {
-    type Item = (&'a TaskId, Transition);
-    type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (TaskId, Transition)>,
-        fn(&'a (TaskId, Transition)) -> (&'a TaskId, Transition),
-    >;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.changes.iter().map(|(id, step)| (id, *step))
+        let mut all = self.more;
+        if let Some(first) = self.first {
+            all.insert(0, first);
+        }
+        all.into_iter()
     }
 }

@@ -569,9 +569,22 @@ impl TaskTable {
     /// sibling or other task of the job included.
     pub fn apply(&mut self, id: &TaskId, event: TaskEvent) -> Result<Changes, TableError> {
         let slot = self.known(id)?;
+        if !self.has_job_policy(slot) {
+            // A job the table was never told about: the rules of a single task, one change.
+            let step = self.change(slot, id, event)?;
+            return Ok(Changes::one(id.clone(), step));
+        }
         let mut changes = Changes::default();
         self.change_with_rules(slot, id, event, &mut changes)?;
         Ok(changes)
+    }
+
+    /// The table knows the policy of the job of the task in `slot`.
+    #[inline]
+    fn has_job_policy(&self, slot: SlotId) -> bool {
+        list::get(&self.slots, slot)
+            .and_then(|entry| self.jobs.get(entry.job as usize))
+            .is_some_and(|job| job.policy.is_some())
     }
 
     /// The worker is gone: every task active on it loses its worker (its `worker_failed`
