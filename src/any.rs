@@ -65,7 +65,8 @@ pub enum AnyTask {
     Failed(Task<Failed>),
     /// Cancelled.
     Killed(Task<Killed>),
-    /// Lost its workers with its preemption budget spent.
+    /// Its attempts kept ending on the worker side (worker lost, killed on the worker, forgotten
+    /// by it) with its preemption budget spent.
     WorkerFailed(Task<WorkerFailed>),
     /// Could not be scheduled before its deadline.
     Unschedulable(Task<Unschedulable>),

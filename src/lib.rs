@@ -474,8 +474,12 @@
 //!   COSCHED_FAILED; pending siblings stay as they are. Requeued siblings join the pending queue
 //!   right after the trigger, in index order, so the gang is rescheduled together.
 //!
-//! Endings made by this rule or by the job-end rule below are never triggers: cascades do not
-//! recurse. [`worker_lost`](TaskTable::worker_lost) and
+//! A [`SiblingFailed`](TaskEvent::SiblingFailed) or [`SiblingRequeued`](TaskEvent::SiblingRequeued)
+//! the caller passes to an active member ends its attempt, and so is a trigger too; sent to a
+//! pending member, `SiblingFailed` ends no attempt and is none (stop a whole job with
+//! [`kill_job`](TaskTable::kill_job)). Endings made by this rule or by the job-end rule below are
+//! never triggers: cascades do not recurse. Siblings and job-end kills are stamped with the
+//! call's time, or their own latest time if later. [`worker_lost`](TaskTable::worker_lost) and
 //! [`expire_assigned`](TaskTable::expire_assigned) are a sequence of single-task events, one per
 //! task in their stated order, each with its cascade; a task no longer active on that worker (or
 //! no longer ASSIGNED) when its turn comes is skipped, so a member lost together with an

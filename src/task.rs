@@ -1239,8 +1239,10 @@ impl<S: Terminal> Task<S> {
         self.core.outcome().0
     }
 
-    /// Why the task ended: the failure, the kill reason, the lost worker's error or the
-    /// scheduling failure; `None` for a task that succeeded.
+    /// Why the task ended: the failure, the kill reason, the lost worker's error (or
+    /// [`MISSING_ERROR`]), the preemption reason, the gang sibling that ended
+    /// (`coscheduled task <id> ended`), or the scheduling failure; `None` for a task that
+    /// succeeded.
     pub fn error(&self) -> Option<&str> {
         self.core.outcome().1
     }

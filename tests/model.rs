@@ -657,13 +657,15 @@ impl TableModel {
         }
     }
 
-    /// An event the caller passed to task `index`, with its job's rules: the gang cascade, then
-    /// the job-end kills. Records what changed in `changes`.
+    /// An event the caller passed to task `index` at time `t`, with its job's rules: the gang
+    /// cascade, then the job-end kills, stamped with the call's time `call` (or each task's
+    /// latest time, if later). Records what changed in `changes`.
     fn apply_with_rules(
         &mut self,
         index: usize,
         ev: &Ev,
         t: i64,
+        call: i64,
         changes: &mut ModelChanges,
     ) -> Decision {
         let job = job_of(index);
@@ -696,7 +698,7 @@ impl TableModel {
             }
             for sibling in Self::members(job).filter(|&i| i != index) {
                 let state = self.tasks[sibling].state;
-                let at = self.not_before(sibling, t);
+                let at = self.not_before(sibling, call);
                 let before = state;
                 if requeued && state.is_active() {
                     assert_eq!(
@@ -724,7 +726,7 @@ impl TableModel {
                 if state.is_terminal() {
                     continue;
                 }
-                let at = self.not_before(member, t);
+                let at = self.not_before(member, call);
                 assert_eq!(self.apply(member, &Ev::Kill, at), Decision::Changed);
                 record(changes, member, state, self.tasks[member].state);
             }
@@ -744,8 +746,9 @@ fn tid_of(name: &str) -> TaskId {
     name.parse().unwrap()
 }
 
-/// A call's `Changes` are exactly the model's, in order, and equal the diff of the table's states
-/// before and after the call: every task whose state moved, with its first and last state.
+/// A call's `Changes` are exactly the model's, in order, and equal the diff of the states before
+/// and after the call (the model's, which `check_table` holds equal to the table's after every
+/// step): every task whose state moved, with its first and last state.
 fn check_changes(
     changes: &iris_task::Changes,
     expected: &ModelChanges,
@@ -880,7 +883,7 @@ fn run_table(
             Op::Apply(task, ev) => {
                 let ev = &model.tasks[*task].resolve(ev);
                 let result = table.apply(&tid(*task), to_event(ev, t));
-                let decision = model.apply_with_rules(*task, ev, t, &mut expected);
+                let decision = model.apply_with_rules(*task, ev, t, t, &mut expected);
                 let got = match &result {
                     Ok(changes) => match changes.get(&tid(*task)) {
                         Some(step) if step.from == step.to => Decision::Duplicate,
@@ -903,7 +906,7 @@ fn run_table(
                         continue;
                     }
                     let at = model.not_before(i, t);
-                    let decision = model.apply_with_rules(i, &Ev::Lost(*w), at, &mut expected);
+                    let decision = model.apply_with_rules(i, &Ev::Lost(*w), at, t, &mut expected);
                     prop_assert_eq!(decision, Decision::Changed);
                 }
                 let changes = table.worker_lost(&worker(*w), "lost", Timestamp::from_millis(t));
@@ -920,7 +923,7 @@ fn run_table(
                     }
                     let w = model.tasks[i].worker().unwrap();
                     let at = model.not_before(i, t);
-                    let decision = model.apply_with_rules(i, &Ev::Lost(w), at, &mut expected);
+                    let decision = model.apply_with_rules(i, &Ev::Lost(w), at, t, &mut expected);
                     prop_assert_eq!(decision, Decision::Changed);
                 }
                 let changes = table.expire_assigned(

@@ -608,30 +608,38 @@ fn a_cosched_failed_task_tells_how_it_ended_by_its_own_time_and_error() {
 // Gangs and jobs that end, in a table
 // ---------------------------------------------------------------------------------------------
 
-/// A table with a coscheduled job "slice" of `size` tasks, each assigned to worker `w<index>` at
-/// 10 + index and reported RUNNING at 20.
-fn gang(size: u32, retry: RetryPolicy) -> TaskTable {
-    let job = JobId::new("slice").unwrap();
+/// A table with a coscheduled job "slice" whose tasks are `members`: (index, worker, assigned at,
+/// reported RUNNING at); a member without a worker stays pending.
+fn gang_of(members: &[(u32, Option<&str>, i64, i64)], retry: RetryPolicy) -> TaskTable {
     let mut table = TaskTable::new();
-    table.set_job_policy(
-        job.clone(),
-        JobPolicy {
-            coscheduled: true,
-            ..JobPolicy::default()
-        },
-    );
-    for index in 0..size {
-        let id = TaskId::new(job.clone(), index);
-        table.insert(Task::new(id.clone(), retry)).unwrap();
-        let worker = w(&format!("w{index}"));
-        table
-            .assign(&id, worker.clone(), at(10 + i64::from(index)))
-            .unwrap();
-        table
-            .apply(&id, report(worker.as_str(), 0, WorkerReport::Running, 20))
-            .unwrap();
+    let coscheduled = JobPolicy {
+        coscheduled: true,
+        ..JobPolicy::default()
+    };
+    table.set_job_policy(JobId::new("slice").unwrap(), coscheduled);
+    for &(index, worker, assigned, started) in members {
+        table.insert(Task::new(member(index), retry)).unwrap();
+        if let Some(worker) = worker {
+            table
+                .assign(&member(index), w(worker), at(assigned))
+                .unwrap();
+            let running = report(worker, 0, WorkerReport::Running, started);
+            table.apply(&member(index), running).unwrap();
+        }
     }
     table
+}
+
+/// A gang of `size` tasks, each on worker `w<index>`, assigned at 10 + index, RUNNING at 20.
+fn gang(size: u32, retry: RetryPolicy) -> TaskTable {
+    let workers: Vec<String> = (0..size).map(|index| format!("w{index}")).collect();
+    let members: Vec<(u32, Option<&str>, i64, i64)> = (0..size)
+        .map(|index| {
+            let worker = workers[index as usize].as_str();
+            (index, Some(worker), 10 + i64::from(index), 20)
+        })
+        .collect();
+    gang_of(&members, retry)
 }
 
 fn member(index: u32) -> TaskId {
@@ -704,33 +712,15 @@ fn a_gang_member_that_ends_for_good_stops_its_siblings_in_index_order() {
 fn a_requeued_gang_member_requeues_its_active_siblings_right_after_it() {
     // Members 0, 1 and 3 run; member 2 was never scheduled, and waits in the queue, as does an
     // unrelated task.
-    let job = JobId::new("slice").unwrap();
-    let mut table = TaskTable::new();
-    table.set_job_policy(
-        job.clone(),
-        JobPolicy {
-            coscheduled: true,
-            ..JobPolicy::default()
-        },
-    );
-    for index in 0..4 {
-        table
-            .insert(Task::new(member(index), policy(1, 0)))
-            .unwrap();
-    }
-    table
-        .insert(Task::new(tid("other/task-0"), RetryPolicy::default()))
-        .unwrap();
-    for index in [0, 1, 3] {
-        let worker = format!("w{index}");
-        table.assign(&member(index), w(&worker), at(10)).unwrap();
-        table
-            .apply(
-                &member(index),
-                report(&worker, 0, WorkerReport::Running, 20),
-            )
-            .unwrap();
-    }
+    let members = [
+        (0, Some("w0"), 10, 20),
+        (1, Some("w1"), 10, 20),
+        (2, None, 0, 0),
+        (3, Some("w3"), 10, 20),
+    ];
+    let mut table = gang_of(&members, policy(1, 0));
+    let other = Task::new(tid("other/task-0"), RetryPolicy::default());
+    table.insert(other).unwrap();
     let failed = report(
         "w3",
         0,
@@ -923,25 +913,12 @@ fn a_success_or_a_controller_kill_is_no_gang_trigger() {
 fn a_member_lost_with_an_earlier_assigned_trigger_is_requeued_as_a_sibling_not_charged() {
     // Members 0 and 1 on w0 (0 assigned first), member 2 on w2.
     let job = JobId::new("slice").unwrap();
-    let mut table = TaskTable::new();
-    table.set_job_policy(
-        job.clone(),
-        JobPolicy {
-            coscheduled: true,
-            ..JobPolicy::default()
-        },
-    );
-    for (index, worker) in [(0, "w0"), (1, "w0"), (2, "w2")] {
-        table
-            .insert(Task::new(member(index), policy(0, 5)))
-            .unwrap();
-        table
-            .assign(&member(index), w(worker), at(10 + i64::from(index)))
-            .unwrap();
-        table
-            .apply(&member(index), report(worker, 0, WorkerReport::Running, 20))
-            .unwrap();
-    }
+    let members = [
+        (0, Some("w0"), 10, 20),
+        (1, Some("w0"), 11, 20),
+        (2, Some("w2"), 12, 20),
+    ];
+    let mut table = gang_of(&members, policy(0, 5));
     let changes = table.worker_lost(&w("w0"), "gone", at(30));
     let ids: Vec<String> = changes.iter().map(|(id, _)| id.to_string()).collect();
     assert_eq!(ids, ["slice/task-0", "slice/task-1", "slice/task-2"]);
@@ -982,33 +959,56 @@ fn preempting_one_member_requeues_the_gang_and_a_second_preempt_is_illegal() {
 
 #[test]
 fn cascades_do_not_recurse() {
-    // A sibling stopped by the gang rule does not set the gang off again: each member changes once.
-    let mut table = gang(5, policy(0, 0));
-    let changes = table.apply(&member(4), preempt(30)).unwrap();
-    assert_eq!(changes.len(), 5);
-    assert!(
-        changes
-            .iter()
-            .all(|(_, step)| step.from == StateKind::Running)
-    );
+    // A sibling stopped by the gang rule does not set the gang off again: each member changes
+    // once, and every sibling's attempt names the one trigger.
+    for (retry, expected) in [
+        (policy(0, 0), "coscheduled task slice/task-4 ended"),
+        (policy(0, 5), "coscheduled task slice/task-4 was requeued"),
+    ] {
+        let mut table = gang(5, retry);
+        let changes = table.apply(&member(4), preempt(30)).unwrap();
+        assert_eq!(changes.len(), 5);
+        assert!(
+            changes
+                .iter()
+                .all(|(_, step)| step.from == StateKind::Running)
+        );
+        for index in 0..4 {
+            let sibling = table.get(&member(index)).unwrap();
+            assert_eq!(sibling.attempts().len(), 1, "member {index} stopped once");
+            assert_eq!(
+                sibling.current_attempt().unwrap().error(),
+                Some(expected),
+                "member {index}"
+            );
+        }
+    }
+}
+
+#[test]
+fn siblings_and_job_end_kills_are_stamped_with_the_call_s_time() {
+    // Member 0 on w0 started at 50; member 1 on w1 started at 20. w0 is lost at 30: member 0's
+    // own ending is stamped 50 (its latest time), its sibling's the call's 30.
+    let members = [(0, Some("w0"), 10, 50), (1, Some("w1"), 10, 20)];
+    let mut table = gang_of(&members, policy(0, 5));
+    table.worker_lost(&w("w0"), "gone", at(30));
+    let finished = |index| {
+        table
+            .get(&member(index))
+            .unwrap()
+            .current_attempt()
+            .unwrap()
+            .finished_at()
+    };
+    assert_eq!(finished(0), Some(at(50)));
+    assert_eq!(finished(1), Some(at(30)));
 }
 
 #[test]
 fn a_scheduling_timeout_is_no_trigger_but_its_job_ends_unschedulable() {
     let job = JobId::new("slice").unwrap();
-    let mut table = TaskTable::new();
-    table.set_job_policy(
-        job.clone(),
-        JobPolicy {
-            coscheduled: true,
-            ..JobPolicy::default()
-        },
-    );
-    for index in 0..3 {
-        table
-            .insert(Task::new(member(index), RetryPolicy::default()))
-            .unwrap();
-    }
+    let members = [(0, None, 0, 0), (1, None, 0, 0), (2, None, 0, 0)];
+    let mut table = gang_of(&members, RetryPolicy::default());
     table.assign(&member(2), w("w2"), at(5)).unwrap();
     let changes = table
         .apply(&member(0), TaskEvent::SchedulingTimeout { at: at(60) })
@@ -1452,4 +1452,39 @@ fn typed_preemption_returns_a_retry_to_handle() {
         Retry::Exhausted(task) => assert_eq!(task.error(), Some("priority")),
         Retry::Requeued(_) => panic!("no preemption allowed"),
     }
+}
+
+#[test]
+fn a_job_known_by_its_policy_alone_has_zero_counts_and_its_place_among_the_jobs() {
+    let mut table = TaskTable::new();
+    table
+        .insert(Task::new(tid("first/task-0"), RetryPolicy::default()))
+        .unwrap();
+    let later = JobId::new("later").unwrap();
+    table.set_job_policy(
+        later.clone(),
+        JobPolicy {
+            max_task_failures: 2,
+            coscheduled: true,
+        },
+    );
+    assert_eq!(table.job_counts(&later).map(StateCounts::total), Some(0));
+    assert_eq!(table.job_state(&later), Some(JobState::Pending));
+    assert_eq!(
+        table.job_policy(&later).map(|p| p.max_task_failures),
+        Some(2)
+    );
+    // Its tasks arrive later; it keeps its place, after "first".
+    table
+        .insert(Task::new(
+            TaskId::new(later.clone(), 0),
+            RetryPolicy::default(),
+        ))
+        .unwrap();
+    let jobs: Vec<(&str, usize)> = table
+        .jobs()
+        .map(|(job, counts)| (job.as_str(), counts.total()))
+        .collect();
+    assert_eq!(jobs, [("first", 1), ("later", 1)]);
+    assert_eq!(table.job_counts(&JobId::new("unknown").unwrap()), None);
 }

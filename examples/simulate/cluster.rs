@@ -1104,8 +1104,8 @@ pub fn check_invariants(table: &TaskTable, jobs: &[Job]) -> Vec<String> {
             task.state(),
             StateKind::WorkerFailed | StateKind::Preempted
         ));
-        // No gang sibling is charged: recounted from the attempts, COSCHED_FAILED ones never
-        // count, and never read as a worker failure.
+        // No gang sibling is charged: the preemption count, recounted from the worker-side
+        // endings of started attempts (never a COSCHED_FAILED one), is the task's own.
         let worker_side = |attempt: &iris_task::Attempt| match attempt.state() {
             StateKind::WorkerFailed | StateKind::Preempted => true,
             StateKind::Killed => attempt.is_killed_on_worker(),
@@ -1116,10 +1116,7 @@ pub fn check_invariants(table: &TaskTable, jobs: &[Job]) -> Vec<String> {
             .iter()
             .filter(|attempt| worker_side(attempt) && attempt.started_at().is_some())
             .count();
-        let sibling_charged = task.attempts().iter().any(|attempt| {
-            attempt.state() == StateKind::CoschedFailed && attempt.is_worker_failure()
-        });
-        if charged != task.preemption_count() as usize || sibling_charged {
+        if charged != task.preemption_count() as usize {
             violations.push(format!(
                 "task {id}: {} preemptions charged, {charged} recounted",
                 task.preemption_count()

@@ -34,12 +34,15 @@ pub const DISPATCH_DEADLINE_ERROR: &str =
 ///
 /// | operation | cost |
 /// |---|---|
-/// | [`insert`](TaskTable::insert), [`get`](TaskTable::get), [`assign`](TaskTable::assign), [`apply`](TaskTable::apply) | O(1) amortised; an ASSIGNED task assigned earlier than others already in the table costs a walk back over those newer assignments (load many such tasks with [`from_tasks`](TaskTable::from_tasks)) |
+/// | [`insert`](TaskTable::insert), [`get`](TaskTable::get), [`assign`](TaskTable::assign), [`apply`](TaskTable::apply) | O(1) amortised; an ASSIGNED task assigned earlier than others already in the table costs a walk back over those newer assignments (load many such tasks with [`from_tasks`](TaskTable::from_tasks)); an `apply` whose job's rules fire (a gang cascade, a job that ends) also costs the job's tasks, in index order |
 /// | [`from_tasks`](TaskTable::from_tasks) | O(n log n) for n ASSIGNED tasks, O(1) for each other |
 /// | [`pending`](TaskTable::pending) | what it yields: O(1) per pending task, nothing for the others |
 /// | [`worker_lost`](TaskTable::worker_lost) | the tasks on that worker, sorted: O(k log k) |
 /// | [`expire_assigned`](TaskTable::expire_assigned) | the assigned tasks it expires, sorted: O(e log e) |
 /// | [`tasks_on`](TaskTable::tasks_on) | what it yields |
+/// | [`schedule`](TaskTable::schedule) | the pending tasks it offers |
+/// | [`tasks_of`](TaskTable::tasks_of), [`kill_job`](TaskTable::kill_job) | the job's tasks, in index order (sorted unless inserted in order) |
+/// | [`job_state`](TaskTable::job_state), [`set_job_policy`](TaskTable::set_job_policy) | O(1) |
 /// | [`worker_load`](TaskTable::worker_load) | O(1) |
 /// | [`counts`](TaskTable::counts), [`job_counts`](TaskTable::job_counts) | O(1) |
 ///
@@ -537,7 +540,9 @@ impl TaskTable {
     /// is stamped with the event's time, or the task's latest time if that is later. (A
     /// [`SiblingFailed`](TaskEvent::SiblingFailed) or [`SiblingRequeued`](TaskEvent::SiblingRequeued)
     /// the caller passes to an active member ends its attempt, and so is a trigger like any
-    /// other: the gang stays whole.) A scheduling timeout ends no attempt and is no trigger.
+    /// other: the gang stays whole. Sent to a *pending* member, `SiblingFailed` ends no attempt
+    /// and is no trigger, like a scheduling timeout: the rest of the gang keeps running. To stop
+    /// a whole job, use [`kill_job`](TaskTable::kill_job).)
     ///
     /// Returns every task the call changed (see [`Changes`]): the named task first, with
     /// `from == to` for an accepted duplicate, then siblings, then tasks of the ended job.
@@ -575,7 +580,8 @@ impl TaskTable {
             return Ok(Changes::one(id.clone(), step));
         }
         let mut changes = Changes::default();
-        self.change_with_rules(slot, id, event, &mut changes)?;
+        let at = event.at();
+        self.change_with_rules(slot, id, event, at, &mut changes)?;
         Ok(changes)
     }
 
@@ -634,7 +640,7 @@ impl TaskTable {
                 at: not_before(task, at),
             };
             // Cannot fail: the task is active on `worker`, and stamped no earlier than it records.
-            let _ = self.change_with_rules(slot, &id, event, &mut changes);
+            let _ = self.change_with_rules(slot, &id, event, at, &mut changes);
         }
         changes
     }
@@ -701,7 +707,7 @@ impl TaskTable {
             };
             // Cannot fail: the task is ASSIGNED to that worker, and stamped no earlier than it
             // records.
-            let _ = self.change_with_rules(slot, &id, event, &mut changes);
+            let _ = self.change_with_rules(slot, &id, event, now, &mut changes);
         }
         changes
     }
@@ -825,8 +831,9 @@ impl TaskTable {
         &self.counts
     }
 
-    /// How many tasks of `job` are in each state; `None` for a job the table holds no task of.
-    /// Kept up to date on every change; O(1) to read.
+    /// How many tasks of `job` are in each state; `None` for a job the table knows nothing of
+    /// (no task, no [policy](TaskTable::set_job_policy)). A job known by its policy alone has
+    /// all-zero counts. Kept up to date on every change; O(1) to read.
     ///
     /// ```
     /// use iris_task::{JobId, JobPolicy, JobState, RetryPolicy, Task, TaskId, TaskTable};
@@ -845,8 +852,9 @@ impl TaskTable {
             .map(|entry| &entry.counts)
     }
 
-    /// The jobs the table holds tasks of, each with its state counts, in the order their first
-    /// task was inserted.
+    /// The jobs the table knows, each with its state counts, in the order the table first heard
+    /// of them: its first task inserted, or its [policy](TaskTable::set_job_policy) set, whichever
+    /// came first. A job known by its policy alone has all-zero counts.
     ///
     /// ```
     /// use iris_task::{JobId, RetryPolicy, Task, TaskId, TaskTable};
@@ -896,15 +904,16 @@ impl TaskTable {
 
     /// [`change`](Self::change) for an event the caller passed, recorded in `changes`, followed
     /// by the rules of the task's job if the table knows its policy: the gang cascade, then the
-    /// job-end kills. On `Err` nothing changed.
+    /// job-end kills, each stamped with the call's time `at` (or the task's latest time, if
+    /// later; the event itself may carry a later time than the call's). On `Err` nothing changed.
     fn change_with_rules(
         &mut self,
         slot: SlotId,
         id: &TaskId,
         event: TaskEvent,
+        at: Timestamp,
         changes: &mut Changes,
     ) -> Result<(), TableError> {
-        let at = event.at();
         let job = list::get(&self.slots, slot).map_or(u32::MAX, |entry| entry.job);
         let known = self
             .jobs
