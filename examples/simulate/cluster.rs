@@ -428,8 +428,9 @@ impl Cluster {
             ("sweep/lr", 1, 100, 10, true),
             ("train/resnet", 2, 100, 10, false),
             ("train/bert", 2, 100, 10, false),
-            // Tolerates no failure: it ends at its first, and the table stops the rest of it.
-            ("eval/nightly", 0, 100, 0, false),
+            // Tolerates no task that fails twice: it ends at its first, partway through, and the
+            // table stops the rest of it.
+            ("eval/nightly", 1, 100, 0, false),
             ("etl/ingest", 3, 100, 20, false),
             ("etl/index", 1, 100, 10, false),
         ];
