@@ -147,6 +147,24 @@ impl AnyTask {
         self.core().attempts().last()
     }
 
+    /// The worker that holds the task: its open attempt's, while the task is active (ASSIGNED,
+    /// BUILDING or RUNNING); `None` otherwise. The worker to send a stop order to.
+    ///
+    /// ```
+    /// use iris_task::{AnyTask, JobId, RetryPolicy, Task, TaskId, Timestamp, WorkerId};
+    ///
+    /// let task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default());
+    /// let assigned = AnyTask::from(task.clone().assign(WorkerId::new("w1")?, Timestamp::from_millis(1)));
+    /// assert_eq!(assigned.worker().map(|w| w.as_str()), Some("w1"));
+    /// assert_eq!(task.into_any().worker(), None);
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
+    pub fn worker(&self) -> Option<&WorkerId> {
+        self.current_attempt()
+            .filter(|attempt| attempt.is_open())
+            .map(Attempt::worker)
+    }
+
     /// The latest time the task records; an event earlier than this is rejected (see
     /// [`Task::latest_time`]).
     pub fn latest_time(&self) -> Option<Timestamp> {

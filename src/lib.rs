@@ -485,7 +485,10 @@
 //! no longer ASSIGNED) when its turn comes is skipped, so a member lost together with an
 //! earlier-assigned trigger is requeued as a sibling, not charged. Preempting one member requeues
 //! the gang (a later preempt of another member, now pending, is illegal). Members that already
-//! SUCCEEDED stay SUCCEEDED (Iris restarts them with the gang). A scheduling timeout ends no
+//! SUCCEEDED stay SUCCEEDED (Iris restarts them with the gang). Budgets stay per task: a member's
+//! retries are its own, and a gang can come back as long as the member that fails has budget left.
+//! The table does not place a gang: [`schedule`](TaskTable::schedule) offers tasks one at a time,
+//! and a gang starts whole only if the closure places every member. A scheduling timeout ends no
 //! attempt and is no trigger: its job turns UNSCHEDULABLE and the job-end rule stops the rest.
 //!
 //! ## Jobs and dashboards

@@ -46,7 +46,9 @@ impl Default for RetryPolicy {
 /// failed, and whether they run as one gang.
 ///
 /// Only FAILED tasks count against `max_task_failures`: PREEMPTED, WORKER_FAILED and
-/// COSCHED_FAILED never do. A [`TaskTable`](crate::TaskTable) told a job's policy
+/// COSCHED_FAILED never do. They are not tolerated either: once every task has ended, one of them
+/// makes the job WORKER_FAILED (the job-state rules are in
+/// [`StateCounts::job_state`](crate::StateCounts::job_state)). A [`TaskTable`](crate::TaskTable) told a job's policy
 /// ([`set_job_policy`](crate::TaskTable::set_job_policy)) also stops the rest of the job's tasks
 /// when the job ends, and runs a coscheduled job's tasks as a gang.
 ///

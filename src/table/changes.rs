@@ -47,12 +47,15 @@ pub struct Changes {
 const SCAN: usize = 8;
 
 impl Changes {
-    /// How many tasks changed.
+    /// How many tasks the call touched: each task it changed, and for an
+    /// [`apply`](crate::TaskTable::apply) of an accepted duplicate its one named task, unchanged
+    /// (`from == to`). To list only the tasks whose state moved, filter
+    /// [`iter`](Self::iter) on [`Transition::changed`].
     pub fn len(&self) -> usize {
         usize::from(self.first.is_some()) + self.more.len()
     }
 
-    /// No task changed.
+    /// The call touched no task (see [`len`](Self::len): an accepted duplicate is one entry).
     pub fn is_empty(&self) -> bool {
         self.first.is_none()
     }

@@ -432,6 +432,13 @@ impl TaskTable {
     /// not offered again. Each assignment is stamped `at`, or the task's latest time if that is
     /// later. Returns the tasks assigned, in the order they were.
     ///
+    /// Placement is the closure's: the table offers tasks one at a time and knows nothing of
+    /// slots, priorities or gangs. A coscheduled job is requeued together after a trigger, but
+    /// it starts whole only if `pick` places every member (or none); a priority job goes first if
+    /// a first call offers only its tasks (`pick` answering `None` for the others). The closure
+    /// cannot read the table while it runs: copy what it needs (free slots from
+    /// [`worker_load`](TaskTable::worker_load)) before the call.
+    ///
     /// ```
     /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, TaskTable, Timestamp, WorkerId};
     ///
@@ -596,6 +603,9 @@ impl TaskTable {
     /// The worker is gone: every task active on it loses its worker (its `worker_failed`
     /// transition, through [`TaskEvent::WorkerLost`]). ASSIGNED tasks are requeued free of
     /// charge (a dispatch failure); BUILDING and RUNNING ones spend their preemption budget.
+    /// The table keeps no list of live workers: it forgets a worker with no active task, and
+    /// nothing stops a later assignment to this one. Which workers are up is the controller's
+    /// to know.
     ///
     /// Tasks are handled one at a time, oldest assignment first (ties: job id, then task index),
     /// each as if [`apply`](TaskTable::apply) had been called with its own `WorkerLost`, with its
