@@ -526,6 +526,11 @@ impl<S: State> Task<S> {
 // ---------------------------------------------------------------------------------------------
 
 impl Task<Pending> {
+    /// A placeholder that allocates nothing: what a table leaves in a slot it freed.
+    pub(crate) fn vacant() -> Task<Pending> {
+        Core::vacant().into_task()
+    }
+
     /// A new task, waiting to be scheduled, with no attempt yet.
     ///
     /// ```

@@ -546,6 +546,9 @@ enum Op {
     KillJob(bool),
     /// `TaskTable::set_job_policy` of job "a" (false) or "b" (true), in the middle of a run.
     SetPolicy(bool, JobPolicy),
+    /// `TaskTable::remove_job` of job "a" (false) or "b" (true); if it succeeds, the job's tasks
+    /// are inserted again, new, as the next generation of the job (with its policy set again).
+    RemoveJob(bool),
 }
 
 fn job_policy() -> impl Strategy<Value = JobPolicy> {
@@ -564,6 +567,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => proptest::array::uniform5(proptest::option::of(0..3usize)).prop_map(Op::Schedule),
         1 => any::<bool>().prop_map(Op::KillJob),
         1 => (any::<bool>(), job_policy()).prop_map(|(second, policy)| Op::SetPolicy(second, policy)),
+        1 => any::<bool>().prop_map(Op::RemoveJob),
     ]
 }
 
@@ -963,6 +967,44 @@ fn run_table(
                     Timestamp::from_millis(t),
                 );
                 check_changes(&changes, &expected, &before, &model)?;
+            }
+            Op::RemoveJob(second) => {
+                let job = usize::from(*second);
+                let job_id = JobId::new(JOBS[job]).unwrap();
+                let unfinished =
+                    TableModel::members(job).find(|&i| !model.tasks[i].state.is_terminal());
+                let result = table.remove_job(&job_id);
+                match unfinished {
+                    Some(i) => {
+                        let refused = matches!(
+                            &result,
+                            Err(iris_task::TableError::JobNotFinished { task, state, .. })
+                                if *task == tid(i) && *state == model.tasks[i].state
+                        );
+                        prop_assert!(refused, "{:?}", result);
+                    }
+                    None => {
+                        let removed: Vec<TaskId> = result
+                            .unwrap()
+                            .iter()
+                            .map(|task| task.id().clone())
+                            .collect();
+                        let expected: Vec<TaskId> = TableModel::members(job).map(tid).collect();
+                        prop_assert_eq!(removed, expected, "the job's tasks, in index order");
+                        prop_assert!(table.job_counts(&job_id).is_none());
+                        // The next generation: the same ids, new tasks, the policy told again.
+                        if let Some(policy) = model.policies[job] {
+                            table.set_job_policy(job_id.clone(), policy);
+                        }
+                        for i in TableModel::members(job) {
+                            table.insert(Task::new(tid(i), policy)).unwrap();
+                            let mut task = Model::new(policy);
+                            task.charge_siblings = bug == Bug::ChargeSibling;
+                            model.tasks[i] = task;
+                            model.pending.push_back(i);
+                        }
+                    }
+                }
             }
             Op::SetPolicy(second, policy) => {
                 // Changes no task, even if the job has ended under the new policy.

@@ -600,3 +600,68 @@ fn from_tasks_builds_the_table_that_inserting_one_by_one_builds() {
 fn ids(changes: &iris_task::Changes) -> Vec<TaskId> {
     changes.iter().map(|(id, _)| id.clone()).collect()
 }
+
+#[test]
+fn remove_job_forgets_a_finished_job_and_reuses_its_place() {
+    let mut table = table_of(&["a/task-0", "b/task-1", "b/task-0", "c/task-0"]);
+    let b = iris_task::JobId::new("b").unwrap();
+    table.set_job_policy(b.clone(), iris_task::JobPolicy::default());
+    table.assign(&tid("b/task-1"), w("w1"), at(1)).unwrap();
+    // b/task-0 is pending and b/task-1 assigned: the first by index is named, nothing changes.
+    let before: Vec<(String, StateKind)> = table
+        .iter()
+        .map(|t| (t.id().to_string(), t.state()))
+        .collect();
+    assert_eq!(
+        table.remove_job(&b),
+        Err(TableError::JobNotFinished {
+            job: b.clone(),
+            task: tid("b/task-0"),
+            state: StateKind::Pending
+        })
+    );
+    let after: Vec<(String, StateKind)> = table
+        .iter()
+        .map(|t| (t.id().to_string(), t.state()))
+        .collect();
+    assert_eq!(before, after);
+    table.kill_job(&b, "done", at(2));
+    let removed: Vec<String> = table
+        .remove_job(&b)
+        .unwrap()
+        .iter()
+        .map(|t| t.id().to_string())
+        .collect();
+    assert_eq!(removed, ["b/task-0", "b/task-1"], "in index order");
+    assert_eq!(table.len(), 2);
+    assert!(table.get(&tid("b/task-0")).is_none());
+    assert_eq!(table.job_counts(&b), None);
+    assert_eq!(table.job_policy(&b), None, "the policy is forgotten too");
+    assert_eq!(table.counts(), &recount(&table));
+    assert_eq!(pending_ids(&table), ["a/task-0", "c/task-0"]);
+    // New tasks take the freed places; the views and the index stay right.
+    table
+        .insert(Task::new(tid("d/task-0"), RetryPolicy::default()))
+        .unwrap();
+    table
+        .insert(Task::new(tid("b/task-0"), RetryPolicy::default()))
+        .unwrap();
+    let order: Vec<String> = table.iter().map(|t| t.id().to_string()).collect();
+    assert_eq!(order.len(), 4);
+    assert!(order.starts_with(&["a/task-0".to_owned()]));
+    assert_eq!(
+        table.get(&tid("b/task-0")).map(AnyTask::state),
+        Some(StateKind::Pending)
+    );
+    assert_eq!(
+        pending_ids(&table),
+        ["a/task-0", "c/task-0", "d/task-0", "b/task-0"]
+    );
+    let jobs: Vec<&str> = table.jobs().map(|(job, _)| job.as_str()).collect();
+    assert_eq!(jobs, ["a", "c", "d", "b"]);
+    // Unknown jobs: nothing to remove.
+    assert_eq!(
+        table.remove_job(&iris_task::JobId::new("zz").unwrap()),
+        Ok(vec![])
+    );
+}

@@ -87,11 +87,19 @@ pub struct TaskTable {
     workers: HashMap<WorkerId, List>,
     /// ASSIGNED tasks, oldest assignment first: the dispatch deadline's queue.
     assigned: List,
-    /// Each job's id and state counts, in the order its first task was inserted.
+    /// Each job the table knows, by entry; an entry freed by `remove_job` is reused.
     jobs: Vec<JobEntry>,
     job_index: HashMap<JobId, u32>,
+    /// The live job entries, in the order the table learned of their jobs.
+    job_order: Vec<u32>,
+    /// Slots and job entries freed by `remove_job`, for the next insert to reuse.
+    free_slots: Vec<SlotId>,
+    free_jobs: Vec<u32>,
     counts: StateCounts,
 }
+
+/// `Slot::job` of a slot that holds no task (freed by `remove_job`, waiting for reuse).
+const VACANT: u32 = u32::MAX;
 
 /// What the table keeps of a job.
 struct JobEntry {
@@ -132,8 +140,14 @@ struct Slot {
     queue: Link,
     /// The slot's place in the assigned list, while ASSIGNED.
     deadline: Link,
-    /// Index into `TaskTable::jobs`.
+    /// Index into `TaskTable::jobs`; [`VACANT`] for a freed slot.
     job: u32,
+}
+
+impl Slot {
+    fn is_vacant(&self) -> bool {
+        self.job == VACANT
+    }
 }
 
 impl TaskTable {
@@ -240,10 +254,12 @@ impl TaskTable {
         mut task: AnyTask,
         deadline: Deadline,
     ) -> Result<SlotId, TableError> {
-        let Some(slot) = SlotId::try_from(self.slots.len())
-            .ok()
-            .filter(|&slot| slot != NIL)
-        else {
+        let reused = self.free_slots.last().copied();
+        let Some(slot) = reused.or_else(|| {
+            SlotId::try_from(self.slots.len())
+                .ok()
+                .filter(|&slot| slot != NIL)
+        }) else {
             return Err(TableError::Full(task.id().clone()));
         };
         let hash = self.hasher.hash_one(task.id());
@@ -257,30 +273,123 @@ impl TaskTable {
             task.share_job(&entry.id);
             entry.slots.push(slot);
         }
-        let (hasher, slots) = (&self.hasher, &self.slots);
-        self.index
-            .insert_unique(hash, slot, |&other| hash_of(hasher, slots, other));
-        self.slots.push(Slot {
+        let filled = Slot {
             task,
             queue: Link::DETACHED,
             deadline: Link::DETACHED,
             job,
-        });
+        };
+        match list::get_mut(&mut self.slots, slot) {
+            Some(vacant) if reused.is_some() => {
+                *vacant = filled;
+                self.free_slots.pop();
+            }
+            _ => self.slots.push(filled),
+        }
+        let (hasher, slots) = (&self.hasher, &self.slots);
+        self.index
+            .insert_unique(hash, slot, |&other| hash_of(hasher, slots, other));
         self.refile(slot, None, deadline);
         Ok(slot)
     }
 
-    /// The index of `job`'s entry, made if the table did not know the job.
+    /// The index of `job`'s entry, made (or a freed one reused) if the table did not know the job.
     fn job_entry(&mut self, job: &JobId) -> u32 {
-        match self.job_index.get(job) {
-            Some(&entry) => entry,
-            None => {
-                let entry = u32::try_from(self.jobs.len()).unwrap_or(u32::MAX);
-                self.job_index.insert(job.clone(), entry);
-                self.jobs.push(JobEntry::new(job.clone()));
+        if let Some(&entry) = self.job_index.get(job) {
+            return entry;
+        }
+        let entry = match self.free_jobs.pop() {
+            Some(entry) => {
+                if let Some(freed) = self.jobs.get_mut(entry as usize) {
+                    *freed = JobEntry::new(job.clone());
+                }
                 entry
             }
+            None => {
+                self.jobs.push(JobEntry::new(job.clone()));
+                u32::try_from(self.jobs.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        self.job_index.insert(job.clone(), entry);
+        self.job_order.push(entry);
+        entry
+    }
+
+    /// Forgets a job whose tasks have all ended, and its policy, and returns its tasks in index
+    /// order: the way a long-running controller keeps its table from growing. The memory the
+    /// tasks held is reused by the next tasks inserted. An unknown job, or one known by its policy
+    /// alone, gives `Ok` with no tasks (and forgets the policy).
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, TableError, Task, TaskId, TaskTable, Timestamp};
+    ///
+    /// let job = JobId::new("nightly")?;
+    /// let mut table = TaskTable::new();
+    /// table.insert(Task::new(TaskId::new(job.clone(), 0), RetryPolicy::default()))?;
+    /// // Not finished: refused, nothing changes.
+    /// assert!(matches!(table.remove_job(&job), Err(TableError::JobNotFinished { .. })));
+    /// table.kill_job(&job, "done with it", Timestamp::from_millis(1));
+    /// let removed = table.remove_job(&job)?;
+    /// assert_eq!(removed.len(), 1);
+    /// assert!(table.is_empty() && table.job_counts(&job).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`TableError::JobNotFinished`] naming the job's first task (by index) that has not ended;
+    /// the table is unchanged.
+    pub fn remove_job(&mut self, job: &JobId) -> Result<Vec<AnyTask>, TableError> {
+        let Some(&entry) = self.job_index.get(job) else {
+            return Ok(Vec::new());
+        };
+        let slots = self.slots_of_entry(entry);
+        let unfinished = slots
+            .iter()
+            .filter_map(|&slot| self.task(slot))
+            .find(|task| !task.state().is_terminal());
+        if let Some(task) = unfinished {
+            return Err(TableError::JobNotFinished {
+                job: job.clone(),
+                task: task.id().clone(),
+                state: task.state(),
+            });
         }
+        let mut removed = Vec::with_capacity(slots.len());
+        for slot in slots {
+            let Some(task) = self.vacate(slot) else {
+                continue;
+            };
+            self.counts.remove(task.state());
+            removed.push(task);
+        }
+        self.job_index.remove(job);
+        self.job_order.retain(|&live| live != entry);
+        if let Some(freed) = self.jobs.get_mut(entry as usize) {
+            // Keeps its vectors' memory for the next job that takes the entry.
+            freed.slots.clear();
+            freed.counts = StateCounts::default();
+            freed.policy = None;
+            freed.started = false;
+        }
+        self.free_jobs.push(entry);
+        Ok(removed)
+    }
+
+    /// Takes an ended task out of its slot, out of the index, and frees the slot for reuse. An
+    /// ended task is in no list, so no link needs undoing.
+    fn vacate(&mut self, slot: SlotId) -> Option<AnyTask> {
+        let id = self.task(slot)?.id().clone();
+        let hash = self.hasher.hash_one(&id);
+        if let Ok(found) = self.index.find_entry(hash, |&other| other == slot) {
+            found.remove();
+        }
+        let entry = list::get_mut(&mut self.slots, slot)?;
+        entry.job = VACANT;
+        entry.queue = Link::DETACHED;
+        entry.deadline = Link::DETACHED;
+        let task = std::mem::replace(&mut entry.task, Task::vacant().into_any());
+        self.free_slots.push(slot);
+        Some(task)
     }
 
     /// Tells the table a job's policy: from then on its gang and job-end rules apply to its
@@ -379,17 +488,22 @@ impl TaskTable {
 
     /// How many tasks the table holds, in any state.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.slots.len() - self.free_slots.len()
     }
 
     /// The table holds no task.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.len() == 0
     }
 
-    /// Every task, in the order they were inserted.
+    /// Every task, in the order they were inserted, except that a task inserted after a
+    /// [`remove_job`](TaskTable::remove_job) may take the place of a removed one: the table
+    /// reuses their memory.
     pub fn iter(&self) -> impl Iterator<Item = &AnyTask> + '_ {
-        self.slots.iter().map(|slot| &slot.task)
+        self.slots
+            .iter()
+            .filter(|slot| !slot.is_vacant())
+            .map(|slot| &slot.task)
     }
 
     /// Pending tasks only, in the order they became pending (FIFO; a requeued task goes to the
@@ -879,7 +993,10 @@ impl TaskTable {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn jobs(&self) -> impl Iterator<Item = (&JobId, &StateCounts)> + '_ {
-        self.jobs.iter().map(|entry| (&entry.id, &entry.counts))
+        self.job_order
+            .iter()
+            .filter_map(|&entry| self.jobs.get(entry as usize))
+            .map(|entry| (&entry.id, &entry.counts))
     }
 
     // ----- internals -----
@@ -1048,7 +1165,9 @@ impl TaskTable {
     }
 
     fn task(&self, slot: SlotId) -> Option<&AnyTask> {
-        list::get(&self.slots, slot).map(|slot| &slot.task)
+        list::get(&self.slots, slot)
+            .filter(|slot| !slot.is_vacant())
+            .map(|slot| &slot.task)
     }
 
     fn assigned_at(&self, slot: SlotId) -> Option<Timestamp> {
@@ -1232,6 +1351,16 @@ pub enum TableError {
     /// A call that names a task the table does not hold.
     #[error("task {0} is not in the table")]
     UnknownTask(TaskId),
+    /// [`remove_job`](crate::TaskTable::remove_job) of a job with a task that has not ended.
+    #[error("job {job} has not finished: task {task} is {state}")]
+    JobNotFinished {
+        /// The job.
+        job: JobId,
+        /// Its first task, by index, that has not ended.
+        task: TaskId,
+        /// That task's state.
+        state: StateKind,
+    },
     /// [`assign`](crate::TaskTable::assign) of a task that is not waiting to be scheduled.
     #[error("task {task} is {state}, not pending: only a pending task can be assigned")]
     NotPending {
