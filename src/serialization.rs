@@ -42,6 +42,7 @@ use crate::policy::{JobPolicy, RetryPolicy};
 use crate::proto::{TaskAttempt, TaskState, TaskStatus, wire_u32};
 use crate::state::{State, StateKind};
 use crate::table::{JobState, StateCounts};
+use crate::table::{Layout, TaskTable};
 use crate::task::{Core, Task};
 
 // ----- values written as text -----
@@ -461,5 +462,92 @@ impl<'de, S: State> Deserialize<'de> for Task<S> {
 impl Serialize for Attempt {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         AttemptRepr::from(self).serialize(serializer)
+    }
+}
+
+// ----- the table -----
+
+/// A `TaskTable` as stored: its jobs (with their policies) in `jobs()` order, its tasks in
+/// `iter()` order, and the orders of its views, which the tasks alone do not say.
+#[derive(Serialize)]
+struct TableOut<'a> {
+    jobs: Vec<JobOut<'a>>,
+    tasks: Vec<&'a AnyTask>,
+    pending: Vec<TaskId>,
+    assigned: Vec<TaskId>,
+    workers: Vec<WorkerRepr>,
+}
+
+#[derive(Serialize)]
+struct JobOut<'a> {
+    id: &'a JobId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy: Option<&'a JobPolicy>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TableIn {
+    jobs: Vec<JobIn>,
+    tasks: Vec<AnyTask>,
+    #[serde(default)]
+    pending: Vec<TaskId>,
+    #[serde(default)]
+    assigned: Vec<TaskId>,
+    #[serde(default)]
+    workers: Vec<WorkerRepr>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobIn {
+    id: JobId,
+    #[serde(default)]
+    policy: Option<JobPolicy>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkerRepr {
+    worker: WorkerId,
+    tasks: Vec<TaskId>,
+}
+
+impl Serialize for TaskTable {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let layout = self.layout();
+        TableOut {
+            jobs: self
+                .job_policies()
+                .map(|(id, policy)| JobOut { id, policy })
+                .collect(),
+            tasks: self.iter().collect(),
+            pending: layout.pending,
+            assigned: layout.assigned,
+            workers: layout
+                .workers
+                .into_iter()
+                .map(|(worker, tasks)| WorkerRepr { worker, tasks })
+                .collect(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for TaskTable {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<TaskTable, D::Error> {
+        let stored = TableIn::deserialize(deserializer)?;
+        let layout = Layout {
+            pending: stored.pending,
+            assigned: stored.assigned,
+            workers: stored
+                .workers
+                .into_iter()
+                .map(|worker| (worker.worker, worker.tasks))
+                .collect(),
+        };
+        let jobs = stored.jobs.into_iter().map(|job| (job.id, job.policy));
+        TaskTable::restore(jobs, stored.tasks, layout)
+            .map_err(|err| de::Error::custom(format_args!("invalid table: {err}")))
     }
 }

@@ -391,3 +391,257 @@ fn job_states_serialize_as_their_labels_both_ways() {
     }
     assert!(serde_json::from_str::<JobState>("\"assigned\"").is_err());
 }
+
+// ----- the table snapshot -----
+
+mod snapshot {
+    use std::time::Duration;
+
+    use iris_task::{
+        AnyTask, AttemptId, JobId, JobPolicy, RetryPolicy, Task, TaskEvent, TaskId, TaskTable,
+        Timestamp, WorkerId, WorkerReport,
+    };
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    fn at(ms: i64) -> Timestamp {
+        Timestamp::from_millis(ms)
+    }
+
+    fn id(job: usize, index: u32) -> TaskId {
+        TaskId::new(JobId::new(["a", "b", "c"][job % 3]).unwrap(), index)
+    }
+
+    fn worker(n: usize) -> WorkerId {
+        WorkerId::new(format!("w{}", n % 3)).unwrap()
+    }
+
+    /// Drives a table with small random calls: schedules, reports, lost workers, deadlines,
+    /// kills, policies and removed jobs, at a clock that sometimes stands still.
+    fn workload(ops: &[(u8, usize, u32, usize)]) -> TaskTable {
+        let mut table = TaskTable::new();
+        table.set_job_policy(
+            JobId::new("b").unwrap(),
+            JobPolicy {
+                coscheduled: true,
+                ..JobPolicy::default()
+            },
+        );
+        for job in 0..3 {
+            for index in 0..4 {
+                table
+                    .insert(Task::new(
+                        id(job, index),
+                        RetryPolicy {
+                            max_retries_failure: 1,
+                            max_retries_preemption: 2,
+                        },
+                    ))
+                    .unwrap();
+            }
+        }
+        for (step, &(kind, job, index, w)) in ops.iter().enumerate() {
+            let t = at(step as i64 / 2);
+            let task = id(job, index % 4);
+            let report = |table: &TaskTable, report| {
+                let attempt = table.get(&task).and_then(AnyTask::current_attempt)?;
+                Some(TaskEvent::Report {
+                    worker: attempt.worker().clone(),
+                    attempt: attempt.id(),
+                    report,
+                    at: t,
+                })
+            };
+            match kind % 8 {
+                0 => {
+                    let mut n = w;
+                    table.schedule(t, |_| {
+                        n += 1;
+                        (n % 4 != 0).then(|| worker(n))
+                    });
+                }
+                1 | 2 => {
+                    if let Some(event) = report(&table, WorkerReport::Running) {
+                        let _ = table.apply(&task, event);
+                    }
+                }
+                3 => {
+                    let end = if w % 2 == 0 {
+                        WorkerReport::Succeeded
+                    } else {
+                        WorkerReport::Failed {
+                            exit_code: 1,
+                            error: "x".into(),
+                        }
+                    };
+                    if let Some(event) = report(&table, end) {
+                        let _ = table.apply(&task, event);
+                    }
+                }
+                4 => {
+                    table.worker_lost(&worker(w), "lost", t);
+                }
+                5 => {
+                    table.expire_assigned(t, Duration::from_millis(2));
+                }
+                6 => {
+                    let _ = table.apply(
+                        &task,
+                        TaskEvent::Preempt {
+                            reason: "priority".into(),
+                            at: t,
+                        },
+                    );
+                }
+                _ => {
+                    let job_id = task.job().clone();
+                    table.kill_job(&job_id, "done", t);
+                    if w % 2 == 0 {
+                        table.remove_job(&job_id).unwrap();
+                        for index in 0..4 {
+                            table
+                                .insert(Task::new(
+                                    TaskId::new(job_id.clone(), index),
+                                    RetryPolicy::default(),
+                                ))
+                                .unwrap();
+                        }
+                    }
+                }
+            }
+        }
+        table
+    }
+
+    /// Everything the table's views say, for comparing two tables.
+    fn views(table: &TaskTable) -> Value {
+        json!({
+            "tasks": table.iter().collect::<Vec<_>>(),
+            "pending": table.pending().map(|task| task.id().to_string()).collect::<Vec<_>>(),
+            "workers": (0..3).map(|w| table.tasks_on(&worker(w)).map(ToString::to_string).collect::<Vec<_>>()).collect::<Vec<_>>(),
+            "counts": table.counts(),
+            "jobs": table.jobs().map(|(job, counts)| (job.to_string(), counts.clone(), table.job_policy(job).copied(), table.job_state(job))).collect::<Vec<_>>(),
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+        /// A table read back from its snapshot is the same table: the same tasks in the same
+        /// order, the same pending queue, worker lists, job policies, counts and job states, and
+        /// it behaves the same: the dispatch deadline expires the same tasks in the same order.
+        #[test]
+        fn a_table_reads_back_exactly(ops in proptest::collection::vec((0u8..8, 0usize..3, 0u32..4, 0usize..6), 0..80)) {
+            let mut table = workload(&ops);
+            let json = serde_json::to_string(&table).unwrap();
+            let mut back: TaskTable = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(serde_json::to_string(&back).unwrap(), json);
+            prop_assert_eq!(views(&back), views(&table));
+            let now = at(1_000);
+            let expired = table.expire_assigned(now, Duration::ZERO);
+            prop_assert_eq!(back.expire_assigned(now, Duration::ZERO), expired);
+            prop_assert_eq!(views(&back), views(&table));
+        }
+    }
+
+    /// Saving the tasks and inserting them again puts a requeued task back in id order; the
+    /// snapshot keeps it behind the tasks that waited longer.
+    #[test]
+    fn a_requeued_task_stays_behind_the_tasks_that_waited_longer() {
+        let mut table = TaskTable::new();
+        for index in 0..3 {
+            table
+                .insert(Task::new(id(0, index), RetryPolicy::default()))
+                .unwrap();
+        }
+        table.assign(&id(0, 0), worker(1), at(1)).unwrap();
+        table.worker_lost(&worker(1), "lost", at(2));
+        let queue = |table: &TaskTable| -> Vec<u32> {
+            table.pending().map(|task| task.id().index()).collect()
+        };
+        assert_eq!(queue(&table), [1, 2, 0]);
+        let back: TaskTable =
+            serde_json::from_value(serde_json::to_value(&table).unwrap()).unwrap();
+        assert_eq!(queue(&back), [1, 2, 0]);
+        let reinserted = TaskTable::from_tasks(table.iter().cloned()).unwrap();
+        assert_eq!(queue(&reinserted), [0, 1, 2], "what the snapshot is for");
+    }
+
+    #[test]
+    fn a_snapshot_whose_orders_do_not_fit_its_tasks_is_refused() {
+        let mut table = TaskTable::new();
+        table.set_job_policy(JobId::new("a").unwrap(), JobPolicy::default());
+        for index in 0..3 {
+            table
+                .insert(Task::new(id(0, index), RetryPolicy::default()))
+                .unwrap();
+        }
+        table.assign(&id(0, 0), worker(1), at(5)).unwrap();
+        table.assign(&id(0, 1), worker(1), at(7)).unwrap();
+        let good = serde_json::to_value(&table).unwrap();
+        assert!(serde_json::from_value::<TaskTable>(good.clone()).is_ok());
+        let broken = |edit: &dyn Fn(&mut Value), expected: &str| {
+            let mut snapshot = good.clone();
+            edit(&mut snapshot);
+            let err = serde_json::from_value::<TaskTable>(snapshot)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{err:?} does not say {expected:?}");
+        };
+        broken(&|s| s["pending"] = json!([]), "the orders list 0 pending");
+        broken(
+            &|s| s["pending"] = json!(["a/task-2", "a/task-2"]),
+            "lists a/task-2 twice",
+        );
+        broken(
+            &|s| s["pending"] = json!(["a/task-0"]),
+            "a/task-0, which is not pending",
+        );
+        broken(
+            &|s| s["pending"] = json!(["a/task-9"]),
+            "a/task-9, which is not among the tasks",
+        );
+        broken(
+            &|s| s["assigned"] = json!(["a/task-1", "a/task-0"]),
+            "after a task assigned later",
+        );
+        broken(
+            &|s| s["assigned"] = json!(["a/task-0"]),
+            "lists 1 of 2 ASSIGNED",
+        );
+        broken(
+            &|s| s["workers"][0]["worker"] = json!("w2"),
+            "not active on it",
+        );
+        broken(&|s| s["jobs"] = json!([]), "which the jobs do not list");
+        broken(
+            &|s| s["jobs"] = json!([{"id": "a"}, {"id": "a"}]),
+            "job a is listed twice",
+        );
+        broken(
+            &|s| s["tasks"][0]["state"] = json!("running"),
+            "invalid task",
+        );
+        broken(&|s| s["extra"] = json!(1), "unknown field");
+    }
+
+    #[test]
+    fn a_report_is_judged_the_same_after_a_reload() {
+        // Reports name attempts by id; the snapshot keeps them (a report judged after a reload
+        // is judged as before).
+        let mut table = TaskTable::new();
+        table
+            .insert(Task::new(id(0, 0), RetryPolicy::default()))
+            .unwrap();
+        table.assign(&id(0, 0), worker(0), at(1)).unwrap();
+        let mut back: TaskTable =
+            serde_json::from_value(serde_json::to_value(&table).unwrap()).unwrap();
+        let stale = TaskEvent::Report {
+            worker: worker(0),
+            attempt: AttemptId::new(3),
+            report: WorkerReport::Running,
+            at: at(2),
+        };
+        assert!(back.apply(&id(0, 0), stale).is_err());
+    }
+}

@@ -27,6 +27,12 @@ pub const DISPATCH_DEADLINE_ERROR: &str =
 /// The controller's tasks, with a FIFO of the pending ones, the active tasks of each worker, and
 /// state counts kept up to date on every change.
 ///
+/// With the `serde` feature a table serializes as a snapshot: its jobs and their policies, its
+/// tasks, and the orders of its views (the pending queue, the dispatch-deadline order, each
+/// worker's list), which its tasks alone do not say. Deserializing checks every task as
+/// [`AnyTask::from_proto`] does and every order against the tasks, and rebuilds the table
+/// exactly.
+///
 /// Every change goes through [`AnyTask::apply`], so the table follows the same rules as a single
 /// task, and a rejected event changes nothing, neither the task nor the table's views.
 ///
@@ -1291,6 +1297,203 @@ impl TaskTable {
                 self.workers.remove(&worker);
             }
         }
+    }
+}
+
+/// The orders a table's views keep, which its tasks alone do not say: what a snapshot or a store
+/// saves beside the tasks so that a table is rebuilt exactly.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(not(feature = "serde"), allow(dead_code))] // Used by the serde snapshot.
+pub(crate) struct Layout {
+    /// The pending queue, oldest first.
+    pub(crate) pending: Vec<TaskId>,
+    /// The ASSIGNED tasks in dispatch-deadline order.
+    pub(crate) assigned: Vec<TaskId>,
+    /// Each worker's active tasks in the order they became active on it, workers sorted by id.
+    pub(crate) workers: Vec<(WorkerId, Vec<TaskId>)>,
+}
+
+/// Why a table could not be rebuilt from its parts.
+#[derive(Debug)]
+#[cfg_attr(not(feature = "serde"), allow(dead_code))]
+pub(crate) enum RestoreError {
+    /// A task the table refused (a duplicate id).
+    Table(TableError),
+    /// The orders do not fit the tasks: what is wrong, in words.
+    Layout(String),
+}
+
+impl fmt::Display for RestoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RestoreError::Table(err) => err.fmt(f),
+            RestoreError::Layout(problem) => f.write_str(problem),
+        }
+    }
+}
+
+#[cfg_attr(not(feature = "serde"), allow(dead_code))]
+impl TaskTable {
+    /// The orders of the table's views, for a snapshot or a store.
+    pub(crate) fn layout(&self) -> Layout {
+        let ids = |list: &List, chain| -> Vec<TaskId> {
+            list.iter(&self.slots, chain)
+                .filter_map(|slot| self.task(slot).map(|task| task.id().clone()))
+                .collect()
+        };
+        let mut workers: Vec<(WorkerId, Vec<TaskId>)> = self
+            .workers
+            .iter()
+            .map(|(worker, list)| (worker.clone(), ids(list, Chain::Queue)))
+            .collect();
+        workers.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Layout {
+            pending: ids(&self.pending, Chain::Queue),
+            assigned: ids(&self.assigned, Chain::Deadline),
+            workers,
+        }
+    }
+
+    /// The jobs the table knows with their policies, in [`jobs`](TaskTable::jobs) order.
+    pub(crate) fn job_policies(&self) -> impl Iterator<Item = (&JobId, Option<&JobPolicy>)> + '_ {
+        self.job_order
+            .iter()
+            .filter_map(|&entry| self.jobs.get(entry as usize))
+            .map(|entry| (&entry.id, entry.policy.as_ref()))
+    }
+
+    /// A table of `jobs` (in that order, with their policies) and `tasks` (in iteration order),
+    /// whose views follow `layout` exactly. Every task's job must be among `jobs`, and `layout`
+    /// must list each pending task once in the queue, each active task once under its own
+    /// worker, and each ASSIGNED task once in the deadline order, by assignment time.
+    pub(crate) fn restore(
+        jobs: impl IntoIterator<Item = (JobId, Option<JobPolicy>)>,
+        tasks: impl IntoIterator<Item = AnyTask>,
+        layout: Layout,
+    ) -> Result<TaskTable, RestoreError> {
+        let mut table = TaskTable::new();
+        for (job, policy) in jobs {
+            if table.job_index.contains_key(&job) {
+                return Err(RestoreError::Layout(format!("job {job} is listed twice")));
+            }
+            let entry = table.job_entry(&job);
+            if let Some(entry) = table.jobs.get_mut(entry as usize) {
+                entry.policy = policy;
+            }
+        }
+        let listed = table.job_index.len();
+        for task in tasks {
+            table
+                .insert_filed(task, Deadline::Later)
+                .map_err(RestoreError::Table)?;
+            if table.job_index.len() > listed {
+                let job = table
+                    .job_order
+                    .last()
+                    .and_then(|&e| table.jobs.get(e as usize));
+                let name = job.map_or_else(String::new, |job| job.id.to_string());
+                return Err(RestoreError::Layout(format!(
+                    "a task of job {name}, which the jobs do not list"
+                )));
+            }
+        }
+        // `insert_filed` queued the pending tasks and filed the active ones in task order:
+        // undo that, and thread the lists in the saved orders instead.
+        for slot in &mut table.slots {
+            slot.queue = Link::DETACHED;
+        }
+        table.pending = List::default();
+        table.workers.clear();
+        let mut queued = vec![false; table.slots.len()];
+        let mut slot_of =
+            |table: &TaskTable, id: &TaskId, what: &str| -> Result<SlotId, RestoreError> {
+                let slot = table.slot(id).ok_or_else(|| {
+                    RestoreError::Layout(format!(
+                        "the {what} lists {id}, which is not among the tasks"
+                    ))
+                })?;
+                match queued.get_mut(slot as usize) {
+                    Some(seen) if !*seen => {
+                        *seen = true;
+                        Ok(slot)
+                    }
+                    _ => Err(RestoreError::Layout(format!("the {what} lists {id} twice"))),
+                }
+            };
+        for id in &layout.pending {
+            let slot = slot_of(&table, id, "pending queue")?;
+            if table.task(slot).map(AnyTask::state) != Some(StateKind::Pending) {
+                return Err(RestoreError::Layout(format!(
+                    "the pending queue lists {id}, which is not pending"
+                )));
+            }
+            table
+                .pending
+                .push_back(&mut table.slots, Chain::Queue, slot);
+        }
+        let mut active = 0;
+        for (worker, ids) in &layout.workers {
+            let mut list = List::default();
+            for id in ids {
+                let slot = slot_of(&table, id, "worker lists")?;
+                if table.task(slot).and_then(AnyTask::worker) != Some(worker) {
+                    return Err(RestoreError::Layout(format!(
+                        "worker {worker}'s list holds {id}, which is not active on it"
+                    )));
+                }
+                list.push_back(&mut table.slots, Chain::Queue, slot);
+            }
+            active += list.len();
+            if !list.is_empty() {
+                table.workers.insert(worker.clone(), list);
+            }
+        }
+        let counts = &table.counts;
+        let expected_active: usize = [StateKind::Assigned, StateKind::Building, StateKind::Running]
+            .into_iter()
+            .map(|state| counts.get(state))
+            .sum();
+        if table.pending.len() != counts.get(StateKind::Pending) || active != expected_active {
+            return Err(RestoreError::Layout(format!(
+                "the orders list {} pending and {active} active tasks, but the tasks hold {} and {expected_active}",
+                table.pending.len(),
+                counts.get(StateKind::Pending)
+            )));
+        }
+        let mut previous: Option<Timestamp> = None;
+        for id in &layout.assigned {
+            let slot = table.slot(id).filter(|&slot| {
+                table.task(slot).map(AnyTask::state) == Some(StateKind::Assigned)
+                    && list::get(&table.slots, slot).is_some_and(|entry| {
+                        entry.deadline.prev == NIL
+                            && table.assigned.tail != slot
+                            && table.assigned.head != slot
+                    })
+            });
+            let Some(slot) = slot else {
+                return Err(RestoreError::Layout(format!(
+                    "the deadline order lists {id}, which is not an ASSIGNED task, or twice"
+                )));
+            };
+            let at = table.assigned_at(slot);
+            if previous.zip(at).is_some_and(|(previous, at)| at < previous) {
+                return Err(RestoreError::Layout(format!(
+                    "the deadline order lists {id} after a task assigned later"
+                )));
+            }
+            previous = at;
+            table
+                .assigned
+                .push_back(&mut table.slots, Chain::Deadline, slot);
+        }
+        if table.assigned.len() != table.counts.get(StateKind::Assigned) {
+            return Err(RestoreError::Layout(format!(
+                "the deadline order lists {} of {} ASSIGNED tasks",
+                table.assigned.len(),
+                table.counts.get(StateKind::Assigned)
+            )));
+        }
+        Ok(table)
     }
 }
 
