@@ -558,6 +558,8 @@ pub mod proto;
 #[cfg(feature = "serde")]
 mod serialization;
 mod state;
+#[cfg(feature = "sqlite")]
+mod store;
 mod table;
 mod task;
 
@@ -575,6 +577,8 @@ pub use state::{
     Pending, Preempted, Running, State, StateKind, Succeeded, Terminal, Unschedulable,
     WorkerFailed,
 };
+#[cfg(feature = "sqlite")]
+pub use store::{Batch, DurableTable, SCHEMA_VERSION, SqliteStore, Store, StoreError, Synchronous};
 pub use table::{
     Changes, DISPATCH_DEADLINE_ERROR, JobState, ParseJobStateError, StateCounts, TableError,
     TaskTable,

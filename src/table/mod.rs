@@ -1303,7 +1303,7 @@ impl TaskTable {
 /// The orders a table's views keep, which its tasks alone do not say: what a snapshot or a store
 /// saves beside the tasks so that a table is rebuilt exactly.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(not(feature = "serde"), allow(dead_code))] // Used by the serde snapshot.
+#[cfg_attr(not(any(feature = "serde", feature = "sqlite")), allow(dead_code))]
 pub(crate) struct Layout {
     /// The pending queue, oldest first.
     pub(crate) pending: Vec<TaskId>,
@@ -1315,7 +1315,7 @@ pub(crate) struct Layout {
 
 /// Why a table could not be rebuilt from its parts.
 #[derive(Debug)]
-#[cfg_attr(not(feature = "serde"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "serde", feature = "sqlite")), allow(dead_code))]
 pub(crate) enum RestoreError {
     /// A task the table refused (a duplicate id).
     Table(TableError),
@@ -1332,9 +1332,10 @@ impl fmt::Display for RestoreError {
     }
 }
 
-#[cfg_attr(not(feature = "serde"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "serde", feature = "sqlite")), allow(dead_code))]
 impl TaskTable {
     /// The orders of the table's views, for a snapshot or a store.
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
     pub(crate) fn layout(&self) -> Layout {
         let ids = |list: &List, chain| -> Vec<TaskId> {
             list.iter(&self.slots, chain)
@@ -1354,7 +1355,23 @@ impl TaskTable {
         }
     }
 
+    /// The last `count` tasks of the pending queue, in queue order: the ones a call just queued.
+    pub(crate) fn pending_tail(&self, count: usize) -> Vec<TaskId> {
+        let mut tail = Vec::with_capacity(count);
+        let mut slot = self.pending.tail;
+        while tail.len() < count {
+            let Some(entry) = list::get(&self.slots, slot) else {
+                break;
+            };
+            tail.push(entry.task.id().clone());
+            slot = entry.queue.prev;
+        }
+        tail.reverse();
+        tail
+    }
+
     /// The jobs the table knows with their policies, in [`jobs`](TaskTable::jobs) order.
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
     pub(crate) fn job_policies(&self) -> impl Iterator<Item = (&JobId, Option<&JobPolicy>)> + '_ {
         self.job_order
             .iter()

@@ -1,0 +1,807 @@
+//! [`DurableTable`]: a [`TaskTable`] whose every change is committed to a database before the
+//! call that made it returns, and which a restarted controller reopens exactly as it was.
+//!
+//! The lifecycle rules stay in the pure core: the table decides, the store remembers. Each call
+//! that changes tasks runs on the in-memory table, which reports what it changed ([`Changes`]);
+//! the store then writes exactly those tasks (their rows and their last attempt) in one
+//! transaction, and the call returns only once that transaction committed. If the commit fails,
+//! the table is reloaded from the store, so memory never runs ahead of what is durable.
+//!
+//! # The schema
+//!
+//! In Iris's words, so operators can query it with `sqlite3`: `jobs` (a row per job the table
+//! knows, with its policy), `tasks` (a row per task: `state` as the wire number,
+//! `current_attempt_id` -1 before the first assignment, the retry limits, the task's own ending),
+//! `task_attempts` (primary key `(task_id, attempt_id)`: worker, state, times, exit code, error,
+//! `is_worker_failure`) and `schema_version`. Failure and preemption counts are not stored: they
+//! are derived from the attempts. Three sequence columns keep what the rows alone do not say:
+//! `tasks.seq` (insertion order), `tasks.queue_seq` (when the task last joined the pending queue)
+//! and `tasks.assign_seq` (when it was last assigned), from which `open` rebuilds the pending
+//! queue, each worker's list and the dispatch-deadline order, ties included.
+//!
+//! # Loading is strict
+//!
+//! `open` checks every row as [`AnyTask::from_proto`](crate::AnyTask::from_proto) checks a status:
+//! a row that describes a task the lifecycle cannot produce is [`StoreError::Corrupt`], naming the
+//! table, the task and the column. Nothing is repaired or defaulted.
+
+mod sqlite;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+pub use sqlite::{SqliteStore, Synchronous};
+
+use crate::any::{AnyTask, TaskEvent};
+use crate::id::{JobId, TaskId, Timestamp, WorkerId};
+use crate::policy::{JobPolicy, RetryPolicy};
+use crate::proto::{ProtoError, TaskStatus};
+use crate::state::{Assigned, Pending, StateKind};
+use crate::table::{Changes, Layout, RestoreError, TableError, TaskTable};
+use crate::task::Task;
+
+/// The schema version this crate writes and reads. A store whose `schema_version` is higher was
+/// written by a newer crate: [`StoreError::NewerSchema`]. Lower versions are migrated forward by
+/// the store when it opens them (there is only version 1 so far).
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// A database that holds a [`DurableTable`]. Implemented by [`SqliteStore`]; the trait is
+/// sealed, so that every store keeps the crate's rules (one writer, committed means durable,
+/// strict loading).
+pub trait Store: sealed::Sealed {}
+
+pub(crate) mod sealed {
+    use super::{StoreError, Stored, Writes};
+
+    /// What a store does for a [`DurableTable`](super::DurableTable).
+    pub trait Sealed {
+        /// Every row, as stored.
+        fn load(&mut self) -> Result<Stored, StoreError>;
+        /// Writes in one transaction: all land or none do.
+        fn commit(&mut self, writes: &Writes) -> Result<(), StoreError>;
+    }
+}
+
+/// A job's row.
+#[derive(Clone, Debug)]
+pub struct JobRow {
+    pub(crate) id: JobId,
+    pub(crate) seq: i64,
+    pub(crate) policy: Option<JobPolicy>,
+}
+
+/// A task's row and its attempts, in the wire form the decoder checks.
+#[derive(Clone, Debug)]
+pub struct TaskRow {
+    pub(crate) status: TaskStatus,
+    pub(crate) policy: RetryPolicy,
+    pub(crate) seq: i64,
+    pub(crate) queue_seq: Option<i64>,
+    pub(crate) assign_seq: Option<i64>,
+}
+
+/// Everything a store holds.
+#[derive(Debug, Default)]
+pub struct Stored {
+    pub(crate) jobs: Vec<JobRow>,
+    pub(crate) tasks: Vec<TaskRow>,
+}
+
+/// What one transaction writes: the rows of the tasks and jobs a call (or a batch of calls)
+/// changed, as they are after it. `attempts_from` is the first attempt of the task to write: the
+/// attempts before it have not changed.
+#[derive(Debug, Default)]
+pub struct Writes {
+    pub(crate) removed_jobs: Vec<JobId>,
+    pub(crate) jobs: Vec<JobRow>,
+    pub(crate) tasks: Vec<(TaskRow, usize)>,
+}
+
+/// Where a task's sequence numbers stand.
+#[derive(Clone, Copy, Debug, Default)]
+struct Seqs {
+    seq: i64,
+    queue: Option<i64>,
+    assign: Option<i64>,
+}
+
+/// A [`TaskTable`] and its store: every call that changes tasks returns only after its
+/// transaction committed, and [`open`](DurableTable::open) rebuilds the table exactly (the same
+/// tasks, pending order, dispatch-deadline order, per-worker lists, job policies and counts) after
+/// a stop or a crash.
+///
+/// ```
+/// # #[cfg(feature = "sqlite")] {
+/// use iris_task::{DurableTable, JobId, RetryPolicy, SqliteStore, StateKind, Task, TaskId, Timestamp,
+///     WorkerId};
+///
+/// let dir = std::env::temp_dir().join(format!("iris-task-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("controller.db");
+/// # let _ = std::fs::remove_file(&path);
+/// {
+///     let mut table = DurableTable::open(SqliteStore::open(&path)?)?;
+///     let id = TaskId::new(JobId::new("train")?, 0);
+///     table.insert(Task::new(id.clone(), RetryPolicy::default()))?;
+///     table.assign(&id, WorkerId::new("w1")?, Timestamp::from_millis(1))?;
+/// } // the controller stops (or crashes: what returned Ok was committed)
+/// let table = DurableTable::open(SqliteStore::open(&path)?)?;
+/// assert_eq!(table.table().counts().get(StateKind::Assigned), 1);
+/// # drop(table);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct DurableTable<S: Store> {
+    table: TaskTable,
+    store: S,
+    seqs: HashMap<TaskId, Seqs>,
+    jobs: HashMap<JobId, i64>,
+    next: i64,
+}
+
+impl<S: Store> fmt::Debug for DurableTable<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DurableTable")
+            .field("table", &self.table)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Store> DurableTable<S> {
+    /// Loads every row of `store`, checks it, and rebuilds the table exactly as it was committed.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] for a row that describes an impossible task (naming the table, the
+    /// task and the column), and the store's own errors.
+    pub fn open(mut store: S) -> Result<DurableTable<S>, StoreError> {
+        let stored = store.load()?;
+        let (table, seqs, jobs, next) = rebuild(stored)?;
+        Ok(DurableTable {
+            table,
+            store,
+            seqs,
+            jobs,
+            next,
+        })
+    }
+
+    /// The table, as committed.
+    pub fn table(&self) -> &TaskTable {
+        &self.table
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Runs several calls in one transaction (a controller's tick): all land or none do. A call
+    /// rejected inside the batch (a [`TableError`]) changes nothing and the batch goes on; only a
+    /// database error aborts it, and then the table returns to where it was before the batch.
+    ///
+    /// # Errors
+    /// The store's error if the transaction did not commit.
+    pub fn batch<R>(&mut self, f: impl FnOnce(&mut Batch<'_, S>) -> R) -> Result<R, StoreError> {
+        let mut batch = Batch {
+            durable: self,
+            writes: Unwritten::default(),
+        };
+        let result = f(&mut batch);
+        let writes = std::mem::take(&mut batch.writes);
+        self.commit(writes)?;
+        Ok(result)
+    }
+
+    /// Runs one call in its own transaction.
+    fn one<R>(
+        &mut self,
+        call: impl FnOnce(&mut Batch<'_, S>) -> Result<R, TableError>,
+    ) -> Result<R, StoreError> {
+        let mut batch = Batch {
+            durable: self,
+            writes: Unwritten::default(),
+        };
+        let result = call(&mut batch);
+        let writes = std::mem::take(&mut batch.writes);
+        let value = result.map_err(StoreError::Table)?;
+        self.commit(writes)?;
+        Ok(value)
+    }
+
+    /// Writes what a call or batch changed; on failure, reloads the table from the store so that
+    /// memory is never ahead of it.
+    fn commit(&mut self, pending: Unwritten) -> Result<(), StoreError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let writes = self.materialize(&pending);
+        if let Err(err) = self.store.commit(&writes) {
+            let stored = self.store.load()?;
+            let (table, seqs, jobs, next) = rebuild(stored)?;
+            self.table = table;
+            self.seqs = seqs;
+            self.jobs = jobs;
+            self.next = next;
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    /// The rows of what `pending` names, as the table holds them now.
+    fn materialize(&self, pending: &Unwritten) -> Writes {
+        let mut writes = Writes {
+            removed_jobs: pending.removed_jobs.clone(),
+            ..Writes::default()
+        };
+        for job in &pending.jobs {
+            let Some(&seq) = self.jobs.get(job) else {
+                continue;
+            };
+            writes.jobs.push(JobRow {
+                id: job.clone(),
+                seq,
+                policy: self.table.job_policy(job).copied(),
+            });
+        }
+        for (id, attempts_from) in &pending.tasks {
+            let (Some(task), Some(seqs)) = (self.table.get(id), self.seqs.get(id)) else {
+                continue;
+            };
+            writes.tasks.push((
+                TaskRow {
+                    status: TaskStatus::from(task),
+                    policy: *task.policy(),
+                    seq: seqs.seq,
+                    queue_seq: seqs.queue,
+                    assign_seq: seqs.assign,
+                },
+                *attempts_from,
+            ));
+        }
+        writes
+    }
+}
+
+/// The calls of one transaction: the same calls as [`TaskTable`]'s, recorded for the commit.
+/// Get one from [`DurableTable::batch`].
+pub struct Batch<'a, S: Store> {
+    durable: &'a mut DurableTable<S>,
+    writes: Unwritten,
+}
+
+impl<S: Store> fmt::Debug for Batch<'_, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Batch").finish_non_exhaustive()
+    }
+}
+
+/// What a batch has changed so far, by name; written as the table holds it at the commit.
+#[derive(Debug, Default)]
+struct Unwritten {
+    removed_jobs: Vec<JobId>,
+    jobs: Vec<JobId>,
+    /// Each task changed, with the first of its attempts to write.
+    tasks: Vec<(TaskId, usize)>,
+    index: HashMap<TaskId, usize>,
+}
+
+impl Unwritten {
+    fn is_empty(&self) -> bool {
+        self.removed_jobs.is_empty() && self.jobs.is_empty() && self.tasks.is_empty()
+    }
+
+    fn job(&mut self, job: &JobId) {
+        if !self.jobs.contains(job) {
+            self.jobs.push(job.clone());
+        }
+    }
+
+    fn task(&mut self, id: &TaskId, attempts_from: usize) {
+        match self.index.get(id) {
+            Some(&at) => {
+                if let Some((_, from)) = self.tasks.get_mut(at) {
+                    *from = (*from).min(attempts_from);
+                }
+            }
+            None => {
+                self.index.insert(id.clone(), self.tasks.len());
+                self.tasks.push((id.clone(), attempts_from));
+            }
+        }
+    }
+}
+
+impl<S: Store> Batch<'_, S> {
+    /// The table, as this batch has changed it so far.
+    pub fn table(&self) -> &TaskTable {
+        &self.durable.table
+    }
+
+    /// [`TaskTable::insert`].
+    ///
+    /// # Errors
+    /// As [`TaskTable::insert`]; the batch goes on.
+    pub fn insert(&mut self, task: impl Into<AnyTask>) -> Result<(), TableError> {
+        let task = task.into();
+        let id = task.id().clone();
+        let job = id.job().clone();
+        self.durable.table.insert(task)?;
+        self.learned(&job);
+        let seq = self.durable.tick();
+        self.durable.seqs.insert(
+            id.clone(),
+            Seqs {
+                seq,
+                ..Seqs::default()
+            },
+        );
+        let state = self.durable.table.get(&id).map(AnyTask::state);
+        match state {
+            Some(StateKind::Pending) => self.joined_queue(1),
+            Some(state) if state.is_active() => self.assigned([&id]),
+            _ => {}
+        }
+        self.writes.task(&id, 0);
+        Ok(())
+    }
+
+    /// [`TaskTable::set_job_policy`].
+    pub fn set_job_policy(&mut self, job: JobId, policy: JobPolicy) {
+        self.durable.table.set_job_policy(job.clone(), policy);
+        self.learned(&job);
+        self.writes.job(&job);
+    }
+
+    /// [`TaskTable::assign`].
+    ///
+    /// # Errors
+    /// As [`TaskTable::assign`]; the batch goes on.
+    pub fn assign(
+        &mut self,
+        id: &TaskId,
+        worker: WorkerId,
+        at: Timestamp,
+    ) -> Result<&Task<Assigned>, TableError> {
+        self.durable.table.assign(id, worker, at)?;
+        self.assigned([id]);
+        self.touched(id);
+        match self.durable.table.get(id) {
+            Some(AnyTask::Assigned(task)) => Ok(task),
+            _ => Err(TableError::UnknownTask(id.clone())),
+        }
+    }
+
+    /// [`TaskTable::schedule`].
+    pub fn schedule(
+        &mut self,
+        at: Timestamp,
+        pick: impl FnMut(&Task<Pending>) -> Option<WorkerId>,
+    ) -> Changes {
+        let changes = self.durable.table.schedule(at, pick);
+        self.record(&changes);
+        changes
+    }
+
+    /// [`TaskTable::apply`].
+    ///
+    /// # Errors
+    /// As [`TaskTable::apply`]; the batch goes on, and nothing was written.
+    pub fn apply(&mut self, id: &TaskId, event: TaskEvent) -> Result<Changes, TableError> {
+        let changes = self.durable.table.apply(id, event)?;
+        self.record(&changes);
+        Ok(changes)
+    }
+
+    /// [`TaskTable::worker_lost`].
+    pub fn worker_lost(&mut self, worker: &WorkerId, error: &str, at: Timestamp) -> Changes {
+        let changes = self.durable.table.worker_lost(worker, error, at);
+        self.record(&changes);
+        changes
+    }
+
+    /// [`TaskTable::expire_assigned`].
+    pub fn expire_assigned(&mut self, now: Timestamp, max_wait: Duration) -> Changes {
+        let changes = self.durable.table.expire_assigned(now, max_wait);
+        self.record(&changes);
+        changes
+    }
+
+    /// [`TaskTable::kill_job`].
+    pub fn kill_job(&mut self, job: &JobId, reason: &str, at: Timestamp) -> Changes {
+        let changes = self.durable.table.kill_job(job, reason, at);
+        self.record(&changes);
+        changes
+    }
+
+    /// [`TaskTable::remove_job`]: the job's rows are deleted in the same transaction.
+    ///
+    /// # Errors
+    /// As [`TaskTable::remove_job`]; the batch goes on.
+    pub fn remove_job(&mut self, job: &JobId) -> Result<Vec<AnyTask>, TableError> {
+        let removed = self.durable.table.remove_job(job)?;
+        for task in &removed {
+            self.durable.seqs.remove(task.id());
+            if let Some(at) = self.writes.index.remove(task.id()) {
+                // Written as removed: drop its pending write (the positions after it shift).
+                self.writes.tasks.remove(at);
+                self.writes.index = self
+                    .writes
+                    .tasks
+                    .iter()
+                    .enumerate()
+                    .map(|(at, (id, _))| (id.clone(), at))
+                    .collect();
+            }
+        }
+        if self.durable.jobs.remove(job).is_some() {
+            self.writes.jobs.retain(|known| known != job);
+            self.writes.removed_jobs.push(job.clone());
+        }
+        Ok(removed)
+    }
+
+    /// Records the tasks a call changed, and the sequence numbers of those that joined the
+    /// pending queue or were assigned, in the order the table put them there.
+    fn record(&mut self, changes: &Changes) {
+        let mut queued = 0;
+        let mut assigned = Vec::new();
+        for (id, step) in changes.iter() {
+            if !step.changed() {
+                continue;
+            }
+            if step.to == StateKind::Pending {
+                queued += 1;
+            }
+            if step.to == StateKind::Assigned {
+                assigned.push(id);
+            }
+            self.touched(id);
+        }
+        self.joined_queue(queued);
+        self.assigned(assigned);
+    }
+
+    /// Notes that the last attempt of `id` (and its row) changed.
+    fn touched(&mut self, id: &TaskId) {
+        let last = self
+            .durable
+            .table
+            .get(id)
+            .map_or(0, |task| task.attempts().len().saturating_sub(1));
+        self.writes.task(id, last);
+    }
+
+    /// The last `count` tasks of the pending queue just joined it, in that order.
+    fn joined_queue(&mut self, count: usize) {
+        if count == 0 {
+            return;
+        }
+        let tail = self.durable.table.pending_tail(count);
+        for id in tail {
+            let seq = self.durable.tick();
+            if let Some(seqs) = self.durable.seqs.get_mut(&id) {
+                seqs.queue = Some(seq);
+            }
+        }
+    }
+
+    /// `ids` were just assigned, in that order.
+    fn assigned<'i>(&mut self, ids: impl IntoIterator<Item = &'i TaskId>) {
+        for id in ids {
+            let seq = self.durable.tick();
+            if let Some(seqs) = self.durable.seqs.get_mut(id) {
+                seqs.assign = Some(seq);
+            }
+        }
+    }
+
+    /// The table knows `job` now; if it did not before, it gets its place in the job order.
+    fn learned(&mut self, job: &JobId) {
+        if !self.durable.jobs.contains_key(job) {
+            let seq = self.durable.tick();
+            self.durable.jobs.insert(job.clone(), seq);
+            self.writes.job(job);
+        }
+    }
+}
+
+impl<S: Store> DurableTable<S> {
+    /// The next sequence number.
+    fn tick(&mut self) -> i64 {
+        self.next += 1;
+        self.next
+    }
+
+    /// [`TaskTable::insert`], committed.
+    ///
+    /// # Errors
+    /// [`StoreError::Table`] if the table refuses the task (nothing is written), or the store's
+    /// error.
+    pub fn insert(&mut self, task: impl Into<AnyTask>) -> Result<(), StoreError> {
+        let task = task.into();
+        self.one(|batch| batch.insert(task))
+    }
+
+    /// [`TaskTable::set_job_policy`], committed.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub fn set_job_policy(&mut self, job: JobId, policy: JobPolicy) -> Result<(), StoreError> {
+        self.one(|batch| {
+            batch.set_job_policy(job, policy);
+            Ok(())
+        })
+    }
+
+    /// [`TaskTable::assign`], committed.
+    ///
+    /// # Errors
+    /// [`StoreError::Table`] if the table refuses (nothing is written), or the store's error.
+    pub fn assign(
+        &mut self,
+        id: &TaskId,
+        worker: WorkerId,
+        at: Timestamp,
+    ) -> Result<&Task<Assigned>, StoreError> {
+        self.one(|batch| batch.assign(id, worker, at).map(|_| ()))?;
+        match self.table.get(id) {
+            Some(AnyTask::Assigned(task)) => Ok(task),
+            _ => Err(StoreError::Table(TableError::UnknownTask(id.clone()))),
+        }
+    }
+
+    /// [`TaskTable::schedule`], committed.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub fn schedule(
+        &mut self,
+        at: Timestamp,
+        pick: impl FnMut(&Task<Pending>) -> Option<WorkerId>,
+    ) -> Result<Changes, StoreError> {
+        self.one(|batch| Ok(batch.schedule(at, pick)))
+    }
+
+    /// [`TaskTable::apply`], committed.
+    ///
+    /// # Errors
+    /// [`StoreError::Table`] for an event the table rejects (nothing is written), or the store's
+    /// error.
+    pub fn apply(&mut self, id: &TaskId, event: TaskEvent) -> Result<Changes, StoreError> {
+        self.one(|batch| batch.apply(id, event))
+    }
+
+    /// [`TaskTable::worker_lost`], committed.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub fn worker_lost(
+        &mut self,
+        worker: &WorkerId,
+        error: &str,
+        at: Timestamp,
+    ) -> Result<Changes, StoreError> {
+        self.one(|batch| Ok(batch.worker_lost(worker, error, at)))
+    }
+
+    /// [`TaskTable::expire_assigned`], committed.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub fn expire_assigned(
+        &mut self,
+        now: Timestamp,
+        max_wait: Duration,
+    ) -> Result<Changes, StoreError> {
+        self.one(|batch| Ok(batch.expire_assigned(now, max_wait)))
+    }
+
+    /// [`TaskTable::kill_job`], committed.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub fn kill_job(
+        &mut self,
+        job: &JobId,
+        reason: &str,
+        at: Timestamp,
+    ) -> Result<Changes, StoreError> {
+        self.one(|batch| Ok(batch.kill_job(job, reason, at)))
+    }
+
+    /// [`TaskTable::remove_job`], committed: the job's rows are deleted in the same transaction,
+    /// so a controller that removes finished jobs stays flat in memory and on disk.
+    ///
+    /// # Errors
+    /// [`StoreError::Table`] for a job with a task that has not ended (nothing is written), or
+    /// the store's error.
+    pub fn remove_job(&mut self, job: &JobId) -> Result<Vec<AnyTask>, StoreError> {
+        self.one(|batch| batch.remove_job(job))
+    }
+}
+
+/// The table, the sequence numbers and the next free one, from what a store holds.
+type Rebuilt = (TaskTable, HashMap<TaskId, Seqs>, HashMap<JobId, i64>, i64);
+
+fn rebuild(stored: Stored) -> Result<Rebuilt, StoreError> {
+    let mut next = 0;
+    let mut jobs = stored.jobs;
+    jobs.sort_by_key(|job| job.seq);
+    let mut job_seqs = HashMap::with_capacity(jobs.len());
+    for job in &jobs {
+        next = next.max(job.seq);
+        job_seqs.insert(job.id.clone(), job.seq);
+    }
+    let mut rows = stored.tasks;
+    rows.sort_by_key(|row| row.seq);
+    let mut tasks = Vec::with_capacity(rows.len());
+    let mut seqs = HashMap::with_capacity(rows.len());
+    let mut pending = Vec::new();
+    let mut active = Vec::new();
+    for row in rows {
+        let task_id = row.status.task_id.clone();
+        let task = AnyTask::from_proto(row.status, row.policy)
+            .map_err(|err| corrupt_task(&task_id, &err))?;
+        let state = task.state();
+        let column = |name: &str, why: &str| StoreError::Corrupt {
+            table: "tasks",
+            task: Some(task_id.clone()),
+            column: name.to_owned(),
+            why: why.to_owned(),
+        };
+        if state == StateKind::Pending {
+            let queue = row
+                .queue_seq
+                .ok_or_else(|| column("queue_seq", "a pending task has its place in the queue"))?;
+            pending.push((queue, task.id().clone()));
+        }
+        if state.is_active() {
+            let assign = row.assign_seq.ok_or_else(|| {
+                column("assign_seq", "an active task has its place on its worker")
+            })?;
+            let worker = task.worker().cloned();
+            let assigned_at = task.current_attempt().map(|a| a.assigned_at());
+            active.push((assign, task.id().clone(), worker, state, assigned_at));
+        }
+        for seq in [Some(row.seq), row.queue_seq, row.assign_seq]
+            .into_iter()
+            .flatten()
+        {
+            next = next.max(seq);
+        }
+        seqs.insert(
+            task.id().clone(),
+            Seqs {
+                seq: row.seq,
+                queue: row.queue_seq,
+                assign: row.assign_seq,
+            },
+        );
+        tasks.push(task);
+    }
+    pending.sort_unstable();
+    active.sort_unstable_by_key(|entry| entry.0);
+    let mut workers: Vec<(WorkerId, Vec<TaskId>)> = Vec::new();
+    for (_, id, worker, _, _) in &active {
+        let Some(worker) = worker else { continue };
+        match workers.iter_mut().find(|(known, _)| known == worker) {
+            Some((_, ids)) => ids.push(id.clone()),
+            None => workers.push((worker.clone(), vec![id.clone()])),
+        }
+    }
+    let mut assigned: Vec<(Option<Timestamp>, i64, TaskId)> = active
+        .iter()
+        .filter(|entry| entry.3 == StateKind::Assigned)
+        .map(|(seq, id, _, _, at)| (*at, *seq, id.clone()))
+        .collect();
+    assigned.sort_unstable();
+    let layout = Layout {
+        pending: pending.into_iter().map(|(_, id)| id).collect(),
+        assigned: assigned.into_iter().map(|(_, _, id)| id).collect(),
+        workers,
+    };
+    let table = TaskTable::restore(
+        jobs.into_iter().map(|job| (job.id, job.policy)),
+        tasks,
+        layout,
+    )
+    .map_err(|err| match err {
+        RestoreError::Table(err) => StoreError::Corrupt {
+            table: "tasks",
+            task: None,
+            column: "task_id".to_owned(),
+            why: err.to_string(),
+        },
+        RestoreError::Layout(why) => StoreError::Corrupt {
+            table: "tasks",
+            task: None,
+            column: "job_id".to_owned(),
+            why,
+        },
+    })?;
+    Ok((table, seqs, job_seqs, next))
+}
+
+/// A decoding error of a stored task, as the table and column it names.
+fn corrupt_task(task: &str, err: &ProtoError) -> StoreError {
+    let text = err.to_string();
+    // The decoder names fields as `TaskStatus.attempts[2].finished_at_ms` or `TaskStatus.state`.
+    let field = text.split(':').next().unwrap_or_default();
+    let (table, column) = match field.strip_prefix("TaskStatus.attempts[") {
+        Some(rest) => (
+            "task_attempts",
+            rest.split_once("].")
+                .map_or(rest, |(_, column)| column)
+                .split(' ')
+                .next()
+                .unwrap_or_default(),
+        ),
+        None => (
+            "tasks",
+            field
+                .strip_prefix("TaskStatus.")
+                .unwrap_or(field)
+                .split(' ')
+                .next()
+                .unwrap_or_default(),
+        ),
+    };
+    StoreError::Corrupt {
+        table,
+        task: Some(task.to_owned()),
+        column: column.to_owned(),
+        why: text,
+    }
+}
+
+/// Why a store could not be opened, read or written. After an error from a call, the
+/// [`DurableTable`] holds what the store holds.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// Another live process holds the store: two controllers writing one store would be split
+    /// brain.
+    #[error("the store {what} is held by another process: only one controller may write it")]
+    Locked {
+        /// The store: a path or a connection.
+        what: String,
+    },
+    /// A row that describes a task the lifecycle cannot produce.
+    #[error("{table}{}: column {column}: {why}", task.as_ref().map(|task| format!(" (task {task})")).unwrap_or_default())]
+    Corrupt {
+        /// The table: `"tasks"`, `"task_attempts"`, `"jobs"` or `"schema_version"`.
+        table: &'static str,
+        /// The task, when the row is a task's.
+        task: Option<String>,
+        /// The column found wrong.
+        column: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The store was written by a newer version of this crate.
+    #[error("the store has schema version {found}, newer than the {known} this crate knows")]
+    NewerSchema {
+        /// The store's version.
+        found: i64,
+        /// The newest this crate knows ([`SCHEMA_VERSION`]).
+        known: i64,
+    },
+    /// The table refused the call: nothing was written.
+    #[error(transparent)]
+    Table(#[from] TableError),
+    /// The database failed (a file that is not a database, a full disk, a lost connection, …).
+    #[error("database: {0}")]
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// The table's own reason, when the table (not the store) refused the call.
+    pub fn table(&self) -> Option<&TableError> {
+        match self {
+            StoreError::Table(err) => Some(err),
+            _ => None,
+        }
+    }
+}
