@@ -278,6 +278,63 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Durable state
+//!
+//! A controller that forgets its tasks when it restarts is not a controller. With the `sqlite`
+//! feature, [`DurableTable`] keeps a [`TaskTable`] in an SQLite file: every call that changes
+//! tasks returns only after its transaction committed (the store writes exactly the tasks the
+//! call's [`Changes`] name), [`DurableTable::open`] rebuilds the table exactly (the same tasks,
+//! pending order, dispatch-deadline order, per-worker lists, job policies and counts) after a
+//! stop or a `kill -9`, and [`batch`](DurableTable::batch) puts a controller's tick in one
+//! transaction. One process writes a store at a time (a second `open` is
+//! [`StoreError::Locked`]); a row that describes an impossible task is [`StoreError::Corrupt`],
+//! never repaired; [`remove_job`](DurableTable::remove_job) prunes a finished job's rows, so a
+//! long-running controller stays flat in memory and on disk.
+//!
+//! ```
+//! # #[cfg(feature = "sqlite")] {
+//! use iris_task::{AttemptId, DurableTable, JobId, RetryPolicy, SqliteStore, StateKind, Task,
+//!     TaskEvent, TaskId, Timestamp, WorkerId, WorkerReport};
+//!
+//! let dir = std::env::temp_dir().join(format!("iris-task-guide-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir)?;
+//! let path = dir.join("controller.db");
+//! # let _ = std::fs::remove_file(&path);
+//! let job = JobId::new("train")?;
+//! {
+//!     let mut table = DurableTable::open(SqliteStore::open(&path)?)?;
+//!     // One tick, one transaction: three tasks in, two scheduled.
+//!     let mut free = vec![WorkerId::new("w1")?, WorkerId::new("w2")?].into_iter();
+//!     table.batch(|tick| {
+//!         for index in 0..3 {
+//!             tick.insert(Task::new(TaskId::new(job.clone(), index), RetryPolicy::default()))?;
+//!         }
+//!         tick.schedule(Timestamp::from_millis(1), |_| free.next());
+//!         Ok::<(), iris_task::TableError>(())
+//!     })??;
+//!     let running = TaskEvent::Report {
+//!         worker: WorkerId::new("w1")?,
+//!         attempt: AttemptId::new(0),
+//!         report: WorkerReport::Running,
+//!         at: Timestamp::from_millis(2),
+//!     };
+//!     table.apply(&TaskId::new(job.clone(), 0), running)?;
+//! } // the process stops here, or is killed: what returned Ok is in the file
+//!
+//! let table = DurableTable::open(SqliteStore::open(&path)?)?;
+//! let counts = table.table().counts();
+//! assert_eq!((counts.get(StateKind::Running), counts.get(StateKind::Assigned)), (1, 1));
+//! let queue: Vec<u32> = table.table().pending().map(|task| task.id().index()).collect();
+//! assert_eq!(queue, [2]);
+//! # drop(table);
+//! # std::fs::remove_dir_all(&dir)?;
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Operators can read the store with `sqlite3` while the controller runs: the tables are `jobs`,
+//! `tasks` (`state` as the wire number), `task_attempts` and `schema_version`, as in Iris.
+//!
 //! # The wire format and serde
 //!
 //! [`proto`] holds the `iris.cluster` protobuf types, generated at build time by prost-build fed
@@ -527,9 +584,11 @@
 //! # Feature flags
 //!
 //! - `serde`: `Serialize` and `Deserialize` for tasks, ids, task and job states, policies, events,
-//!   reports, transitions and counts. Off by default.
+//!   reports, transitions, counts and whole tables (snapshots). Off by default.
+//! - `sqlite`: [`DurableTable`] over [`SqliteStore`] (rusqlite with SQLite bundled: no system
+//!   library needed). Off by default; without it the crate does no I/O.
 //!
-//! The crate needs Rust 1.85 or later, with or without `serde`.
+//! The crate needs Rust 1.85 or later, with any features.
 //!
 //! # Where things live
 //!

@@ -1,7 +1,8 @@
 //! kill -9, hundreds of times. A child process (this test binary, run again) drives a seeded
 //! controller workload against an SQLite store and prints `ack N` after call N returns `Ok`;
-//! each call is a batch of one to eight table calls. The test kills it with SIGKILL at random
-//! moments (between calls, and inside them), reopens the store, and checks that the table it
+//! each call is one to eight table calls in one transaction (a batch, or a group of single
+//! calls). The test kills it with SIGKILL at random moments (between calls, and inside them),
+//! reopens the store, and checks that the table it
 //! recovers equals a replay of the workload up to the last acknowledged call, or up to the one
 //! after it (in flight when the kill came), never anything else, and that the invariants hold.
 //! Then it starts the next child from there, on the same store.
@@ -69,6 +70,37 @@ impl Calls for TaskTable {
     }
     fn remove_job(&mut self, job: &JobId) {
         let _ = TaskTable::remove_job(self, job);
+    }
+}
+
+/// One call at a time, in the open group (`DurableTable::begin`): written at `commit`.
+impl<S: Store> Calls for DurableTable<S> {
+    fn view(&self) -> &TaskTable {
+        self.table()
+    }
+    fn insert(&mut self, task: Task<iris_task::Pending>) {
+        let _ = DurableTable::insert(self, task);
+    }
+    fn policy(&mut self, job: JobId, policy: JobPolicy) {
+        self.set_job_policy(job, policy).unwrap();
+    }
+    fn schedule(&mut self, at: Timestamp, workers: usize, skip: usize) {
+        DurableTable::schedule(self, at, pick(workers, skip)).unwrap();
+    }
+    fn apply(&mut self, id: &TaskId, event: TaskEvent) {
+        let _ = DurableTable::apply(self, id, event);
+    }
+    fn lost(&mut self, worker: &WorkerId, at: Timestamp) {
+        self.worker_lost(worker, "lost", at).unwrap();
+    }
+    fn expire(&mut self, at: Timestamp) {
+        self.expire_assigned(at, Duration::from_millis(40)).unwrap();
+    }
+    fn kill_job(&mut self, job: &JobId, at: Timestamp) {
+        DurableTable::kill_job(self, job, "done", at).unwrap();
+    }
+    fn remove_job(&mut self, job: &JobId) {
+        let _ = DurableTable::remove_job(self, job);
     }
 }
 
@@ -277,7 +309,14 @@ fn crash_child() {
     let (seed, from): (u64, u64) = (seed.parse().unwrap(), from.parse().unwrap());
     let mut table = DurableTable::open(SqliteStore::open(&path).unwrap()).unwrap();
     for i in from..from + 10_000 {
-        table.batch(|batch| call(batch, seed, i)).unwrap();
+        // Half the calls as a batch, half as a group of single calls: one transaction each.
+        if i % 2 == 0 {
+            table.batch(|batch| call(batch, seed, i)).unwrap();
+        } else {
+            table.begin();
+            call(&mut table, seed, i);
+            table.commit().unwrap();
+        }
         println!("ack {i}");
     }
 }

@@ -594,3 +594,56 @@ fn a_truncated_file_is_an_error_not_a_panic() {
         "{result:?}"
     );
 }
+
+#[test]
+fn a_group_is_written_at_its_commit_and_a_failed_commit_drops_the_whole_group() {
+    let path = scratch("group");
+    let mut table = DurableTable::open(SqliteStore::open(&path).unwrap()).unwrap();
+    table
+        .insert(Task::new(id(0, 0), RetryPolicy::default()))
+        .unwrap();
+    table.begin();
+    table
+        .insert(Task::new(id(0, 1), RetryPolicy::default()))
+        .unwrap();
+    table.assign(&id(0, 0), worker(0), at(1)).unwrap();
+    // A refused call inside the group: an error, and the group goes on.
+    assert!(
+        table
+            .insert(Task::new(id(0, 1), RetryPolicy::default()))
+            .unwrap_err()
+            .table()
+            .is_some()
+    );
+    // Not durable yet: another process reading the file sees the first insert only.
+    let side = rusqlite::Connection::open(&path).unwrap();
+    let rows: i64 = side
+        .query_row("SELECT count(*) FROM tasks", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(rows, 1);
+    table.commit().unwrap();
+    let rows: i64 = side
+        .query_row("SELECT count(*) FROM tasks", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(rows, 2);
+    // A group whose commit fails is gone from memory too.
+    side.execute_batch(
+        "CREATE TRIGGER full_disk BEFORE INSERT ON tasks WHEN NEW.task_id = 'a/task-3' \
+         BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+    )
+    .unwrap();
+    table.begin();
+    table
+        .insert(Task::new(id(0, 2), RetryPolicy::default()))
+        .unwrap();
+    table
+        .insert(Task::new(id(0, 3), RetryPolicy::default()))
+        .unwrap();
+    assert!(table.commit().is_err());
+    assert!(!table.in_group());
+    assert_eq!(table.table().len(), 2);
+    assert_eq!(
+        table.table().get(&id(0, 0)).map(AnyTask::state),
+        Some(StateKind::Assigned)
+    );
+}

@@ -139,6 +139,8 @@ pub struct DurableTable<S: Store> {
     seqs: HashMap<TaskId, Seqs>,
     jobs: HashMap<JobId, i64>,
     next: i64,
+    /// The calls since [`begin`](DurableTable::begin), not yet written.
+    group: Option<Unwritten>,
 }
 
 impl<S: Store> fmt::Debug for DurableTable<S> {
@@ -164,6 +166,7 @@ impl<S: Store> DurableTable<S> {
             seqs,
             jobs,
             next,
+            group: None,
         })
     }
 
@@ -180,39 +183,99 @@ impl<S: Store> DurableTable<S> {
     /// Runs several calls in one transaction (a controller's tick): all land or none do. A call
     /// rejected inside the batch (a [`TableError`]) changes nothing and the batch goes on; only a
     /// database error aborts it, and then the table returns to where it was before the batch.
+    /// Inside an open [group](DurableTable::begin), the batch joins the group instead.
     ///
     /// # Errors
     /// The store's error if the transaction did not commit.
     pub fn batch<R>(&mut self, f: impl FnOnce(&mut Batch<'_, S>) -> R) -> Result<R, StoreError> {
+        let grouped = self.group.is_some();
+        let open = self.group.take().unwrap_or_default();
         let mut batch = Batch {
             durable: self,
-            writes: Unwritten::default(),
+            writes: open,
         };
         let result = f(&mut batch);
         let writes = std::mem::take(&mut batch.writes);
-        self.commit(writes)?;
+        if grouped {
+            // Inside an open group, the batch is part of it: the group's commit writes it.
+            self.group = Some(writes);
+        } else {
+            self.write(writes)?;
+        }
         Ok(result)
     }
 
-    /// Runs one call in its own transaction.
+    /// Opens a group: the calls that follow change the table at once, as always, but are written
+    /// together by the next [`commit`](DurableTable::commit), in one transaction. The way to
+    /// commit in groups from a loop whose calls do not fit in one [`batch`](DurableTable::batch)
+    /// closure (a controller's tick spread over several functions, a writer that commits every
+    /// few milliseconds for many clients). Until the commit, nothing of the group is durable:
+    /// acknowledge the calls to others only after it. Opening an open group does nothing.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")] {
+    /// use iris_task::{DurableTable, JobId, RetryPolicy, SqliteStore, Task, TaskId};
+    ///
+    /// let mut table = DurableTable::open(SqliteStore::open_in_memory()?)?;
+    /// table.begin();
+    /// for index in 0..100 {
+    ///     table.insert(Task::new(TaskId::new(JobId::new("job")?, index), RetryPolicy::default()))?;
+    /// }
+    /// assert!(table.in_group());
+    /// table.commit()?; // one transaction for the hundred
+    /// assert_eq!(table.table().len(), 100);
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn begin(&mut self) {
+        if self.group.is_none() {
+            self.group = Some(Unwritten::default());
+        }
+    }
+
+    /// A group is open: calls are not durable until [`commit`](DurableTable::commit).
+    pub fn in_group(&self) -> bool {
+        self.group.is_some()
+    }
+
+    /// Writes the open group in one transaction and closes it; without a group, does nothing.
+    /// If the transaction fails, the table returns to what the store holds (the whole group is
+    /// gone) and the group is closed.
+    ///
+    /// # Errors
+    /// The store's error if the transaction did not commit.
+    pub fn commit(&mut self) -> Result<(), StoreError> {
+        match self.group.take() {
+            Some(group) => self.write(group),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs one call: in its own transaction, or in the open group.
     fn one<R>(
         &mut self,
         call: impl FnOnce(&mut Batch<'_, S>) -> Result<R, TableError>,
     ) -> Result<R, StoreError> {
+        let grouped = self.group.is_some();
+        let open = self.group.take().unwrap_or_default();
         let mut batch = Batch {
             durable: self,
-            writes: Unwritten::default(),
+            writes: open,
         };
         let result = call(&mut batch);
         let writes = std::mem::take(&mut batch.writes);
+        if grouped {
+            self.group = Some(writes);
+            return result.map_err(StoreError::Table);
+        }
         let value = result.map_err(StoreError::Table)?;
-        self.commit(writes)?;
+        self.write(writes)?;
         Ok(value)
     }
 
     /// Writes what a call or batch changed; on failure, reloads the table from the store so that
     /// memory is never ahead of it.
-    fn commit(&mut self, pending: Unwritten) -> Result<(), StoreError> {
+    fn write(&mut self, pending: Unwritten) -> Result<(), StoreError> {
         if pending.is_empty() {
             return Ok(());
         }
