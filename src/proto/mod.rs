@@ -34,6 +34,9 @@ mod job;
 mod report;
 mod task;
 
+#[cfg(feature = "sqlite")]
+pub(crate) use task::status_with_attempts_from;
+
 /// The code prost-build generates from `proto/iris/cluster.proto`, kept apart so that the crate's
 /// hand-written lint rules do not judge it (prost-build's own layout). Every item is re-exported
 /// from [`proto`](self).

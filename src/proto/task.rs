@@ -34,6 +34,17 @@ impl From<&AnyTask> for TaskStatus {
 }
 
 fn status_of(core: &Core, state: StateKind) -> TaskStatus {
+    status_from(core, state, 0)
+}
+
+/// The task's status with its attempts from `first` on only: what a store writes of a task whose
+/// earlier attempts it already holds (they never change once closed).
+#[cfg(feature = "sqlite")]
+pub(crate) fn status_with_attempts_from(task: &AnyTask, first: usize) -> TaskStatus {
+    status_from(task.core(), task.state(), first)
+}
+
+fn status_from(core: &Core, state: StateKind, first: usize) -> TaskStatus {
     let current = core.attempts().last();
     // A requeued task shows why its last attempt ended.
     let (exit_code, error) = core.outcome();
@@ -56,7 +67,7 @@ fn status_of(core: &Core, state: StateKind) -> TaskStatus {
         resource_usage: None,
         build_metrics: None,
         current_attempt_id: current.map_or(-1, |attempt| wire_u32(attempt.id.get())),
-        attempts: core.attempts().iter().map(attempt_of).collect(),
+        attempts: core.attempts().iter().skip(first).map(attempt_of).collect(),
         pending_reason: String::new(),
         can_be_scheduled: state.is_schedulable(),
     }

@@ -27,10 +27,10 @@
 
 mod sqlite;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
+use hashbrown::HashMap;
 pub use sqlite::{SqliteStore, Synchronous};
 
 use crate::any::{AnyTask, TaskEvent};
@@ -89,13 +89,13 @@ pub struct Stored {
 }
 
 /// What one transaction writes: the rows of the tasks and jobs a call (or a batch of calls)
-/// changed, as they are after it. `attempts_from` is the first attempt of the task to write: the
-/// attempts before it have not changed.
+/// changed, as they are after it. Each task's status holds only the attempts to write: those
+/// the writes changed (the attempts before them have not changed, and are not even converted).
 #[derive(Debug, Default)]
 pub struct Writes {
     pub(crate) removed_jobs: Vec<JobId>,
     pub(crate) jobs: Vec<JobRow>,
-    pub(crate) tasks: Vec<(TaskRow, usize)>,
+    pub(crate) tasks: Vec<TaskRow>,
 }
 
 /// Where a task's sequence numbers stand.
@@ -312,16 +312,13 @@ impl<S: Store> DurableTable<S> {
             let (Some(task), Some(seqs)) = (self.table.get(id), self.seqs.get(id)) else {
                 continue;
             };
-            writes.tasks.push((
-                TaskRow {
-                    status: TaskStatus::from(task),
-                    policy: *task.policy(),
-                    seq: seqs.seq,
-                    queue_seq: seqs.queue,
-                    assign_seq: seqs.assign,
-                },
-                *attempts_from,
-            ));
+            writes.tasks.push(TaskRow {
+                status: crate::proto::status_with_attempts_from(task, *attempts_from),
+                policy: *task.policy(),
+                seq: seqs.seq,
+                queue_seq: seqs.queue,
+                assign_seq: seqs.assign,
+            });
         }
         writes
     }
@@ -697,8 +694,7 @@ fn rebuild(stored: Stored) -> Result<Rebuilt, StoreError> {
         next = next.max(job.seq);
         job_seqs.insert(job.id.clone(), job.seq);
     }
-    let mut rows = stored.tasks;
-    rows.sort_by_key(|row| row.seq);
+    let rows = stored.tasks;
     let mut tasks = Vec::with_capacity(rows.len());
     let mut seqs = HashMap::with_capacity(rows.len());
     let mut pending = Vec::new();
@@ -742,8 +738,11 @@ fn rebuild(stored: Stored) -> Result<Rebuilt, StoreError> {
                 assign: row.assign_seq,
             },
         );
-        tasks.push(task);
+        tasks.push((row.seq, task));
     }
+    // Insertion order: sorted once, moving (seq, task) pairs rather than whole rows.
+    tasks.sort_unstable_by_key(|(seq, _)| *seq);
+    let tasks: Vec<AnyTask> = tasks.into_iter().map(|(_, task)| task).collect();
     pending.sort_unstable();
     active.sort_unstable_by_key(|entry| entry.0);
     let mut workers: Vec<(WorkerId, Vec<TaskId>)> = Vec::new();

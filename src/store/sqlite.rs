@@ -307,13 +307,12 @@ impl sealed::Sealed for SqliteStore {
             }
         }
         let mut statuses: Vec<TaskRow> = Vec::new();
-        let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         {
             let mut tasks = transaction
                 .prepare(
                     "SELECT task_id, job_id, task_index, state, current_attempt_id, \
                      max_retries_failure, max_retries_preemption, finished_at_ms, error, seq, \
-                     queue_seq, assign_seq FROM tasks",
+                     queue_seq, assign_seq FROM tasks ORDER BY task_id",
                 )
                 .map_err(database)?;
             let rows = tasks
@@ -371,7 +370,6 @@ impl sealed::Sealed for SqliteStore {
                         "max_retries_preemption",
                     )?,
                 };
-                at.insert(task_id, statuses.len());
                 statuses.push(TaskRow {
                     status,
                     policy,
@@ -405,6 +403,7 @@ impl sealed::Sealed for SqliteStore {
                     ))
                 })
                 .map_err(database)?;
+            let mut position = 0;
             for row in rows {
                 let (
                     task_id,
@@ -419,14 +418,25 @@ impl sealed::Sealed for SqliteStore {
                     worker_failure,
                 ) = row.map_err(database)?;
                 let task = Some(task_id.as_str());
-                let Some(&position) = at.get(&task_id) else {
+                // Both tables are read in task_id order (their primary keys): each attempt
+                // belongs to the task row the walk is at, or to a later one.
+                while statuses
+                    .get(position)
+                    .is_some_and(|row| row.status.task_id.as_str() < task_id.as_str())
+                {
+                    position += 1;
+                }
+                if statuses
+                    .get(position)
+                    .is_none_or(|row| row.status.task_id != task_id)
+                {
                     return Err(StoreError::Corrupt {
                         table: "task_attempts",
                         task: Some(task_id),
                         column: "task_id".to_owned(),
                         why: "an attempt of a task the tasks table does not hold".to_owned(),
                     });
-                };
+                }
                 let attempt = TaskAttempt {
                     attempt_id: i32_of(attempt_id, "task_attempts", task, "attempt_id")?,
                     worker_id,
@@ -452,12 +462,6 @@ impl sealed::Sealed for SqliteStore {
                 if let Some(row) = statuses.get_mut(position) {
                     row.status.attempts.push(attempt);
                 }
-            }
-        }
-        // The task row names its worker through its current attempt; the decoder checks the rest.
-        for row in &mut statuses {
-            if let Some(last) = row.status.attempts.last() {
-                row.status.worker_id = last.worker_id.clone();
             }
         }
         stored.tasks = statuses;
@@ -522,7 +526,7 @@ impl sealed::Sealed for SqliteStore {
                      is_worker_failure = excluded.is_worker_failure",
                 )
                 .map_err(database)?;
-            for (row, attempts_from) in &writes.tasks {
+            for row in &writes.tasks {
                 let status = &row.status;
                 task.execute(params![
                     status.task_id,
@@ -539,7 +543,8 @@ impl sealed::Sealed for SqliteStore {
                     row.assign_seq,
                 ])
                 .map_err(database)?;
-                for written in status.attempts.iter().skip(*attempts_from) {
+                // The status holds only the attempts to write.
+                for written in &status.attempts {
                     attempt
                         .execute(params![
                             status.task_id,

@@ -1234,6 +1234,9 @@ impl TaskTable {
             entry.counts.add(to);
             entry.started |= ever_assigned;
         }
+        if deadline == Deadline::Unfiled {
+            return;
+        }
 
         if from == Some(StateKind::Assigned) {
             self.assigned.unlink(&mut self.slots, Chain::Deadline, slot);
@@ -1388,7 +1391,9 @@ impl TaskTable {
         tasks: impl IntoIterator<Item = AnyTask>,
         layout: Layout,
     ) -> Result<TaskTable, RestoreError> {
-        let mut table = TaskTable::new();
+        let tasks = tasks.into_iter();
+        // Room for every task up front: no slot vector copied, no index rehashed while loading.
+        let mut table = TaskTable::with_capacity(tasks.size_hint().0);
         for (job, policy) in jobs {
             if table.job_index.contains_key(&job) {
                 return Err(RestoreError::Layout(format!("job {job} is listed twice")));
@@ -1401,7 +1406,7 @@ impl TaskTable {
         let listed = table.job_index.len();
         for task in tasks {
             table
-                .insert_filed(task, Deadline::Later)
+                .insert_filed(task, Deadline::Unfiled)
                 .map_err(RestoreError::Table)?;
             if table.job_index.len() > listed {
                 let job = table
@@ -1414,13 +1419,7 @@ impl TaskTable {
                 )));
             }
         }
-        // `insert_filed` queued the pending tasks and filed the active ones in task order:
-        // undo that, and thread the lists in the saved orders instead.
-        for slot in &mut table.slots {
-            slot.queue = Link::DETACHED;
-        }
-        table.pending = List::default();
-        table.workers.clear();
+        // The tasks are in no list yet: thread the lists in the saved orders.
         let mut queued = vec![false; table.slots.len()];
         let mut slot_of =
             |table: &TaskTable, id: &TaskId, what: &str| -> Result<SlotId, RestoreError> {
@@ -1521,6 +1520,8 @@ enum Deadline {
     WalkBack,
     /// Later, by the caller, in one sort.
     Later,
+    /// In no list at all: the caller threads every list itself (`restore`).
+    Unfiled,
 }
 
 /// `now - assigned_at > max_wait`, exactly: in whole milliseconds against a `Duration` that may
