@@ -219,6 +219,35 @@ fn one_call(c: &mut Criterion) {
     group.finish();
 }
 
+/// A `tasks` row, as the baseline reads it.
+type TaskColumns = (
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+/// A `task_attempts` row, as the baseline reads it.
+type AttemptColumns = (
+    String,
+    i64,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    i64,
+    String,
+    i64,
+);
+
 /// Reopening a store of many tasks against a bare SELECT of its rows.
 fn open(c: &mut Criterion) {
     let count: usize = std::env::var("IRIS_BENCH_OPEN_TASKS")
@@ -253,7 +282,7 @@ fn open(c: &mut Criterion) {
             let mut tasks = connection
                 .prepare("SELECT task_id, job_id, task_index, state, current_attempt_id, max_retries_failure, max_retries_preemption, finished_at_ms, error, seq, queue_seq, assign_seq FROM tasks")
                 .expect("prepare");
-            let rows: Vec<(String, String, i64, i64, i64, i64, i64, Option<i64>, String, i64, Option<i64>, Option<i64>)> = tasks
+            let rows: Vec<TaskColumns> = tasks
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?)))
                 .expect("query")
                 .collect::<Result<_, _>>()
@@ -261,7 +290,7 @@ fn open(c: &mut Criterion) {
             let mut attempts = connection
                 .prepare("SELECT task_id, attempt_id, worker_id, state, assigned_at_ms, started_at_ms, finished_at_ms, exit_code, error, is_worker_failure FROM task_attempts ORDER BY task_id, attempt_id")
                 .expect("prepare");
-            let attempt_rows: Vec<(String, i64, String, i64, i64, Option<i64>, Option<i64>, i64, String, i64)> = attempts
+            let attempt_rows: Vec<AttemptColumns> = attempts
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?)))
                 .expect("query")
                 .collect::<Result<_, _>>()
