@@ -19,6 +19,7 @@ fn simulate(tasks: usize, workers: usize, seed: u64) -> cluster::Outcome {
         tasks,
         workers,
         seed,
+        ..cluster::Config::default()
     };
     cluster::run(&config, &mut |_, _| {})
 }
@@ -637,4 +638,62 @@ fn the_dashboard_shows_each_state_with_its_class_and_count() {
         page.matches("<tr><td>").count() - outcome.jobs.len() - StateKind::ALL.len(),
         3_000.min(dashboard::HTML_TASK_ROWS)
     );
+}
+
+/// The README's durable run: `--crash-after` aborts the process mid-tick (in a child: the test
+/// binary, run again), and running again on the same store resumes from what was committed and
+/// finishes with every task present and ended, and the invariants holding.
+#[cfg(all(feature = "sqlite", unix))]
+mod durable {
+    use super::cluster;
+
+    fn config(path: &std::path::Path, crash_after: Option<u64>) -> cluster::Config {
+        cluster::Config {
+            tasks: 3_000,
+            workers: 24,
+            seed: 5,
+            store: Some(path.to_owned()),
+            crash_after,
+        }
+    }
+
+    #[test]
+    fn crashing_child() {
+        if let Ok(path) = std::env::var("IRIS_SIMULATE_CRASH_STORE") {
+            cluster::run(&config(path.as_ref(), Some(400)), &mut |_, _| {});
+            unreachable!("the run aborts in tick 400");
+        }
+    }
+
+    #[test]
+    fn a_run_that_crashed_resumes_from_its_store_and_loses_no_task() {
+        let dir = std::env::temp_dir().join(format!("iris-task-simulate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("run.db");
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "durable::crashing_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("IRIS_SIMULATE_CRASH_STORE", &path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(!status.success(), "the child aborted");
+        let outcome = cluster::run(&config(&path, None), &mut |_, _| {});
+        assert!(outcome.violations.is_empty(), "{:?}", outcome.violations);
+        assert_eq!(outcome.table.len(), 3_000, "no task lost");
+        let resumed = outcome.stats.resumed_at_ms.expect("it resumed");
+        // Tick 400's calls (at 40 s) were applied in memory and never committed.
+        assert!(
+            resumed > 0 && resumed < 400 * cluster::TICK_MS,
+            "resumed at {resumed} ms, from what ticks before 400 committed"
+        );
+        assert!(outcome.stats.commits > 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -14,8 +14,8 @@ use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use iris_task::{
-    AnyTask, Changes, JobId, JobPolicy, RetryPolicy, StateCounts, StateKind, TableError, Task,
-    TaskEvent, TaskId, TaskTable, Timestamp, TransitionError, WorkerId, proto,
+    AnyTask, AttemptId, Changes, JobId, JobPolicy, RetryPolicy, StateCounts, StateKind, TableError,
+    Task, TaskEvent, TaskId, TaskTable, Timestamp, TransitionError, WorkerId, proto,
 };
 use prost::Message;
 use rand::rngs::StdRng;
@@ -30,6 +30,12 @@ pub struct Config {
     pub workers: usize,
     /// Seed of the random source: the same seed gives the same run.
     pub seed: u64,
+    /// Keep the table in this SQLite file (`--store sqlite:PATH`), one transaction per tick; if
+    /// the file holds a run already, resume it.
+    pub store: Option<std::path::PathBuf>,
+    /// Abort the process in the middle of this tick (`--crash-after N`), after its calls and
+    /// before its commit.
+    pub crash_after: Option<u64>,
 }
 
 impl Default for Config {
@@ -38,6 +44,131 @@ impl Default for Config {
             tasks: 100_000,
             workers: 500,
             seed: 42,
+            store: None,
+            crash_after: None,
+        }
+    }
+}
+
+/// The controller's table: in memory, or durable (one transaction per tick).
+#[allow(clippy::large_enum_variant)] // One per run.
+pub enum Tables {
+    Memory(TaskTable),
+    #[cfg(feature = "sqlite")]
+    Sqlite(iris_task::DurableTable<iris_task::SqliteStore>),
+}
+
+/// A store error ends the run: the example's controller has nothing better to do.
+#[cfg(feature = "sqlite")]
+fn committed<T>(result: Result<T, iris_task::StoreError>) -> Result<T, TableError> {
+    match result {
+        Ok(value) => Ok(value),
+        Err(iris_task::StoreError::Table(err)) => Err(err),
+        Err(err) => panic!("the store failed: {err}"),
+    }
+}
+
+impl Tables {
+    pub fn view(&self) -> &TaskTable {
+        match self {
+            Tables::Memory(table) => table,
+            #[cfg(feature = "sqlite")]
+            Tables::Sqlite(durable) => durable.table(),
+        }
+    }
+
+    fn insert(&mut self, task: Task<iris_task::Pending>) -> Result<(), TableError> {
+        match self {
+            Tables::Memory(table) => table.insert(task),
+            #[cfg(feature = "sqlite")]
+            Tables::Sqlite(durable) => committed(durable.insert(task)),
+        }
+    }
+
+    fn set_job_policy(&mut self, job: JobId, policy: JobPolicy) {
+        match self {
+            Tables::Memory(table) => table.set_job_policy(job, policy),
+            #[cfg(feature = "sqlite")]
+            Tables::Sqlite(durable) => committed(durable.set_job_policy(job, policy)).unwrap_or(()),
+        }
+    }
+
+    fn assign(
+        &mut self,
+        id: &TaskId,
+        worker: WorkerId,
+        at: Timestamp,
+    ) -> Result<AttemptId, TableError> {
+        match self {
+            Tables::Memory(table) => table.assign(id, worker, at).map(|task| task.attempt_id()),
+            #[cfg(feature = "sqlite")]
+            Tables::Sqlite(durable) => {
+                committed(durable.assign(id, worker, at).map(|task| task.attempt_id()))
+            }
+        }
+    }
+
+    fn apply(&mut self, id: &TaskId, event: TaskEvent) -> Result<Changes, TableError> {
+        match self {
+            Tables::Memory(table) => table.apply(id, event),
+            #[cfg(feature = "sqlite")]
+            Tables::Sqlite(durable) => committed(durable.apply(id, event)),
+        }
+    }
+
+    fn worker_lost(&mut self, worker: &WorkerId, error: &str, at: Timestamp) -> Changes {
+        match self {
+            Tables::Memory(table) => table.worker_lost(worker, error, at),
+            #[cfg(feature = "sqlite")]
+            Tables::Sqlite(durable) => {
+                committed(durable.worker_lost(worker, error, at)).unwrap_or_default()
+            }
+        }
+    }
+
+    fn expire_assigned(&mut self, now: Timestamp, max_wait: Duration) -> Changes {
+        match self {
+            Tables::Memory(table) => table.expire_assigned(now, max_wait),
+            #[cfg(feature = "sqlite")]
+            Tables::Sqlite(durable) => {
+                committed(durable.expire_assigned(now, max_wait)).unwrap_or_default()
+            }
+        }
+    }
+
+    fn kill_job(&mut self, job: &JobId, reason: &str, at: Timestamp) -> Changes {
+        match self {
+            Tables::Memory(table) => table.kill_job(job, reason, at),
+            #[cfg(feature = "sqlite")]
+            Tables::Sqlite(durable) => {
+                committed(durable.kill_job(job, reason, at)).unwrap_or_default()
+            }
+        }
+    }
+
+    /// Opens the tick's transaction (durable tables only).
+    fn begin(&mut self) {
+        #[cfg(feature = "sqlite")]
+        if let Tables::Sqlite(durable) = self {
+            durable.begin();
+        }
+    }
+
+    /// Commits the tick's transaction; true if there was one to commit.
+    fn commit(&mut self) -> bool {
+        #[cfg(feature = "sqlite")]
+        if let Tables::Sqlite(durable) = self {
+            committed(durable.commit()).unwrap_or(());
+            return true;
+        }
+        false
+    }
+
+    fn into_table(self) -> TaskTable {
+        match self {
+            Tables::Memory(table) => table,
+            #[cfg(feature = "sqlite")]
+            Tables::Sqlite(durable) => durable.into_table(),
         }
     }
 }
@@ -170,6 +301,10 @@ pub struct Stats {
     pub peak_counts: StateCounts,
     pub peak_at_ms: i64,
     pub simulated_ms: i64,
+    /// Transactions committed to the store (one per tick); 0 in memory.
+    pub commits: u64,
+    /// When a run resumed from a store, the time it resumed at.
+    pub resumed_at_ms: Option<i64>,
 }
 
 /// The end of a run.
@@ -319,7 +454,7 @@ struct Slots {
 
 struct Cluster {
     rng: StdRng,
-    table: TaskTable,
+    table: Tables,
     jobs: Vec<Job>,
     workers: Vec<Worker>,
     /// Each worker's index in `workers`.
@@ -335,6 +470,8 @@ struct Cluster {
     now: i64,
     /// When the priority job arrived.
     arrived_at: Option<i64>,
+    /// The table came from a store that held a run: it resumes.
+    resumed: bool,
     /// Mismatches between the scheduler's free slots and the table's worker loads, and gangs
     /// found partly running after a trigger.
     audit: Vec<String>,
@@ -344,13 +481,18 @@ struct Cluster {
 pub fn run(config: &Config, progress: &mut dyn FnMut(usize, usize)) -> Outcome {
     let started = Instant::now();
     let mut cluster = Cluster::new(config);
+    let total = cluster.table.view().len();
+    let (mut cancelled, mut timed_out) = (false, false);
+    if cluster.resumed {
+        (cancelled, timed_out) = cluster.resume();
+    }
     let setup = started.elapsed();
-    let total = cluster.table.len();
-    let mut cancelled = false;
-    let mut timed_out = false;
     let mut unfinished = cluster.unfinished();
+    let mut tick = 0;
     while unfinished > 0 && cluster.now < GIVE_UP_MS {
         cluster.now += TICK_MS;
+        tick += 1;
+        cluster.table.begin();
         cluster.deliver_reports();
         cluster.maybe_kill_a_worker();
         cluster.expire_dispatch_deadline();
@@ -366,10 +508,18 @@ pub fn run(config: &Config, progress: &mut dyn FnMut(usize, usize)) -> Outcome {
             cluster.priority_job_arrives();
         }
         cluster.schedule();
-        let assigned = cluster.table.counts().get(StateKind::Assigned);
+        if config.crash_after == Some(tick) {
+            // Mid-tick: this tick's calls are applied in memory and not committed.
+            eprintln!("crashing in tick {tick}, before its commit");
+            std::process::abort();
+        }
+        if cluster.table.commit() {
+            cluster.stats.commits += 1;
+        }
+        let assigned = cluster.table.view().counts().get(StateKind::Assigned);
         if assigned > cluster.stats.peak_assigned {
             cluster.stats.peak_assigned = assigned;
-            cluster.stats.peak_counts = cluster.table.counts().clone();
+            cluster.stats.peak_counts = cluster.table.view().counts().clone();
             cluster.stats.peak_at_ms = cluster.now;
         }
         unfinished = cluster.unfinished();
@@ -377,7 +527,7 @@ pub fn run(config: &Config, progress: &mut dyn FnMut(usize, usize)) -> Outcome {
     }
     cluster.stats.simulated_ms = cluster.now;
     cluster.stats.reports_in_flight = cluster.network.in_flight as u64;
-    let mut violations = check_invariants(&cluster.table, &cluster.jobs);
+    let mut violations = check_invariants(cluster.table.view(), &cluster.jobs);
     if unfinished > 0 {
         violations.push(format!(
             "{unfinished} tasks had not ended after {} simulated hours",
@@ -389,7 +539,7 @@ pub fn run(config: &Config, progress: &mut dyn FnMut(usize, usize)) -> Outcome {
     violations.append(&mut cluster.audit);
     Outcome {
         config: config.clone(),
-        table: cluster.table,
+        table: cluster.table.into_table(),
         jobs: cluster.jobs,
         stats: cluster.stats,
         wall: started.elapsed(),
@@ -398,13 +548,35 @@ pub fn run(config: &Config, progress: &mut dyn FnMut(usize, usize)) -> Outcome {
     }
 }
 
+/// The table the run keeps: in memory, or in the store `--store` names.
+fn open_tables(config: &Config) -> Tables {
+    let Some(path) = &config.store else {
+        return Tables::Memory(TaskTable::with_capacity(config.tasks));
+    };
+    #[cfg(feature = "sqlite")]
+    {
+        let store = iris_task::SqliteStore::open(path)
+            .unwrap_or_else(|err| panic!("cannot open the store {}: {err}", path.display()));
+        Tables::Sqlite(
+            iris_task::DurableTable::open(store)
+                .unwrap_or_else(|err| panic!("cannot load the store {}: {err}", path.display())),
+        )
+    }
+    #[cfg(not(feature = "sqlite"))]
+    panic!(
+        "--store {} needs the sqlite feature: cargo run --release --features sqlite --example simulate",
+        path.display()
+    )
+}
+
 fn job_id(name: &str) -> JobId {
     JobId::new(name).unwrap_or_else(|err| panic!("{name}: {err}"))
 }
 
 impl Cluster {
     fn new(config: &Config) -> Cluster {
-        let mut table = TaskTable::with_capacity(config.tasks);
+        let mut table = open_tables(config);
+        let resumed = !table.view().is_empty();
         let mut jobs = Vec::new();
         // The priority job gets 2% of the tasks, the oversized job 1%, two gangs GANG_SIZE each,
         // and seven ordinary jobs share the rest. The priority job is inserted first, so its
@@ -456,7 +628,9 @@ impl Cluster {
             job.fail_first = fail_first;
             jobs.push(job);
         }
-        for job in &jobs {
+        // A resumed run finds its jobs in the store; a new one inserts them, in one transaction.
+        table.begin();
+        for job in jobs.iter().filter(|_| !resumed) {
             // The controller tells the table each job's policy: its gang and job-end rules apply.
             table.set_job_policy(job.id.clone(), job.policy);
             for id in job.task_ids() {
@@ -465,6 +639,7 @@ impl Cluster {
                 }
             }
         }
+        table.commit();
         let workers: Vec<Worker> = (0..config.workers)
             .map(|n| Worker {
                 id: WorkerId::new(format!("worker-{n:04}")).unwrap_or_else(|err| panic!("{err}")),
@@ -498,13 +673,71 @@ impl Cluster {
             stats: Stats::default(),
             now: 0,
             arrived_at: None,
+            resumed,
             audit: Vec::new(),
         }
     }
 
+    /// A controller restarted on its store: the clock goes on from the latest time the table
+    /// records, and every worker that held a task is declared lost (the network and the workers'
+    /// reports in flight died with the old process; workers re-register empty). Returns whether
+    /// the user's cancel and the scheduling deadline had already happened.
+    fn resume(&mut self) -> (bool, bool) {
+        let latest = self
+            .table
+            .view()
+            .iter()
+            .filter_map(AnyTask::latest_time)
+            .map(Timestamp::as_millis)
+            .max()
+            .unwrap_or(0);
+        self.now = delivering_tick(latest) * TICK_MS;
+        self.stats.resumed_at_ms = Some(self.now);
+        let mut held: Vec<usize> = (0..self.workers.len())
+            .filter(|&w| {
+                self.workers
+                    .get(w)
+                    .is_some_and(|worker| self.table.view().worker_load(&worker.id) > 0)
+            })
+            .collect();
+        held.sort_unstable();
+        self.table.begin();
+        for w in held {
+            let Some(id) = self.workers.get(w).map(|worker| worker.id.clone()) else {
+                continue;
+            };
+            let changes = self.table.worker_lost(&id, WORKER_DIED_ERROR, self.now());
+            self.stats.events += changes.len() as u64;
+            self.stats.changes += changes.len() as u64;
+            self.touch(w);
+        }
+        if self.table.commit() {
+            self.stats.commits += 1;
+        }
+        let ended = |jobs: &[Job], which: fn(&Job) -> bool, table: &TaskTable| {
+            jobs.iter().filter(|job| which(job)).all(|job| {
+                table
+                    .job_counts(&job.id)
+                    .is_some_and(|counts| counts.unfinished() == 0)
+            })
+        };
+        let cancelled = ended(&self.jobs, |job| job.cancelled, self.table.view());
+        let timed_out = self.now >= SCHEDULING_DEADLINE_MS;
+        let arrived = self.jobs.iter().filter(|job| job.priority).any(|job| {
+            self.table
+                .view()
+                .tasks_of(&job.id)
+                .any(|task| !task.attempts().is_empty())
+        });
+        if arrived {
+            self.arrived_at = Some(self.now);
+        }
+        (cancelled, timed_out)
+    }
+
     /// Tasks not in a terminal state: O(1), from the table's counts.
     fn unfinished(&self) -> usize {
-        let counts = self.table.counts();
+        let counts = self.table.view().counts();
         StateKind::ALL
             .into_iter()
             .filter(|state| !state.is_terminal())
@@ -555,7 +788,7 @@ impl Cluster {
             if !step.from.is_active() || step.to.is_active() {
                 continue;
             }
-            let Some(attempt) = self.table.get(id).and_then(AnyTask::current_attempt) else {
+            let Some(attempt) = self.table.view().get(id).and_then(AnyTask::current_attempt) else {
                 continue;
             };
             let Some(&worker) = self.worker_index.get(attempt.worker()) else {
@@ -618,7 +851,12 @@ impl Cluster {
             return;
         };
         self.stats.gang_checks += 1;
-        let states: Vec<StateKind> = self.table.tasks_of(&id).map(AnyTask::state).collect();
+        let states: Vec<StateKind> = self
+            .table
+            .view()
+            .tasks_of(&id)
+            .map(AnyTask::state)
+            .collect();
         let partly = states.iter().any(|state| state.is_active())
             || (ended && states.iter().any(|state| !state.is_terminal()));
         if partly && self.audit.len() < 20 {
@@ -663,7 +901,7 @@ impl Cluster {
     fn free_slots_of(&self, worker: usize) -> usize {
         match self.workers.get(worker) {
             Some(worker) if worker.down_until <= self.now => {
-                SLOTS_PER_WORKER.saturating_sub(self.table.worker_load(&worker.id))
+                SLOTS_PER_WORKER.saturating_sub(self.table.view().worker_load(&worker.id))
             }
             _ => 0,
         }
@@ -694,7 +932,7 @@ impl Cluster {
         let slots = &mut self.slots;
         let workers = self.workers.len();
         let mut picks = std::mem::take(&mut self.picks);
-        for task in self.table.pending() {
+        for task in self.table.view().pending() {
             if slots.available.is_empty() {
                 break;
             }
@@ -737,7 +975,7 @@ impl Cluster {
         self.stats.events += 1;
         self.stats.changes += 1;
         let attempt = match self.table.assign(id, worker_id, self.now()) {
-            Ok(task) => task.attempt_id(),
+            Ok(attempt) => attempt,
             Err(err) => panic!("the scheduler picked from pending(), yet: {err}"),
         };
         if self.rng.random_bool(P_DISPATCH_FAILS) {
@@ -782,7 +1020,7 @@ impl Cluster {
         }
         self.send(report(proto::TaskState::Running, at, 0));
         at += self.rng.random_range(RUN_MS);
-        let failures = self.table.get(id).map_or(0, AnyTask::failure_count);
+        let failures = self.table.view().get(id).map_or(0, AnyTask::failure_count);
         let bad_shard = id.index() == 0
             && self
                 .jobs
@@ -910,9 +1148,10 @@ impl Cluster {
         // gang sibling on the same worker, and count as follow-on changes.
         let on_worker: Vec<(TaskId, u32)> = self
             .table
+            .view()
             .tasks_on(&id)
             .filter_map(|task| {
-                let attempt = self.table.get(task)?.current_attempt()?.id().get();
+                let attempt = self.table.view().get(task)?.current_attempt()?.id().get();
                 Some((task.clone(), attempt))
             })
             .collect();
@@ -926,10 +1165,11 @@ impl Cluster {
         let mut named = 0;
         let mut requeued = 0;
         for (task, attempt) in &on_worker {
-            if lost_here(&self.table, task, *attempt) {
+            if lost_here(self.table.view(), task, *attempt) {
                 named += 1;
                 let assigned = self
                     .table
+                    .view()
                     .get(task)
                     .and_then(|task| task.attempts().get(*attempt as usize))
                     .is_some_and(|closed| closed.started_at().is_none());
@@ -955,6 +1195,7 @@ impl Cluster {
             .iter()
             .filter(|(id, _)| {
                 self.table
+                    .view()
                     .get(id)
                     .and_then(AnyTask::current_attempt)
                     .is_some_and(|attempt| {
@@ -1015,6 +1256,7 @@ impl Cluster {
             .filter(|job| job.lowest_priority)
             .flat_map(|job| {
                 self.table
+                    .view()
                     .tasks_of(&job.id)
                     .filter(|task| task.state() == StateKind::Running)
                     .map(|task| task.id().clone())
@@ -1050,6 +1292,7 @@ impl Cluster {
             // A task the job-end rule stopped since the list was made is no longer eligible.
             if self
                 .table
+                .view()
                 .get(&id)
                 .is_some_and(|task| eligible(task.state()))
             {

@@ -11,7 +11,14 @@
 //!
 //! ```text
 //! cargo run --release --example simulate [-- --tasks N --workers N --seed N --html PATH]
+//! cargo run --release --features sqlite --example simulate -- --store sqlite:PATH [--crash-after N]
 //! ```
+//!
+//! With `--store sqlite:PATH` the table is a `DurableTable`, one transaction per tick; the report
+//! adds the commits and the slowdown against the same run in memory. `--crash-after N` aborts the
+//! process in tick N, after its calls and before its commit; running again with the same store
+//! resumes from what was committed (the workers that held tasks are declared lost: their reports
+//! died with the old process) and finishes with its invariants holding.
 //!
 //! At the end it checks its own invariants and exits non-zero if one fails.
 //!
@@ -26,7 +33,7 @@ use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-const USAGE: &str = "usage: simulate [--tasks N] [--workers N] [--seed N] [--html PATH]";
+const USAGE: &str = "usage: simulate [--tasks N] [--workers N] [--seed N] [--html PATH] [--store sqlite:PATH [--crash-after N]]";
 
 struct Args {
     config: cluster::Config,
@@ -55,6 +62,14 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                     usize::try_from(number(value()?)?).map_err(|e| e.to_string())?
             }
             "--seed" => parsed.config.seed = number(value()?)?,
+            "--store" => {
+                let store = value()?;
+                let path = store
+                    .strip_prefix("sqlite:")
+                    .ok_or_else(|| format!("--store {store:?}: expected sqlite:PATH"))?;
+                parsed.config.store = Some(path.into());
+            }
+            "--crash-after" => parsed.config.crash_after = Some(number(value()?)?),
             "--html" => parsed.html = Some(value()?),
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown option {other:?}\n{USAGE}")),
@@ -62,6 +77,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     }
     if parsed.config.tasks == 0 || parsed.config.workers == 0 {
         return Err("--tasks and --workers must be at least 1".to_owned());
+    }
+    if parsed.config.crash_after.is_some() && parsed.config.store.is_none() {
+        return Err(
+            "--crash-after needs --store: without one there is nothing to resume".to_owned(),
+        );
     }
     Ok(parsed)
 }
@@ -83,6 +103,33 @@ fn main() -> ExitCode {
     let outcome = cluster::run(&args.config, &mut |ended, _| bar.set_position(ended as u64));
     bar.finish_and_clear();
     print!("{}", report::report(&outcome));
+    if args.config.store.is_some() {
+        // The same run in memory, for the slowdown (a resumed run has no twin to compare with).
+        let memory = cluster::run(
+            &cluster::Config {
+                store: None,
+                crash_after: None,
+                ..args.config.clone()
+            },
+            &mut |_, _| {},
+        );
+        let stats = &outcome.stats;
+        match stats.resumed_at_ms {
+            Some(at) => println!(
+                "store: resumed at {:.1} s of cluster time; {} commits (one per tick), {:.2} s of wall time",
+                at as f64 / 1000.0,
+                report::thousands(stats.commits),
+                outcome.wall.as_secs_f64()
+            ),
+            None => println!(
+                "store: {} commits (one per tick), {:.2} s of wall time against {:.2} s in memory: {:.1}x slower",
+                report::thousands(stats.commits),
+                outcome.wall.as_secs_f64(),
+                memory.wall.as_secs_f64(),
+                outcome.wall.as_secs_f64() / memory.wall.as_secs_f64().max(1e-9)
+            ),
+        }
+    }
     if let Some(path) = &args.html {
         if let Err(err) = std::fs::write(path, dashboard::html(&outcome)) {
             eprintln!("cannot write {path}: {err}");

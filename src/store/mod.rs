@@ -180,6 +180,13 @@ impl<S: Store> DurableTable<S> {
         &self.store
     }
 
+    /// The table, as committed, without its store (which closes, releasing its lock). An open
+    /// [group](DurableTable::begin) that was not committed is not in the store: its calls are in
+    /// the table returned, and lost to the store.
+    pub fn into_table(self) -> TaskTable {
+        self.table
+    }
+
     /// Runs several calls in one transaction (a controller's tick): all land or none do. A call
     /// rejected inside the batch (a [`TableError`]) changes nothing and the batch goes on; only a
     /// database error aborts it, and then the table returns to where it was before the batch.
