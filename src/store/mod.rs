@@ -25,6 +25,7 @@
 //! a row that describes a task the lifecycle cannot produce is [`StoreError::Corrupt`], naming the
 //! table, the task and the column. Nothing is repaired or defaulted.
 
+mod rows;
 mod sqlite;
 
 use std::fmt;

@@ -6,10 +6,7 @@ use std::path::{Path, PathBuf};
 use fs4::FileExt;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{JobRow, SCHEMA_VERSION, StoreError, Stored, TaskRow, Writes, sealed};
-use crate::id::JobId;
-use crate::policy::{JobPolicy, RetryPolicy};
-use crate::proto::{TaskAttempt, TaskStatus, from_wire_u32};
+use super::{SCHEMA_VERSION, StoreError, Stored, Writes, rows, sealed};
 
 /// How hard a commit waits for the disk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -143,7 +140,10 @@ impl SqliteStore {
             .map_err(database)?
             > 0;
         if !has_schema {
-            self.connection.execute_batch(SCHEMA).map_err(database)?;
+            let schema = rows::SCHEMA.replace("$INT", "INTEGER");
+            self.connection
+                .execute_batch(&format!("BEGIN; {schema} COMMIT;"))
+                .map_err(database)?;
             return Ok(());
         }
         let found: Option<i64> = self
@@ -185,286 +185,68 @@ fn migrate(_connection: &Connection, found: i64) -> Result<(), StoreError> {
     }
 }
 
-/// Version 1 of the schema.
-const SCHEMA: &str = "
-BEGIN;
-CREATE TABLE schema_version (version INTEGER NOT NULL);
-INSERT INTO schema_version (version) VALUES (1);
-CREATE TABLE jobs (
-    job_id TEXT PRIMARY KEY NOT NULL,
-    seq INTEGER NOT NULL,
-    max_task_failures INTEGER,
-    coscheduled INTEGER
-);
-CREATE TABLE tasks (
-    task_id TEXT PRIMARY KEY NOT NULL,
-    job_id TEXT NOT NULL REFERENCES jobs (job_id),
-    task_index INTEGER NOT NULL,
-    state INTEGER NOT NULL,
-    current_attempt_id INTEGER NOT NULL,
-    max_retries_failure INTEGER NOT NULL,
-    max_retries_preemption INTEGER NOT NULL,
-    finished_at_ms INTEGER,
-    error TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    queue_seq INTEGER,
-    assign_seq INTEGER
-);
-CREATE TABLE task_attempts (
-    task_id TEXT NOT NULL REFERENCES tasks (task_id) ON DELETE CASCADE,
-    attempt_id INTEGER NOT NULL,
-    worker_id TEXT NOT NULL,
-    state INTEGER NOT NULL,
-    assigned_at_ms INTEGER NOT NULL,
-    started_at_ms INTEGER,
-    finished_at_ms INTEGER,
-    exit_code INTEGER NOT NULL,
-    error TEXT NOT NULL,
-    is_worker_failure INTEGER NOT NULL,
-    PRIMARY KEY (task_id, attempt_id)
-);
-CREATE INDEX tasks_by_job ON tasks (job_id);
-COMMIT;
-";
-
-/// A column out of range for the type it stands for.
-fn out_of_range(
-    table: &'static str,
-    task: Option<&str>,
-    column: &'static str,
-    value: i64,
-) -> StoreError {
-    StoreError::Corrupt {
-        table,
-        task: task.map(str::to_owned),
-        column: column.to_owned(),
-        why: format!("{value} is out of range"),
-    }
-}
-
-fn u32_of(
-    value: i64,
-    table: &'static str,
-    task: Option<&str>,
-    column: &'static str,
-) -> Result<u32, StoreError> {
-    u32::try_from(value).map_err(|_| out_of_range(table, task, column, value))
-}
-
-fn i32_of(
-    value: i64,
-    table: &'static str,
-    task: Option<&str>,
-    column: &'static str,
-) -> Result<i32, StoreError> {
-    i32::try_from(value).map_err(|_| out_of_range(table, task, column, value))
-}
-
 impl sealed::Sealed for SqliteStore {
     fn load(&mut self) -> Result<Stored, StoreError> {
         let transaction = self.connection.transaction().map_err(database)?;
         let mut stored = Stored::default();
         {
-            let mut jobs = transaction
-                .prepare("SELECT job_id, seq, max_task_failures, coscheduled FROM jobs")
+            let mut statement = transaction.prepare(rows::SELECT_JOBS).map_err(database)?;
+            let jobs = statement
+                .query_map([], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })
                 .map_err(database)?;
-            let rows = jobs
+            for columns in jobs {
+                stored.jobs.push(rows::job_row(columns.map_err(database)?)?);
+            }
+            let mut statement = transaction.prepare(rows::SELECT_TASKS).map_err(database)?;
+            let tasks = statement
                 .query_map([], |row| {
                     Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, i64>(1)?,
-                        row.get::<_, Option<i64>>(2)?,
-                        row.get::<_, Option<i64>>(3)?,
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                        row.get(5)?,
+                        row.get(6)?,
+                        row.get(7)?,
+                        row.get(8)?,
+                        row.get(9)?,
+                        row.get(10)?,
+                        row.get(11)?,
                     ))
                 })
                 .map_err(database)?;
-            for row in rows {
-                let (job, seq, max_task_failures, coscheduled) = row.map_err(database)?;
-                let id = JobId::new(job).map_err(|err| StoreError::Corrupt {
-                    table: "jobs",
-                    task: None,
-                    column: "job_id".to_owned(),
-                    why: err.to_string(),
-                })?;
-                let policy = match (max_task_failures, coscheduled) {
-                    (None, None) => None,
-                    (Some(failures), Some(coscheduled @ (0 | 1))) => Some(JobPolicy {
-                        max_task_failures: u32_of(failures, "jobs", None, "max_task_failures")?,
-                        coscheduled: coscheduled == 1,
-                    }),
-                    _ => {
-                        return Err(StoreError::Corrupt {
-                            table: "jobs",
-                            task: None,
-                            column: "coscheduled".to_owned(),
-                            why: format!(
-                                "job {id}: a policy has both max_task_failures and coscheduled (0 or 1), or neither"
-                            ),
-                        });
-                    }
-                };
-                stored.jobs.push(JobRow { id, seq, policy });
+            for columns in tasks {
+                stored
+                    .tasks
+                    .push(rows::task_row(columns.map_err(database)?)?);
             }
-        }
-        let mut statuses: Vec<TaskRow> = Vec::new();
-        {
-            let mut tasks = transaction
-                .prepare(
-                    "SELECT task_id, job_id, task_index, state, current_attempt_id, \
-                     max_retries_failure, max_retries_preemption, finished_at_ms, error, seq, \
-                     queue_seq, assign_seq FROM tasks ORDER BY task_id",
-                )
+            let mut statement = transaction
+                .prepare(rows::SELECT_ATTEMPTS)
                 .map_err(database)?;
-            let rows = tasks
+            let attempts = statement
                 .query_map([], |row| {
                     Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, i64>(2)?,
-                        row.get::<_, i64>(3)?,
-                        row.get::<_, i64>(4)?,
-                        row.get::<_, i64>(5)?,
-                        row.get::<_, i64>(6)?,
-                        row.get::<_, Option<i64>>(7)?,
-                        row.get::<_, String>(8)?,
-                        row.get::<_, i64>(9)?,
-                        row.get::<_, Option<i64>>(10)?,
-                        row.get::<_, Option<i64>>(11)?,
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                        row.get(5)?,
+                        row.get(6)?,
+                        row.get(7)?,
+                        row.get(8)?,
+                        row.get(9)?,
                     ))
                 })
                 .map_err(database)?;
-            for row in rows {
-                let (
-                    task_id,
-                    job_id,
-                    index,
-                    state,
-                    current,
-                    failure,
-                    preemption,
-                    finished,
-                    error,
-                    seq,
-                    queue_seq,
-                    assign_seq,
-                ) = row.map_err(database)?;
-                let task = Some(task_id.as_str());
-                let status = TaskStatus {
-                    job_id,
-                    task_index: i32::from_ne_bytes(
-                        u32_of(index, "tasks", task, "task_index")?.to_ne_bytes(),
-                    ),
-                    state: i32_of(state, "tasks", task, "state")?,
-                    current_attempt_id: i32_of(current, "tasks", task, "current_attempt_id")?,
-                    finished_at_ms: finished,
-                    error,
-                    task_id: task_id.clone(),
-                    ..TaskStatus::default()
-                };
-                let policy = RetryPolicy {
-                    max_retries_failure: u32_of(failure, "tasks", task, "max_retries_failure")?,
-                    max_retries_preemption: u32_of(
-                        preemption,
-                        "tasks",
-                        task,
-                        "max_retries_preemption",
-                    )?,
-                };
-                statuses.push(TaskRow {
-                    status,
-                    policy,
-                    seq,
-                    queue_seq,
-                    assign_seq,
-                });
-            }
+            rows::attach_attempts(
+                &mut stored.tasks,
+                attempts.map(|columns| columns.map_err(database)),
+            )?;
         }
-        {
-            let mut attempts = transaction
-                .prepare(
-                    "SELECT task_id, attempt_id, worker_id, state, assigned_at_ms, started_at_ms, \
-                     finished_at_ms, exit_code, error, is_worker_failure FROM task_attempts \
-                     ORDER BY task_id, attempt_id",
-                )
-                .map_err(database)?;
-            let rows = attempts
-                .query_map([], |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, i64>(1)?,
-                        row.get::<_, String>(2)?,
-                        row.get::<_, i64>(3)?,
-                        row.get::<_, i64>(4)?,
-                        row.get::<_, Option<i64>>(5)?,
-                        row.get::<_, Option<i64>>(6)?,
-                        row.get::<_, i64>(7)?,
-                        row.get::<_, String>(8)?,
-                        row.get::<_, i64>(9)?,
-                    ))
-                })
-                .map_err(database)?;
-            let mut position = 0;
-            for row in rows {
-                let (
-                    task_id,
-                    attempt_id,
-                    worker_id,
-                    state,
-                    assigned,
-                    started,
-                    finished,
-                    exit_code,
-                    error,
-                    worker_failure,
-                ) = row.map_err(database)?;
-                let task = Some(task_id.as_str());
-                // Both tables are read in task_id order (their primary keys): each attempt
-                // belongs to the task row the walk is at, or to a later one.
-                while statuses
-                    .get(position)
-                    .is_some_and(|row| row.status.task_id.as_str() < task_id.as_str())
-                {
-                    position += 1;
-                }
-                if statuses
-                    .get(position)
-                    .is_none_or(|row| row.status.task_id != task_id)
-                {
-                    return Err(StoreError::Corrupt {
-                        table: "task_attempts",
-                        task: Some(task_id),
-                        column: "task_id".to_owned(),
-                        why: "an attempt of a task the tasks table does not hold".to_owned(),
-                    });
-                }
-                let attempt = TaskAttempt {
-                    attempt_id: i32_of(attempt_id, "task_attempts", task, "attempt_id")?,
-                    worker_id,
-                    state: i32_of(state, "task_attempts", task, "state")?,
-                    exit_code: i32_of(exit_code, "task_attempts", task, "exit_code")?,
-                    error,
-                    started_at_ms: started,
-                    finished_at_ms: finished,
-                    is_worker_failure: match worker_failure {
-                        0 => false,
-                        1 => true,
-                        other => {
-                            return Err(out_of_range(
-                                "task_attempts",
-                                task,
-                                "is_worker_failure",
-                                other,
-                            ));
-                        }
-                    },
-                    assigned_at_ms: Some(assigned),
-                };
-                if let Some(row) = statuses.get_mut(position) {
-                    row.status.attempts.push(attempt);
-                }
-            }
-        }
-        stored.tasks = statuses;
         transaction.commit().map_err(database)?;
         Ok(stored)
     }
@@ -473,91 +255,40 @@ impl sealed::Sealed for SqliteStore {
         let transaction = self.connection.transaction().map_err(database)?;
         {
             for job in &writes.removed_jobs {
-                transaction
-                    .execute(
-                        "DELETE FROM task_attempts WHERE task_id IN (SELECT task_id FROM tasks WHERE job_id = ?1)",
-                        params![job.as_str()],
-                    )
-                    .map_err(database)?;
-                transaction
-                    .execute("DELETE FROM tasks WHERE job_id = ?1", params![job.as_str()])
-                    .map_err(database)?;
-                transaction
-                    .execute("DELETE FROM jobs WHERE job_id = ?1", params![job.as_str()])
-                    .map_err(database)?;
+                for statement in [
+                    rows::DELETE_ATTEMPTS_OF_JOB,
+                    rows::DELETE_TASKS_OF_JOB,
+                    rows::DELETE_JOB,
+                ] {
+                    transaction
+                        .execute(statement, params![job.as_str()])
+                        .map_err(database)?;
+                }
             }
             let mut job = transaction
-                .prepare_cached(
-                    "INSERT INTO jobs (job_id, seq, max_task_failures, coscheduled) VALUES (?1, ?2, ?3, ?4) \
-                     ON CONFLICT (job_id) DO UPDATE SET seq = excluded.seq, \
-                     max_task_failures = excluded.max_task_failures, coscheduled = excluded.coscheduled",
-                )
+                .prepare_cached(rows::UPSERT_JOB)
                 .map_err(database)?;
             for row in &writes.jobs {
-                job.execute(params![
-                    row.id.as_str(),
-                    row.seq,
-                    row.policy.map(|policy| i64::from(policy.max_task_failures)),
-                    row.policy.map(|policy| i64::from(policy.coscheduled)),
-                ])
-                .map_err(database)?;
+                let c = rows::job_columns(row);
+                job.execute(params![c.0, c.1, c.2, c.3]).map_err(database)?;
             }
             let mut task = transaction
-                .prepare_cached(
-                    "INSERT INTO tasks (task_id, job_id, task_index, state, current_attempt_id, \
-                     max_retries_failure, max_retries_preemption, finished_at_ms, error, seq, queue_seq, assign_seq) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
-                     ON CONFLICT (task_id) DO UPDATE SET state = excluded.state, \
-                     current_attempt_id = excluded.current_attempt_id, finished_at_ms = excluded.finished_at_ms, \
-                     error = excluded.error, seq = excluded.seq, queue_seq = excluded.queue_seq, \
-                     assign_seq = excluded.assign_seq, max_retries_failure = excluded.max_retries_failure, \
-                     max_retries_preemption = excluded.max_retries_preemption",
-                )
+                .prepare_cached(rows::UPSERT_TASK)
                 .map_err(database)?;
             let mut attempt = transaction
-                .prepare_cached(
-                    "INSERT INTO task_attempts (task_id, attempt_id, worker_id, state, assigned_at_ms, \
-                     started_at_ms, finished_at_ms, exit_code, error, is_worker_failure) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
-                     ON CONFLICT (task_id, attempt_id) DO UPDATE SET worker_id = excluded.worker_id, \
-                     state = excluded.state, assigned_at_ms = excluded.assigned_at_ms, \
-                     started_at_ms = excluded.started_at_ms, finished_at_ms = excluded.finished_at_ms, \
-                     exit_code = excluded.exit_code, error = excluded.error, \
-                     is_worker_failure = excluded.is_worker_failure",
-                )
+                .prepare_cached(rows::UPSERT_ATTEMPT)
                 .map_err(database)?;
             for row in &writes.tasks {
-                let status = &row.status;
+                let c = rows::task_columns(row);
                 task.execute(params![
-                    status.task_id,
-                    status.job_id,
-                    i64::from(from_wire_u32(status.task_index)),
-                    status.state,
-                    status.current_attempt_id,
-                    i64::from(row.policy.max_retries_failure),
-                    i64::from(row.policy.max_retries_preemption),
-                    status.finished_at_ms,
-                    status.error,
-                    row.seq,
-                    row.queue_seq,
-                    row.assign_seq,
+                    c.0, c.1, c.2, c.3, c.4, c.5, c.6, c.7, c.8, c.9, c.10, c.11
                 ])
                 .map_err(database)?;
                 // The status holds only the attempts to write.
-                for written in &status.attempts {
+                for written in &row.status.attempts {
+                    let a = rows::attempt_columns(&row.status.task_id, written);
                     attempt
-                        .execute(params![
-                            status.task_id,
-                            written.attempt_id,
-                            written.worker_id,
-                            written.state,
-                            written.assigned_at_ms.unwrap_or_default(),
-                            written.started_at_ms,
-                            written.finished_at_ms,
-                            written.exit_code,
-                            written.error,
-                            i64::from(written.is_worker_failure),
-                        ])
+                        .execute(params![a.0, a.1, a.2, a.3, a.4, a.5, a.6, a.7, a.8, a.9])
                         .map_err(database)?;
                 }
             }

@@ -1,0 +1,330 @@
+//! The rows every store reads and writes, as plain columns, and their checks: what a store's
+//! SQL produces or needs, whatever its dialect.
+
+use super::{JobRow, StoreError, TaskRow};
+use crate::id::JobId;
+use crate::policy::{JobPolicy, RetryPolicy};
+use crate::proto::{TaskAttempt, TaskStatus, from_wire_u32, wire_u32};
+
+/// The columns of a `jobs` row, in the schema's order.
+pub(crate) type JobColumns = (String, i64, Option<i64>, Option<i64>);
+
+/// The columns of a `tasks` row, in the schema's order: task_id, job_id, task_index, state,
+/// current_attempt_id, max_retries_failure, max_retries_preemption, finished_at_ms, error, seq,
+/// queue_seq, assign_seq.
+pub(crate) type TaskColumns = (
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// The columns of a `task_attempts` row, in the schema's order: task_id, attempt_id, worker_id,
+/// state, assigned_at_ms, started_at_ms, finished_at_ms, exit_code, error, is_worker_failure.
+pub(crate) type AttemptColumns = (
+    String,
+    i64,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    i64,
+    String,
+    i64,
+);
+
+fn out_of_range(
+    table: &'static str,
+    task: Option<&str>,
+    column: &'static str,
+    value: i64,
+) -> StoreError {
+    StoreError::Corrupt {
+        table,
+        task: task.map(str::to_owned),
+        column: column.to_owned(),
+        why: format!("{value} is out of range"),
+    }
+}
+
+fn u32_of(
+    value: i64,
+    table: &'static str,
+    task: Option<&str>,
+    column: &'static str,
+) -> Result<u32, StoreError> {
+    u32::try_from(value).map_err(|_| out_of_range(table, task, column, value))
+}
+
+fn i32_of(
+    value: i64,
+    table: &'static str,
+    task: Option<&str>,
+    column: &'static str,
+) -> Result<i32, StoreError> {
+    i32::try_from(value).map_err(|_| out_of_range(table, task, column, value))
+}
+
+/// A job's row, checked.
+pub(crate) fn job_row(
+    (job, seq, max_task_failures, coscheduled): JobColumns,
+) -> Result<JobRow, StoreError> {
+    let id = JobId::new(job).map_err(|err| StoreError::Corrupt {
+        table: "jobs",
+        task: None,
+        column: "job_id".to_owned(),
+        why: err.to_string(),
+    })?;
+    let policy = match (max_task_failures, coscheduled) {
+        (None, None) => None,
+        (Some(failures), Some(coscheduled @ (0 | 1))) => Some(JobPolicy {
+            max_task_failures: u32_of(failures, "jobs", None, "max_task_failures")?,
+            coscheduled: coscheduled == 1,
+        }),
+        _ => {
+            return Err(StoreError::Corrupt {
+                table: "jobs",
+                task: None,
+                column: "coscheduled".to_owned(),
+                why: format!(
+                    "job {id}: a policy has both max_task_failures and coscheduled (0 or 1), or neither"
+                ),
+            });
+        }
+    };
+    Ok(JobRow { id, seq, policy })
+}
+
+/// A task's row, checked as far as columns go (the decoder checks the rest), without attempts.
+pub(crate) fn task_row(columns: TaskColumns) -> Result<TaskRow, StoreError> {
+    let (
+        task_id,
+        job_id,
+        index,
+        state,
+        current,
+        failure,
+        preemption,
+        finished,
+        error,
+        seq,
+        queue_seq,
+        assign_seq,
+    ) = columns;
+    let task = Some(task_id.as_str());
+    let status = TaskStatus {
+        job_id,
+        task_index: wire_u32(u32_of(index, "tasks", task, "task_index")?),
+        state: i32_of(state, "tasks", task, "state")?,
+        current_attempt_id: i32_of(current, "tasks", task, "current_attempt_id")?,
+        finished_at_ms: finished,
+        error,
+        task_id: task_id.clone(),
+        ..TaskStatus::default()
+    };
+    let policy = RetryPolicy {
+        max_retries_failure: u32_of(failure, "tasks", task, "max_retries_failure")?,
+        max_retries_preemption: u32_of(preemption, "tasks", task, "max_retries_preemption")?,
+    };
+    Ok(TaskRow {
+        status,
+        policy,
+        seq,
+        queue_seq,
+        assign_seq,
+    })
+}
+
+/// Adds each attempt to its task. Both come in `task_id` order (the tables' primary keys), so each
+/// attempt belongs to the task the walk is at or a later one: no map of ids.
+pub(crate) fn attach_attempts(
+    tasks: &mut [TaskRow],
+    attempts: impl IntoIterator<Item = Result<AttemptColumns, StoreError>>,
+) -> Result<(), StoreError> {
+    let mut position = 0;
+    for columns in attempts {
+        let (
+            task_id,
+            attempt_id,
+            worker_id,
+            state,
+            assigned,
+            started,
+            finished,
+            exit_code,
+            error,
+            worker_failure,
+        ) = columns?;
+        while tasks
+            .get(position)
+            .is_some_and(|row| row.status.task_id.as_str() < task_id.as_str())
+        {
+            position += 1;
+        }
+        let task = Some(task_id.as_str());
+        let attempt = TaskAttempt {
+            attempt_id: i32_of(attempt_id, "task_attempts", task, "attempt_id")?,
+            worker_id,
+            state: i32_of(state, "task_attempts", task, "state")?,
+            exit_code: i32_of(exit_code, "task_attempts", task, "exit_code")?,
+            error,
+            started_at_ms: started,
+            finished_at_ms: finished,
+            is_worker_failure: match worker_failure {
+                0 => false,
+                1 => true,
+                other => {
+                    return Err(out_of_range(
+                        "task_attempts",
+                        task,
+                        "is_worker_failure",
+                        other,
+                    ));
+                }
+            },
+            assigned_at_ms: Some(assigned),
+        };
+        match tasks
+            .get_mut(position)
+            .filter(|row| row.status.task_id == task_id)
+        {
+            Some(row) => row.status.attempts.push(attempt),
+            None => {
+                return Err(StoreError::Corrupt {
+                    table: "task_attempts",
+                    task: Some(task_id),
+                    column: "task_id".to_owned(),
+                    why: "an attempt of a task the tasks table does not hold".to_owned(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A job row's columns, to write.
+pub(crate) fn job_columns(row: &JobRow) -> JobColumns {
+    (
+        row.id.as_str().to_owned(),
+        row.seq,
+        row.policy.map(|policy| i64::from(policy.max_task_failures)),
+        row.policy.map(|policy| i64::from(policy.coscheduled)),
+    )
+}
+
+/// A task row's columns, to write.
+pub(crate) fn task_columns(row: &TaskRow) -> TaskColumns {
+    let status = &row.status;
+    (
+        status.task_id.clone(),
+        status.job_id.clone(),
+        i64::from(from_wire_u32(status.task_index)),
+        i64::from(status.state),
+        i64::from(status.current_attempt_id),
+        i64::from(row.policy.max_retries_failure),
+        i64::from(row.policy.max_retries_preemption),
+        status.finished_at_ms,
+        status.error.clone(),
+        row.seq,
+        row.queue_seq,
+        row.assign_seq,
+    )
+}
+
+/// An attempt's columns, to write.
+pub(crate) fn attempt_columns(task_id: &str, attempt: &TaskAttempt) -> AttemptColumns {
+    (
+        task_id.to_owned(),
+        i64::from(attempt.attempt_id),
+        attempt.worker_id.clone(),
+        i64::from(attempt.state),
+        attempt.assigned_at_ms.unwrap_or_default(),
+        attempt.started_at_ms,
+        attempt.finished_at_ms,
+        i64::from(attempt.exit_code),
+        attempt.error.clone(),
+        i64::from(attempt.is_worker_failure),
+    )
+}
+
+/// The schema, version 1, in the SQL both stores speak (types are SQLite's names for what
+/// PostgreSQL calls BIGINT and TEXT; `$TYPE_INT` is replaced per store).
+pub(crate) const SCHEMA: &str = "
+CREATE TABLE schema_version (version $INT NOT NULL);
+INSERT INTO schema_version (version) VALUES (1);
+CREATE TABLE jobs (
+    job_id TEXT PRIMARY KEY NOT NULL,
+    seq $INT NOT NULL,
+    max_task_failures $INT,
+    coscheduled $INT
+);
+CREATE TABLE tasks (
+    task_id TEXT PRIMARY KEY NOT NULL,
+    job_id TEXT NOT NULL REFERENCES jobs (job_id),
+    task_index $INT NOT NULL,
+    state $INT NOT NULL,
+    current_attempt_id $INT NOT NULL,
+    max_retries_failure $INT NOT NULL,
+    max_retries_preemption $INT NOT NULL,
+    finished_at_ms $INT,
+    error TEXT NOT NULL,
+    seq $INT NOT NULL,
+    queue_seq $INT,
+    assign_seq $INT
+);
+CREATE TABLE task_attempts (
+    task_id TEXT NOT NULL REFERENCES tasks (task_id) ON DELETE CASCADE,
+    attempt_id $INT NOT NULL,
+    worker_id TEXT NOT NULL,
+    state $INT NOT NULL,
+    assigned_at_ms $INT NOT NULL,
+    started_at_ms $INT,
+    finished_at_ms $INT,
+    exit_code $INT NOT NULL,
+    error TEXT NOT NULL,
+    is_worker_failure $INT NOT NULL,
+    PRIMARY KEY (task_id, attempt_id)
+);
+CREATE INDEX tasks_by_job ON tasks (job_id);
+";
+
+/// The statements of a commit, in the SQL both stores speak with `?N` placeholders (PostgreSQL's
+/// `$N` are swapped in by its store).
+pub(crate) const DELETE_ATTEMPTS_OF_JOB: &str =
+    "DELETE FROM task_attempts WHERE task_id IN (SELECT task_id FROM tasks WHERE job_id = ?1)";
+pub(crate) const DELETE_TASKS_OF_JOB: &str = "DELETE FROM tasks WHERE job_id = ?1";
+pub(crate) const DELETE_JOB: &str = "DELETE FROM jobs WHERE job_id = ?1";
+pub(crate) const UPSERT_JOB: &str = "INSERT INTO jobs (job_id, seq, max_task_failures, coscheduled) VALUES (?1, ?2, ?3, ?4) \
+     ON CONFLICT (job_id) DO UPDATE SET seq = excluded.seq, \
+     max_task_failures = excluded.max_task_failures, coscheduled = excluded.coscheduled";
+pub(crate) const UPSERT_TASK: &str = "INSERT INTO tasks (task_id, job_id, task_index, state, current_attempt_id, \
+     max_retries_failure, max_retries_preemption, finished_at_ms, error, seq, queue_seq, assign_seq) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+     ON CONFLICT (task_id) DO UPDATE SET state = excluded.state, \
+     current_attempt_id = excluded.current_attempt_id, finished_at_ms = excluded.finished_at_ms, \
+     error = excluded.error, seq = excluded.seq, queue_seq = excluded.queue_seq, \
+     assign_seq = excluded.assign_seq, max_retries_failure = excluded.max_retries_failure, \
+     max_retries_preemption = excluded.max_retries_preemption";
+pub(crate) const UPSERT_ATTEMPT: &str = "INSERT INTO task_attempts (task_id, attempt_id, worker_id, state, assigned_at_ms, \
+     started_at_ms, finished_at_ms, exit_code, error, is_worker_failure) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+     ON CONFLICT (task_id, attempt_id) DO UPDATE SET worker_id = excluded.worker_id, \
+     state = excluded.state, assigned_at_ms = excluded.assigned_at_ms, \
+     started_at_ms = excluded.started_at_ms, finished_at_ms = excluded.finished_at_ms, \
+     exit_code = excluded.exit_code, error = excluded.error, \
+     is_worker_failure = excluded.is_worker_failure";
+pub(crate) const SELECT_JOBS: &str = "SELECT job_id, seq, max_task_failures, coscheduled FROM jobs";
+pub(crate) const SELECT_TASKS: &str = "SELECT task_id, job_id, task_index, state, current_attempt_id, \
+     max_retries_failure, max_retries_preemption, finished_at_ms, error, seq, queue_seq, assign_seq \
+     FROM tasks ORDER BY task_id";
+pub(crate) const SELECT_ATTEMPTS: &str = "SELECT task_id, attempt_id, worker_id, state, assigned_at_ms, started_at_ms, \
+     finished_at_ms, exit_code, error, is_worker_failure FROM task_attempts ORDER BY task_id, attempt_id";
