@@ -586,7 +586,11 @@
 //! - `serde`: `Serialize` and `Deserialize` for tasks, ids, task and job states, policies, events,
 //!   reports, transitions, counts and whole tables (snapshots). Off by default.
 //! - `sqlite`: [`DurableTable`] over [`SqliteStore`] (rusqlite with SQLite bundled: no system
-//!   library needed). Off by default; without it the crate does no I/O.
+//!   library needed). Off by default.
+//! - `postgres`: [`DurableTable`] over [`PostgresStore`] (the blocking `postgres` client, which
+//!   runs tokio inside: do not call it from an async runtime's thread). Off by default.
+//!
+//! Without `sqlite` and `postgres` the crate does no I/O and pulls in no async runtime.
 //!
 //! The crate needs Rust 1.85 or later, with any features.
 //!
@@ -617,7 +621,7 @@ pub mod proto;
 #[cfg(feature = "serde")]
 mod serialization;
 mod state;
-#[cfg(feature = "sqlite")]
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod store;
 mod table;
 mod task;
@@ -636,8 +640,12 @@ pub use state::{
     Pending, Preempted, Running, State, StateKind, Succeeded, Terminal, Unschedulable,
     WorkerFailed,
 };
+#[cfg(feature = "postgres")]
+pub use store::PostgresStore;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use store::{Batch, DurableTable, SCHEMA_VERSION, Store, StoreError};
 #[cfg(feature = "sqlite")]
-pub use store::{Batch, DurableTable, SCHEMA_VERSION, SqliteStore, Store, StoreError, Synchronous};
+pub use store::{SqliteStore, Synchronous};
 pub use table::{
     Changes, DISPATCH_DEADLINE_ERROR, JobState, ParseJobStateError, StateCounts, TableError,
     TaskTable,

@@ -34,7 +34,7 @@ mod job;
 mod report;
 mod task;
 
-#[cfg(feature = "sqlite")]
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) use task::status_with_attempts_from;
 
 /// The code prost-build generates from `proto/iris/cluster.proto`, kept apart so that the crate's

@@ -39,7 +39,7 @@ fn status_of(core: &Core, state: StateKind) -> TaskStatus {
 
 /// The task's status with its attempts from `first` on only: what a store writes of a task whose
 /// earlier attempts it already holds (they never change once closed).
-#[cfg(feature = "sqlite")]
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn status_with_attempts_from(task: &AnyTask, first: usize) -> TaskStatus {
     status_from(task.core(), task.state(), first)
 }

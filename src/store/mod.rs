@@ -25,13 +25,19 @@
 //! a row that describes a task the lifecycle cannot produce is [`StoreError::Corrupt`], naming the
 //! table, the task and the column. Nothing is repaired or defaulted.
 
+#[cfg(feature = "postgres")]
+mod postgres;
 mod rows;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
 use std::fmt;
 use std::time::Duration;
 
 use hashbrown::HashMap;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
+#[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteStore, Synchronous};
 
 use crate::any::{AnyTask, TaskEvent};
@@ -47,9 +53,9 @@ use crate::task::Task;
 /// the store when it opens them (there is only version 1 so far).
 pub const SCHEMA_VERSION: i64 = 1;
 
-/// A database that holds a [`DurableTable`]. Implemented by [`SqliteStore`]; the trait is
-/// sealed, so that every store keeps the crate's rules (one writer, committed means durable,
-/// strict loading).
+/// A database that holds a [`DurableTable`]: `SqliteStore` (feature `sqlite`) and
+/// `PostgresStore` (feature `postgres`). The trait is sealed, so that every store keeps the
+/// crate's rules (one writer, committed means durable, strict loading).
 pub trait Store: sealed::Sealed {}
 
 pub(crate) mod sealed {

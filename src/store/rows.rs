@@ -328,3 +328,25 @@ pub(crate) const SELECT_TASKS: &str = "SELECT task_id, job_id, task_index, state
      FROM tasks ORDER BY task_id";
 pub(crate) const SELECT_ATTEMPTS: &str = "SELECT task_id, attempt_id, worker_id, state, assigned_at_ms, started_at_ms, \
      finished_at_ms, exit_code, error, is_worker_failure FROM task_attempts ORDER BY task_id, attempt_id";
+
+/// Checks a store's `schema_version`: this crate's version is fine, a newer one is
+/// [`StoreError::NewerSchema`], anything else is no version this crate wrote. (Forward-only
+/// migration steps from older versions go here as versions are added: there is only 1 so far.)
+pub(crate) fn check_version(found: Option<i64>) -> Result<(), StoreError> {
+    match found {
+        Some(found) if found > super::SCHEMA_VERSION => Err(StoreError::NewerSchema {
+            found,
+            known: super::SCHEMA_VERSION,
+        }),
+        Some(super::SCHEMA_VERSION) => Ok(()),
+        other => Err(StoreError::Corrupt {
+            table: "schema_version",
+            task: None,
+            column: "version".to_owned(),
+            why: match other {
+                Some(version) => format!("{version} is no version this crate ever wrote"),
+                None => "the table is empty".to_owned(),
+            },
+        }),
+    }
+}

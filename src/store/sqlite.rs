@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use fs4::FileExt;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{SCHEMA_VERSION, StoreError, Stored, Writes, rows, sealed};
+use super::{StoreError, Stored, Writes, rows, sealed};
 
 /// How hard a commit waits for the disk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -154,34 +154,7 @@ impl SqliteStore {
             .optional()
             .map_err(database)?
             .flatten();
-        match found {
-            Some(found) if found > SCHEMA_VERSION => Err(StoreError::NewerSchema {
-                found,
-                known: SCHEMA_VERSION,
-            }),
-            Some(found) => migrate(&self.connection, found),
-            None => Err(StoreError::Corrupt {
-                table: "schema_version",
-                task: None,
-                column: "version".to_owned(),
-                why: "the table is empty".to_owned(),
-            }),
-        }
-    }
-}
-
-/// Brings a store of an older schema version up to [`SCHEMA_VERSION`], one version at a time,
-/// each step in its own transaction. There is only version 1 so far: a later version adds its
-/// step here.
-fn migrate(_connection: &Connection, found: i64) -> Result<(), StoreError> {
-    match found {
-        SCHEMA_VERSION => Ok(()),
-        other => Err(StoreError::Corrupt {
-            table: "schema_version",
-            task: None,
-            column: "version".to_owned(),
-            why: format!("{other} is no version this crate ever wrote"),
-        }),
+        rows::check_version(found)
     }
 }
 

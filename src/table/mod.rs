@@ -1306,7 +1306,10 @@ impl TaskTable {
 /// The orders a table's views keep, which its tasks alone do not say: what a snapshot or a store
 /// saves beside the tasks so that a table is rebuilt exactly.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(not(any(feature = "serde", feature = "sqlite")), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "serde", feature = "sqlite", feature = "postgres")),
+    allow(dead_code)
+)]
 pub(crate) struct Layout {
     /// The pending queue, oldest first.
     pub(crate) pending: Vec<TaskId>,
@@ -1318,7 +1321,10 @@ pub(crate) struct Layout {
 
 /// Why a table could not be rebuilt from its parts.
 #[derive(Debug)]
-#[cfg_attr(not(any(feature = "serde", feature = "sqlite")), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "serde", feature = "sqlite", feature = "postgres")),
+    allow(dead_code)
+)]
 pub(crate) enum RestoreError {
     /// A task the table refused (a duplicate id).
     Table(TableError),
@@ -1335,7 +1341,10 @@ impl fmt::Display for RestoreError {
     }
 }
 
-#[cfg_attr(not(any(feature = "serde", feature = "sqlite")), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "serde", feature = "sqlite", feature = "postgres")),
+    allow(dead_code)
+)]
 impl TaskTable {
     /// The orders of the table's views, for a snapshot or a store.
     #[cfg_attr(not(feature = "serde"), allow(dead_code))]

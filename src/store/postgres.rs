@@ -1,0 +1,217 @@
+//! [`PostgresStore`]: the store for controllers that outgrow one machine or need a managed,
+//! replicated database, through the blocking `postgres` client.
+
+use std::time::{Duration, Instant};
+
+use postgres::{Client, NoTls};
+
+use super::{StoreError, Stored, Writes, rows, sealed};
+
+/// The advisory lock every [`PostgresStore`] of a database takes: one writer per database.
+const LOCK_KEY: i64 = 0x6972_6973_7461_736b; // "iristask"
+
+/// How long [`PostgresStore::connect`] waits for the one-writer lock: the session of a killed
+/// controller may linger a moment on the server before its lock is released.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// A [`DurableTable`](super::DurableTable) in a PostgreSQL database, written by one client at a
+/// time: [`connect`](PostgresStore::connect) takes a session advisory lock, so a second
+/// controller gets [`StoreError::Locked`].
+///
+/// The `postgres` client is blocking and runs its own async runtime inside: do not call it from
+/// a thread of an async runtime (tokio's, say), whose worker it would block. Call it from a plain
+/// thread, or through the runtime's blocking pool (`spawn_blocking`).
+///
+/// ```no_run
+/// use iris_task::{DurableTable, PostgresStore};
+///
+/// let store = PostgresStore::connect("host=/var/run/postgresql user=iris dbname=iris")?;
+/// let table = DurableTable::open(store)?;
+/// # Ok::<(), iris_task::StoreError>(())
+/// ```
+pub struct PostgresStore {
+    client: Client,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore").finish_non_exhaustive()
+    }
+}
+
+fn database(err: postgres::Error) -> StoreError {
+    StoreError::Database(Box::new(err))
+}
+
+/// A statement in SQLite's `?N` placeholders, in PostgreSQL's `$N`.
+fn dollars(sql: &str) -> String {
+    sql.replace('?', "$")
+}
+
+impl PostgresStore {
+    /// Connects (`params` as libpq takes them, `host=... user=... dbname=...`, or a
+    /// `postgresql://` URL), takes the one-writer lock, and creates the schema if the database
+    /// has none.
+    ///
+    /// # Errors
+    /// [`StoreError::Locked`] if another client holds the store (after waiting up to 10 s for a
+    /// killed controller's session to go), [`StoreError::NewerSchema`] for a schema newer than
+    /// this crate's, and [`StoreError::Database`] if the server cannot be reached.
+    pub fn connect(params: &str) -> Result<PostgresStore, StoreError> {
+        let mut client = Client::connect(params, NoTls).map_err(database)?;
+        let started = Instant::now();
+        loop {
+            let locked: bool = client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&LOCK_KEY])
+                .map_err(database)?
+                .get(0);
+            if locked {
+                break;
+            }
+            if started.elapsed() >= LOCK_WAIT {
+                return Err(StoreError::Locked {
+                    what: "the PostgreSQL database".to_owned(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let mut store = PostgresStore { client };
+        store.prepare()?;
+        Ok(store)
+    }
+
+    fn prepare(&mut self) -> Result<(), StoreError> {
+        let exists: bool = self
+            .client
+            .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
+            .map_err(database)?
+            .get(0);
+        if !exists {
+            let schema = rows::SCHEMA.replace("$INT", "BIGINT");
+            let mut transaction = self.client.transaction().map_err(database)?;
+            transaction.batch_execute(&schema).map_err(database)?;
+            return transaction.commit().map_err(database);
+        }
+        let found: Option<i64> = self
+            .client
+            .query_one("SELECT max(version) FROM schema_version", &[])
+            .map_err(database)?
+            .get(0);
+        rows::check_version(found)
+    }
+}
+
+impl sealed::Sealed for PostgresStore {
+    fn load(&mut self) -> Result<Stored, StoreError> {
+        let mut transaction = self.client.transaction().map_err(database)?;
+        let mut stored = Stored::default();
+        for row in transaction
+            .query(rows::SELECT_JOBS, &[])
+            .map_err(database)?
+        {
+            stored.jobs.push(rows::job_row((
+                row.try_get(0).map_err(database)?,
+                row.try_get(1).map_err(database)?,
+                row.try_get(2).map_err(database)?,
+                row.try_get(3).map_err(database)?,
+            ))?);
+        }
+        // Byte order, as the merge of tasks and attempts compares ids: not the database's locale.
+        let bytewise =
+            |sql: &str| sql.replace("ORDER BY task_id", "ORDER BY task_id COLLATE \"C\"");
+        for row in transaction
+            .query(&bytewise(rows::SELECT_TASKS), &[])
+            .map_err(database)?
+        {
+            stored.tasks.push(rows::task_row((
+                row.try_get(0).map_err(database)?,
+                row.try_get(1).map_err(database)?,
+                row.try_get(2).map_err(database)?,
+                row.try_get(3).map_err(database)?,
+                row.try_get(4).map_err(database)?,
+                row.try_get(5).map_err(database)?,
+                row.try_get(6).map_err(database)?,
+                row.try_get(7).map_err(database)?,
+                row.try_get(8).map_err(database)?,
+                row.try_get(9).map_err(database)?,
+                row.try_get(10).map_err(database)?,
+                row.try_get(11).map_err(database)?,
+            ))?);
+        }
+        let attempts = transaction
+            .query(&bytewise(rows::SELECT_ATTEMPTS), &[])
+            .map_err(database)?;
+        rows::attach_attempts(
+            &mut stored.tasks,
+            attempts.iter().map(|row| {
+                Ok((
+                    row.try_get(0).map_err(database)?,
+                    row.try_get(1).map_err(database)?,
+                    row.try_get(2).map_err(database)?,
+                    row.try_get(3).map_err(database)?,
+                    row.try_get(4).map_err(database)?,
+                    row.try_get(5).map_err(database)?,
+                    row.try_get(6).map_err(database)?,
+                    row.try_get(7).map_err(database)?,
+                    row.try_get(8).map_err(database)?,
+                    row.try_get(9).map_err(database)?,
+                ))
+            }),
+        )?;
+        transaction.commit().map_err(database)?;
+        Ok(stored)
+    }
+
+    fn commit(&mut self, writes: &Writes) -> Result<(), StoreError> {
+        let mut transaction = self.client.transaction().map_err(database)?;
+        for job in &writes.removed_jobs {
+            for statement in [
+                rows::DELETE_ATTEMPTS_OF_JOB,
+                rows::DELETE_TASKS_OF_JOB,
+                rows::DELETE_JOB,
+            ] {
+                transaction
+                    .execute(&dollars(statement), &[&job.as_str()])
+                    .map_err(database)?;
+            }
+        }
+        let job = transaction
+            .prepare(&dollars(rows::UPSERT_JOB))
+            .map_err(database)?;
+        for row in &writes.jobs {
+            let c = rows::job_columns(row);
+            transaction
+                .execute(&job, &[&c.0, &c.1, &c.2, &c.3])
+                .map_err(database)?;
+        }
+        let task = transaction
+            .prepare(&dollars(rows::UPSERT_TASK))
+            .map_err(database)?;
+        let attempt = transaction
+            .prepare(&dollars(rows::UPSERT_ATTEMPT))
+            .map_err(database)?;
+        for row in &writes.tasks {
+            let c = rows::task_columns(row);
+            transaction
+                .execute(
+                    &task,
+                    &[
+                        &c.0, &c.1, &c.2, &c.3, &c.4, &c.5, &c.6, &c.7, &c.8, &c.9, &c.10, &c.11,
+                    ],
+                )
+                .map_err(database)?;
+            for written in &row.status.attempts {
+                let a = rows::attempt_columns(&row.status.task_id, written);
+                transaction
+                    .execute(
+                        &attempt,
+                        &[&a.0, &a.1, &a.2, &a.3, &a.4, &a.5, &a.6, &a.7, &a.8, &a.9],
+                    )
+                    .map_err(database)?;
+            }
+        }
+        transaction.commit().map_err(database)
+    }
+}
+
+impl super::Store for PostgresStore {}

@@ -1,0 +1,360 @@
+//! `DurableTable` over a real PostgreSQL 15: a throwaway server this test starts itself (`initdb`
+//! into a temporary directory, as the `postgres` user when run as root; `pg_ctl start` on
+//! 127.0.0.1) and stops when it ends. With `IRIS_TASK_POSTGRES_URL` set it uses that server
+//! instead. With neither, it says loudly that it skipped, and under `CI=true` it fails.
+//!
+//! One test runs the whole suite against one server (a server per test would cost seconds
+//! each): replays reopened at random points, one writer, corrupt rows, and kill -9 at least 50
+//! times, each recovery exact.
+#![cfg(all(feature = "postgres", unix))]
+
+mod workload;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use iris_task::{DurableTable, PostgresStore, StoreError};
+use postgres::{Client, NoTls};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use workload::{call, canonical, replay, run_child};
+
+/// A server this test started, stopped when dropped.
+struct Server {
+    bin: PathBuf,
+    data: PathBuf,
+    as_postgres: bool,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .args(["-D"])
+            .arg(&self.data)
+            .args(["-m", "immediate", "-w", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if let Some(dir) = self.data.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+impl Server {
+    /// `program` from PostgreSQL's bin directory, run as `postgres` when this test runs as root
+    /// (initdb and the server refuse root).
+    fn command(&self, program: &str) -> Command {
+        command(&self.bin, program, self.as_postgres)
+    }
+
+    fn params(&self, database: &str) -> String {
+        format!(
+            "host=127.0.0.1 port={} user=postgres dbname={database}",
+            self.port
+        )
+    }
+}
+
+fn command(bin: &Path, program: &str, as_postgres: bool) -> Command {
+    if as_postgres {
+        let mut command = Command::new("runuser");
+        command
+            .args(["-u", "postgres", "--"])
+            .arg(bin.join(program));
+        command
+    } else {
+        Command::new(bin.join(program))
+    }
+}
+
+/// Where the server is: a URL from the environment, or one started here. `None`: none can be had.
+enum Where {
+    Url(String),
+    Started(Server),
+}
+
+fn start() -> Result<Where, String> {
+    if let Ok(url) = std::env::var("IRIS_TASK_POSTGRES_URL") {
+        return Ok(Where::Url(url));
+    }
+    let bin = Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+        .map_err(|err| format!("pg_config: {err}"))?;
+    let bin = PathBuf::from(String::from_utf8_lossy(&bin.stdout).trim());
+    if !bin.join("initdb").exists() {
+        return Err(format!("no initdb in {}", bin.display()));
+    }
+    let as_postgres = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+        .unwrap_or(false);
+    let dir = std::env::temp_dir().join(format!("iris-task-postgres-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|err| err.to_string())?;
+    let data = dir.join("data");
+    if as_postgres {
+        let status = Command::new("chown")
+            .args(["-R", "postgres"])
+            .arg(&dir)
+            .status();
+        if !status.is_ok_and(|status| status.success()) {
+            return Err("cannot hand the temporary directory to the postgres user".to_owned());
+        }
+    }
+    let initdb = command(&bin, "initdb", as_postgres)
+        .args([
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--locale=C",
+            "-E",
+            "UTF8",
+            "-D",
+        ])
+        .arg(&data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|err| format!("initdb: {err}"))?;
+    if !initdb.status.success() {
+        return Err(format!(
+            "initdb: {}",
+            String::from_utf8_lossy(&initdb.stderr)
+        ));
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .map_err(|err| err.to_string())?;
+    let server = Server {
+        bin,
+        data: data.clone(),
+        as_postgres,
+        port,
+    };
+    let options = format!(
+        "-p {port} -k {} -c listen_addresses=127.0.0.1",
+        dir.display()
+    );
+    let started = server
+        .command("pg_ctl")
+        .arg("-D")
+        .arg(&data)
+        .args(["-o", &options, "-l"])
+        .arg(dir.join("server.log"))
+        .args(["-w", "start"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|err| format!("pg_ctl: {err}"))?;
+    if !started.status.success() {
+        return Err(format!(
+            "pg_ctl start: {}",
+            String::from_utf8_lossy(&started.stderr)
+        ));
+    }
+    Ok(Where::Started(server))
+}
+
+/// A fresh database on the server, and its connection parameters.
+fn database(server: &Where, name: &str) -> String {
+    let admin = match server {
+        Where::Url(url) => url.clone(),
+        Where::Started(server) => server.params("postgres"),
+    };
+    let mut client = Client::connect(&admin, NoTls).expect("the server answers");
+    client
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .expect("no old database");
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("a database");
+    match server {
+        Where::Url(url) => format!("{url} dbname={name}"),
+        Where::Started(server) => server.params(name),
+    }
+}
+
+#[test]
+fn postgres_store_suite() {
+    let server = match start() {
+        Ok(server) => server,
+        Err(why) if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
+            panic!("no PostgreSQL server for the store tests, and CI=true: {why}")
+        }
+        Err(why) => {
+            eprintln!(
+                "\n*** SKIPPED: the PostgreSQL store tests: no server ({why}).\n*** Install PostgreSQL 15 or set IRIS_TASK_POSTGRES_URL; under CI=true this fails.\n"
+            );
+            return;
+        }
+    };
+    replays_reopened_at_random_points_are_exact(&server);
+    one_writer(&server);
+    corrupt_rows_are_refused(&server);
+    kill_9_recoveries_are_exact(&server);
+}
+
+fn replays_reopened_at_random_points_are_exact(server: &Where) {
+    let mut rng = StdRng::seed_from_u64(11);
+    for case in 0..20u64 {
+        let params = database(server, &format!("replay_{case}"));
+        let mut durable = DurableTable::open(PostgresStore::connect(&params).unwrap()).unwrap();
+        let calls = rng.random_range(1..40);
+        for i in 0..calls {
+            durable.batch(|batch| call(batch, case, i)).unwrap();
+            if rng.random_bool(0.2) {
+                drop(durable);
+                durable = DurableTable::open(PostgresStore::connect(&params).unwrap()).unwrap();
+            }
+            assert_eq!(
+                canonical(durable.table()),
+                canonical(&replay(case, i + 1)),
+                "case {case}, call {i}"
+            );
+        }
+    }
+}
+
+fn one_writer(server: &Where) {
+    let params = database(server, "locked");
+    let first = PostgresStore::connect(&params).unwrap();
+    let started = Instant::now();
+    match PostgresStore::connect(&params) {
+        Err(StoreError::Locked { .. }) => {}
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "it waited for a lingering session first"
+    );
+    drop(first);
+    assert!(
+        PostgresStore::connect(&params).is_ok(),
+        "the lock goes with the session"
+    );
+}
+
+fn corrupt_rows_are_refused(server: &Where) {
+    let cases = [
+        ("UPDATE tasks SET state = 42", "tasks", "state"),
+        (
+            "UPDATE task_attempts SET state = 12",
+            "task_attempts",
+            "state",
+        ),
+        (
+            "UPDATE task_attempts SET is_worker_failure = 7",
+            "task_attempts",
+            "is_worker_failure",
+        ),
+        (
+            "UPDATE tasks SET queue_seq = NULL WHERE state = 1",
+            "tasks",
+            "queue_seq",
+        ),
+        (
+            "UPDATE jobs SET max_task_failures = 1, coscheduled = NULL",
+            "jobs",
+            "coscheduled",
+        ),
+    ];
+    for (n, (edit, table, column)) in cases.into_iter().enumerate() {
+        let params = database(server, &format!("corrupt_{n}"));
+        {
+            let mut durable = DurableTable::open(PostgresStore::connect(&params).unwrap()).unwrap();
+            for i in 0..30 {
+                durable.batch(|batch| call(batch, 3, i)).unwrap();
+            }
+            let policy = iris_task::JobPolicy::default();
+            durable
+                .set_job_policy(iris_task::JobId::new("job-0").unwrap(), policy)
+                .unwrap();
+        }
+        let mut side = Client::connect(&params, NoTls).unwrap();
+        side.batch_execute(edit).unwrap();
+        drop(side);
+        match DurableTable::open(PostgresStore::connect(&params).unwrap()) {
+            Err(StoreError::Corrupt {
+                table: found,
+                column: found_column,
+                ..
+            }) => {
+                assert_eq!((found, found_column.as_str()), (table, column), "{edit}");
+            }
+            Err(other) => panic!("{edit}: expected Corrupt, got {other}"),
+            Ok(_) => panic!("{edit}: the impossible row was accepted"),
+        }
+    }
+    let params = database(server, "newer");
+    drop(PostgresStore::connect(&params).unwrap());
+    let mut side = Client::connect(&params, NoTls).unwrap();
+    side.batch_execute("INSERT INTO schema_version VALUES (2)")
+        .unwrap();
+    drop(side);
+    assert!(matches!(
+        PostgresStore::connect(&params),
+        Err(StoreError::NewerSchema { found: 2, known: 1 })
+    ));
+}
+
+/// The child of the kill -9 harness: the same workload as `crash.rs`, against PostgreSQL.
+#[test]
+fn crash_child() {
+    let (Ok(params), Ok(seed), Ok(from)) = (
+        std::env::var("IRIS_CRASH_POSTGRES"),
+        std::env::var("IRIS_CRASH_SEED"),
+        std::env::var("IRIS_CRASH_FROM"),
+    ) else {
+        return; // Not a child: nothing to do.
+    };
+    let (seed, from): (u64, u64) = (seed.parse().unwrap(), from.parse().unwrap());
+    let mut table = DurableTable::open(PostgresStore::connect(&params).unwrap()).unwrap();
+    for i in from..from + 10_000 {
+        table.batch(|batch| call(batch, seed, i)).unwrap();
+        println!("ack {i}");
+    }
+}
+
+fn kill_9_recoveries_are_exact(server: &Where) {
+    let kills: u32 = std::env::var("IRIS_CRASH_POSTGRES_KILLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(50);
+    let started = Instant::now();
+    let mut rng = StdRng::seed_from_u64(13);
+    let (mut exact, mut in_flight) = (0u32, 0u32);
+    let params = database(server, "crash");
+    let seed = 21;
+    let mut done = 0u64;
+    for _ in 0..kills {
+        let target = done + rng.random_range(0..8);
+        let delay = Duration::from_micros(rng.random_range(0..5_000));
+        let env = [
+            ("IRIS_CRASH_POSTGRES", params.clone()),
+            ("IRIS_CRASH_SEED", seed.to_string()),
+            ("IRIS_CRASH_FROM", done.to_string()),
+        ];
+        let acked = run_child("crash_child", &env, target, delay);
+        let last = acked.map_or(done, |n| n + 1);
+        let recovered = DurableTable::open(PostgresStore::connect(&params).unwrap()).unwrap();
+        let now = workload::recovered(recovered.table(), seed, last);
+        in_flight += u32::from(now > last);
+        done = now;
+        drop(recovered);
+        exact += 1;
+    }
+    println!(
+        "PostgreSQL: {kills} kills, {exact} recoveries exact ({in_flight} with the call in flight committed), {} lost, in {:.1} s",
+        kills - exact,
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(exact, kills);
+}
