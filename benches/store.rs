@@ -267,11 +267,16 @@ fn open(c: &mut Criterion) {
                             .insert(Task::new(id.clone(), RetryPolicy::default()))
                             .expect("insert");
                     }
-                    batch.schedule(Timestamp::from_millis(1), |_| Some(worker.clone()));
-                    batch.worker_lost(&worker, "lost", Timestamp::from_millis(2));
                 })
                 .expect("commit");
         }
+        // One attempt each: every task assigned, then requeued by a lost worker.
+        table
+            .batch(|batch| {
+                batch.schedule(Timestamp::from_millis(1), |_| Some(worker.clone()));
+                batch.worker_lost(&worker, "lost", Timestamp::from_millis(2));
+            })
+            .expect("commit");
     }
     let mut group = c.benchmark_group(format!("store open/{count} tasks"));
     group.sample_size(10);

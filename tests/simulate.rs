@@ -652,7 +652,7 @@ mod durable {
             tasks: 3_000,
             workers: 24,
             seed: 5,
-            store: Some(path.to_owned()),
+            store: Some(cluster::StoreAt::Sqlite(path.to_owned())),
             crash_after,
         }
     }

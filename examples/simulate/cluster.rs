@@ -30,9 +30,9 @@ pub struct Config {
     pub workers: usize,
     /// Seed of the random source: the same seed gives the same run.
     pub seed: u64,
-    /// Keep the table in this SQLite file (`--store sqlite:PATH`), one transaction per tick; if
-    /// the file holds a run already, resume it.
-    pub store: Option<std::path::PathBuf>,
+    /// Keep the table in this store (`--store sqlite:PATH` or `--store postgres:PARAMS`), one
+    /// transaction per tick; if the store holds a run already, resume it.
+    pub store: Option<StoreAt>,
     /// Abort the process in the middle of this tick (`--crash-after N`), after its calls and
     /// before its commit.
     pub crash_after: Option<u64>,
@@ -50,16 +50,46 @@ impl Default for Config {
     }
 }
 
-/// The controller's table: in memory, or durable (one transaction per tick).
+/// Where a durable run keeps its table: `--store sqlite:PATH` or `--store postgres:PARAMS`.
+/// (Built without the store's feature, the run refuses it, naming the feature.)
+#[derive(Clone, Debug)]
+#[allow(dead_code)] // main.rs builds each; the tests and featureless builds only some.
+pub enum StoreAt {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+/// The controller's table: in memory, or durable (one transaction per tick, in either store).
 #[allow(clippy::large_enum_variant)] // One per run.
 pub enum Tables {
     Memory(TaskTable),
-    #[cfg(feature = "sqlite")]
-    Sqlite(iris_task::DurableTable<iris_task::SqliteStore>),
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    Durable(Box<dyn Durable>),
 }
 
-/// A store error ends the run: the example's controller has nothing better to do.
-#[cfg(feature = "sqlite")]
+/// A `DurableTable` over either store, as the simulation calls it. A store error ends the run:
+/// the example's controller has nothing better to do.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub trait Durable {
+    fn view(&self) -> &TaskTable;
+    fn insert(&mut self, task: Task<iris_task::Pending>) -> Result<(), TableError>;
+    fn set_job_policy(&mut self, job: JobId, policy: JobPolicy);
+    fn assign(
+        &mut self,
+        id: &TaskId,
+        worker: WorkerId,
+        at: Timestamp,
+    ) -> Result<AttemptId, TableError>;
+    fn apply(&mut self, id: &TaskId, event: TaskEvent) -> Result<Changes, TableError>;
+    fn worker_lost(&mut self, worker: &WorkerId, error: &str, at: Timestamp) -> Changes;
+    fn expire_assigned(&mut self, now: Timestamp, max_wait: Duration) -> Changes;
+    fn kill_job(&mut self, job: &JobId, reason: &str, at: Timestamp) -> Changes;
+    fn begin(&mut self);
+    fn commit(&mut self);
+    fn into_table(self: Box<Self>) -> TaskTable;
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 fn committed<T>(result: Result<T, iris_task::StoreError>) -> Result<T, TableError> {
     match result {
         Ok(value) => Ok(value),
@@ -68,28 +98,78 @@ fn committed<T>(result: Result<T, iris_task::StoreError>) -> Result<T, TableErro
     }
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl<S: iris_task::Store> Durable for iris_task::DurableTable<S> {
+    fn view(&self) -> &TaskTable {
+        self.table()
+    }
+    fn insert(&mut self, task: Task<iris_task::Pending>) -> Result<(), TableError> {
+        committed(iris_task::DurableTable::insert(self, task))
+    }
+    fn set_job_policy(&mut self, job: JobId, policy: JobPolicy) {
+        committed(iris_task::DurableTable::set_job_policy(self, job, policy)).unwrap_or(());
+    }
+    fn assign(
+        &mut self,
+        id: &TaskId,
+        worker: WorkerId,
+        at: Timestamp,
+    ) -> Result<AttemptId, TableError> {
+        committed(
+            iris_task::DurableTable::assign(self, id, worker, at).map(|task| task.attempt_id()),
+        )
+    }
+    fn apply(&mut self, id: &TaskId, event: TaskEvent) -> Result<Changes, TableError> {
+        committed(iris_task::DurableTable::apply(self, id, event))
+    }
+    fn worker_lost(&mut self, worker: &WorkerId, error: &str, at: Timestamp) -> Changes {
+        committed(iris_task::DurableTable::worker_lost(
+            self, worker, error, at,
+        ))
+        .unwrap_or_default()
+    }
+    fn expire_assigned(&mut self, now: Timestamp, max_wait: Duration) -> Changes {
+        committed(iris_task::DurableTable::expire_assigned(
+            self, now, max_wait,
+        ))
+        .unwrap_or_default()
+    }
+    fn kill_job(&mut self, job: &JobId, reason: &str, at: Timestamp) -> Changes {
+        committed(iris_task::DurableTable::kill_job(self, job, reason, at)).unwrap_or_default()
+    }
+    fn begin(&mut self) {
+        iris_task::DurableTable::begin(self);
+    }
+    fn commit(&mut self) {
+        committed(iris_task::DurableTable::commit(self)).unwrap_or(());
+    }
+    fn into_table(self: Box<Self>) -> TaskTable {
+        iris_task::DurableTable::into_table(*self)
+    }
+}
+
 impl Tables {
     pub fn view(&self) -> &TaskTable {
         match self {
             Tables::Memory(table) => table,
-            #[cfg(feature = "sqlite")]
-            Tables::Sqlite(durable) => durable.table(),
+            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            Tables::Durable(durable) => durable.view(),
         }
     }
 
     fn insert(&mut self, task: Task<iris_task::Pending>) -> Result<(), TableError> {
         match self {
             Tables::Memory(table) => table.insert(task),
-            #[cfg(feature = "sqlite")]
-            Tables::Sqlite(durable) => committed(durable.insert(task)),
+            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            Tables::Durable(durable) => durable.insert(task),
         }
     }
 
     fn set_job_policy(&mut self, job: JobId, policy: JobPolicy) {
         match self {
             Tables::Memory(table) => table.set_job_policy(job, policy),
-            #[cfg(feature = "sqlite")]
-            Tables::Sqlite(durable) => committed(durable.set_job_policy(job, policy)).unwrap_or(()),
+            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            Tables::Durable(durable) => durable.set_job_policy(job, policy),
         }
     }
 
@@ -101,64 +181,56 @@ impl Tables {
     ) -> Result<AttemptId, TableError> {
         match self {
             Tables::Memory(table) => table.assign(id, worker, at).map(|task| task.attempt_id()),
-            #[cfg(feature = "sqlite")]
-            Tables::Sqlite(durable) => {
-                committed(durable.assign(id, worker, at).map(|task| task.attempt_id()))
-            }
+            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            Tables::Durable(durable) => durable.assign(id, worker, at),
         }
     }
 
     fn apply(&mut self, id: &TaskId, event: TaskEvent) -> Result<Changes, TableError> {
         match self {
             Tables::Memory(table) => table.apply(id, event),
-            #[cfg(feature = "sqlite")]
-            Tables::Sqlite(durable) => committed(durable.apply(id, event)),
+            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            Tables::Durable(durable) => durable.apply(id, event),
         }
     }
 
     fn worker_lost(&mut self, worker: &WorkerId, error: &str, at: Timestamp) -> Changes {
         match self {
             Tables::Memory(table) => table.worker_lost(worker, error, at),
-            #[cfg(feature = "sqlite")]
-            Tables::Sqlite(durable) => {
-                committed(durable.worker_lost(worker, error, at)).unwrap_or_default()
-            }
+            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            Tables::Durable(durable) => durable.worker_lost(worker, error, at),
         }
     }
 
     fn expire_assigned(&mut self, now: Timestamp, max_wait: Duration) -> Changes {
         match self {
             Tables::Memory(table) => table.expire_assigned(now, max_wait),
-            #[cfg(feature = "sqlite")]
-            Tables::Sqlite(durable) => {
-                committed(durable.expire_assigned(now, max_wait)).unwrap_or_default()
-            }
+            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            Tables::Durable(durable) => durable.expire_assigned(now, max_wait),
         }
     }
 
     fn kill_job(&mut self, job: &JobId, reason: &str, at: Timestamp) -> Changes {
         match self {
             Tables::Memory(table) => table.kill_job(job, reason, at),
-            #[cfg(feature = "sqlite")]
-            Tables::Sqlite(durable) => {
-                committed(durable.kill_job(job, reason, at)).unwrap_or_default()
-            }
+            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            Tables::Durable(durable) => durable.kill_job(job, reason, at),
         }
     }
 
     /// Opens the tick's transaction (durable tables only).
     fn begin(&mut self) {
-        #[cfg(feature = "sqlite")]
-        if let Tables::Sqlite(durable) = self {
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        if let Tables::Durable(durable) = self {
             durable.begin();
         }
     }
 
     /// Commits the tick's transaction; true if there was one to commit.
     fn commit(&mut self) -> bool {
-        #[cfg(feature = "sqlite")]
-        if let Tables::Sqlite(durable) = self {
-            committed(durable.commit()).unwrap_or(());
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        if let Tables::Durable(durable) = self {
+            durable.commit();
             return true;
         }
         false
@@ -167,8 +239,8 @@ impl Tables {
     fn into_table(self) -> TaskTable {
         match self {
             Tables::Memory(table) => table,
-            #[cfg(feature = "sqlite")]
-            Tables::Sqlite(durable) => durable.into_table(),
+            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            Tables::Durable(durable) => durable.into_table(),
         }
     }
 }
@@ -550,23 +622,32 @@ pub fn run(config: &Config, progress: &mut dyn FnMut(usize, usize)) -> Outcome {
 
 /// The table the run keeps: in memory, or in the store `--store` names.
 fn open_tables(config: &Config) -> Tables {
-    let Some(path) = &config.store else {
-        return Tables::Memory(TaskTable::with_capacity(config.tasks));
-    };
-    #[cfg(feature = "sqlite")]
-    {
-        let store = iris_task::SqliteStore::open(path)
-            .unwrap_or_else(|err| panic!("cannot open the store {}: {err}", path.display()));
-        Tables::Sqlite(
-            iris_task::DurableTable::open(store)
-                .unwrap_or_else(|err| panic!("cannot load the store {}: {err}", path.display())),
-        )
+    match &config.store {
+        None => Tables::Memory(TaskTable::with_capacity(config.tasks)),
+        #[cfg(feature = "sqlite")]
+        Some(StoreAt::Sqlite(path)) => {
+            let store = iris_task::SqliteStore::open(path)
+                .unwrap_or_else(|err| panic!("cannot open the store {}: {err}", path.display()));
+            Tables::Durable(Box::new(
+                iris_task::DurableTable::open(store).unwrap_or_else(|err| {
+                    panic!("cannot load the store {}: {err}", path.display())
+                }),
+            ))
+        }
+        #[cfg(feature = "postgres")]
+        Some(StoreAt::Postgres(params)) => {
+            let store = iris_task::PostgresStore::connect(params)
+                .unwrap_or_else(|err| panic!("cannot connect to the store: {err}"));
+            Tables::Durable(Box::new(
+                iris_task::DurableTable::open(store)
+                    .unwrap_or_else(|err| panic!("cannot load the store: {err}")),
+            ))
+        }
+        #[allow(unreachable_patterns)]
+        Some(other) => panic!(
+            "--store {other:?} needs its feature: cargo run --release --features sqlite,postgres --example simulate"
+        ),
     }
-    #[cfg(not(feature = "sqlite"))]
-    panic!(
-        "--store {} needs the sqlite feature: cargo run --release --features sqlite --example simulate",
-        path.display()
-    )
 }
 
 fn job_id(name: &str) -> JobId {

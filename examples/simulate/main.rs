@@ -12,6 +12,7 @@
 //! ```text
 //! cargo run --release --example simulate [-- --tasks N --workers N --seed N --html PATH]
 //! cargo run --release --features sqlite --example simulate -- --store sqlite:PATH [--crash-after N]
+//! cargo run --release --features postgres --example simulate -- --store "postgres:host=... dbname=..."
 //! ```
 //!
 //! With `--store sqlite:PATH` the table is a `DurableTable`, one transaction per tick; the report
@@ -33,7 +34,7 @@ use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-const USAGE: &str = "usage: simulate [--tasks N] [--workers N] [--seed N] [--html PATH] [--store sqlite:PATH [--crash-after N]]";
+const USAGE: &str = "usage: simulate [--tasks N] [--workers N] [--seed N] [--html PATH] [--store sqlite:PATH|postgres:PARAMS [--crash-after N]]";
 
 struct Args {
     config: cluster::Config,
@@ -64,10 +65,15 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--seed" => parsed.config.seed = number(value()?)?,
             "--store" => {
                 let store = value()?;
-                let path = store
-                    .strip_prefix("sqlite:")
-                    .ok_or_else(|| format!("--store {store:?}: expected sqlite:PATH"))?;
-                parsed.config.store = Some(path.into());
+                parsed.config.store = Some(if let Some(path) = store.strip_prefix("sqlite:") {
+                    cluster::StoreAt::Sqlite(path.into())
+                } else if let Some(params) = store.strip_prefix("postgres:") {
+                    cluster::StoreAt::Postgres(params.to_owned())
+                } else {
+                    return Err(format!(
+                        "--store {store:?}: expected sqlite:PATH or postgres:PARAMS"
+                    ));
+                });
             }
             "--crash-after" => parsed.config.crash_after = Some(number(value()?)?),
             "--html" => parsed.html = Some(value()?),
