@@ -54,6 +54,7 @@ fn recovery_after_kill_9_is_exact() {
     let started = Instant::now();
     let mut rng = StdRng::seed_from_u64(7);
     let (mut total_kills, mut exact, mut in_flight_landed) = (0u32, 0u32, 0u32);
+    let mut progress = 0u64;
     let seeds = 4;
     for seed in 0..seeds {
         let dir =
@@ -77,12 +78,17 @@ fn recovery_after_kill_9_is_exact() {
             let recovered = DurableTable::open(SqliteStore::open(&path).unwrap()).unwrap();
             let now = workload::recovered(recovered.table(), seed as u64, last);
             in_flight_landed += u32::from(now > last);
+            progress += now - done;
             done = now;
             exact += 1;
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
     let lost = total_kills - exact;
+    assert!(
+        progress > u64::from(kills),
+        "the children made progress: {progress} calls in all"
+    );
     println!(
         "{total_kills} kills, {exact} recoveries exact ({in_flight_landed} with the call in flight committed), {lost} lost, in {:.1} s",
         started.elapsed().as_secs_f64()

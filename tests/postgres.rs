@@ -334,6 +334,7 @@ fn kill_9_recoveries_are_exact(server: &Where) {
     let params = database(server, "crash");
     let seed = 21;
     let mut done = 0u64;
+    let mut progress = 0u64;
     for _ in 0..kills {
         let target = done + rng.random_range(0..8);
         let delay = Duration::from_micros(rng.random_range(0..5_000));
@@ -347,6 +348,7 @@ fn kill_9_recoveries_are_exact(server: &Where) {
         let recovered = DurableTable::open(PostgresStore::connect(&params).unwrap()).unwrap();
         let now = workload::recovered(recovered.table(), seed, last);
         in_flight += u32::from(now > last);
+        progress += now - done;
         done = now;
         drop(recovered);
         exact += 1;
@@ -357,4 +359,8 @@ fn kill_9_recoveries_are_exact(server: &Where) {
         started.elapsed().as_secs_f64()
     );
     assert_eq!(exact, kills);
+    assert!(
+        progress > u64::from(kills),
+        "the children made progress: {progress} calls in all"
+    );
 }

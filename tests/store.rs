@@ -647,3 +647,39 @@ fn a_group_is_written_at_its_commit_and_a_failed_commit_drops_the_whole_group() 
         Some(StateKind::Assigned)
     );
 }
+
+#[test]
+fn a_call_that_panics_mid_way_poisons_the_table_until_it_is_reopened() {
+    let path = scratch("poisoned");
+    let mut table = DurableTable::open(SqliteStore::open(&path).unwrap()).unwrap();
+    table
+        .insert(Task::new(id(0, 0), RetryPolicy::default()))
+        .unwrap();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        table.schedule(at(1), |_| panic!("the scheduler's closure fails"))
+    }));
+    assert!(panicked.is_err());
+    // The table may be ahead of the store: every call refuses, reads still work.
+    match table.insert(Task::new(id(0, 1), RetryPolicy::default())) {
+        Err(StoreError::Poisoned { why }) => assert!(why.contains("panicked"), "{why}"),
+        other => panic!("expected Poisoned, got {other:?}"),
+    }
+    assert!(matches!(table.commit(), Err(StoreError::Poisoned { .. })));
+    assert_eq!(table.table().len(), 1);
+    drop(table);
+    let reopened = DurableTable::open(SqliteStore::open(&path).unwrap()).unwrap();
+    assert_eq!(reopened.table().len(), 1);
+}
+
+#[test]
+fn the_lock_follows_the_file_not_the_path() {
+    let path = scratch("symlinked");
+    let first = SqliteStore::open(&path).unwrap();
+    let link = path.with_file_name("another-name.db");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    assert!(matches!(
+        SqliteStore::open(&link),
+        Err(StoreError::Locked { .. })
+    ));
+    drop(first);
+}

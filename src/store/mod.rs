@@ -49,8 +49,9 @@ use crate::table::{Changes, Layout, RestoreError, TableError, TaskTable};
 use crate::task::Task;
 
 /// The schema version this crate writes and reads. A store whose `schema_version` is higher was
-/// written by a newer crate: [`StoreError::NewerSchema`]. Lower versions are migrated forward by
-/// the store when it opens them (there is only version 1 so far).
+/// written by a newer crate: [`StoreError::NewerSchema`]. When a version 2 exists, a store of
+/// version 1 will be migrated forward when opened; there is only version 1 so far, so any other
+/// version is [`StoreError::Corrupt`].
 pub const SCHEMA_VERSION: i64 = 1;
 
 /// A database that holds a [`DurableTable`]: `SqliteStore` (feature `sqlite`) and
@@ -148,7 +149,13 @@ pub struct DurableTable<S: Store> {
     next: i64,
     /// The calls since [`begin`](DurableTable::begin), not yet written.
     group: Option<Unwritten>,
+    /// Why the table can no longer be trusted to equal its store (a call panicked mid-way, or a
+    /// failed commit could not be undone by reloading): every later call refuses until reopened.
+    poisoned: Option<String>,
 }
+
+/// What `poisoned` says while a call runs: if it panics, that stays.
+const PANICKED: &str = "a call panicked mid-way, so the table may be ahead of its store";
 
 impl<S: Store> fmt::Debug for DurableTable<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -159,7 +166,10 @@ impl<S: Store> fmt::Debug for DurableTable<S> {
 }
 
 impl<S: Store> DurableTable<S> {
-    /// Loads every row of `store`, checks it, and rebuilds the table exactly as it was committed.
+    /// Loads every row of `store`, checks it, and rebuilds the table exactly as it was committed:
+    /// the same tasks, pending queue, dispatch-deadline order, per-worker lists, job policies and
+    /// counts. ([`TaskTable::iter`] lists the tasks in the order they were inserted; before the
+    /// reopen, tasks inserted after a `remove_job` could stand in removed ones' places.)
     ///
     /// # Errors
     /// [`StoreError::Corrupt`] for a row that describes an impossible task (naming the table, the
@@ -174,6 +184,7 @@ impl<S: Store> DurableTable<S> {
             jobs,
             next,
             group: None,
+            poisoned: None,
         })
     }
 
@@ -197,11 +208,15 @@ impl<S: Store> DurableTable<S> {
     /// Runs several calls in one transaction (a controller's tick): all land or none do. A call
     /// rejected inside the batch (a [`TableError`]) changes nothing and the batch goes on; only a
     /// database error aborts it, and then the table returns to where it was before the batch.
-    /// Inside an open [group](DurableTable::begin), the batch joins the group instead.
+    /// Inside an open [group](DurableTable::begin), the batch joins the group instead. The calls
+    /// the closure made are committed whatever it returns: an early `return Err(..)` from it does
+    /// not undo them.
     ///
     /// # Errors
     /// The store's error if the transaction did not commit.
     pub fn batch<R>(&mut self, f: impl FnOnce(&mut Batch<'_, S>) -> R) -> Result<R, StoreError> {
+        self.usable()?;
+        self.poisoned = Some(PANICKED.to_owned());
         let grouped = self.group.is_some();
         let open = self.group.take().unwrap_or_default();
         let mut batch = Batch {
@@ -210,6 +225,7 @@ impl<S: Store> DurableTable<S> {
         };
         let result = f(&mut batch);
         let writes = std::mem::take(&mut batch.writes);
+        self.poisoned = None;
         if grouped {
             // Inside an open group, the batch is part of it: the group's commit writes it.
             self.group = Some(writes);
@@ -217,6 +233,14 @@ impl<S: Store> DurableTable<S> {
             self.write(writes)?;
         }
         Ok(result)
+    }
+
+    /// Refuses to go on with a table that may differ from its store.
+    fn usable(&self) -> Result<(), StoreError> {
+        match &self.poisoned {
+            Some(why) => Err(StoreError::Poisoned { why: why.clone() }),
+            None => Ok(()),
+        }
     }
 
     /// Opens a group: the calls that follow change the table at once, as always, but are written
@@ -259,6 +283,7 @@ impl<S: Store> DurableTable<S> {
     /// # Errors
     /// The store's error if the transaction did not commit.
     pub fn commit(&mut self) -> Result<(), StoreError> {
+        self.usable()?;
         match self.group.take() {
             Some(group) => self.write(group),
             None => Ok(()),
@@ -270,6 +295,8 @@ impl<S: Store> DurableTable<S> {
         &mut self,
         call: impl FnOnce(&mut Batch<'_, S>) -> Result<R, TableError>,
     ) -> Result<R, StoreError> {
+        self.usable()?;
+        self.poisoned = Some(PANICKED.to_owned());
         let grouped = self.group.is_some();
         let open = self.group.take().unwrap_or_default();
         let mut batch = Batch {
@@ -278,6 +305,7 @@ impl<S: Store> DurableTable<S> {
         };
         let result = call(&mut batch);
         let writes = std::mem::take(&mut batch.writes);
+        self.poisoned = None;
         if grouped {
             self.group = Some(writes);
             return result.map_err(StoreError::Table);
@@ -295,12 +323,21 @@ impl<S: Store> DurableTable<S> {
         }
         let writes = self.materialize(&pending);
         if let Err(err) = self.store.commit(&writes) {
-            let stored = self.store.load()?;
-            let (table, seqs, jobs, next) = rebuild(stored)?;
-            self.table = table;
-            self.seqs = seqs;
-            self.jobs = jobs;
-            self.next = next;
+            match self.store.load().and_then(rebuild) {
+                Ok((table, seqs, jobs, next)) => {
+                    self.table = table;
+                    self.seqs = seqs;
+                    self.jobs = jobs;
+                    self.next = next;
+                }
+                // The store is unreachable: memory cannot be brought back to it. Refuse every
+                // later call rather than run ahead of it.
+                Err(reload) => {
+                    self.poisoned = Some(format!(
+                        "a commit failed ({err}) and reloading failed ({reload})"
+                    ));
+                }
+            }
             return Err(err);
         }
         Ok(())
@@ -759,14 +796,29 @@ fn rebuild(stored: Stored) -> Result<Rebuilt, StoreError> {
     let tasks: Vec<AnyTask> = tasks.into_iter().map(|(_, task)| task).collect();
     pending.sort_unstable();
     active.sort_unstable_by_key(|entry| entry.0);
-    let mut workers: Vec<(WorkerId, Vec<TaskId>)> = Vec::new();
+    // Two tasks with one place are not ordered by anything the store says: refuse, not guess.
+    let twice = |column: &str, id: &TaskId| StoreError::Corrupt {
+        table: "tasks",
+        task: Some(id.to_string()),
+        column: column.to_owned(),
+        why: "another task has the same place".to_owned(),
+    };
+    if let Some(pair) = pending.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+        return Err(twice("queue_seq", &pair[1].1));
+    }
+    if let Some(pair) = active.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+        return Err(twice("assign_seq", &pair[1].1));
+    }
+    let mut by_worker: HashMap<WorkerId, Vec<TaskId>> = HashMap::new();
     for (_, id, worker, _, _) in &active {
-        let Some(worker) = worker else { continue };
-        match workers.iter_mut().find(|(known, _)| known == worker) {
-            Some((_, ids)) => ids.push(id.clone()),
-            None => workers.push((worker.clone(), vec![id.clone()])),
+        if let Some(worker) = worker {
+            by_worker
+                .entry(worker.clone())
+                .or_default()
+                .push(id.clone());
         }
     }
+    let workers: Vec<(WorkerId, Vec<TaskId>)> = by_worker.into_iter().collect();
     let mut assigned: Vec<(Option<Timestamp>, i64, TaskId)> = active
         .iter()
         .filter(|entry| entry.3 == StateKind::Assigned)
@@ -833,7 +885,8 @@ fn corrupt_task(task: &str, err: &ProtoError) -> StoreError {
 }
 
 /// Why a store could not be opened, read or written. After an error from a call, the
-/// [`DurableTable`] holds what the store holds.
+/// [`DurableTable`] holds what the store holds, or, if even that cannot be had, is
+/// [poisoned](StoreError::Poisoned) and refuses every call until reopened.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -867,6 +920,14 @@ pub enum StoreError {
     /// The table refused the call: nothing was written.
     #[error(transparent)]
     Table(#[from] TableError),
+    /// The table may differ from its store (a call panicked mid-way, or a failed commit could not
+    /// be undone because the store could not be read either): every call refuses until the store
+    /// is opened again.
+    #[error("the table can no longer be trusted to equal its store: {why}; open the store again")]
+    Poisoned {
+        /// What happened.
+        why: String,
+    },
     /// The database failed (a file that is not a database, a full disk, a lost connection, …).
     #[error("database: {0}")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),

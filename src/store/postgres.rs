@@ -64,7 +64,8 @@ impl PostgresStore {
             let locked: bool = client
                 .query_one("SELECT pg_try_advisory_lock($1)", &[&LOCK_KEY])
                 .map_err(database)?
-                .get(0);
+                .try_get(0)
+                .map_err(database)?;
             if locked {
                 break;
             }
@@ -85,18 +86,21 @@ impl PostgresStore {
             .client
             .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
             .map_err(database)?
-            .get(0);
+            .try_get(0)
+            .map_err(database)?;
         if !exists {
             let schema = rows::SCHEMA.replace("$INT", "BIGINT");
             let mut transaction = self.client.transaction().map_err(database)?;
             transaction.batch_execute(&schema).map_err(database)?;
             return transaction.commit().map_err(database);
         }
+        // A foreign table of that name (another tool's, with another type) is an error, not a panic.
         let found: Option<i64> = self
             .client
             .query_one("SELECT max(version) FROM schema_version", &[])
             .map_err(database)?
-            .get(0);
+            .try_get(0)
+            .map_err(database)?;
         rows::check_version(found)
     }
 }

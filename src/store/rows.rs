@@ -257,7 +257,7 @@ pub(crate) fn attempt_columns(task_id: &str, attempt: &TaskAttempt) -> AttemptCo
 }
 
 /// The schema, version 1, in the SQL both stores speak (types are SQLite's names for what
-/// PostgreSQL calls BIGINT and TEXT; `$TYPE_INT` is replaced per store).
+/// PostgreSQL calls BIGINT and TEXT; `$INT` is replaced per store).
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE schema_version (version $INT NOT NULL);
 INSERT INTO schema_version (version) VALUES (1);

@@ -72,7 +72,12 @@ impl SqliteStore {
         synchronous: Synchronous,
     ) -> Result<SqliteStore, StoreError> {
         let path = path.as_ref();
-        let mut lock_path = path.as_os_str().to_owned();
+        // The file itself, whatever path leads to it (a symlink, `..`): one lock per database.
+        let connection = Connection::open(path).map_err(database)?;
+        let canonical = path
+            .canonicalize()
+            .map_err(|err| StoreError::Database(Box::new(err)))?;
+        let mut lock_path = canonical.into_os_string();
         lock_path.push(".lock");
         let lock = OpenOptions::new()
             .create(true)
@@ -89,7 +94,6 @@ impl SqliteStore {
             }
             Err(fs4::TryLockError::Error(err)) => return Err(StoreError::Database(Box::new(err))),
         }
-        let connection = Connection::open(path).map_err(database)?;
         let store = SqliteStore {
             connection,
             _lock: Some(lock),

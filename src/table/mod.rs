@@ -1315,7 +1315,8 @@ pub(crate) struct Layout {
     pub(crate) pending: Vec<TaskId>,
     /// The ASSIGNED tasks in dispatch-deadline order.
     pub(crate) assigned: Vec<TaskId>,
-    /// Each worker's active tasks in the order they became active on it, workers sorted by id.
+    /// Each worker's active tasks in the order they became active on it; each worker once, in any
+    /// order (a snapshot writes them sorted by id).
     pub(crate) workers: Vec<(WorkerId, Vec<TaskId>)>,
 }
 
@@ -1458,6 +1459,11 @@ impl TaskTable {
         }
         let mut active = 0;
         for (worker, ids) in &layout.workers {
+            if table.workers.contains_key(worker) {
+                return Err(RestoreError::Layout(format!(
+                    "worker {worker} is listed twice"
+                )));
+            }
             let mut list = List::default();
             for id in ids {
                 let slot = slot_of(&table, id, "worker lists")?;

@@ -294,7 +294,7 @@ pub fn run_child(child: &str, env: &[(&str, String)], target: u64, delay: Durati
         .args(["--exact", child, "--nocapture", "--test-threads=1"])
         .envs(env.iter().map(|(key, value)| (*key, value.as_str())))
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(process.stdout.take().unwrap()).lines();
@@ -312,12 +312,26 @@ pub fn run_child(child: &str, env: &[(&str, String)], target: u64, delay: Durati
     }
     std::thread::sleep(delay);
     process.kill().unwrap(); // SIGKILL
-    process.wait().unwrap();
+    let status = process.wait().unwrap();
     for line in lines {
         if let Some(n) = ack(line) {
             acked = Some(n);
         }
     }
+    // A child that panicked (a store it could not open, a lock it did not get) acknowledges
+    // nothing, and would pass for a kill that recovered nothing new: it must die of the kill.
+    let mut stderr = String::new();
+    let _ = std::io::Read::read_to_string(&mut process.stderr.take().unwrap(), &mut stderr);
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "the child did not die of SIGKILL: {status:?}\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "the child panicked:\n{stderr}"
+    );
     acked
 }
 
