@@ -3,33 +3,15 @@
 //! and the database file stop growing after the first few.
 #![cfg(feature = "sqlite")]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod counting;
 
 use iris_task::{
     AnyTask, DurableTable, JobId, JobPolicy, RetryPolicy, SqliteStore, Task, TaskEvent, TaskId,
     Timestamp, WorkerId, WorkerReport,
 };
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// Delegates to the system allocator and only counts. (The bundled SQLite allocates with its own
-// malloc: the figure is the Rust side, the table and the durable bookkeeping.)
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: counting::Counting = counting::Counting;
 
 const GENERATIONS: usize = 20;
 const TASKS: u32 = 500;
@@ -42,7 +24,10 @@ fn a_durable_table_that_removes_finished_jobs_stays_flat_in_memory_and_on_disk()
     let path = dir.join("controller.db");
     let mut table = DurableTable::open(SqliteStore::open(&path).unwrap()).unwrap();
     let worker = WorkerId::new("w1").unwrap();
-    let (mut memory, mut disk) = (Vec::with_capacity(GENERATIONS), Vec::with_capacity(GENERATIONS));
+    let (mut memory, mut disk) = (
+        Vec::with_capacity(GENERATIONS),
+        Vec::with_capacity(GENERATIONS),
+    );
     for generation in 0..GENERATIONS {
         // Names of one length: gen-9 to gen-10 would lengthen the keys, not the rows kept.
         let job = JobId::new(format!("gen-{generation:03}")).unwrap();
@@ -51,25 +36,41 @@ fn a_durable_table_that_removes_finished_jobs_stays_flat_in_memory_and_on_disk()
             .batch(|batch| {
                 batch.set_job_policy(job.clone(), JobPolicy::default());
                 for index in 0..TASKS {
-                    batch.insert(Task::new(TaskId::new(job.clone(), index), RetryPolicy::default())).unwrap();
+                    batch
+                        .insert(Task::new(
+                            TaskId::new(job.clone(), index),
+                            RetryPolicy::default(),
+                        ))
+                        .unwrap();
                 }
                 batch.schedule(at, |_| Some(worker.clone()));
                 for index in 0..TASKS {
                     let id = TaskId::new(job.clone(), index);
                     for report in [WorkerReport::Running, WorkerReport::Succeeded] {
-                        let attempt = batch.table().get(&id).and_then(AnyTask::current_attempt).unwrap().id();
-                        let event = TaskEvent::Report { worker: worker.clone(), attempt, report, at };
+                        let attempt = batch
+                            .table()
+                            .get(&id)
+                            .and_then(AnyTask::current_attempt)
+                            .unwrap()
+                            .id();
+                        let event = TaskEvent::Report {
+                            worker: worker.clone(),
+                            attempt,
+                            report,
+                            at,
+                        };
                         batch.apply(&id, event).unwrap();
                     }
                 }
             })
             .unwrap();
         assert_eq!(table.remove_job(&job).unwrap().len(), TASKS as usize);
-        memory.push(LIVE.load(Ordering::Relaxed));
+        memory.push(counting::live());
         // SQLite folds its log into the file every 1,000 pages on its own; do it now, from
         // another connection, so each figure is the file's, not how far the log has got.
         let side = rusqlite::Connection::open(&path).unwrap();
-        side.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
+        side.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .unwrap();
         drop(side);
         disk.push(std::fs::metadata(&path).unwrap().len());
     }

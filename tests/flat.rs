@@ -2,32 +2,15 @@
 //! after the first generations. Measured with a counting global allocator (this test binary's
 //! own), so the figure is the bytes the table holds, not the process's resident memory.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod counting;
 
 use iris_task::{
     AttemptId, JobId, JobPolicy, RetryPolicy, Task, TaskEvent, TaskId, TaskTable, Timestamp,
     WorkerId, WorkerReport,
 };
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// Delegates to the system allocator and only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: counting::Counting = counting::Counting;
 
 const TASKS: u32 = 2_000;
 const GENERATIONS: usize = 20;
@@ -91,7 +74,7 @@ fn a_table_that_removes_finished_jobs_stays_flat() {
     for n in 0..GENERATIONS {
         generation(&mut table, n);
         assert!(table.is_empty());
-        live.push(LIVE.load(Ordering::Relaxed));
+        live.push(counting::live());
     }
     // The first generations size the table's vectors and index; after them, nothing grows.
     let settled = live[..4].iter().copied().max().unwrap();
