@@ -393,6 +393,7 @@ impl<S: Store> fmt::Debug for Batch<'_, S> {
 struct Unwritten {
     removed_jobs: Vec<JobId>,
     jobs: Vec<JobId>,
+    job_index: hashbrown::HashSet<JobId>,
     /// Each task changed, with the first of its attempts to write.
     tasks: Vec<(TaskId, usize)>,
     index: HashMap<TaskId, usize>,
@@ -404,7 +405,7 @@ impl Unwritten {
     }
 
     fn job(&mut self, job: &JobId) {
-        if !self.jobs.contains(job) {
+        if self.job_index.insert(job.clone()) {
             self.jobs.push(job.clone());
         }
     }
@@ -533,21 +534,14 @@ impl<S: Store> Batch<'_, S> {
     pub fn remove_job(&mut self, job: &JobId) -> Result<Vec<AnyTask>, TableError> {
         let removed = self.durable.table.remove_job(job)?;
         for task in &removed {
+            // A pending write of a removed task is skipped when the rows are built (the task is
+            // gone from the table); an id inserted again in the same batch writes the new task.
             self.durable.seqs.remove(task.id());
-            if let Some(at) = self.writes.index.remove(task.id()) {
-                // Written as removed: drop its pending write (the positions after it shift).
-                self.writes.tasks.remove(at);
-                self.writes.index = self
-                    .writes
-                    .tasks
-                    .iter()
-                    .enumerate()
-                    .map(|(at, (id, _))| (id.clone(), at))
-                    .collect();
-            }
         }
         if self.durable.jobs.remove(job).is_some() {
-            self.writes.jobs.retain(|known| known != job);
+            if self.writes.job_index.remove(job) {
+                self.writes.jobs.retain(|known| known != job);
+            }
             self.writes.removed_jobs.push(job.clone());
         }
         Ok(removed)
