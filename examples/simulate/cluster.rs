@@ -59,18 +59,10 @@ pub enum StoreAt {
     Postgres(String),
 }
 
-/// The controller's table: in memory, or durable (one transaction per tick, in either store).
-#[allow(clippy::large_enum_variant)] // One per run.
-pub enum Tables {
-    Memory(TaskTable),
-    #[cfg(any(feature = "sqlite", feature = "postgres"))]
-    Durable(Box<dyn Durable>),
-}
-
-/// A `DurableTable` over either store, as the simulation calls it. A store error ends the run:
-/// the example's controller has nothing better to do.
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub trait Durable {
+/// The controller's table as the simulation calls it: a `TaskTable` in memory, or a
+/// `DurableTable` over either store (one transaction per tick). A store error ends the run: the
+/// example's controller has nothing better to do.
+pub trait Table {
     fn view(&self) -> &TaskTable;
     fn insert(&mut self, task: Task<iris_task::Pending>) -> Result<(), TableError>;
     fn set_job_policy(&mut self, job: JobId, policy: JobPolicy);
@@ -84,9 +76,50 @@ pub trait Durable {
     fn worker_lost(&mut self, worker: &WorkerId, error: &str, at: Timestamp) -> Changes;
     fn expire_assigned(&mut self, now: Timestamp, max_wait: Duration) -> Changes;
     fn kill_job(&mut self, job: &JobId, reason: &str, at: Timestamp) -> Changes;
+    /// Opens the tick's transaction (durable tables only).
     fn begin(&mut self);
-    fn commit(&mut self);
+    /// Commits the tick's transaction; true if there was one to commit.
+    fn commit(&mut self) -> bool;
     fn into_table(self: Box<Self>) -> TaskTable;
+}
+
+impl Table for TaskTable {
+    fn view(&self) -> &TaskTable {
+        self
+    }
+    fn insert(&mut self, task: Task<iris_task::Pending>) -> Result<(), TableError> {
+        TaskTable::insert(self, task)
+    }
+    fn set_job_policy(&mut self, job: JobId, policy: JobPolicy) {
+        TaskTable::set_job_policy(self, job, policy);
+    }
+    fn assign(
+        &mut self,
+        id: &TaskId,
+        worker: WorkerId,
+        at: Timestamp,
+    ) -> Result<AttemptId, TableError> {
+        TaskTable::assign(self, id, worker, at).map(|task| task.attempt_id())
+    }
+    fn apply(&mut self, id: &TaskId, event: TaskEvent) -> Result<Changes, TableError> {
+        TaskTable::apply(self, id, event)
+    }
+    fn worker_lost(&mut self, worker: &WorkerId, error: &str, at: Timestamp) -> Changes {
+        TaskTable::worker_lost(self, worker, error, at)
+    }
+    fn expire_assigned(&mut self, now: Timestamp, max_wait: Duration) -> Changes {
+        TaskTable::expire_assigned(self, now, max_wait)
+    }
+    fn kill_job(&mut self, job: &JobId, reason: &str, at: Timestamp) -> Changes {
+        TaskTable::kill_job(self, job, reason, at)
+    }
+    fn begin(&mut self) {}
+    fn commit(&mut self) -> bool {
+        false
+    }
+    fn into_table(self: Box<Self>) -> TaskTable {
+        *self
+    }
 }
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -99,7 +132,7 @@ fn committed<T>(result: Result<T, iris_task::StoreError>) -> Result<T, TableErro
 }
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-impl<S: iris_task::Store> Durable for iris_task::DurableTable<S> {
+impl<S: iris_task::Store> Table for iris_task::DurableTable<S> {
     fn view(&self) -> &TaskTable {
         self.table()
     }
@@ -140,108 +173,12 @@ impl<S: iris_task::Store> Durable for iris_task::DurableTable<S> {
     fn begin(&mut self) {
         iris_task::DurableTable::begin(self);
     }
-    fn commit(&mut self) {
+    fn commit(&mut self) -> bool {
         committed(iris_task::DurableTable::commit(self)).unwrap_or(());
+        true
     }
     fn into_table(self: Box<Self>) -> TaskTable {
         iris_task::DurableTable::into_table(*self)
-    }
-}
-
-impl Tables {
-    pub fn view(&self) -> &TaskTable {
-        match self {
-            Tables::Memory(table) => table,
-            #[cfg(any(feature = "sqlite", feature = "postgres"))]
-            Tables::Durable(durable) => durable.view(),
-        }
-    }
-
-    fn insert(&mut self, task: Task<iris_task::Pending>) -> Result<(), TableError> {
-        match self {
-            Tables::Memory(table) => table.insert(task),
-            #[cfg(any(feature = "sqlite", feature = "postgres"))]
-            Tables::Durable(durable) => durable.insert(task),
-        }
-    }
-
-    fn set_job_policy(&mut self, job: JobId, policy: JobPolicy) {
-        match self {
-            Tables::Memory(table) => table.set_job_policy(job, policy),
-            #[cfg(any(feature = "sqlite", feature = "postgres"))]
-            Tables::Durable(durable) => durable.set_job_policy(job, policy),
-        }
-    }
-
-    fn assign(
-        &mut self,
-        id: &TaskId,
-        worker: WorkerId,
-        at: Timestamp,
-    ) -> Result<AttemptId, TableError> {
-        match self {
-            Tables::Memory(table) => table.assign(id, worker, at).map(|task| task.attempt_id()),
-            #[cfg(any(feature = "sqlite", feature = "postgres"))]
-            Tables::Durable(durable) => durable.assign(id, worker, at),
-        }
-    }
-
-    fn apply(&mut self, id: &TaskId, event: TaskEvent) -> Result<Changes, TableError> {
-        match self {
-            Tables::Memory(table) => table.apply(id, event),
-            #[cfg(any(feature = "sqlite", feature = "postgres"))]
-            Tables::Durable(durable) => durable.apply(id, event),
-        }
-    }
-
-    fn worker_lost(&mut self, worker: &WorkerId, error: &str, at: Timestamp) -> Changes {
-        match self {
-            Tables::Memory(table) => table.worker_lost(worker, error, at),
-            #[cfg(any(feature = "sqlite", feature = "postgres"))]
-            Tables::Durable(durable) => durable.worker_lost(worker, error, at),
-        }
-    }
-
-    fn expire_assigned(&mut self, now: Timestamp, max_wait: Duration) -> Changes {
-        match self {
-            Tables::Memory(table) => table.expire_assigned(now, max_wait),
-            #[cfg(any(feature = "sqlite", feature = "postgres"))]
-            Tables::Durable(durable) => durable.expire_assigned(now, max_wait),
-        }
-    }
-
-    fn kill_job(&mut self, job: &JobId, reason: &str, at: Timestamp) -> Changes {
-        match self {
-            Tables::Memory(table) => table.kill_job(job, reason, at),
-            #[cfg(any(feature = "sqlite", feature = "postgres"))]
-            Tables::Durable(durable) => durable.kill_job(job, reason, at),
-        }
-    }
-
-    /// Opens the tick's transaction (durable tables only).
-    fn begin(&mut self) {
-        #[cfg(any(feature = "sqlite", feature = "postgres"))]
-        if let Tables::Durable(durable) = self {
-            durable.begin();
-        }
-    }
-
-    /// Commits the tick's transaction; true if there was one to commit.
-    fn commit(&mut self) -> bool {
-        #[cfg(any(feature = "sqlite", feature = "postgres"))]
-        if let Tables::Durable(durable) = self {
-            durable.commit();
-            return true;
-        }
-        false
-    }
-
-    fn into_table(self) -> TaskTable {
-        match self {
-            Tables::Memory(table) => table,
-            #[cfg(any(feature = "sqlite", feature = "postgres"))]
-            Tables::Durable(durable) => durable.into_table(),
-        }
     }
 }
 
@@ -526,7 +463,7 @@ struct Slots {
 
 struct Cluster {
     rng: StdRng,
-    table: Tables,
+    table: Box<dyn Table>,
     jobs: Vec<Job>,
     workers: Vec<Worker>,
     /// Each worker's index in `workers`.
@@ -621,27 +558,27 @@ pub fn run(config: &Config, progress: &mut dyn FnMut(usize, usize)) -> Outcome {
 }
 
 /// The table the run keeps: in memory, or in the store `--store` names.
-fn open_tables(config: &Config) -> Tables {
+fn open_tables(config: &Config) -> Box<dyn Table> {
     match &config.store {
-        None => Tables::Memory(TaskTable::with_capacity(config.tasks)),
+        None => Box::new(TaskTable::with_capacity(config.tasks)),
         #[cfg(feature = "sqlite")]
         Some(StoreAt::Sqlite(path)) => {
             let store = iris_task::SqliteStore::open(path)
                 .unwrap_or_else(|err| panic!("cannot open the store {}: {err}", path.display()));
-            Tables::Durable(Box::new(
+            Box::new(
                 iris_task::DurableTable::open(store).unwrap_or_else(|err| {
                     panic!("cannot load the store {}: {err}", path.display())
                 }),
-            ))
+            )
         }
         #[cfg(feature = "postgres")]
         Some(StoreAt::Postgres(params)) => {
             let store = iris_task::PostgresStore::connect(params)
                 .unwrap_or_else(|err| panic!("cannot connect to the store: {err}"));
-            Tables::Durable(Box::new(
+            Box::new(
                 iris_task::DurableTable::open(store)
                     .unwrap_or_else(|err| panic!("cannot load the store: {err}")),
-            ))
+            )
         }
         #[allow(unreachable_patterns)]
         Some(other) => panic!(
