@@ -544,6 +544,10 @@ impl<S: Store> Batch<'_, S> {
             }
             self.writes.removed_jobs.push(job.clone());
         }
+        // As the table's index does (`TaskTable::remove_job`): a map left under a quarter full
+        // shrinks, so its size follows the tasks it holds, not the hash seed.
+        shrink(&mut self.durable.seqs);
+        shrink(&mut self.durable.jobs);
         Ok(removed)
     }
 
@@ -724,6 +728,13 @@ impl<S: Store> DurableTable<S> {
     /// the store's error.
     pub fn remove_job(&mut self, job: &JobId) -> Result<Vec<AnyTask>, StoreError> {
         self.one(|batch| batch.remove_job(job))
+    }
+}
+
+/// Shrinks a map left under a quarter full to twice its entries.
+fn shrink<K: Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>) {
+    if map.len() < map.capacity() / 4 {
+        map.shrink_to(map.len().saturating_mul(2));
     }
 }
 

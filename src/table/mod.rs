@@ -102,6 +102,9 @@ pub struct TaskTable {
     free_slots: Vec<SlotId>,
     free_jobs: Vec<u32>,
     counts: StateCounts,
+    /// The tasks [`TaskTable::with_capacity`] was asked to make room for: `remove_job` never
+    /// shrinks the index below it.
+    reserved: usize,
 }
 
 /// `Slot::job` of a slot that holds no task (freed by `remove_job`, waiting for reuse).
@@ -175,7 +178,10 @@ impl TaskTable {
     /// ```
     pub fn with_capacity(tasks: usize) -> TaskTable {
         let tasks = tasks.min(NIL as usize);
-        let mut table = TaskTable::default();
+        let mut table = TaskTable {
+            reserved: tasks,
+            ..TaskTable::default()
+        };
         if table.slots.try_reserve_exact(tasks).is_ok() {
             let (hasher, slots) = (&table.hasher, &table.slots);
             // Best effort, as for the slots: a failed reservation leaves the index to grow.
@@ -322,8 +328,10 @@ impl TaskTable {
     }
 
     /// Forgets a job whose tasks have all ended, and its policy, and returns its tasks in index
-    /// order: the way a long-running controller keeps its table from growing. The memory the
-    /// tasks held is reused by the next tasks inserted. An unknown job, or one known by its policy
+    /// order: the way a long-running controller keeps its table from growing. The slots the
+    /// tasks held are reused by the next tasks inserted, and an index left under a quarter full
+    /// shrinks to twice the tasks left (never below what [`with_capacity`](TaskTable::with_capacity)
+    /// reserved), so a table that drained gives that memory back. An unknown job, or one known by its policy
     /// alone, gives `Ok` with no tasks (and forgets the policy).
     ///
     /// ```
@@ -378,7 +386,22 @@ impl TaskTable {
             freed.started = false;
         }
         self.free_jobs.push(entry);
+        self.shrink_index();
         Ok(removed)
+    }
+
+    /// Shrinks an index left under a quarter full to twice its tasks (never below what
+    /// [`with_capacity`](TaskTable::with_capacity) reserved). A table that drained gives the memory
+    /// back, and the rebuilt index sheds the marks the removed ids left in it: kept, those marks
+    /// make the next inserts double the index at a moment set by the hash seed.
+    fn shrink_index(&mut self) {
+        let live = self.index.len();
+        if live < self.index.capacity() / 4 {
+            let (hasher, slots) = (&self.hasher, &self.slots);
+            let keep = live.saturating_mul(2).max(self.reserved);
+            self.index
+                .shrink_to(keep, |&slot| hash_of(hasher, slots, slot));
+        }
     }
 
     /// Takes an ended task out of its slot, out of the index, and frees the slot for reuse. An
