@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use iris_task::{DurableTable, SqliteStore};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use workload::{call, run_child};
+use workload::run_child;
 
 /// The child: runs the workload from call `from` until it is killed (or `limit` calls), printing
 /// `ack N` once call N committed.
@@ -32,17 +32,7 @@ fn crash_child() {
     };
     let (seed, from): (u64, u64) = (seed.parse().unwrap(), from.parse().unwrap());
     let mut table = DurableTable::open(SqliteStore::open(&path).unwrap()).unwrap();
-    for i in from..from + 10_000 {
-        // Half the calls as a batch, half as a group of single calls: one transaction each.
-        if i % 2 == 0 {
-            table.batch(|batch| call(batch, seed, i)).unwrap();
-        } else {
-            table.begin();
-            call(&mut table, seed, i);
-            table.commit().unwrap();
-        }
-        println!("ack {i}");
-    }
+    workload::drive(&mut table, seed, from);
 }
 
 #[test]

@@ -934,6 +934,10 @@ pub enum StoreError {
         why: String,
     },
     /// The database failed (a file that is not a database, a full disk, a lost connection, …).
+    /// The message includes the database's own words (for PostgreSQL, the server's error); the
+    /// source is the client's error (`rusqlite::Error`, or a wrapper whose source is the
+    /// `postgres::Error`, whose source in turn is a server's `postgres::error::DbError`, with its
+    /// SQLSTATE).
     #[error("database: {0}")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

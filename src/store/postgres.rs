@@ -40,7 +40,31 @@ impl std::fmt::Debug for PostgresStore {
 }
 
 fn database(err: postgres::Error) -> StoreError {
-    StoreError::Database(Box::new(err))
+    StoreError::Database(Box::new(Described(err)))
+}
+
+/// A `postgres::Error` whose message says what went wrong. The client's own message is only the
+/// kind of error ("db error", "error connecting to server"); the server's words, or the I/O
+/// error, are its source, which a plain `{}` never shows. This one's message has both, and its
+/// source is the `postgres::Error` itself (and through it, a server's `DbError`).
+#[derive(Debug)]
+struct Described(postgres::Error);
+
+impl std::fmt::Display for Described {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::error::Error;
+        write!(f, "{}", self.0)?;
+        match self.0.source() {
+            Some(cause) => write!(f, ": {cause}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for Described {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
 }
 
 /// A statement in SQLite's `?N` placeholders, in PostgreSQL's `$N`.

@@ -286,6 +286,21 @@ pub fn invariants(table: &TaskTable) -> Result<(), String> {
     Ok(())
 }
 
+/// The kill -9 child's loop: calls `from..` of workload `seed`, half as a batch and half as a
+/// group of single calls (one transaction each), printing `ack N` once call N committed.
+pub fn drive<S: Store>(table: &mut DurableTable<S>, seed: u64, from: u64) {
+    for i in from..from + 10_000 {
+        if i % 2 == 0 {
+            table.batch(|batch| call(batch, seed, i)).unwrap();
+        } else {
+            table.begin();
+            call(table, seed, i);
+            table.commit().unwrap();
+        }
+        println!("ack {i}");
+    }
+}
+
 /// Runs this test binary's `child` test as a child with `env`, kills it with SIGKILL `delay`
 /// after it acknowledged call `target`, and returns the last call it acknowledged before it died
 /// (what it printed is still in the pipe after the kill).

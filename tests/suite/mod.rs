@@ -1,0 +1,678 @@
+//! The store suite: what every [`Store`] must show, written once and run against each backend
+//! (`store.rs` runs it on SQLite, `postgres.rs` on a real PostgreSQL). What returned `Ok` is
+//! there after a reopen, exactly; a refused call writes nothing; a failed commit leaves memory
+//! equal to the store; a group is written at its commit; a call that panics poisons the table;
+//! pruning keeps the store flat; and every impossible row is a clear `StoreError`, never a panic.
+#![allow(dead_code)] // Each backend's test binary uses its own part.
+
+use std::time::Duration;
+
+use iris_task::{
+    AnyTask, DurableTable, JobId, JobPolicy, RetryPolicy, StateKind, Store, StoreError, Task,
+    TaskEvent, TaskId, TaskTable, Timestamp, WorkerId, WorkerReport,
+};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+/// Where the suite's stores live, and how it reaches behind their backs.
+pub trait Backend {
+    /// The store under test.
+    type Store: Store;
+    /// For messages: "SQLite", "PostgreSQL".
+    const NAME: &'static str;
+    /// A fresh, empty place for a store (a file's path, connection parameters), named `name`.
+    fn fresh(&self, name: &str) -> String;
+    /// Opens the store at `place`, as a controller would.
+    fn open(&self, place: &str) -> Result<Self::Store, StoreError>;
+    /// Runs `sql` from another connection, behind the store's back.
+    fn side(&self, place: &str, sql: &str);
+    /// The number `sql` selects, read from another connection.
+    fn read(&self, place: &str, sql: &str) -> i64;
+    /// The statements that make any insert of task `task` into `tasks` fail with "disk full".
+    fn failing_insert(&self, task: &str) -> String;
+    /// `sql`, to be run with foreign keys unchecked.
+    fn unchecked(&self, sql: &str) -> String;
+    /// The bytes the store holds, once the maintenance an operator's database runs on its own
+    /// (SQLite's checkpoint, PostgreSQL's vacuum) has run.
+    fn settled_bytes(&self, place: &str) -> u64;
+
+    /// `open`, then `DurableTable::open`.
+    fn table(&self, place: &str) -> Result<DurableTable<Self::Store>, StoreError> {
+        DurableTable::open(self.open(place)?)
+    }
+}
+
+pub fn at(ms: i64) -> Timestamp {
+    Timestamp::from_millis(ms)
+}
+
+pub fn worker(n: usize) -> WorkerId {
+    WorkerId::new(format!("w{}", n % 3)).unwrap()
+}
+
+pub fn id(job: usize, index: u32) -> TaskId {
+    TaskId::new(JobId::new(["a", "b", "c"][job % 3]).unwrap(), index)
+}
+
+/// One call of a workload, the same for a `DurableTable` and a plain `TaskTable`.
+#[derive(Clone, Debug)]
+pub enum Call {
+    Insert(usize, u32),
+    Policy(usize, bool),
+    Schedule(usize),
+    Report(usize, u32, u8),
+    Preempt(usize, u32),
+    Lost(usize),
+    Expire,
+    KillJob(usize),
+    RemoveJob(usize),
+}
+
+pub fn call() -> impl Strategy<Value = Call> {
+    prop_oneof![
+        3 => (0usize..3, 0u32..4).prop_map(|(job, index)| Call::Insert(job, index)),
+        1 => (0usize..3, any::<bool>()).prop_map(|(job, gang)| Call::Policy(job, gang)),
+        3 => (0usize..6).prop_map(Call::Schedule),
+        6 => (0usize..3, 0u32..4, 0u8..6).prop_map(|(job, index, kind)| Call::Report(job, index, kind)),
+        1 => (0usize..3, 0u32..4).prop_map(|(job, index)| Call::Preempt(job, index)),
+        1 => (0usize..3).prop_map(Call::Lost),
+        1 => Just(Call::Expire),
+        1 => (0usize..3).prop_map(Call::KillJob),
+        1 => (0usize..3).prop_map(Call::RemoveJob),
+    ]
+}
+
+/// The report a task's current worker would send, of the kind `kind` picks.
+pub fn report(table: &TaskTable, task: &TaskId, kind: u8, t: Timestamp) -> Option<TaskEvent> {
+    let attempt = table.get(task)?.current_attempt()?;
+    let report = match kind {
+        0 | 1 => WorkerReport::Running,
+        2 => WorkerReport::Succeeded,
+        3 => WorkerReport::Failed {
+            exit_code: 1,
+            error: "exit 1".into(),
+        },
+        4 => WorkerReport::Killed {
+            error: "OOM".into(),
+        },
+        _ => WorkerReport::Missing,
+    };
+    Some(TaskEvent::Report {
+        worker: attempt.worker().clone(),
+        attempt: attempt.id(),
+        report,
+        at: t,
+    })
+}
+
+const RETRY: RetryPolicy = RetryPolicy {
+    max_retries_failure: 1,
+    max_retries_preemption: 1,
+};
+
+fn policy(gang: bool) -> JobPolicy {
+    JobPolicy {
+        coscheduled: gang,
+        ..JobPolicy::default()
+    }
+}
+
+/// Runs `call` on the plain table: the reference.
+pub fn on_table(table: &mut TaskTable, call: &Call, t: Timestamp) {
+    match *call {
+        Call::Insert(job, index) => {
+            let _ = table.insert(Task::new(id(job, index), RETRY));
+        }
+        Call::Policy(job, gang) => table.set_job_policy(id(job, 0).job().clone(), policy(gang)),
+        Call::Schedule(n) => {
+            let mut n = n;
+            table.schedule(t, |_| {
+                n += 1;
+                (n % 3 != 0).then(|| worker(n))
+            });
+        }
+        Call::Report(job, index, kind) => {
+            if let Some(event) = report(table, &id(job, index), kind, t) {
+                let _ = table.apply(&id(job, index), event);
+            }
+        }
+        Call::Preempt(job, index) => {
+            let _ = table.apply(&id(job, index), preempt(t));
+        }
+        Call::Lost(w) => {
+            table.worker_lost(&worker(w), "lost", t);
+        }
+        Call::Expire => {
+            table.expire_assigned(t, Duration::from_millis(3));
+        }
+        Call::KillJob(job) => {
+            table.kill_job(id(job, 0).job(), "done", t);
+        }
+        Call::RemoveJob(job) => {
+            let _ = table.remove_job(id(job, 0).job());
+        }
+    }
+}
+
+fn preempt(at: Timestamp) -> TaskEvent {
+    TaskEvent::Preempt {
+        reason: "priority".into(),
+        at,
+    }
+}
+
+/// Runs `call` on the durable table; a call the table refuses must be `StoreError::Table`.
+pub fn on_durable<S: Store>(table: &mut DurableTable<S>, call: &Call, t: Timestamp) {
+    let refused = |result: Result<(), StoreError>| {
+        if let Err(err) = result {
+            assert!(err.table().is_some(), "the store failed: {err}");
+        }
+    };
+    match *call {
+        Call::Insert(job, index) => refused(table.insert(Task::new(id(job, index), RETRY))),
+        Call::Policy(job, gang) => table
+            .set_job_policy(id(job, 0).job().clone(), policy(gang))
+            .unwrap(),
+        Call::Schedule(n) => {
+            let mut n = n;
+            table
+                .schedule(t, |_| {
+                    n += 1;
+                    (n % 3 != 0).then(|| worker(n))
+                })
+                .unwrap();
+        }
+        Call::Report(job, index, kind) => {
+            if let Some(event) = report(table.table(), &id(job, index), kind, t) {
+                refused(table.apply(&id(job, index), event).map(|_| ()));
+            }
+        }
+        Call::Preempt(job, index) => refused(table.apply(&id(job, index), preempt(t)).map(|_| ())),
+        Call::Lost(w) => {
+            table.worker_lost(&worker(w), "lost", t).unwrap();
+        }
+        Call::Expire => {
+            table.expire_assigned(t, Duration::from_millis(3)).unwrap();
+        }
+        Call::KillJob(job) => {
+            table.kill_job(id(job, 0).job(), "done", t).unwrap();
+        }
+        Call::RemoveJob(job) => refused(table.remove_job(id(job, 0).job()).map(|_| ())),
+    }
+}
+
+/// What two tables must agree on: every task, the pending queue, each worker's list, the counts,
+/// the jobs with their policies and states, in order.
+pub fn same(a: &TaskTable, b: &TaskTable) -> Result<(), TestCaseError> {
+    let mut tasks_a: Vec<&AnyTask> = a.iter().collect();
+    let mut tasks_b: Vec<&AnyTask> = b.iter().collect();
+    tasks_a.sort_by_key(|task| task.id().clone());
+    tasks_b.sort_by_key(|task| task.id().clone());
+    prop_assert_eq!(tasks_a, tasks_b);
+    let queue = |t: &TaskTable| {
+        t.pending()
+            .map(|task| task.id().clone())
+            .collect::<Vec<_>>()
+    };
+    prop_assert_eq!(queue(a), queue(b), "the pending queue");
+    for w in 0..3 {
+        let on = |t: &TaskTable| t.tasks_on(&worker(w)).cloned().collect::<Vec<_>>();
+        prop_assert_eq!(on(a), on(b), "worker {}'s list", w);
+    }
+    prop_assert_eq!(a.counts(), b.counts());
+    let jobs = |t: &TaskTable| {
+        t.jobs()
+            .map(|(job, counts)| {
+                (
+                    job.clone(),
+                    counts.clone(),
+                    t.job_policy(job).copied(),
+                    t.job_state(job),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    prop_assert_eq!(jobs(a), jobs(b), "jobs, in order");
+    Ok(())
+}
+
+/// `cases` random workloads of single calls, each reopened at random points: every call a
+/// `DurableTable` acknowledged is there after a reopen, exactly as a plain table that ran the
+/// same calls holds it, and the reopened table then behaves the same (the dispatch deadline
+/// expires the same tasks in the same order).
+pub fn a_reopened_table_equals_the_replay<B: Backend>(backend: &B, cases: u32) {
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let workloads = (proptest::collection::vec(call(), 1..50), 1usize..20);
+    let outcome = TestRunner::new(config).run(&workloads, |(calls, reopen_every)| {
+        let place = backend.fresh("replay");
+        let mut reference = TaskTable::new();
+        let mut durable = backend.table(&place).unwrap();
+        for (step, call) in calls.iter().enumerate() {
+            let t = at(step as i64 / 2);
+            on_table(&mut reference, call, t);
+            on_durable(&mut durable, call, t);
+            same(durable.table(), &reference)?;
+            if step % reopen_every == 0 {
+                drop(durable);
+                durable = backend.table(&place).unwrap();
+                same(durable.table(), &reference)?;
+            }
+        }
+        drop(durable);
+        let mut durable = backend.table(&place).unwrap();
+        same(durable.table(), &reference)?;
+        let now = at(10_000);
+        let expected = reference.expire_assigned(now, Duration::ZERO);
+        prop_assert_eq!(
+            durable.expire_assigned(now, Duration::ZERO).unwrap(),
+            expected
+        );
+        same(durable.table(), &reference)?;
+        Ok(())
+    });
+    if let Err(failure) = outcome {
+        panic!("{}: {failure}", B::NAME);
+    }
+}
+
+/// Tasks in every state a store must hold, inserted as they are (not driven there): ASSIGNED,
+/// BUILDING, RUNNING, ended ones, and a pending retry, with a clock that goes back between
+/// calls. The reopened table equals the one in memory.
+pub fn tasks_inserted_in_any_state_come_back<B: Backend>(backend: &B) {
+    let place = backend.fresh("any-state");
+    let mut durable = backend.table(&place).unwrap();
+    let mut reference = TaskTable::new();
+    let w = worker(0);
+    let tasks: Vec<AnyTask> = vec![
+        Task::new(id(0, 0), RETRY).assign(w.clone(), at(50)).into(),
+        Task::new(id(0, 1), RETRY)
+            .assign(w.clone(), at(40))
+            .build(at(41))
+            .into(),
+        Task::new(id(0, 2), RETRY)
+            .assign(w.clone(), at(30))
+            .start(at(31))
+            .into(),
+        Task::new(id(1, 0), RETRY)
+            .assign(w.clone(), at(20))
+            .start(at(21))
+            .succeed(at(22))
+            .into(),
+        Task::new(id(1, 1), RETRY)
+            .assign(w.clone(), at(10))
+            .start(at(11))
+            .fail(1, "exit 1", at(12))
+            .into_any(),
+    ];
+    for task in tasks {
+        reference.insert(task.clone()).unwrap();
+        durable.insert(task).unwrap();
+    }
+    // Then an assignment stamped earlier than all of them: the clock went back.
+    let late = Task::new(id(2, 0), RETRY).assign(w.clone(), at(5));
+    reference.insert(late.clone()).unwrap();
+    durable.insert(late).unwrap();
+    drop(durable);
+    let mut reopened = backend.table(&place).unwrap();
+    same(reopened.table(), &reference).unwrap();
+    // The deadline queue came back in assignment order, not insertion order.
+    let now = at(1_000);
+    assert_eq!(
+        reopened.expire_assigned(now, Duration::ZERO).unwrap(),
+        reference.expire_assigned(now, Duration::ZERO),
+    );
+}
+
+pub fn a_batch_is_one_transaction_and_a_refused_call_inside_it_writes_nothing<B: Backend>(
+    backend: &B,
+) {
+    let place = backend.fresh("batch");
+    let mut table = backend.table(&place).unwrap();
+    let (a0, a1) = (id(0, 0), id(0, 1));
+    let refused = table
+        .batch(|batch| {
+            batch
+                .insert(Task::new(a0.clone(), RetryPolicy::default()))
+                .unwrap();
+            batch
+                .insert(Task::new(a1.clone(), RetryPolicy::default()))
+                .unwrap();
+            // Refused: already there. The batch goes on.
+            let again = batch.insert(Task::new(a0.clone(), RetryPolicy::default()));
+            batch.assign(&a1, worker(1), at(1)).unwrap();
+            again.is_err()
+        })
+        .unwrap();
+    assert!(refused);
+    // A refused single call writes nothing either: a report from a worker the task is not on.
+    let event = TaskEvent::Report {
+        worker: worker(2),
+        attempt: table
+            .table()
+            .get(&a1)
+            .unwrap()
+            .current_attempt()
+            .unwrap()
+            .id(),
+        report: WorkerReport::Succeeded,
+        at: at(2),
+    };
+    assert!(table.apply(&a1, event).unwrap_err().table().is_some());
+    drop(table);
+    let reopened = backend.table(&place).unwrap();
+    assert_eq!(reopened.table().len(), 2);
+    assert_eq!(
+        reopened.table().get(&a1).map(AnyTask::state),
+        Some(StateKind::Assigned)
+    );
+    assert_eq!(
+        backend.read(&place, "SELECT count(*) FROM task_attempts"),
+        1
+    );
+}
+
+pub fn a_failed_commit_leaves_memory_equal_to_the_store<B: Backend>(backend: &B) {
+    let place = backend.fresh("failing");
+    {
+        let mut table = backend.table(&place).unwrap();
+        table
+            .insert(Task::new(id(0, 0), RetryPolicy::default()))
+            .unwrap();
+    }
+    // Behind the store's back: a trigger that fails any write of task a/task-2 (a full disk, as
+    // far as the store can tell).
+    backend.side(&place, &backend.failing_insert("a/task-2"));
+    let mut table = backend.table(&place).unwrap();
+    let err = table
+        .batch(|batch| {
+            batch
+                .insert(Task::new(id(0, 1), RetryPolicy::default()))
+                .unwrap();
+            batch.assign(&id(0, 0), worker(0), at(1)).unwrap();
+            batch
+                .insert(Task::new(id(0, 2), RetryPolicy::default()))
+                .unwrap();
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Database(_)), "{err}");
+    assert!(err.to_string().contains("disk full"), "{err}");
+    // Memory went back to what the store holds: the whole batch is gone.
+    assert_eq!(table.table().len(), 1);
+    assert_eq!(
+        table.table().get(&id(0, 0)).map(AnyTask::state),
+        Some(StateKind::Pending)
+    );
+    // And the table goes on.
+    table.assign(&id(0, 0), worker(0), at(2)).unwrap();
+    drop(table);
+    let reopened = backend.table(&place).unwrap();
+    assert_eq!(reopened.table().counts().get(StateKind::Assigned), 1);
+}
+
+pub fn a_group_is_written_at_its_commit_and_a_failed_commit_drops_the_whole_group<B: Backend>(
+    backend: &B,
+) {
+    let place = backend.fresh("group");
+    let mut table = backend.table(&place).unwrap();
+    table
+        .insert(Task::new(id(0, 0), RetryPolicy::default()))
+        .unwrap();
+    table.begin();
+    table
+        .insert(Task::new(id(0, 1), RetryPolicy::default()))
+        .unwrap();
+    table.assign(&id(0, 0), worker(0), at(1)).unwrap();
+    // A refused call inside the group: an error, and the group goes on.
+    assert!(
+        table
+            .insert(Task::new(id(0, 1), RetryPolicy::default()))
+            .unwrap_err()
+            .table()
+            .is_some()
+    );
+    // Not durable yet: another connection sees the first insert only.
+    let tasks = "SELECT count(*) FROM tasks";
+    assert_eq!(backend.read(&place, tasks), 1);
+    table.commit().unwrap();
+    assert_eq!(backend.read(&place, tasks), 2);
+    // A group whose commit fails is gone from memory too.
+    backend.side(&place, &backend.failing_insert("a/task-3"));
+    table.begin();
+    table
+        .insert(Task::new(id(0, 2), RetryPolicy::default()))
+        .unwrap();
+    table
+        .insert(Task::new(id(0, 3), RetryPolicy::default()))
+        .unwrap();
+    assert!(table.commit().is_err());
+    assert!(!table.in_group());
+    assert_eq!(table.table().len(), 2);
+    assert_eq!(
+        table.table().get(&id(0, 0)).map(AnyTask::state),
+        Some(StateKind::Assigned)
+    );
+}
+
+pub fn a_call_that_panics_mid_way_poisons_the_table_until_it_is_reopened<B: Backend>(backend: &B) {
+    let place = backend.fresh("poisoned");
+    let mut table = backend.table(&place).unwrap();
+    table
+        .insert(Task::new(id(0, 0), RetryPolicy::default()))
+        .unwrap();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        table.schedule(at(1), |_| panic!("the scheduler's closure fails"))
+    }));
+    assert!(panicked.is_err());
+    // The table may be ahead of the store: every call refuses, reads still work.
+    match table.insert(Task::new(id(0, 1), RetryPolicy::default())) {
+        Err(StoreError::Poisoned { why }) => assert!(why.contains("panicked"), "{why}"),
+        other => panic!("expected Poisoned, got {other:?}"),
+    }
+    assert!(matches!(table.commit(), Err(StoreError::Poisoned { .. })));
+    assert_eq!(table.table().len(), 1);
+    drop(table);
+    let reopened = backend.table(&place).unwrap();
+    assert_eq!(reopened.table().len(), 1);
+    assert_eq!(reopened.table().counts().get(StateKind::Pending), 1);
+}
+
+/// 20 generations of jobs through one table, each removed when it finishes: the store's bytes
+/// stop growing after the first five.
+pub fn a_durable_table_that_removes_finished_jobs_stays_flat_on_disk<B: Backend>(backend: &B) {
+    let place = backend.fresh("flat");
+    let mut table = backend.table(&place).unwrap();
+    let mut sizes = Vec::new();
+    for generation in 0..20 {
+        // Names of one length: gen-9 to gen-10 would lengthen the keys, not the rows kept.
+        let job = JobId::new(format!("gen-{generation:03}")).unwrap();
+        table
+            .set_job_policy(job.clone(), JobPolicy::default())
+            .unwrap();
+        let t = at(1_000 * generation);
+        table
+            .batch(|batch| {
+                for index in 0..300 {
+                    batch
+                        .insert(Task::new(
+                            TaskId::new(job.clone(), index),
+                            RetryPolicy::default(),
+                        ))
+                        .unwrap();
+                }
+                batch.schedule(t, |task| Some(worker(task.id().index() as usize)));
+                for index in 0..300 {
+                    let id = TaskId::new(job.clone(), index);
+                    for kind in [1, 2] {
+                        let event = report(batch.table(), &id, kind, t).unwrap();
+                        batch.apply(&id, event).unwrap();
+                    }
+                }
+            })
+            .unwrap();
+        assert_eq!(table.remove_job(&job).unwrap().len(), 300);
+        sizes.push(backend.settled_bytes(&place));
+    }
+    println!("{}: store bytes per generation: {sizes:?}", B::NAME);
+    let settled = sizes[..5].iter().copied().max().unwrap();
+    let later = sizes[5..].iter().copied().max().unwrap();
+    assert!(
+        later <= settled,
+        "{}: bytes per generation: {sizes:?}",
+        B::NAME
+    );
+    drop(table);
+    let reopened = backend.table(&place).unwrap();
+    assert!(reopened.table().is_empty());
+    assert_eq!(backend.read(&place, "SELECT count(*) FROM tasks"), 0);
+    assert_eq!(backend.read(&place, "SELECT count(*) FROM jobs"), 0);
+}
+
+// ----- corruption: each impossible row is a clear error, never a panic -----
+
+/// A store holding a running task a/task-0 (attempt 0 on w0) and a pending task a/task-1 that
+/// failed once, then `edit` applied behind its back; what `open` says.
+fn open_after<B: Backend>(
+    backend: &B,
+    name: &str,
+    edit: &str,
+) -> Result<DurableTable<B::Store>, StoreError> {
+    let place = backend.fresh(name);
+    {
+        let mut table = backend.table(&place).unwrap();
+        let retry = RetryPolicy {
+            max_retries_failure: 1,
+            ..RetryPolicy::default()
+        };
+        table.insert(Task::new(id(0, 0), retry)).unwrap();
+        table.insert(Task::new(id(0, 1), retry)).unwrap();
+        table.assign(&id(0, 0), worker(0), at(1)).unwrap();
+        table.assign(&id(0, 1), worker(1), at(1)).unwrap();
+        for (task, kind) in [(id(0, 0), 1), (id(0, 1), 1), (id(0, 1), 3)] {
+            let event = report(table.table(), &task, kind, at(2)).unwrap();
+            table.apply(&task, event).unwrap();
+        }
+        table
+            .set_job_policy(JobId::new("a").unwrap(), JobPolicy::default())
+            .unwrap();
+    }
+    backend.side(&place, edit);
+    backend.table(&place)
+}
+
+pub fn the_untouched_store_opens<B: Backend>(backend: &B) {
+    let table = open_after(backend, "untouched", "SELECT 1;").unwrap();
+    assert_eq!(table.table().counts().get(StateKind::Running), 1);
+    assert_eq!(table.table().counts().get(StateKind::Pending), 1);
+}
+
+/// (what is impossible, the edit that makes it, and the (table, task, column) `open` must name).
+type Case = (
+    &'static str,
+    String,
+    (&'static str, Option<String>, &'static str),
+);
+
+pub fn each_impossible_row_is_corrupt_naming_table_task_and_column<B: Backend>(backend: &B) {
+    let a0 = Some("a/task-0".to_owned());
+    let a1 = Some("a/task-1".to_owned());
+    let cases: [Case; 10] = [
+        (
+            "running without an open attempt",
+            "DELETE FROM task_attempts WHERE task_id = 'a/task-0';".into(),
+            ("tasks", a0.clone(), "current_attempt_id"),
+        ),
+        (
+            "an unknown state",
+            "UPDATE tasks SET state = 42 WHERE task_id = 'a/task-0';".into(),
+            ("tasks", a0.clone(), "state"),
+        ),
+        (
+            "missing as a state",
+            "UPDATE task_attempts SET state = 12 WHERE task_id = 'a/task-0';".into(),
+            ("task_attempts", a0.clone(), "state"),
+        ),
+        (
+            "a gap in the attempt ids",
+            "UPDATE task_attempts SET attempt_id = 3 WHERE task_id = 'a/task-1';".into(),
+            ("task_attempts", a1.clone(), "attempt_id"),
+        ),
+        (
+            "a closed attempt without a finish",
+            "UPDATE task_attempts SET finished_at_ms = NULL WHERE task_id = 'a/task-1';".into(),
+            ("task_attempts", a1.clone(), "finished_at_ms"),
+        ),
+        (
+            "a pending task without its place in the queue",
+            "UPDATE tasks SET queue_seq = NULL WHERE task_id = 'a/task-1';".into(),
+            ("tasks", a1.clone(), "queue_seq"),
+        ),
+        (
+            "an active task without its place on its worker",
+            "UPDATE tasks SET assign_seq = NULL WHERE task_id = 'a/task-0';".into(),
+            ("tasks", a0.clone(), "assign_seq"),
+        ),
+        (
+            "an attempt of no task",
+            backend.unchecked(
+                "INSERT INTO task_attempts VALUES ('z/task-0', 0, 'w0', 9, 1, NULL, NULL, 0, '', 0);",
+            ),
+            ("task_attempts", Some("z/task-0".to_owned()), "task_id"),
+        ),
+        (
+            "a worker failure flag of 7",
+            "UPDATE task_attempts SET is_worker_failure = 7 WHERE task_id = 'a/task-1';".into(),
+            ("task_attempts", a1.clone(), "is_worker_failure"),
+        ),
+        (
+            "a half policy",
+            "UPDATE jobs SET max_task_failures = 1, coscheduled = NULL;".into(),
+            ("jobs", None, "coscheduled"),
+        ),
+    ];
+    for (n, (name, edit, (table, task, column))) in cases.into_iter().enumerate() {
+        let found = match open_after(backend, &format!("corrupt-{n}"), &edit) {
+            Err(StoreError::Corrupt {
+                table,
+                task,
+                column,
+                why,
+            }) => {
+                assert!(!why.is_empty(), "{name}: says why");
+                (table.to_owned(), task, column)
+            }
+            Err(other) => panic!("{}: {name}: expected Corrupt, got {other}", B::NAME),
+            Ok(_) => panic!("{}: {name}: the impossible row was accepted", B::NAME),
+        };
+        assert_eq!(
+            found,
+            (table.to_owned(), task, column.to_owned()),
+            "{}: {name}",
+            B::NAME
+        );
+    }
+}
+
+pub fn a_schema_newer_than_the_crate_is_refused<B: Backend>(backend: &B) {
+    match open_after(backend, "newer", "INSERT INTO schema_version VALUES (2);") {
+        Err(StoreError::NewerSchema { found: 2, known: 1 }) => {}
+        other => panic!("{}: expected NewerSchema, got {other:?}", B::NAME),
+    }
+}
+
+/// Every test of the suite, in order, on one backend.
+pub fn all<B: Backend>(backend: &B, replay_cases: u32) {
+    a_reopened_table_equals_the_replay(backend, replay_cases);
+    tasks_inserted_in_any_state_come_back(backend);
+    a_batch_is_one_transaction_and_a_refused_call_inside_it_writes_nothing(backend);
+    a_failed_commit_leaves_memory_equal_to_the_store(backend);
+    a_group_is_written_at_its_commit_and_a_failed_commit_drops_the_whole_group(backend);
+    a_call_that_panics_mid_way_poisons_the_table_until_it_is_reopened(backend);
+    a_durable_table_that_removes_finished_jobs_stays_flat_on_disk(backend);
+    the_untouched_store_opens(backend);
+    each_impossible_row_is_corrupt_naming_table_task_and_column(backend);
+    a_schema_newer_than_the_crate_is_refused(backend);
+}
