@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use postgres::{Client, NoTls};
+use postgres::{Client, NoTls, Statement};
 
 use super::{StoreError, Stored, Writes, rows, sealed};
 
@@ -18,6 +18,9 @@ const LOCK_WAIT: Duration = Duration::from_secs(10);
 /// time: [`connect`](PostgresStore::connect) takes a session advisory lock, so a second
 /// controller gets [`StoreError::Locked`].
 ///
+/// The store keeps one session for its life (the lock and its prepared statements belong to
+/// it): connect directly, or through a pooler in session mode, never in transaction mode.
+///
 /// The `postgres` client is blocking and runs its own async runtime inside: do not call it from
 /// a thread of an async runtime (tokio's, say), whose worker it would block. Call it from a plain
 /// thread, or through the runtime's blocking pool (`spawn_blocking`).
@@ -31,6 +34,33 @@ const LOCK_WAIT: Duration = Duration::from_secs(10);
 /// ```
 pub struct PostgresStore {
     client: Client,
+    /// A commit's statements, prepared once per connection: preparing them per commit would
+    /// cost a round trip each.
+    statements: Statements,
+}
+
+/// The statements of [`rows`], prepared on the server.
+struct Statements {
+    delete_attempts_of_job: Statement,
+    delete_tasks_of_job: Statement,
+    delete_job: Statement,
+    upsert_job: Statement,
+    upsert_task: Statement,
+    upsert_attempt: Statement,
+}
+
+impl Statements {
+    fn prepare(client: &mut Client) -> Result<Statements, StoreError> {
+        let mut prepare = |sql: &str| client.prepare(&dollars(sql)).map_err(database);
+        Ok(Statements {
+            delete_attempts_of_job: prepare(rows::DELETE_ATTEMPTS_OF_JOB)?,
+            delete_tasks_of_job: prepare(rows::DELETE_TASKS_OF_JOB)?,
+            delete_job: prepare(rows::DELETE_JOB)?,
+            upsert_job: prepare(rows::UPSERT_JOB)?,
+            upsert_task: prepare(rows::UPSERT_TASK)?,
+            upsert_attempt: prepare(rows::UPSERT_ATTEMPT)?,
+        })
+    }
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -100,33 +130,32 @@ impl PostgresStore {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        let mut store = PostgresStore { client };
-        store.prepare()?;
-        Ok(store)
+        create_or_check_schema(&mut client)?;
+        let statements = Statements::prepare(&mut client)?;
+        Ok(PostgresStore { client, statements })
     }
+}
 
-    fn prepare(&mut self) -> Result<(), StoreError> {
-        let exists: bool = self
-            .client
-            .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
-            .map_err(database)?
-            .try_get(0)
-            .map_err(database)?;
-        if !exists {
-            let schema = rows::SCHEMA.replace("$INT", "BIGINT");
-            let mut transaction = self.client.transaction().map_err(database)?;
-            transaction.batch_execute(&schema).map_err(database)?;
-            return transaction.commit().map_err(database);
-        }
-        // A foreign table of that name (another tool's, with another type) is an error, not a panic.
-        let found: Option<i64> = self
-            .client
-            .query_one("SELECT max(version) FROM schema_version", &[])
-            .map_err(database)?
-            .try_get(0)
-            .map_err(database)?;
-        rows::check_version(found)
+/// Creates the schema in a database that has none, or checks the version of the one it has.
+fn create_or_check_schema(client: &mut Client) -> Result<(), StoreError> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
+        .map_err(database)?
+        .try_get(0)
+        .map_err(database)?;
+    if !exists {
+        let schema = rows::SCHEMA.replace("$INT", "BIGINT");
+        let mut transaction = client.transaction().map_err(database)?;
+        transaction.batch_execute(&schema).map_err(database)?;
+        return transaction.commit().map_err(database);
     }
+    // A foreign table of that name (another tool's, with another type) is an error, not a panic.
+    let found: Option<i64> = client
+        .query_one("SELECT max(version) FROM schema_version", &[])
+        .map_err(database)?
+        .try_get(0)
+        .map_err(database)?;
+    rows::check_version(found)
 }
 
 impl sealed::Sealed for PostgresStore {
@@ -191,38 +220,30 @@ impl sealed::Sealed for PostgresStore {
     }
 
     fn commit(&mut self, writes: &Writes) -> Result<(), StoreError> {
+        let prepared = &self.statements;
         let mut transaction = self.client.transaction().map_err(database)?;
         for job in &writes.removed_jobs {
             for statement in [
-                rows::DELETE_ATTEMPTS_OF_JOB,
-                rows::DELETE_TASKS_OF_JOB,
-                rows::DELETE_JOB,
+                &prepared.delete_attempts_of_job,
+                &prepared.delete_tasks_of_job,
+                &prepared.delete_job,
             ] {
                 transaction
-                    .execute(&dollars(statement), &[&job.as_str()])
+                    .execute(statement, &[&job.as_str()])
                     .map_err(database)?;
             }
         }
-        let job = transaction
-            .prepare(&dollars(rows::UPSERT_JOB))
-            .map_err(database)?;
         for row in &writes.jobs {
             let c = rows::job_columns(row);
             transaction
-                .execute(&job, &[&c.0, &c.1, &c.2, &c.3])
+                .execute(&prepared.upsert_job, &[&c.0, &c.1, &c.2, &c.3])
                 .map_err(database)?;
         }
-        let task = transaction
-            .prepare(&dollars(rows::UPSERT_TASK))
-            .map_err(database)?;
-        let attempt = transaction
-            .prepare(&dollars(rows::UPSERT_ATTEMPT))
-            .map_err(database)?;
         for row in &writes.tasks {
             let c = rows::task_columns(row);
             transaction
                 .execute(
-                    &task,
+                    &prepared.upsert_task,
                     &[
                         &c.0, &c.1, &c.2, &c.3, &c.4, &c.5, &c.6, &c.7, &c.8, &c.9, &c.10, &c.11,
                     ],
@@ -232,7 +253,7 @@ impl sealed::Sealed for PostgresStore {
                 let a = rows::attempt_columns(&row.status.task_id, written);
                 transaction
                     .execute(
-                        &attempt,
+                        &prepared.upsert_attempt,
                         &[&a.0, &a.1, &a.2, &a.3, &a.4, &a.5, &a.6, &a.7, &a.8, &a.9],
                     )
                     .map_err(database)?;
