@@ -45,7 +45,7 @@ use crate::id::{JobId, TaskId, Timestamp, WorkerId};
 use crate::policy::{JobPolicy, RetryPolicy};
 use crate::proto::{ProtoError, TaskStatus};
 use crate::state::{Assigned, Pending, StateKind};
-use crate::table::{Changes, Layout, RestoreError, TableError, TaskTable};
+use crate::table::{Changes, Layout, Nth, RestoreError, TableError, TaskTable};
 use crate::task::Task;
 
 /// The schema version this crate writes and reads. A store whose `schema_version` is higher was
@@ -60,12 +60,12 @@ pub const SCHEMA_VERSION: i64 = 1;
 pub trait Store: sealed::Sealed {}
 
 pub(crate) mod sealed {
-    use super::{StoreError, Stored, Writes};
+    use super::{Rebuilder, StoreError, Writes};
 
     /// What a store does for a [`DurableTable`](super::DurableTable).
     pub trait Sealed {
-        /// Every row, as stored.
-        fn load(&mut self) -> Result<Stored, StoreError>;
+        /// Hands every row, as stored, to `into`: the jobs, then each task with its attempts.
+        fn load(&mut self, into: &mut Rebuilder) -> Result<(), StoreError>;
         /// Writes in one transaction: all land or none do.
         fn commit(&mut self, writes: &Writes) -> Result<(), StoreError>;
     }
@@ -89,13 +89,6 @@ pub struct TaskRow {
     pub(crate) assign_seq: Option<i64>,
 }
 
-/// Everything a store holds.
-#[derive(Debug, Default)]
-pub struct Stored {
-    pub(crate) jobs: Vec<JobRow>,
-    pub(crate) tasks: Vec<TaskRow>,
-}
-
 /// What one transaction writes: the rows of the tasks and jobs a call (or a batch of calls)
 /// changed, as they are after it. Each task's status holds only the attempts to write: those
 /// the writes changed (the attempts before them have not changed, and are not even converted).
@@ -112,6 +105,35 @@ struct Seqs {
     seq: i64,
     queue: Option<i64>,
     assign: Option<i64>,
+}
+
+/// Each task's sequence numbers, by the task's slot in the table: the table's own index leads
+/// here, where a map of ids would hash each id a second time and keep a second copy of it. A slot
+/// the table frees keeps its entry until the next task to take the slot overwrites it.
+#[derive(Debug, Default)]
+struct SeqsBySlot(Vec<Seqs>);
+
+impl SeqsBySlot {
+    fn get(&self, table: &TaskTable, id: &TaskId) -> Option<&Seqs> {
+        self.0.get(table.slot_index(id)?)
+    }
+
+    fn get_mut(&mut self, table: &TaskTable, id: &TaskId) -> Option<&mut Seqs> {
+        self.0.get_mut(table.slot_index(id)?)
+    }
+
+    /// The numbers of a task just inserted.
+    fn set(&mut self, table: &TaskTable, id: &TaskId, seqs: Seqs) {
+        let Some(slot) = table.slot_index(id) else {
+            return;
+        };
+        if slot >= self.0.len() {
+            self.0.resize(slot + 1, Seqs::default());
+        }
+        if let Some(entry) = self.0.get_mut(slot) {
+            *entry = seqs;
+        }
+    }
 }
 
 /// A [`TaskTable`] and its store: every call that changes tasks returns only after its
@@ -144,7 +166,7 @@ struct Seqs {
 pub struct DurableTable<S: Store> {
     table: TaskTable,
     store: S,
-    seqs: HashMap<TaskId, Seqs>,
+    seqs: SeqsBySlot,
     jobs: HashMap<JobId, i64>,
     next: i64,
     /// The calls since [`begin`](DurableTable::begin), not yet written.
@@ -175,8 +197,7 @@ impl<S: Store> DurableTable<S> {
     /// [`StoreError::Corrupt`] for a row that describes an impossible task (naming the table, the
     /// task and the column), and the store's own errors.
     pub fn open(mut store: S) -> Result<DurableTable<S>, StoreError> {
-        let stored = store.load()?;
-        let (table, seqs, jobs, next) = rebuild(stored)?;
+        let (table, seqs, jobs, next) = rebuild(&mut store)?;
         Ok(DurableTable {
             table,
             store,
@@ -323,7 +344,7 @@ impl<S: Store> DurableTable<S> {
         }
         let writes = self.materialize(&pending);
         if let Err(err) = self.store.commit(&writes) {
-            match self.store.load().and_then(rebuild) {
+            match rebuild(&mut self.store) {
                 Ok((table, seqs, jobs, next)) => {
                     self.table = table;
                     self.seqs = seqs;
@@ -360,7 +381,8 @@ impl<S: Store> DurableTable<S> {
             });
         }
         for (id, attempts_from) in &pending.tasks {
-            let (Some(task), Some(seqs)) = (self.table.get(id), self.seqs.get(id)) else {
+            let (Some(task), Some(seqs)) = (self.table.get(id), self.seqs.get(&self.table, id))
+            else {
                 continue;
             };
             writes.tasks.push(TaskRow {
@@ -442,8 +464,10 @@ impl<S: Store> Batch<'_, S> {
         self.durable.table.insert(task)?;
         self.learned(&job);
         let seq = self.durable.tick();
-        self.durable.seqs.insert(
-            id.clone(),
+        let durable = &mut *self.durable;
+        durable.seqs.set(
+            &durable.table,
+            &id,
             Seqs {
                 seq,
                 ..Seqs::default()
@@ -532,12 +556,9 @@ impl<S: Store> Batch<'_, S> {
     /// # Errors
     /// As [`TaskTable::remove_job`]; the batch goes on.
     pub fn remove_job(&mut self, job: &JobId) -> Result<Vec<AnyTask>, TableError> {
+        // A pending write of a removed task is skipped when the rows are built (the task is gone
+        // from the table); an id inserted again in the same batch writes the new task.
         let removed = self.durable.table.remove_job(job)?;
-        for task in &removed {
-            // A pending write of a removed task is skipped when the rows are built (the task is
-            // gone from the table); an id inserted again in the same batch writes the new task.
-            self.durable.seqs.remove(task.id());
-        }
         if self.durable.jobs.remove(job).is_some() {
             if self.writes.job_index.remove(job) {
                 self.writes.jobs.retain(|known| known != job);
@@ -545,8 +566,7 @@ impl<S: Store> Batch<'_, S> {
             self.writes.removed_jobs.push(job.clone());
         }
         // As the table's index does (`TaskTable::remove_job`): a map left under a quarter full
-        // shrinks, so its size follows the tasks it holds, not the hash seed.
-        shrink(&mut self.durable.seqs);
+        // shrinks, so its size follows the jobs it holds, not the hash seed.
         shrink(&mut self.durable.jobs);
         Ok(removed)
     }
@@ -590,7 +610,8 @@ impl<S: Store> Batch<'_, S> {
         let tail = self.durable.table.pending_tail(count);
         for id in tail {
             let seq = self.durable.tick();
-            if let Some(seqs) = self.durable.seqs.get_mut(&id) {
+            let durable = &mut *self.durable;
+            if let Some(seqs) = durable.seqs.get_mut(&durable.table, &id) {
                 seqs.queue = Some(seq);
             }
         }
@@ -600,7 +621,8 @@ impl<S: Store> Batch<'_, S> {
     fn assigned<'i>(&mut self, ids: impl IntoIterator<Item = &'i TaskId>) {
         for id in ids {
             let seq = self.durable.tick();
-            if let Some(seqs) = self.durable.seqs.get_mut(id) {
+            let durable = &mut *self.durable;
+            if let Some(seqs) = durable.seqs.get_mut(&durable.table, id) {
                 seqs.assign = Some(seq);
             }
         }
@@ -739,122 +761,182 @@ fn shrink<K: Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>) {
 }
 
 /// The table, the sequence numbers and the next free one, from what a store holds.
-type Rebuilt = (TaskTable, HashMap<TaskId, Seqs>, HashMap<JobId, i64>, i64);
+type Rebuilt = (TaskTable, SeqsBySlot, HashMap<JobId, i64>, i64);
 
-fn rebuild(stored: Stored) -> Result<Rebuilt, StoreError> {
-    let mut next = 0;
-    let mut jobs = stored.jobs;
-    jobs.sort_by_key(|job| job.seq);
-    let mut job_seqs = HashMap::with_capacity(jobs.len());
-    for job in &jobs {
-        next = next.max(job.seq);
-        job_seqs.insert(job.id.clone(), job.seq);
+/// Loads `store` into a table.
+fn rebuild<S: Store>(store: &mut S) -> Result<Rebuilt, StoreError> {
+    let mut rebuilder = Rebuilder::default();
+    store.load(&mut rebuilder)?;
+    rebuilder.finish()
+}
+
+/// Builds a table from a store's rows as they are read: each task decoded (and so checked) as it
+/// comes, the orders kept as positions among the tasks read, never as ids to look up again.
+#[derive(Debug, Default)]
+pub struct Rebuilder {
+    jobs: Vec<JobRow>,
+    /// The tasks in the order read (by id), each with its sequence numbers.
+    tasks: Vec<(AnyTask, Seqs)>,
+    /// (queue_seq, position) of each pending task.
+    pending: Vec<(i64, u32)>,
+    /// (assign_seq, position) of each active task.
+    active: Vec<(i64, u32)>,
+    /// The greatest sequence number seen.
+    next: i64,
+}
+
+impl Rebuilder {
+    pub(crate) fn job(&mut self, row: JobRow) {
+        self.next = self.next.max(row.seq);
+        self.jobs.push(row);
     }
-    let rows = stored.tasks;
-    let mut tasks = Vec::with_capacity(rows.len());
-    let mut seqs = HashMap::with_capacity(rows.len());
-    let mut pending = Vec::new();
-    let mut active = Vec::new();
-    for row in rows {
-        let task_id = row.status.task_id.clone();
-        let task = AnyTask::from_proto(row.status, row.policy)
-            .map_err(|err| corrupt_task(&task_id, &err))?;
-        let state = task.state();
-        let column = |name: &str, why: &str| StoreError::Corrupt {
+
+    pub(crate) fn task(&mut self, row: TaskRow) -> Result<(), StoreError> {
+        let TaskRow {
+            status,
+            policy,
+            seq,
+            queue_seq,
+            assign_seq,
+        } = row;
+        let name = status.task_id.clone();
+        let task = AnyTask::from_proto(status, policy).map_err(|err| corrupt_task(&name, &err))?;
+        let column = |column: &str, why: &str| StoreError::Corrupt {
             table: "tasks",
-            task: Some(task_id.clone()),
-            column: name.to_owned(),
+            task: Some(name.clone()),
+            column: column.to_owned(),
             why: why.to_owned(),
         };
+        let position = u32::try_from(self.tasks.len())
+            .map_err(|_| column("task_id", "more tasks than a table holds"))?;
+        let state = task.state();
         if state == StateKind::Pending {
-            let queue = row
-                .queue_seq
+            let queue = queue_seq
                 .ok_or_else(|| column("queue_seq", "a pending task has its place in the queue"))?;
-            pending.push((queue, task.id().clone()));
+            self.pending.push((queue, position));
         }
         if state.is_active() {
-            let assign = row.assign_seq.ok_or_else(|| {
+            let assign = assign_seq.ok_or_else(|| {
                 column("assign_seq", "an active task has its place on its worker")
             })?;
-            let worker = task.worker().cloned();
-            let assigned_at = task.current_attempt().map(|a| a.assigned_at());
-            active.push((assign, task.id().clone(), worker, state, assigned_at));
+            self.active.push((assign, position));
         }
-        for seq in [Some(row.seq), row.queue_seq, row.assign_seq]
-            .into_iter()
-            .flatten()
-        {
-            next = next.max(seq);
+        for seq in [Some(seq), queue_seq, assign_seq].into_iter().flatten() {
+            self.next = self.next.max(seq);
         }
-        seqs.insert(
-            task.id().clone(),
-            Seqs {
-                seq: row.seq,
-                queue: row.queue_seq,
-                assign: row.assign_seq,
+        let seqs = Seqs {
+            seq,
+            queue: queue_seq,
+            assign: assign_seq,
+        };
+        self.tasks.push((task, seqs));
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Rebuilt, StoreError> {
+        let Rebuilder {
+            mut jobs,
+            tasks,
+            mut pending,
+            mut active,
+            next,
+        } = self;
+        jobs.sort_by_key(|job| job.seq);
+        let mut job_seqs = HashMap::with_capacity(jobs.len());
+        for job in &jobs {
+            job_seqs.insert(job.id.clone(), job.seq);
+        }
+        let named = |position: u32| {
+            tasks
+                .get(position as usize)
+                .map(|(task, _)| task.id().to_string())
+        };
+        // Two tasks with one place are not ordered by anything the store says: refuse, not guess.
+        let twice = |column: &str, position: u32| StoreError::Corrupt {
+            table: "tasks",
+            task: named(position),
+            column: column.to_owned(),
+            why: "another task has the same place".to_owned(),
+        };
+        pending.sort_unstable();
+        if let Some(pair) = pending.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+            return Err(twice("queue_seq", pair[1].1));
+        }
+        active.sort_unstable();
+        if let Some(pair) = active.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+            return Err(twice("assign_seq", pair[1].1));
+        }
+        // Insertion order: the positions sorted by `seq`; the task at position p goes to slot
+        // `slot[p]`, where `restore` puts the n-th task it is given.
+        let mut order: Vec<(i64, u32)> = tasks
+            .iter()
+            .zip(0u32..)
+            .map(|((_, seqs), position)| (seqs.seq, position))
+            .collect();
+        order.sort_unstable();
+        let mut slot = vec![Nth(0); tasks.len()];
+        for (n, &(_, position)) in (0u32..).zip(&order) {
+            if let Some(entry) = slot.get_mut(position as usize) {
+                *entry = Nth(n);
+            }
+        }
+        let at = |position: u32| slot.get(position as usize).copied().unwrap_or_default();
+        let mut by_worker: HashMap<WorkerId, Vec<Nth>> = HashMap::new();
+        let mut assigned: Vec<(Option<Timestamp>, i64, Nth)> = Vec::new();
+        for &(seq, position) in &active {
+            let Some((task, _)) = tasks.get(position as usize) else {
+                continue;
+            };
+            if let Some(worker) = task.worker() {
+                match by_worker.get_mut(worker) {
+                    Some(list) => list.push(at(position)),
+                    None => {
+                        by_worker.insert(worker.clone(), vec![at(position)]);
+                    }
+                }
+            }
+            if task.state() == StateKind::Assigned {
+                let assigned_at = task.current_attempt().map(|a| a.assigned_at());
+                assigned.push((assigned_at, seq, at(position)));
+            }
+        }
+        assigned.sort_unstable_by_key(|&(at, seq, _)| (at, seq));
+        let layout = Layout {
+            pending: pending.iter().map(|&(_, position)| at(position)).collect(),
+            assigned: assigned.into_iter().map(|(_, _, slot)| slot).collect(),
+            workers: by_worker.into_iter().collect(),
+        };
+        // Move the tasks into insertion order, and their numbers with them.
+        let mut tasks: Vec<Option<(AnyTask, Seqs)>> = tasks.into_iter().map(Some).collect();
+        let mut seqs = Vec::with_capacity(tasks.len());
+        let mut ordered = Vec::with_capacity(tasks.len());
+        for &(_, position) in &order {
+            if let Some((task, numbers)) = tasks.get_mut(position as usize).and_then(Option::take) {
+                ordered.push(task);
+                seqs.push(numbers);
+            }
+        }
+        let table = TaskTable::restore(
+            jobs.into_iter().map(|job| (job.id, job.policy)),
+            ordered,
+            layout,
+        )
+        .map_err(|err| match err {
+            RestoreError::Table(err) => StoreError::Corrupt {
+                table: "tasks",
+                task: None,
+                column: "task_id".to_owned(),
+                why: err.to_string(),
             },
-        );
-        tasks.push((row.seq, task));
+            RestoreError::Layout(why) => StoreError::Corrupt {
+                table: "tasks",
+                task: None,
+                column: "job_id".to_owned(),
+                why,
+            },
+        })?;
+        Ok((table, SeqsBySlot(seqs), job_seqs, next))
     }
-    // Insertion order: sorted once, moving (seq, task) pairs rather than whole rows.
-    tasks.sort_unstable_by_key(|(seq, _)| *seq);
-    let tasks: Vec<AnyTask> = tasks.into_iter().map(|(_, task)| task).collect();
-    pending.sort_unstable();
-    active.sort_unstable_by_key(|entry| entry.0);
-    // Two tasks with one place are not ordered by anything the store says: refuse, not guess.
-    let twice = |column: &str, id: &TaskId| StoreError::Corrupt {
-        table: "tasks",
-        task: Some(id.to_string()),
-        column: column.to_owned(),
-        why: "another task has the same place".to_owned(),
-    };
-    if let Some(pair) = pending.windows(2).find(|pair| pair[0].0 == pair[1].0) {
-        return Err(twice("queue_seq", &pair[1].1));
-    }
-    if let Some(pair) = active.windows(2).find(|pair| pair[0].0 == pair[1].0) {
-        return Err(twice("assign_seq", &pair[1].1));
-    }
-    let mut by_worker: HashMap<WorkerId, Vec<TaskId>> = HashMap::new();
-    for (_, id, worker, _, _) in &active {
-        if let Some(worker) = worker {
-            by_worker
-                .entry(worker.clone())
-                .or_default()
-                .push(id.clone());
-        }
-    }
-    let workers: Vec<(WorkerId, Vec<TaskId>)> = by_worker.into_iter().collect();
-    let mut assigned: Vec<(Option<Timestamp>, i64, TaskId)> = active
-        .iter()
-        .filter(|entry| entry.3 == StateKind::Assigned)
-        .map(|(seq, id, _, _, at)| (*at, *seq, id.clone()))
-        .collect();
-    assigned.sort_unstable();
-    let layout = Layout {
-        pending: pending.into_iter().map(|(_, id)| id).collect(),
-        assigned: assigned.into_iter().map(|(_, _, id)| id).collect(),
-        workers,
-    };
-    let table = TaskTable::restore(
-        jobs.into_iter().map(|job| (job.id, job.policy)),
-        tasks,
-        layout,
-    )
-    .map_err(|err| match err {
-        RestoreError::Table(err) => StoreError::Corrupt {
-            table: "tasks",
-            task: None,
-            column: "task_id".to_owned(),
-            why: err.to_string(),
-        },
-        RestoreError::Layout(why) => StoreError::Corrupt {
-            table: "tasks",
-            task: None,
-            column: "job_id".to_owned(),
-            why,
-        },
-    })?;
-    Ok((table, seqs, job_seqs, next))
 }
 
 /// A decoding error of a stored task, as the table and column it names.

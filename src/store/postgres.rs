@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls, Statement};
 
-use super::{StoreError, Stored, Writes, rows, sealed};
+use super::{Rebuilder, StoreError, Writes, rows, sealed};
 
 /// The advisory lock every [`PostgresStore`] of a database takes: one writer per database.
 const LOCK_KEY: i64 = 0x6972_6973_7461_736b; // "iristask"
@@ -144,7 +144,7 @@ fn create_or_check_schema(client: &mut Client) -> Result<(), StoreError> {
         .try_get(0)
         .map_err(database)?;
     if !exists {
-        let schema = rows::SCHEMA.replace("$INT", "BIGINT");
+        let schema = rows::SCHEMA.replace("$INT", "BIGINT").replace("$KEYED", "");
         let mut transaction = client.transaction().map_err(database)?;
         transaction.batch_execute(&schema).map_err(database)?;
         return transaction.commit().map_err(database);
@@ -159,14 +159,13 @@ fn create_or_check_schema(client: &mut Client) -> Result<(), StoreError> {
 }
 
 impl sealed::Sealed for PostgresStore {
-    fn load(&mut self) -> Result<Stored, StoreError> {
+    fn load(&mut self, into: &mut Rebuilder) -> Result<(), StoreError> {
         let mut transaction = self.client.transaction().map_err(database)?;
-        let mut stored = Stored::default();
         for row in transaction
             .query(rows::SELECT_JOBS, &[])
             .map_err(database)?
         {
-            stored.jobs.push(rows::job_row((
+            into.job(rows::job_row((
                 row.try_get(0).map_err(database)?,
                 row.try_get(1).map_err(database)?,
                 row.try_get(2).map_err(database)?,
@@ -176,30 +175,29 @@ impl sealed::Sealed for PostgresStore {
         // Byte order, as the merge of tasks and attempts compares ids: not the database's locale.
         let bytewise =
             |sql: &str| sql.replace("ORDER BY task_id", "ORDER BY task_id COLLATE \"C\"");
-        for row in transaction
+        let tasks = transaction
             .query(&bytewise(rows::SELECT_TASKS), &[])
-            .map_err(database)?
-        {
-            stored.tasks.push(rows::task_row((
-                row.try_get(0).map_err(database)?,
-                row.try_get(1).map_err(database)?,
-                row.try_get(2).map_err(database)?,
-                row.try_get(3).map_err(database)?,
-                row.try_get(4).map_err(database)?,
-                row.try_get(5).map_err(database)?,
-                row.try_get(6).map_err(database)?,
-                row.try_get(7).map_err(database)?,
-                row.try_get(8).map_err(database)?,
-                row.try_get(9).map_err(database)?,
-                row.try_get(10).map_err(database)?,
-                row.try_get(11).map_err(database)?,
-            ))?);
-        }
+            .map_err(database)?;
         let attempts = transaction
             .query(&bytewise(rows::SELECT_ATTEMPTS), &[])
             .map_err(database)?;
-        rows::attach_attempts(
-            &mut stored.tasks,
+        rows::merge(
+            tasks.iter().map(|row| {
+                Ok((
+                    row.try_get(0).map_err(database)?,
+                    row.try_get(1).map_err(database)?,
+                    row.try_get(2).map_err(database)?,
+                    row.try_get(3).map_err(database)?,
+                    row.try_get(4).map_err(database)?,
+                    row.try_get(5).map_err(database)?,
+                    row.try_get(6).map_err(database)?,
+                    row.try_get(7).map_err(database)?,
+                    row.try_get(8).map_err(database)?,
+                    row.try_get(9).map_err(database)?,
+                    row.try_get(10).map_err(database)?,
+                    row.try_get(11).map_err(database)?,
+                ))
+            }),
             attempts.iter().map(|row| {
                 Ok((
                     row.try_get(0).map_err(database)?,
@@ -214,9 +212,9 @@ impl sealed::Sealed for PostgresStore {
                     row.try_get(9).map_err(database)?,
                 ))
             }),
+            into,
         )?;
-        transaction.commit().map_err(database)?;
-        Ok(stored)
+        transaction.commit().map_err(database)
     }
 
     fn commit(&mut self, writes: &Writes) -> Result<(), StoreError> {

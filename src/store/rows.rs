@@ -1,7 +1,9 @@
 //! The rows every store reads and writes, as plain columns, and their checks: what a store's
 //! SQL produces or needs, whatever its dialect.
 
-use super::{JobRow, StoreError, TaskRow};
+use std::cmp::Ordering;
+
+use super::{JobRow, Rebuilder, StoreError, TaskRow};
 use crate::id::JobId;
 use crate::policy::{JobPolicy, RetryPolicy};
 use crate::proto::{TaskAttempt, TaskStatus, from_wire_u32, wire_u32};
@@ -121,19 +123,22 @@ pub(crate) fn task_row(columns: TaskColumns) -> Result<TaskRow, StoreError> {
         assign_seq,
     ) = columns;
     let task = Some(task_id.as_str());
-    let status = TaskStatus {
-        job_id,
-        task_index: wire_u32(u32_of(index, "tasks", task, "task_index")?),
-        state: i32_of(state, "tasks", task, "state")?,
-        current_attempt_id: i32_of(current, "tasks", task, "current_attempt_id")?,
-        finished_at_ms: finished,
-        error,
-        task_id: task_id.clone(),
-        ..TaskStatus::default()
-    };
+    let task_index = wire_u32(u32_of(index, "tasks", task, "task_index")?);
+    let state = i32_of(state, "tasks", task, "state")?;
+    let current_attempt_id = i32_of(current, "tasks", task, "current_attempt_id")?;
     let policy = RetryPolicy {
         max_retries_failure: u32_of(failure, "tasks", task, "max_retries_failure")?,
         max_retries_preemption: u32_of(preemption, "tasks", task, "max_retries_preemption")?,
+    };
+    let status = TaskStatus {
+        job_id,
+        task_index,
+        state,
+        current_attempt_id,
+        finished_at_ms: finished,
+        error,
+        task_id,
+        ..TaskStatus::default()
     };
     Ok(TaskRow {
         status,
@@ -144,71 +149,85 @@ pub(crate) fn task_row(columns: TaskColumns) -> Result<TaskRow, StoreError> {
     })
 }
 
-/// Adds each attempt to its task. Both come in `task_id` order (the tables' primary keys), so each
-/// attempt belongs to the task the walk is at or a later one: no map of ids.
-pub(crate) fn attach_attempts(
-    tasks: &mut [TaskRow],
+/// Hands each task row, with its attempts, to `into`. Both come in `task_id` order (the tables'
+/// primary keys), so the two are merged as they are read: each attempt belongs to the task the
+/// walk is at, or to a later one, and no row waits in a vector for the others.
+pub(crate) fn merge(
+    tasks: impl IntoIterator<Item = Result<TaskColumns, StoreError>>,
     attempts: impl IntoIterator<Item = Result<AttemptColumns, StoreError>>,
+    into: &mut Rebuilder,
 ) -> Result<(), StoreError> {
-    let mut position = 0;
-    for columns in attempts {
-        let (
-            task_id,
-            attempt_id,
-            worker_id,
-            state,
-            assigned,
-            started,
-            finished,
-            exit_code,
-            error,
-            worker_failure,
-        ) = columns?;
-        while tasks
-            .get(position)
-            .is_some_and(|row| row.status.task_id.as_str() < task_id.as_str())
-        {
-            position += 1;
-        }
-        let task = Some(task_id.as_str());
-        let attempt = TaskAttempt {
-            attempt_id: i32_of(attempt_id, "task_attempts", task, "attempt_id")?,
-            worker_id,
-            state: i32_of(state, "task_attempts", task, "state")?,
-            exit_code: i32_of(exit_code, "task_attempts", task, "exit_code")?,
-            error,
-            started_at_ms: started,
-            finished_at_ms: finished,
-            is_worker_failure: match worker_failure {
-                0 => false,
-                1 => true,
-                other => {
-                    return Err(out_of_range(
-                        "task_attempts",
-                        task,
-                        "is_worker_failure",
-                        other,
-                    ));
+    let mut attempts = attempts.into_iter();
+    let mut next = attempts.next().transpose()?;
+    for columns in tasks {
+        let mut row = task_row(columns?)?;
+        while let Some(columns) = next.take() {
+            match columns.0.as_str().cmp(row.status.task_id.as_str()) {
+                Ordering::Less => return Err(orphan(columns.0)),
+                Ordering::Equal => {
+                    row.status.attempts.push(attempt(columns)?);
+                    next = attempts.next().transpose()?;
                 }
-            },
-            assigned_at_ms: Some(assigned),
-        };
-        match tasks
-            .get_mut(position)
-            .filter(|row| row.status.task_id == task_id)
-        {
-            Some(row) => row.status.attempts.push(attempt),
-            None => {
-                return Err(StoreError::Corrupt {
-                    table: "task_attempts",
-                    task: Some(task_id),
-                    column: "task_id".to_owned(),
-                    why: "an attempt of a task the tasks table does not hold".to_owned(),
-                });
+                Ordering::Greater => {
+                    next = Some(columns);
+                    break;
+                }
             }
         }
+        into.task(row)?;
     }
-    Ok(())
+    match next {
+        Some(columns) => Err(orphan(columns.0)),
+        None => Ok(()),
+    }
+}
+
+fn orphan(task_id: String) -> StoreError {
+    StoreError::Corrupt {
+        table: "task_attempts",
+        task: Some(task_id),
+        column: "task_id".to_owned(),
+        why: "an attempt of a task the tasks table does not hold".to_owned(),
+    }
+}
+
+/// An attempt row, in the wire form the decoder checks.
+fn attempt(columns: AttemptColumns) -> Result<TaskAttempt, StoreError> {
+    let (
+        task_id,
+        attempt_id,
+        worker_id,
+        state,
+        assigned,
+        started,
+        finished,
+        exit_code,
+        error,
+        worker_failure,
+    ) = columns;
+    let task = Some(task_id.as_str());
+    Ok(TaskAttempt {
+        attempt_id: i32_of(attempt_id, "task_attempts", task, "attempt_id")?,
+        worker_id,
+        state: i32_of(state, "task_attempts", task, "state")?,
+        exit_code: i32_of(exit_code, "task_attempts", task, "exit_code")?,
+        error,
+        started_at_ms: started,
+        finished_at_ms: finished,
+        is_worker_failure: match worker_failure {
+            0 => false,
+            1 => true,
+            other => {
+                return Err(out_of_range(
+                    "task_attempts",
+                    task,
+                    "is_worker_failure",
+                    other,
+                ));
+            }
+        },
+        assigned_at_ms: Some(assigned),
+    })
 }
 
 /// A job row's columns, to write.
@@ -280,7 +299,7 @@ CREATE TABLE tasks (
     seq $INT NOT NULL,
     queue_seq $INT,
     assign_seq $INT
-);
+)$KEYED;
 CREATE TABLE task_attempts (
     task_id TEXT NOT NULL REFERENCES tasks (task_id) ON DELETE CASCADE,
     attempt_id $INT NOT NULL,
@@ -293,7 +312,7 @@ CREATE TABLE task_attempts (
     error TEXT NOT NULL,
     is_worker_failure $INT NOT NULL,
     PRIMARY KEY (task_id, attempt_id)
-);
+)$KEYED;
 CREATE INDEX tasks_by_job ON tasks (job_id);
 ";
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use fs4::FileExt;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{StoreError, Stored, Writes, rows, sealed};
+use super::{Rebuilder, StoreError, Writes, rows, sealed};
 
 /// How hard a commit waits for the disk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -144,7 +144,9 @@ impl SqliteStore {
             .map_err(database)?
             > 0;
         if !has_schema {
-            let schema = rows::SCHEMA.replace("$INT", "INTEGER");
+            let schema = rows::SCHEMA
+                .replace("$INT", "INTEGER")
+                .replace("$KEYED", " WITHOUT ROWID");
             self.connection
                 .execute_batch(&format!("BEGIN; {schema} COMMIT;"))
                 .map_err(database)?;
@@ -163,9 +165,8 @@ impl SqliteStore {
 }
 
 impl sealed::Sealed for SqliteStore {
-    fn load(&mut self) -> Result<Stored, StoreError> {
+    fn load(&mut self, into: &mut Rebuilder) -> Result<(), StoreError> {
         let transaction = self.connection.transaction().map_err(database)?;
-        let mut stored = Stored::default();
         {
             let mut statement = transaction.prepare(rows::SELECT_JOBS).map_err(database)?;
             let jobs = statement
@@ -174,10 +175,14 @@ impl sealed::Sealed for SqliteStore {
                 })
                 .map_err(database)?;
             for columns in jobs {
-                stored.jobs.push(rows::job_row(columns.map_err(database)?)?);
+                into.job(rows::job_row(columns.map_err(database)?)?);
             }
-            let mut statement = transaction.prepare(rows::SELECT_TASKS).map_err(database)?;
-            let tasks = statement
+            // Both queries stay open and are read side by side, each in its primary key's order.
+            let mut tasks = transaction.prepare(rows::SELECT_TASKS).map_err(database)?;
+            let mut attempts = transaction
+                .prepare(rows::SELECT_ATTEMPTS)
+                .map_err(database)?;
+            let tasks = tasks
                 .query_map([], |row| {
                     Ok((
                         row.get(0)?,
@@ -195,15 +200,7 @@ impl sealed::Sealed for SqliteStore {
                     ))
                 })
                 .map_err(database)?;
-            for columns in tasks {
-                stored
-                    .tasks
-                    .push(rows::task_row(columns.map_err(database)?)?);
-            }
-            let mut statement = transaction
-                .prepare(rows::SELECT_ATTEMPTS)
-                .map_err(database)?;
-            let attempts = statement
+            let attempts = attempts
                 .query_map([], |row| {
                     Ok((
                         row.get(0)?,
@@ -219,13 +216,13 @@ impl sealed::Sealed for SqliteStore {
                     ))
                 })
                 .map_err(database)?;
-            rows::attach_attempts(
-                &mut stored.tasks,
+            rows::merge(
+                tasks.map(|columns| columns.map_err(database)),
                 attempts.map(|columns| columns.map_err(database)),
+                into,
             )?;
         }
-        transaction.commit().map_err(database)?;
-        Ok(stored)
+        transaction.commit().map_err(database)
     }
 
     fn commit(&mut self, writes: &Writes) -> Result<(), StoreError> {

@@ -1171,6 +1171,13 @@ impl TaskTable {
         self.slot_hashed(id, self.hasher.hash_one(id))
     }
 
+    /// The slot of the task `id`, for a store that keeps data of its own by slot. A slot freed by
+    /// [`remove_job`](TaskTable::remove_job) is reused by the next task inserted.
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+    pub(crate) fn slot_index(&self, id: &TaskId) -> Option<usize> {
+        self.slot(id).map(|slot| slot as usize)
+    }
+
     /// The slot of the task `id`, whose hash is `hash`. A candidate's job is compared through
     /// the table's own list of jobs, which a few hundred bytes hold for every task, rather than
     /// through the task's copy of its job id, which would be one more cache miss per lookup.
@@ -1333,14 +1340,45 @@ impl TaskTable {
     not(any(feature = "serde", feature = "sqlite", feature = "postgres")),
     allow(dead_code)
 )]
-pub(crate) struct Layout {
+pub(crate) struct Layout<K = TaskId> {
     /// The pending queue, oldest first.
-    pub(crate) pending: Vec<TaskId>,
+    pub(crate) pending: Vec<K>,
     /// The ASSIGNED tasks in dispatch-deadline order.
-    pub(crate) assigned: Vec<TaskId>,
+    pub(crate) assigned: Vec<K>,
     /// Each worker's active tasks in the order they became active on it; each worker once, in any
     /// order (a snapshot writes them sorted by id).
-    pub(crate) workers: Vec<(WorkerId, Vec<TaskId>)>,
+    pub(crate) workers: Vec<(WorkerId, Vec<K>)>,
+}
+
+/// How a [`Layout`] names a task: by its id (a snapshot), or as the n-th task given to
+/// [`TaskTable::restore`] (a store, which knows that and so spares the table a hash lookup per
+/// task: restore puts the n-th task in slot n).
+pub(crate) trait Named: fmt::Display {
+    /// The task's slot in `table`, if it holds the task.
+    fn find(&self, table: &TaskTable) -> Option<SlotId>;
+}
+
+impl Named for TaskId {
+    fn find(&self, table: &TaskTable) -> Option<SlotId> {
+        table.slot(self)
+    }
+}
+
+/// The n-th task given to [`TaskTable::restore`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) struct Nth(pub(crate) u32);
+
+impl fmt::Display for Nth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "task #{}", self.0)
+    }
+}
+
+impl Named for Nth {
+    fn find(&self, table: &TaskTable) -> Option<SlotId> {
+        table.task(self.0).map(|_| self.0)
+    }
 }
 
 /// Why a table could not be rebuilt from its parts.
@@ -1392,6 +1430,7 @@ impl TaskTable {
     }
 
     /// The last `count` tasks of the pending queue, in queue order: the ones a call just queued.
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     pub(crate) fn pending_tail(&self, count: usize) -> Vec<TaskId> {
         let mut tail = Vec::with_capacity(count);
         let mut slot = self.pending.tail;
@@ -1419,10 +1458,12 @@ impl TaskTable {
     /// whose views follow `layout` exactly. Every task's job must be among `jobs`, and `layout`
     /// must list each pending task once in the queue, each active task once under its own
     /// worker, and each ASSIGNED task once in the deadline order, by assignment time.
-    pub(crate) fn restore(
+    ///
+    /// The n-th task takes slot n, which is what lets a layout name it [`Nth`].
+    pub(crate) fn restore<K: Named>(
         jobs: impl IntoIterator<Item = (JobId, Option<JobPolicy>)>,
         tasks: impl IntoIterator<Item = AnyTask>,
-        layout: Layout,
+        layout: Layout<K>,
     ) -> Result<TaskTable, RestoreError> {
         let tasks = tasks.into_iter();
         // Room for every task up front: no slot vector copied, no index rehashed while loading.
@@ -1454,21 +1495,20 @@ impl TaskTable {
         }
         // The tasks are in no list yet: thread the lists in the saved orders.
         let mut queued = vec![false; table.slots.len()];
-        let mut slot_of =
-            |table: &TaskTable, id: &TaskId, what: &str| -> Result<SlotId, RestoreError> {
-                let slot = table.slot(id).ok_or_else(|| {
-                    RestoreError::Layout(format!(
-                        "the {what} lists {id}, which is not among the tasks"
-                    ))
-                })?;
-                match queued.get_mut(slot as usize) {
-                    Some(seen) if !*seen => {
-                        *seen = true;
-                        Ok(slot)
-                    }
-                    _ => Err(RestoreError::Layout(format!("the {what} lists {id} twice"))),
+        let mut slot_of = |table: &TaskTable, id: &K, what: &str| -> Result<SlotId, RestoreError> {
+            let slot = id.find(table).ok_or_else(|| {
+                RestoreError::Layout(format!(
+                    "the {what} lists {id}, which is not among the tasks"
+                ))
+            })?;
+            match queued.get_mut(slot as usize) {
+                Some(seen) if !*seen => {
+                    *seen = true;
+                    Ok(slot)
                 }
-            };
+                _ => Err(RestoreError::Layout(format!("the {what} lists {id} twice"))),
+            }
+        };
         for id in &layout.pending {
             let slot = slot_of(&table, id, "pending queue")?;
             if table.task(slot).map(AnyTask::state) != Some(StateKind::Pending) {
@@ -1516,7 +1556,7 @@ impl TaskTable {
         }
         let mut previous: Option<Timestamp> = None;
         for id in &layout.assigned {
-            let slot = table.slot(id).filter(|&slot| {
+            let slot = id.find(&table).filter(|&slot| {
                 table.task(slot).map(AnyTask::state) == Some(StateKind::Assigned)
                     && list::get(&table.slots, slot).is_some_and(|entry| {
                         entry.deadline.prev == NIL
