@@ -694,6 +694,10 @@ mod durable {
             "resumed at {resumed} ms, from what ticks before 400 committed"
         );
         assert!(outcome.stats.commits > 0);
+        assert!(
+            outcome.stats.commits <= outcome.stats.batches,
+            "a batch commits at most once"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -80,6 +80,8 @@ pub trait Table {
     fn begin(&mut self);
     /// Commits the tick's transaction; true if there was one to commit.
     fn commit(&mut self) -> bool;
+    /// Transactions committed since the store was opened; 0 in memory.
+    fn commits(&self) -> u64;
     fn into_table(self: Box<Self>) -> TaskTable;
 }
 
@@ -116,6 +118,9 @@ impl Table for TaskTable {
     fn begin(&mut self) {}
     fn commit(&mut self) -> bool {
         false
+    }
+    fn commits(&self) -> u64 {
+        0
     }
     fn into_table(self: Box<Self>) -> TaskTable {
         *self
@@ -176,6 +181,9 @@ impl<S: iris_task::Store> Table for iris_task::DurableTable<S> {
     fn commit(&mut self) -> bool {
         committed(iris_task::DurableTable::commit(self)).unwrap_or(());
         true
+    }
+    fn commits(&self) -> u64 {
+        iris_task::DurableTable::commits(self)
     }
     fn into_table(self: Box<Self>) -> TaskTable {
         iris_task::DurableTable::into_table(*self)
@@ -310,7 +318,10 @@ pub struct Stats {
     pub peak_counts: StateCounts,
     pub peak_at_ms: i64,
     pub simulated_ms: i64,
-    /// Transactions committed to the store (one per tick); 0 in memory.
+    /// Batches handed to the store: one per tick (and one for the setup, one for a resume's
+    /// lost workers); 0 in memory.
+    pub batches: u64,
+    /// Transactions the store committed: a batch that changed nothing writes none. 0 in memory.
     pub commits: u64,
     /// When a run resumed from a store, the time it resumed at.
     pub resumed_at_ms: Option<i64>,
@@ -523,7 +534,7 @@ pub fn run(config: &Config, progress: &mut dyn FnMut(usize, usize)) -> Outcome {
             std::process::abort();
         }
         if cluster.table.commit() {
-            cluster.stats.commits += 1;
+            cluster.stats.batches += 1;
         }
         let assigned = cluster.table.view().counts().get(StateKind::Assigned);
         if assigned > cluster.stats.peak_assigned {
@@ -535,6 +546,7 @@ pub fn run(config: &Config, progress: &mut dyn FnMut(usize, usize)) -> Outcome {
         progress(total - unfinished, total);
     }
     cluster.stats.simulated_ms = cluster.now;
+    cluster.stats.commits = cluster.table.commits();
     cluster.stats.reports_in_flight = cluster.network.in_flight as u64;
     let mut violations = check_invariants(cluster.table.view(), &cluster.jobs);
     if unfinished > 0 {
@@ -730,7 +742,7 @@ impl Cluster {
             self.touch(w);
         }
         if self.table.commit() {
-            self.stats.commits += 1;
+            self.stats.batches += 1;
         }
         let ended = |jobs: &[Job], which: fn(&Job) -> bool, table: &TaskTable| {
             jobs.iter().filter(|job| which(job)).all(|job| {

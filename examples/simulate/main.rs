@@ -15,10 +15,11 @@
 //! cargo run --release --features postgres --example simulate -- --store "postgres:host=... dbname=..."
 //! ```
 //!
-//! With `--store sqlite:PATH` the table is a `DurableTable`, one transaction per tick; the report
-//! adds the commits and the slowdown against the same run in memory. `--crash-after N` aborts the
-//! process in tick N, after its calls and before its commit; running again with the same store
-//! resumes from what was committed (the workers that held tasks are declared lost: their reports
+//! With `--store sqlite:PATH` the table is a `DurableTable`, one batch per tick; the report adds
+//! the batches, the transactions they committed (a tick that changed nothing writes none) and the
+//! slowdown against the same run in memory. `--crash-after N` aborts the process in tick N, after
+//! its calls and before its commit; running again with the same store resumes from what was
+//! committed (the workers that held tasks are declared lost: their reports
 //! died with the old process) and finishes with its invariants holding.
 //!
 //! At the end it checks its own invariants and exits non-zero if one fails.
@@ -122,13 +123,15 @@ fn main() -> ExitCode {
         let stats = &outcome.stats;
         match stats.resumed_at_ms {
             Some(at) => println!(
-                "store: resumed at {:.1} s of cluster time; {} commits (one per tick), {:.2} s of wall time",
+                "store: resumed at {:.1} s of cluster time; {} batches (one per tick) in {} commits, {:.2} s of wall time",
                 at as f64 / 1000.0,
+                report::thousands(stats.batches),
                 report::thousands(stats.commits),
                 outcome.wall.as_secs_f64()
             ),
             None => println!(
-                "store: {} commits (one per tick), {:.2} s of wall time against {:.2} s in memory: {:.1}x slower",
+                "store: {} batches (one per tick) in {} commits, {:.2} s of wall time against {:.2} s in memory: {:.1}x slower",
+                report::thousands(stats.batches),
                 report::thousands(stats.commits),
                 outcome.wall.as_secs_f64(),
                 memory.wall.as_secs_f64(),

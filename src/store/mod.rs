@@ -174,6 +174,8 @@ pub struct DurableTable<S: Store> {
     /// Why the table can no longer be trusted to equal its store (a call panicked mid-way, or a
     /// failed commit could not be undone by reloading): every later call refuses until reopened.
     poisoned: Option<String>,
+    /// Transactions committed since `open`.
+    commits: u64,
 }
 
 /// What `poisoned` says while a call runs: if it panics, that stays.
@@ -206,12 +208,33 @@ impl<S: Store> DurableTable<S> {
             next,
             group: None,
             poisoned: None,
+            commits: 0,
         })
     }
 
     /// The table, as committed.
     pub fn table(&self) -> &TaskTable {
         &self.table
+    }
+
+    /// The transactions this table has committed since it was opened: one per call, batch or
+    /// group that changed something (one that changed nothing writes nothing). For a
+    /// controller's metrics.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")] {
+    /// use iris_task::{DurableTable, JobId, RetryPolicy, SqliteStore, Task, TaskId, Timestamp};
+    ///
+    /// let mut table = DurableTable::open(SqliteStore::open_in_memory()?)?;
+    /// let id = TaskId::new(JobId::new("job")?, 0);
+    /// table.insert(Task::new(id, RetryPolicy::default()))?;
+    /// table.batch(|batch| batch.schedule(Timestamp::from_millis(1), |_| None))?; // assigns nothing
+    /// assert_eq!(table.commits(), 1);
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn commits(&self) -> u64 {
+        self.commits
     }
 
     /// The store.
@@ -361,6 +384,7 @@ impl<S: Store> DurableTable<S> {
             }
             return Err(err);
         }
+        self.commits += 1;
         Ok(())
     }
 

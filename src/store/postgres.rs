@@ -144,7 +144,7 @@ fn create_or_check_schema(client: &mut Client) -> Result<(), StoreError> {
         .try_get(0)
         .map_err(database)?;
     if !exists {
-        let schema = rows::SCHEMA.replace("$INT", "BIGINT").replace("$KEYED", "");
+        let schema = rows::SCHEMA.replace("$INT", "BIGINT");
         let mut transaction = client.transaction().map_err(database)?;
         transaction.batch_execute(&schema).map_err(database)?;
         return transaction.commit().map_err(database);

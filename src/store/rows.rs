@@ -299,7 +299,7 @@ CREATE TABLE tasks (
     seq $INT NOT NULL,
     queue_seq $INT,
     assign_seq $INT
-)$KEYED;
+);
 CREATE TABLE task_attempts (
     task_id TEXT NOT NULL REFERENCES tasks (task_id) ON DELETE CASCADE,
     attempt_id $INT NOT NULL,
@@ -312,7 +312,7 @@ CREATE TABLE task_attempts (
     error TEXT NOT NULL,
     is_worker_failure $INT NOT NULL,
     PRIMARY KEY (task_id, attempt_id)
-)$KEYED;
+);
 CREATE INDEX tasks_by_job ON tasks (job_id);
 ";
 

@@ -144,9 +144,7 @@ impl SqliteStore {
             .map_err(database)?
             > 0;
         if !has_schema {
-            let schema = rows::SCHEMA
-                .replace("$INT", "INTEGER")
-                .replace("$KEYED", " WITHOUT ROWID");
+            let schema = rows::SCHEMA.replace("$INT", "INTEGER");
             self.connection
                 .execute_batch(&format!("BEGIN; {schema} COMMIT;"))
                 .map_err(database)?;
