@@ -84,4 +84,8 @@ fn recovery_after_kill_9_is_exact() {
         started.elapsed().as_secs_f64()
     );
     assert!(total_kills >= kills && lost == 0);
+    assert!(
+        in_flight_landed > 0,
+        "some kill came inside a transaction that then committed"
+    );
 }

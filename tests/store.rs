@@ -86,6 +86,11 @@ fn a_failed_commit_leaves_memory_equal_to_the_store() {
 }
 
 #[test]
+fn a_failed_commit_that_cannot_be_undone_poisons_the_table() {
+    suite::a_failed_commit_that_cannot_be_undone_poisons_the_table(&Sqlite);
+}
+
+#[test]
 fn a_group_is_written_at_its_commit_and_a_failed_commit_drops_the_whole_group() {
     suite::a_group_is_written_at_its_commit_and_a_failed_commit_drops_the_whole_group(&Sqlite);
 }
@@ -116,6 +121,39 @@ fn a_schema_newer_than_the_crate_is_refused() {
 }
 
 // ----- what only a file can show -----
+
+/// Committed means durable: the store writes ahead to a log (so `sqlite3` can read while the
+/// controller writes), as the file itself says to any connection.
+#[test]
+fn the_store_writes_ahead_to_a_log() {
+    let place = Sqlite.fresh("wal");
+    let table = Sqlite.table(&place).unwrap();
+    let mode: String = rusqlite::Connection::open(&place)
+        .unwrap()
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    drop(table);
+}
+
+/// SQLite keeps any value in any column: text where the schema has a number is corrupt, naming
+/// the task and the column (PostgreSQL refuses such a write itself).
+#[test]
+fn a_value_of_the_wrong_type_is_corrupt_naming_task_and_column() {
+    let edit = "UPDATE tasks SET task_index = 'seven' WHERE task_id = 'a/task-0';";
+    match suite::open_after(&Sqlite, "wrong-type", edit) {
+        Err(StoreError::Corrupt {
+            table,
+            task,
+            column,
+            ..
+        }) => assert_eq!(
+            (table, task.as_deref(), column.as_str()),
+            ("tasks", Some("a/task-0"), "task_index")
+        ),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
 
 #[test]
 fn a_second_writer_is_refused_while_the_first_lives() {

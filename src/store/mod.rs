@@ -195,6 +195,12 @@ impl<S: Store> DurableTable<S> {
     /// counts. ([`TaskTable::iter`] lists the tasks in the order they were inserted; before the
     /// reopen, tasks inserted after a `remove_job` could stand in removed ones' places.)
     ///
+    /// After a restart, the ASSIGNED, BUILDING and RUNNING tasks come back on their workers as
+    /// they were, but the reports sent while no controller listened are gone. Ask the workers
+    /// what they run, or declare lost ([`worker_lost`](DurableTable::worker_lost)) those that do
+    /// not answer; ASSIGNED tasks whose workers never start them are requeued, free of charge, by
+    /// [`expire_assigned`](DurableTable::expire_assigned) as usual.
+    ///
     /// # Errors
     /// [`StoreError::Corrupt`] for a row that describes an impossible task (naming the table, the
     /// task and the column), and the store's own errors.
@@ -292,7 +298,9 @@ impl<S: Store> DurableTable<S> {
     /// commit in groups from a loop whose calls do not fit in one [`batch`](DurableTable::batch)
     /// closure (a controller's tick spread over several functions, a writer that commits every
     /// few milliseconds for many clients). Until the commit, nothing of the group is durable:
-    /// acknowledge the calls to others only after it. Opening an open group does nothing.
+    /// acknowledge the calls to others only after it, and commit before dropping the table (a
+    /// group dropped uncommitted is lost, as a crash would lose it). Opening an open group does
+    /// nothing.
     ///
     /// ```
     /// # #[cfg(feature = "sqlite")] {
@@ -365,7 +373,16 @@ impl<S: Store> DurableTable<S> {
         if pending.is_empty() {
             return Ok(());
         }
-        let writes = self.materialize(&pending);
+        // A panic from here on (in the store's client, say: the `postgres` client panics when
+        // called from inside an async runtime) would leave the table ahead of its store.
+        self.poisoned = Some(PANICKED.to_owned());
+        let writes = match self.materialize(&pending) {
+            Ok(writes) => writes,
+            Err(why) => {
+                self.poisoned = Some(why.clone());
+                return Err(StoreError::Poisoned { why });
+            }
+        };
         if let Err(err) = self.store.commit(&writes) {
             match rebuild(&mut self.store) {
                 Ok((table, seqs, jobs, next)) => {
@@ -373,6 +390,7 @@ impl<S: Store> DurableTable<S> {
                     self.seqs = seqs;
                     self.jobs = jobs;
                     self.next = next;
+                    self.poisoned = None;
                 }
                 // The store is unreachable: memory cannot be brought back to it. Refuse every
                 // later call rather than run ahead of it.
@@ -384,19 +402,25 @@ impl<S: Store> DurableTable<S> {
             }
             return Err(err);
         }
+        self.poisoned = None;
         self.commits += 1;
         Ok(())
     }
 
-    /// The rows of what `pending` names, as the table holds them now.
-    fn materialize(&self, pending: &Unwritten) -> Writes {
+    /// The rows of what `pending` names, as the table holds them now. A task or job the table
+    /// knows without its sequence numbers would be written without its place: that is a bug in
+    /// this crate, and the error says so rather than commit less than the call changed.
+    fn materialize(&self, pending: &Unwritten) -> Result<Writes, String> {
+        let missing = |what: String| {
+            format!("{what} has no sequence number (a bug in iris-task): nothing was written")
+        };
         let mut writes = Writes {
             removed_jobs: pending.removed_jobs.clone(),
             ..Writes::default()
         };
         for job in &pending.jobs {
             let Some(&seq) = self.jobs.get(job) else {
-                continue;
+                return Err(missing(format!("job {job}")));
             };
             writes.jobs.push(JobRow {
                 id: job.clone(),
@@ -405,9 +429,12 @@ impl<S: Store> DurableTable<S> {
             });
         }
         for (id, attempts_from) in &pending.tasks {
-            let (Some(task), Some(seqs)) = (self.table.get(id), self.seqs.get(&self.table, id))
-            else {
+            // A task removed after it changed is gone from the table: its rows were deleted.
+            let Some(task) = self.table.get(id) else {
                 continue;
+            };
+            let Some(seqs) = self.seqs.get(&self.table, id) else {
+                return Err(missing(format!("task {id}")));
             };
             writes.tasks.push(TaskRow {
                 status: crate::proto::status_with_attempts_from(task, *attempts_from),
@@ -417,12 +444,16 @@ impl<S: Store> DurableTable<S> {
                 assign_seq: seqs.assign,
             });
         }
-        writes
+        Ok(writes)
     }
 }
 
 /// The calls of one transaction: the same calls as [`TaskTable`]'s, recorded for the commit.
 /// Get one from [`DurableTable::batch`].
+///
+/// Each call returns what [`TaskTable`]'s returns (`Changes`, or a [`TableError`] for a call the
+/// table refuses), not a [`StoreError`]: nothing is written until the batch ends, so only
+/// [`DurableTable::batch`] itself can fail to commit.
 pub struct Batch<'a, S: Store> {
     durable: &'a mut DurableTable<S>,
     writes: Unwritten,
@@ -665,6 +696,8 @@ impl<S: Store> Batch<'_, S> {
 impl<S: Store> DurableTable<S> {
     /// The next sequence number.
     fn tick(&mut self) -> i64 {
+        // `open` refuses numbers above `SEQ_MAX`, half of i64's range: the other half is more
+        // calls than a controller makes in any lifetime, so this cannot overflow.
         self.next += 1;
         self.next
     }
@@ -809,10 +842,35 @@ pub struct Rebuilder {
     next: i64,
 }
 
+/// The greatest sequence number `open` accepts: half of i64's range, so that the numbers a
+/// table hands out after it can never overflow.
+const SEQ_MAX: i64 = i64::MAX / 2;
+
+/// A sequence number the store holds, checked: this crate writes 1, 2, 3, …
+fn seq_of(
+    value: i64,
+    table: &'static str,
+    task: Option<&str>,
+    column: &str,
+) -> Result<i64, StoreError> {
+    if (1..=SEQ_MAX).contains(&value) {
+        Ok(value)
+    } else {
+        Err(StoreError::Corrupt {
+            table,
+            task: task.map(str::to_owned),
+            column: column.to_owned(),
+            why: format!("{value} is not a sequence number (1 to {SEQ_MAX})"),
+        })
+    }
+}
+
 impl Rebuilder {
-    pub(crate) fn job(&mut self, row: JobRow) {
-        self.next = self.next.max(row.seq);
+    pub(crate) fn job(&mut self, row: JobRow) -> Result<(), StoreError> {
+        let seq = seq_of(row.seq, "jobs", None, "seq")?;
+        self.next = self.next.max(seq);
         self.jobs.push(row);
+        Ok(())
     }
 
     pub(crate) fn task(&mut self, row: TaskRow) -> Result<(), StoreError> {
@@ -824,6 +882,15 @@ impl Rebuilder {
             assign_seq,
         } = row;
         let name = status.task_id.clone();
+        for (value, column) in [
+            (Some(seq), "seq"),
+            (queue_seq, "queue_seq"),
+            (assign_seq, "assign_seq"),
+        ] {
+            if let Some(value) = value {
+                seq_of(value, "tasks", Some(&name), column)?;
+            }
+        }
         let task = AnyTask::from_proto(status, policy).map_err(|err| corrupt_task(&name, &err))?;
         let column = |column: &str, why: &str| StoreError::Corrupt {
             table: "tasks",
@@ -866,9 +933,32 @@ impl Rebuilder {
             next,
         } = self;
         jobs.sort_by_key(|job| job.seq);
+        if let Some(pair) = jobs.windows(2).find(|pair| pair[0].seq == pair[1].seq) {
+            return Err(StoreError::Corrupt {
+                table: "jobs",
+                task: None,
+                column: "seq".to_owned(),
+                why: format!(
+                    "jobs {} and {} have the same place in the job order",
+                    pair[0].id, pair[1].id
+                ),
+            });
+        }
         let mut job_seqs = HashMap::with_capacity(jobs.len());
         for job in &jobs {
             job_seqs.insert(job.id.clone(), job.seq);
+        }
+        // Every task's job has its row: name the first task that says otherwise.
+        if let Some((task, _)) = tasks
+            .iter()
+            .find(|(task, _)| !job_seqs.contains_key(task.id().job()))
+        {
+            return Err(StoreError::Corrupt {
+                table: "tasks",
+                task: Some(task.id().to_string()),
+                column: "job_id".to_owned(),
+                why: format!("job {} has no row in jobs", task.id().job()),
+            });
         }
         let named = |position: u32| {
             tasks
@@ -898,6 +988,9 @@ impl Rebuilder {
             .map(|((_, seqs), position)| (seqs.seq, position))
             .collect();
         order.sort_unstable();
+        if let Some(pair) = order.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+            return Err(twice("seq", pair[1].1));
+        }
         let mut slot = vec![Nth(0); tasks.len()];
         for (n, &(_, position)) in (0u32..).zip(&order) {
             if let Some(entry) = slot.get_mut(position as usize) {
@@ -1001,9 +1094,11 @@ fn corrupt_task(task: &str, err: &ProtoError) -> StoreError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// Another live process holds the store: two controllers writing one store would be split
-    /// brain.
-    #[error("the store {what} is held by another process: only one controller may write it")]
+    /// Another open store holds it, in another process or in this one: two controllers writing
+    /// one store would be split brain.
+    #[error(
+        "the store {what} is already open for writing (in another process, or by another store in this one): only one controller may write it"
+    )]
     Locked {
         /// The store: a path or a connection.
         what: String,
@@ -1054,6 +1149,45 @@ impl StoreError {
         match self {
             StoreError::Table(err) => Some(err),
             _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    /// A store whose client panics in the commit, as the blocking `postgres` client does when
+    /// called from inside an async runtime.
+    struct Panicking;
+
+    impl sealed::Sealed for Panicking {
+        fn load(&mut self, _: &mut Rebuilder) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn commit(&mut self, _: &Writes) -> Result<(), StoreError> {
+            panic!("the client panicked")
+        }
+    }
+
+    impl Store for Panicking {}
+
+    #[test]
+    fn a_panic_inside_the_commit_poisons_the_table() {
+        let mut table = DurableTable::open(Panicking).unwrap();
+        let task = |index| {
+            Task::new(
+                TaskId::new(JobId::new("job").unwrap(), index),
+                RetryPolicy::default(),
+            )
+        };
+        let panicked = catch_unwind(AssertUnwindSafe(|| table.insert(task(0))));
+        assert!(panicked.is_err());
+        // The table holds a task its store may not: every later call refuses.
+        match table.insert(task(1)) {
+            Err(StoreError::Poisoned { why }) => assert!(why.contains("panicked"), "{why}"),
+            other => panic!("expected Poisoned, got {other:?}"),
         }
     }
 }

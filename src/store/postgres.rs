@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use postgres::{Client, NoTls, Statement};
+use postgres::{Client, IsolationLevel, NoTls, Statement};
 
 use super::{Rebuilder, StoreError, Writes, rows, sealed};
 
@@ -21,9 +21,10 @@ const LOCK_WAIT: Duration = Duration::from_secs(10);
 /// The store keeps one session for its life (the lock and its prepared statements belong to
 /// it): connect directly, or through a pooler in session mode, never in transaction mode.
 ///
-/// The `postgres` client is blocking and runs its own async runtime inside: do not call it from
-/// a thread of an async runtime (tokio's, say), whose worker it would block. Call it from a plain
-/// thread, or through the runtime's blocking pool (`spawn_blocking`).
+/// The `postgres` client is blocking and runs its own tokio runtime inside: called from a thread
+/// of an async runtime (a tokio task, say), it panics ("Cannot start a runtime from within a
+/// runtime"), and the table is then [poisoned](StoreError::Poisoned) until opened again. Call it
+/// from a plain thread, or through the runtime's blocking pool (`spawn_blocking`).
 ///
 /// ```no_run
 /// use iris_task::{DurableTable, PostgresStore};
@@ -160,7 +161,14 @@ fn create_or_check_schema(client: &mut Client) -> Result<(), StoreError> {
 
 impl sealed::Sealed for PostgresStore {
     fn load(&mut self, into: &mut Rebuilder) -> Result<(), StoreError> {
-        let mut transaction = self.client.transaction().map_err(database)?;
+        // One snapshot for the three reads.
+        let mut transaction = self
+            .client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(database)?;
         for row in transaction
             .query(rows::SELECT_JOBS, &[])
             .map_err(database)?
@@ -170,7 +178,7 @@ impl sealed::Sealed for PostgresStore {
                 row.try_get(1).map_err(database)?,
                 row.try_get(2).map_err(database)?,
                 row.try_get(3).map_err(database)?,
-            ))?);
+            ))?)?;
         }
         // Byte order, as the merge of tasks and attempts compares ids: not the database's locale.
         let bytewise =

@@ -51,6 +51,66 @@ fn database(err: rusqlite::Error) -> StoreError {
     StoreError::Database(Box::new(err))
 }
 
+/// An error opening the file at `path`, whose message names the file (SQLite's own, "file is
+/// not a database", does not).
+#[derive(Debug)]
+struct AtPath {
+    path: String,
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl std::fmt::Display for AtPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.source)
+    }
+}
+
+impl std::error::Error for AtPath {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+/// Column `index` of `row`, a row of `table`. A value SQLite holds in another type than the
+/// schema's (text in a number column, a NULL where the schema forbids one, written behind the
+/// store's back) is corrupt, naming the column, and the task when column 0 is its id.
+fn cell<T: rusqlite::types::FromSql>(
+    row: &rusqlite::Row<'_>,
+    index: usize,
+    table: &'static str,
+) -> Result<T, StoreError> {
+    row.get(index).map_err(|err| match err {
+        rusqlite::Error::InvalidColumnType(_, column, found) => StoreError::Corrupt {
+            table,
+            task: (table != "jobs")
+                .then(|| row.get::<_, String>(0).ok())
+                .flatten(),
+            column,
+            why: format!("holds a value of type {found}, which the schema does not allow"),
+        },
+        other => database(other),
+    })
+}
+
+/// The columns `$index…` of `$row`, a row of `$table`, read by [`cell`] into a tuple.
+macro_rules! cells {
+    ($row:expr, $table:expr; $($index:literal),+) => {
+        ($(cell($row, $index, $table)?,)+)
+    };
+}
+
+fn job_columns(row: &rusqlite::Row<'_>) -> Result<rows::JobColumns, StoreError> {
+    Ok(cells!(row, "jobs"; 0, 1, 2, 3))
+}
+
+fn task_columns(row: &rusqlite::Row<'_>) -> Result<rows::TaskColumns, StoreError> {
+    Ok(cells!(row, "tasks"; 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11))
+}
+
+fn attempt_columns(row: &rusqlite::Row<'_>) -> Result<rows::AttemptColumns, StoreError> {
+    Ok(cells!(row, "task_attempts"; 0, 1, 2, 3, 4, 5, 6, 7, 8, 9))
+}
+
 impl SqliteStore {
     /// Opens (or creates) the store at `path`, with commits that survive a power loss
     /// ([`Synchronous::Full`]).
@@ -72,6 +132,16 @@ impl SqliteStore {
         synchronous: Synchronous,
     ) -> Result<SqliteStore, StoreError> {
         let path = path.as_ref();
+        SqliteStore::open_at(path, synchronous).map_err(|err| match err {
+            StoreError::Database(source) => StoreError::Database(Box::new(AtPath {
+                path: path.display().to_string(),
+                source,
+            })),
+            other => other,
+        })
+    }
+
+    fn open_at(path: &Path, synchronous: Synchronous) -> Result<SqliteStore, StoreError> {
         // The file itself, whatever path leads to it (a symlink, `..`): one lock per database.
         let connection = Connection::open(path).map_err(database)?;
         let canonical = path
@@ -168,12 +238,10 @@ impl sealed::Sealed for SqliteStore {
         {
             let mut statement = transaction.prepare(rows::SELECT_JOBS).map_err(database)?;
             let jobs = statement
-                .query_map([], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-                })
+                .query_map([], |row| Ok(job_columns(row)))
                 .map_err(database)?;
             for columns in jobs {
-                into.job(rows::job_row(columns.map_err(database)?)?);
+                into.job(rows::job_row(columns.map_err(database)??)?)?;
             }
             // Both queries stay open and are read side by side, each in its primary key's order.
             let mut tasks = transaction.prepare(rows::SELECT_TASKS).map_err(database)?;
@@ -181,42 +249,14 @@ impl sealed::Sealed for SqliteStore {
                 .prepare(rows::SELECT_ATTEMPTS)
                 .map_err(database)?;
             let tasks = tasks
-                .query_map([], |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                        row.get(5)?,
-                        row.get(6)?,
-                        row.get(7)?,
-                        row.get(8)?,
-                        row.get(9)?,
-                        row.get(10)?,
-                        row.get(11)?,
-                    ))
-                })
+                .query_map([], |row| Ok(task_columns(row)))
                 .map_err(database)?;
             let attempts = attempts
-                .query_map([], |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                        row.get(5)?,
-                        row.get(6)?,
-                        row.get(7)?,
-                        row.get(8)?,
-                        row.get(9)?,
-                    ))
-                })
+                .query_map([], |row| Ok(attempt_columns(row)))
                 .map_err(database)?;
             rows::merge(
-                tasks.map(|columns| columns.map_err(database)),
-                attempts.map(|columns| columns.map_err(database)),
+                tasks.map(|columns| columns.map_err(database).and_then(|columns| columns)),
+                attempts.map(|columns| columns.map_err(database).and_then(|columns| columns)),
                 into,
             )?;
         }

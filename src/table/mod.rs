@@ -103,7 +103,8 @@ pub struct TaskTable {
     free_jobs: Vec<u32>,
     counts: StateCounts,
     /// The tasks [`TaskTable::with_capacity`] was asked to make room for: `remove_job` never
-    /// shrinks the index below it.
+    /// shrinks the index below it. A table loaded with `from_tasks` or rebuilt by a store asked
+    /// for nothing.
     reserved: usize,
 }
 
@@ -244,6 +245,8 @@ impl TaskTable {
     ) -> Result<TaskTable, TableError> {
         let tasks = tasks.into_iter();
         let mut table = TaskTable::with_capacity(tasks.size_hint().0);
+        // Room made for loading, not asked for by the caller: a later `remove_job` may shrink it.
+        table.reserved = 0;
         let mut assigned = Vec::new();
         for task in tasks {
             let slot = table.insert_filed(task.into(), Deadline::Later)?;
@@ -1468,6 +1471,8 @@ impl TaskTable {
         let tasks = tasks.into_iter();
         // Room for every task up front: no slot vector copied, no index rehashed while loading.
         let mut table = TaskTable::with_capacity(tasks.size_hint().0);
+        // Room made for loading, not asked for by the caller: a later `remove_job` may shrink it.
+        table.reserved = 0;
         for (job, policy) in jobs {
             if table.job_index.contains_key(&job) {
                 return Err(RestoreError::Layout(format!("job {job} is listed twice")));
@@ -1698,5 +1703,39 @@ impl TableError {
             TableError::Transition(err) => Some(err),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::RetryPolicy;
+    use crate::task::Task;
+
+    fn ended(job: &JobId, count: u32) -> Vec<AnyTask> {
+        (0..count)
+            .map(|index| {
+                Task::new(TaskId::new(job.clone(), index), RetryPolicy::default())
+                    .kill("done", Timestamp::from_millis(1))
+                    .into_any()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_drained_index_shrinks_unless_the_caller_asked_for_the_room() {
+        let job = JobId::new("job").unwrap();
+        // Loaded in one go (as a store rebuilds a table): the room was the loader's, not asked for.
+        let mut loaded = TaskTable::from_tasks(ended(&job, 10_000)).unwrap();
+        assert!(loaded.index.capacity() >= 10_000);
+        loaded.remove_job(&job).unwrap();
+        assert!(loaded.index.capacity() < 100, "{}", loaded.index.capacity());
+        // Asked for: kept.
+        let mut reserved = TaskTable::with_capacity(10_000);
+        for task in ended(&job, 10) {
+            reserved.insert(task).unwrap();
+        }
+        reserved.remove_job(&job).unwrap();
+        assert!(reserved.index.capacity() >= 10_000);
     }
 }

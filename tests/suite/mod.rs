@@ -50,8 +50,10 @@ pub fn worker(n: usize) -> WorkerId {
     WorkerId::new(format!("w{}", n % 3)).unwrap()
 }
 
+/// Jobs whose names sort one way bytewise and another way in a language's collation ("B"
+/// before "a" in bytes, after it in English): a store must read both in the same order.
 pub fn id(job: usize, index: u32) -> TaskId {
-    TaskId::new(JobId::new(["a", "b", "c"][job % 3]).unwrap(), index)
+    TaskId::new(JobId::new(["a", "B", "c"][job % 3]).unwrap(), index)
 }
 
 /// One call of a workload, the same for a `DurableTable` and a plain `TaskTable`.
@@ -289,6 +291,7 @@ pub fn tasks_inserted_in_any_state_come_back<B: Backend>(backend: &B) {
     let w = worker(0);
     let tasks: Vec<AnyTask> = vec![
         Task::new(id(0, 0), RETRY).assign(w.clone(), at(50)).into(),
+        Task::new(id(0, 3), RETRY).assign(w.clone(), at(20)).into(),
         Task::new(id(0, 1), RETRY)
             .assign(w.clone(), at(40))
             .build(at(41))
@@ -319,12 +322,14 @@ pub fn tasks_inserted_in_any_state_come_back<B: Backend>(backend: &B) {
     drop(durable);
     let mut reopened = backend.table(&place).unwrap();
     same(reopened.table(), &reference).unwrap();
-    // The deadline queue came back in assignment order, not insertion order.
-    let now = at(1_000);
-    assert_eq!(
-        reopened.expire_assigned(now, Duration::ZERO).unwrap(),
-        reference.expire_assigned(now, Duration::ZERO),
-    );
+    // The deadline queue came back in assignment order, not insertion order: at 30 ms the
+    // tasks assigned at 5 and 20 ms have waited too long, the one at 50 ms has not.
+    let now = at(30);
+    let expired = reopened.expire_assigned(now, Duration::ZERO).unwrap();
+    assert_eq!(expired, reference.expire_assigned(now, Duration::ZERO));
+    let order: Vec<TaskId> = expired.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(order, [id(2, 0), id(0, 3)]);
+    same(reopened.table(), &reference).unwrap();
 }
 
 pub fn a_batch_is_one_transaction_and_a_refused_call_inside_it_writes_nothing<B: Backend>(
@@ -406,11 +411,49 @@ pub fn a_failed_commit_leaves_memory_equal_to_the_store<B: Backend>(backend: &B)
         table.table().get(&id(0, 0)).map(AnyTask::state),
         Some(StateKind::Pending)
     );
-    // And the table goes on.
+    // Memory equals what the store holds (the first insert alone), and the table goes on.
+    let mut stored = TaskTable::new();
+    stored
+        .insert(Task::new(id(0, 0), RetryPolicy::default()))
+        .unwrap();
+    same(table.table(), &stored).unwrap();
     table.assign(&id(0, 0), worker(0), at(2)).unwrap();
+    table
+        .insert(Task::new(id(0, 1), RetryPolicy::default()))
+        .unwrap();
+    let in_memory = table.table().len();
     drop(table);
     let reopened = backend.table(&place).unwrap();
     assert_eq!(reopened.table().counts().get(StateKind::Assigned), 1);
+    assert_eq!(reopened.table().len(), in_memory);
+}
+
+/// A commit fails, and the store cannot be read back either (a row went bad behind the store's
+/// back): memory cannot be brought back to the store, so the table refuses every call until it
+/// is opened again.
+pub fn a_failed_commit_that_cannot_be_undone_poisons_the_table<B: Backend>(backend: &B) {
+    let place = backend.fresh("unreadable");
+    let mut table = backend.table(&place).unwrap();
+    table
+        .insert(Task::new(id(0, 0), RetryPolicy::default()))
+        .unwrap();
+    backend.side(&place, &backend.failing_insert("a/task-1"));
+    backend.side(&place, "UPDATE tasks SET state = 42;");
+    let err = table
+        .insert(Task::new(id(0, 1), RetryPolicy::default()))
+        .unwrap_err();
+    assert!(err.to_string().contains("disk full"), "{err}");
+    match table.insert(Task::new(id(0, 2), RetryPolicy::default())) {
+        Err(StoreError::Poisoned { why }) => {
+            assert!(why.contains("reloading failed"), "{why}");
+        }
+        other => panic!("{}: expected Poisoned, got {other:?}", B::NAME),
+    }
+    drop(table);
+    assert!(matches!(
+        backend.table(&place),
+        Err(StoreError::Corrupt { .. })
+    ));
 }
 
 pub fn a_group_is_written_at_its_commit_and_a_failed_commit_drops_the_whole_group<B: Backend>(
@@ -535,7 +578,7 @@ pub fn a_durable_table_that_removes_finished_jobs_stays_flat_on_disk<B: Backend>
 
 /// A store holding a running task a/task-0 (attempt 0 on w0) and a pending task a/task-1 that
 /// failed once, then `edit` applied behind its back; what `open` says.
-fn open_after<B: Backend>(
+pub fn open_after<B: Backend>(
     backend: &B,
     name: &str,
     edit: &str,
@@ -579,7 +622,7 @@ type Case = (
 pub fn each_impossible_row_is_corrupt_naming_table_task_and_column<B: Backend>(backend: &B) {
     let a0 = Some("a/task-0".to_owned());
     let a1 = Some("a/task-1".to_owned());
-    let cases: [Case; 10] = [
+    let cases: [Case; 13] = [
         (
             "running without an open attempt",
             "DELETE FROM task_attempts WHERE task_id = 'a/task-0';".into(),
@@ -632,6 +675,23 @@ pub fn each_impossible_row_is_corrupt_naming_table_task_and_column<B: Backend>(b
             "UPDATE jobs SET max_task_failures = 1, coscheduled = NULL;".into(),
             ("jobs", None, "coscheduled"),
         ),
+        (
+            "a sequence number a table could overflow",
+            "UPDATE tasks SET seq = 9223372036854775807 WHERE task_id = 'a/task-0';".into(),
+            ("tasks", a0.clone(), "seq"),
+        ),
+        (
+            "two tasks with one place in the insertion order",
+            "UPDATE tasks SET seq = (SELECT seq FROM tasks WHERE task_id = 'a/task-0') \
+             WHERE task_id = 'a/task-1';"
+                .into(),
+            ("tasks", a1.clone(), "seq"),
+        ),
+        (
+            "a task of a job with no row",
+            backend.unchecked("DELETE FROM jobs;"),
+            ("tasks", a0.clone(), "job_id"),
+        ),
     ];
     for (n, (name, edit, (table, task, column))) in cases.into_iter().enumerate() {
         let found = match open_after(backend, &format!("corrupt-{n}"), &edit) {
@@ -669,6 +729,7 @@ pub fn all<B: Backend>(backend: &B, replay_cases: u32) {
     tasks_inserted_in_any_state_come_back(backend);
     a_batch_is_one_transaction_and_a_refused_call_inside_it_writes_nothing(backend);
     a_failed_commit_leaves_memory_equal_to_the_store(backend);
+    a_failed_commit_that_cannot_be_undone_poisons_the_table(backend);
     a_group_is_written_at_its_commit_and_a_failed_commit_drops_the_whole_group(backend);
     a_call_that_panics_mid_way_poisons_the_table_until_it_is_reopened(backend);
     a_durable_table_that_removes_finished_jobs_stays_flat_on_disk(backend);
