@@ -261,6 +261,23 @@ impl PartialEq for WorkerId {
     }
 }
 
+/// A worker id compares, orders and hashes as its text, so a map or set of `WorkerId`s can be
+/// looked up by a `&str` (a worker id just read off the wire) without making a `WorkerId` first.
+///
+/// ```
+/// use std::collections::HashSet;
+/// use iris_task::WorkerId;
+///
+/// let live: HashSet<WorkerId> = [WorkerId::new("w1")?].into_iter().collect();
+/// assert!(live.contains("w1"));
+/// # Ok::<(), iris_task::IdError>(())
+/// ```
+impl std::borrow::Borrow<str> for WorkerId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl WorkerId {
     /// Validates `id` as a worker id.
     ///

@@ -54,7 +54,7 @@ mod generated {
 
 pub use generated::*;
 
-use crate::id::{IdError, JobId, TaskId, split_task_id};
+use crate::id::{IdError, JobId, TaskId, WorkerId, split_task_id};
 use crate::state::StateKind;
 
 impl From<StateKind> for TaskState {
@@ -248,12 +248,56 @@ pub(crate) fn inconsistent(field: impl Into<String>, problem: impl Into<String>)
     }
 }
 
+/// Ids decoded before, shared by those decoded after: a store decodes a million tasks of a few
+/// jobs run by a few thousand workers, and each task would otherwise hold its own copy of its
+/// job's and its workers' names (an allocation each while loading, and memory for good).
+#[derive(Debug, Default)]
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) struct Interner {
+    /// The job of the task decoded last: a store reads tasks in id order, so a job's tasks come
+    /// together.
+    job: Option<JobId>,
+    workers: hashbrown::HashSet<WorkerId>,
+}
+
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+impl Interner {
+    fn job(&mut self, text: String) -> Result<JobId, IdError> {
+        if let Some(job) = self.job.as_ref().filter(|job| job.as_str() == text) {
+            return Ok(job.clone());
+        }
+        let job = JobId::new(text)?;
+        self.job = Some(job.clone());
+        Ok(job)
+    }
+
+    pub(crate) fn worker(&mut self, text: String) -> Result<WorkerId, IdError> {
+        if let Some(worker) = self.workers.get(text.as_str()) {
+            return Ok(worker.clone());
+        }
+        let worker = WorkerId::new(text)?;
+        self.workers.insert(worker.clone());
+        Ok(worker)
+    }
+}
+
 /// Checks a task id field against the job id and index fields beside it.
 pub(crate) fn decode_task_id(
     message: &str,
     task_id: &str,
     job_id: String,
     task_index: i32,
+) -> Result<TaskId, ProtoError> {
+    decode_task_id_with(message, task_id, job_id, task_index, None)
+}
+
+/// [`decode_task_id`], sharing the job's id through `ids` when given.
+pub(crate) fn decode_task_id_with(
+    message: &str,
+    task_id: &str,
+    job_id: String,
+    task_index: i32,
+    ids: Option<&mut Interner>,
 ) -> Result<TaskId, ProtoError> {
     let (job, index) = split_task_id(task_id).map_err(|source| ProtoError::InvalidId {
         field: format!("{message}.task_id"),
@@ -272,7 +316,11 @@ pub(crate) fn decode_task_id(
         ));
     }
     // The job id field equals the task id's job part, which `split_task_id` checked.
-    let job = JobId::new(job_id).map_err(|source| ProtoError::InvalidId {
+    let job = match ids {
+        Some(ids) => ids.job(job_id),
+        None => JobId::new(job_id),
+    }
+    .map_err(|source| ProtoError::InvalidId {
         field: format!("{message}.job_id"),
         source,
     })?;

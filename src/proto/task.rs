@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use prost::Message;
 
 use super::{
-    ProtoError, TaskAttempt, TaskState, TaskStatus, decode_task_id, inconsistent, state_field,
-    wire_u32,
+    Interner, ProtoError, TaskAttempt, TaskState, TaskStatus, decode_task_id_with, inconsistent,
+    state_field, wire_u32,
 };
 use crate::any::AnyTask;
 use crate::attempt::Attempt;
@@ -136,7 +136,20 @@ impl AnyTask {
     /// A [`ProtoError`] naming the first field found wrong.
     pub fn from_proto(status: TaskStatus, policy: RetryPolicy) -> Result<AnyTask, ProtoError> {
         let state = state_field(status.state, || "TaskStatus.state".to_owned())?;
-        let core = decode_core(status, state, policy, None)?;
+        let core = decode_core(status, state, policy, None, None)?;
+        Ok(AnyTask::decoded(core, state))
+    }
+
+    /// [`AnyTask::from_proto`], sharing job and worker ids with the tasks decoded before through
+    /// `ids`: for a store loading many tasks.
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+    pub(crate) fn from_proto_interned(
+        status: TaskStatus,
+        policy: RetryPolicy,
+        ids: &mut Interner,
+    ) -> Result<AnyTask, ProtoError> {
+        let state = state_field(status.state, || "TaskStatus.state".to_owned())?;
+        let core = decode_core(status, state, policy, None, Some(ids))?;
         Ok(AnyTask::decoded(core, state))
     }
 
@@ -171,7 +184,7 @@ impl AnyTask {
         received_at: Timestamp,
     ) -> Result<AnyTask, ProtoError> {
         let state = state_field(status.state, || "TaskStatus.state".to_owned())?;
-        let core = decode_core(status, state, policy, Some(received_at))?;
+        let core = decode_core(status, state, policy, Some(received_at), None)?;
         Ok(AnyTask::decoded(core, state))
     }
 
@@ -244,7 +257,7 @@ impl<S: State> Task<S> {
                 found,
             });
         }
-        Ok(decode_core(status, found, policy, None)?.into_task())
+        Ok(decode_core(status, found, policy, None, None)?.into_task())
     }
 }
 
@@ -257,17 +270,20 @@ fn decode_status(bytes: &[u8]) -> Result<TaskStatus, ProtoError> {
 
 /// Checks a status against the lifecycle and builds the task data for `state`. `received_at`
 /// dates an open attempt without `assigned_at_ms`; without it, such an attempt is an error.
+/// `ids`, when given, shares job and worker ids with the tasks decoded before.
 fn decode_core(
     status: TaskStatus,
     state: StateKind,
     policy: RetryPolicy,
     received_at: Option<Timestamp>,
+    mut ids: Option<&mut Interner>,
 ) -> Result<Decoded, ProtoError> {
-    let id = decode_task_id(
+    let id = decode_task_id_with(
         "TaskStatus",
         &status.task_id,
         status.job_id,
         status.task_index,
+        ids.as_deref_mut(),
     )?;
     let mut attempts: Vec<Attempt> = Vec::with_capacity(status.attempts.len());
     for (index, attempt) in status.attempts.into_iter().enumerate() {
@@ -276,7 +292,13 @@ fn decode_core(
             .last()
             .filter(|previous| !previous.is_open())
             .map(Attempt::latest_time);
-        attempts.push(decode_attempt(index, attempt, received_at, previous)?);
+        attempts.push(decode_attempt(
+            index,
+            attempt,
+            received_at,
+            previous,
+            ids.as_deref_mut(),
+        )?);
     }
 
     // Only the last attempt may be open, and only a failed or lost one is followed by another.
@@ -487,6 +509,7 @@ fn decode_attempt(
     attempt: TaskAttempt,
     received_at: Option<Timestamp>,
     previous: Option<Timestamp>,
+    ids: Option<&mut Interner>,
 ) -> Result<Attempt, ProtoError> {
     let field = |name: &str| format!("TaskStatus.attempts[{index}].{name}");
     let id = AttemptId::new(u32::try_from(index).unwrap_or(u32::MAX));
@@ -499,7 +522,11 @@ fn decode_attempt(
             ),
         ));
     }
-    let worker = WorkerId::new(attempt.worker_id).map_err(|source| ProtoError::InvalidId {
+    let worker = match ids {
+        Some(ids) => ids.worker(attempt.worker_id),
+        None => WorkerId::new(attempt.worker_id),
+    }
+    .map_err(|source| ProtoError::InvalidId {
         field: field("worker_id"),
         source,
     })?;

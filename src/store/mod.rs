@@ -43,7 +43,7 @@ pub use sqlite::{SqliteStore, Synchronous};
 use crate::any::{AnyTask, TaskEvent};
 use crate::id::{JobId, TaskId, Timestamp, WorkerId};
 use crate::policy::{JobPolicy, RetryPolicy};
-use crate::proto::{ProtoError, TaskStatus};
+use crate::proto::{Interner, ProtoError, TaskStatus};
 use crate::state::{Assigned, Pending, StateKind};
 use crate::table::{Changes, Layout, Nth, RestoreError, TableError, TaskTable};
 use crate::task::Task;
@@ -840,6 +840,8 @@ pub struct Rebuilder {
     active: Vec<(i64, u32)>,
     /// The greatest sequence number seen.
     next: i64,
+    /// The ids decoded so far, for the next tasks to share.
+    ids: Interner,
 }
 
 /// The greatest sequence number `open` accepts: half of i64's range, so that the numbers a
@@ -891,7 +893,8 @@ impl Rebuilder {
                 seq_of(value, "tasks", Some(&name), column)?;
             }
         }
-        let task = AnyTask::from_proto(status, policy).map_err(|err| corrupt_task(&name, &err))?;
+        let task = AnyTask::from_proto_interned(status, policy, &mut self.ids)
+            .map_err(|err| corrupt_task(&name, &err))?;
         let column = |column: &str, why: &str| StoreError::Corrupt {
             table: "tasks",
             task: Some(name.clone()),
@@ -931,6 +934,7 @@ impl Rebuilder {
             mut pending,
             mut active,
             next,
+            ids: _,
         } = self;
         jobs.sort_by_key(|job| job.seq);
         if let Some(pair) = jobs.windows(2).find(|pair| pair[0].seq == pair[1].seq) {
