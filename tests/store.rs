@@ -76,6 +76,11 @@ fn tasks_inserted_in_any_state_come_back() {
 }
 
 #[test]
+fn a_store_larger_than_a_read_chunk_comes_back_exactly() {
+    suite::a_store_larger_than_a_read_chunk_comes_back_exactly(&Sqlite);
+}
+
+#[test]
 fn a_batch_is_one_transaction_and_a_refused_call_inside_it_writes_nothing() {
     suite::a_batch_is_one_transaction_and_a_refused_call_inside_it_writes_nothing(&Sqlite);
 }

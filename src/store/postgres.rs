@@ -1,9 +1,10 @@
 //! [`PostgresStore`]: the store for controllers that outgrow one machine or need a managed,
 //! replicated database, through the blocking `postgres` client.
 
+use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
-use postgres::{Client, IsolationLevel, NoTls, Statement};
+use postgres::{Client, IsolationLevel, NoTls, Portal, Row, Statement};
 
 use super::{Rebuilder, StoreError, Writes, rows, sealed};
 
@@ -159,6 +160,38 @@ fn create_or_check_schema(client: &mut Client) -> Result<(), StoreError> {
     rows::check_version(found)
 }
 
+/// The rows a portal reads, fetched `CHUNK` at a time as the iterator is drained.
+const CHUNK: i32 = 1_000;
+
+fn chunked<'t>(
+    transaction: &'t RefCell<postgres::Transaction<'_>>,
+    portal: &'t Portal,
+) -> impl Iterator<Item = Result<Row, StoreError>> + 't {
+    let mut chunk = std::collections::VecDeque::new();
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if chunk.is_empty() && !done {
+            match transaction.borrow_mut().query_portal(portal, CHUNK) {
+                Ok(rows) => {
+                    done = rows.len() < CHUNK as usize;
+                    chunk.extend(rows);
+                }
+                Err(err) => {
+                    done = true;
+                    return Some(Err(database(err)));
+                }
+            }
+        }
+        chunk.pop_front().map(Ok)
+    })
+}
+
+/// The columns `$index…` of `$row`, as a tuple.
+macro_rules! columns {
+    ($row:expr; $($index:literal),+) => {
+        ($($row.try_get($index).map_err(database)?,)+)
+    };
+}
 impl sealed::Sealed for PostgresStore {
     fn load(&mut self, into: &mut Rebuilder) -> Result<(), StoreError> {
         // One snapshot for the three reads.
@@ -173,56 +206,32 @@ impl sealed::Sealed for PostgresStore {
             .query(rows::SELECT_JOBS, &[])
             .map_err(database)?
         {
-            into.job(rows::job_row((
-                row.try_get(0).map_err(database)?,
-                row.try_get(1).map_err(database)?,
-                row.try_get(2).map_err(database)?,
-                row.try_get(3).map_err(database)?,
-            ))?)?;
+            into.job(rows::job_row(columns!(row; 0, 1, 2, 3))?)?;
         }
         // Byte order, as the merge of tasks and attempts compares ids: not the database's locale.
         let bytewise =
             |sql: &str| sql.replace("ORDER BY task_id", "ORDER BY task_id COLLATE \"C\"");
+        // Two portals read side by side, a chunk at a time: the rows of a large store are never
+        // all in memory at once.
         let tasks = transaction
-            .query(&bytewise(rows::SELECT_TASKS), &[])
+            .bind(&bytewise(rows::SELECT_TASKS), &[])
             .map_err(database)?;
         let attempts = transaction
-            .query(&bytewise(rows::SELECT_ATTEMPTS), &[])
+            .bind(&bytewise(rows::SELECT_ATTEMPTS), &[])
             .map_err(database)?;
+        let transaction = RefCell::new(transaction);
         rows::merge(
-            tasks.iter().map(|row| {
-                Ok((
-                    row.try_get(0).map_err(database)?,
-                    row.try_get(1).map_err(database)?,
-                    row.try_get(2).map_err(database)?,
-                    row.try_get(3).map_err(database)?,
-                    row.try_get(4).map_err(database)?,
-                    row.try_get(5).map_err(database)?,
-                    row.try_get(6).map_err(database)?,
-                    row.try_get(7).map_err(database)?,
-                    row.try_get(8).map_err(database)?,
-                    row.try_get(9).map_err(database)?,
-                    row.try_get(10).map_err(database)?,
-                    row.try_get(11).map_err(database)?,
-                ))
+            chunked(&transaction, &tasks).map(|row| {
+                let row = row?;
+                Ok(columns!(row; 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11))
             }),
-            attempts.iter().map(|row| {
-                Ok((
-                    row.try_get(0).map_err(database)?,
-                    row.try_get(1).map_err(database)?,
-                    row.try_get(2).map_err(database)?,
-                    row.try_get(3).map_err(database)?,
-                    row.try_get(4).map_err(database)?,
-                    row.try_get(5).map_err(database)?,
-                    row.try_get(6).map_err(database)?,
-                    row.try_get(7).map_err(database)?,
-                    row.try_get(8).map_err(database)?,
-                    row.try_get(9).map_err(database)?,
-                ))
+            chunked(&transaction, &attempts).map(|row| {
+                let row = row?;
+                Ok(columns!(row; 0, 1, 2, 3, 4, 5, 6, 7, 8, 9))
             }),
             into,
         )?;
-        transaction.commit().map_err(database)
+        transaction.into_inner().commit().map_err(database)
     }
 
     fn commit(&mut self, writes: &Writes) -> Result<(), StoreError> {

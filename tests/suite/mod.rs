@@ -332,6 +332,49 @@ pub fn tasks_inserted_in_any_state_come_back<B: Backend>(backend: &B) {
     same(reopened.table(), &reference).unwrap();
 }
 
+/// A store read in more than one chunk (PostgreSQL fetches 1,000 rows at a time from each of
+/// two queries read side by side): 2,500 tasks, most with attempts, come back exactly.
+pub fn a_store_larger_than_a_read_chunk_comes_back_exactly<B: Backend>(backend: &B) {
+    let place = backend.fresh("large");
+    let mut reference = TaskTable::new();
+    let mut durable = backend.table(&place).unwrap();
+    let mut n = 0;
+    let mut pick = |_: &Task<iris_task::Pending>| {
+        n += 1;
+        (n % 4 != 0).then(|| worker(n))
+    };
+    let ids: Vec<TaskId> = (0..2_500)
+        .map(|index| id(index % 3, index as u32))
+        .collect();
+    durable
+        .batch(|batch| {
+            for id in &ids {
+                batch.insert(Task::new(id.clone(), RETRY)).unwrap();
+            }
+            batch.schedule(at(1), &mut pick);
+        })
+        .unwrap();
+    let mut n = 0;
+    let mut pick = |_: &Task<iris_task::Pending>| {
+        n += 1;
+        (n % 4 != 0).then(|| worker(n))
+    };
+    for id in &ids {
+        reference.insert(Task::new(id.clone(), RETRY)).unwrap();
+    }
+    reference.schedule(at(1), &mut pick);
+    // Every third task fails once (back to the queue, a closed attempt behind it).
+    for id in ids.iter().step_by(3) {
+        if let Some(event) = report(&reference, id, 3, at(2)) {
+            reference.apply(id, event.clone()).unwrap();
+            durable.apply(id, event).unwrap();
+        }
+    }
+    drop(durable);
+    let reopened = backend.table(&place).unwrap();
+    same(reopened.table(), &reference).unwrap();
+}
+
 pub fn a_batch_is_one_transaction_and_a_refused_call_inside_it_writes_nothing<B: Backend>(
     backend: &B,
 ) {
@@ -727,6 +770,7 @@ pub fn a_schema_newer_than_the_crate_is_refused<B: Backend>(backend: &B) {
 pub fn all<B: Backend>(backend: &B, replay_cases: u32) {
     a_reopened_table_equals_the_replay(backend, replay_cases);
     tasks_inserted_in_any_state_come_back(backend);
+    a_store_larger_than_a_read_chunk_comes_back_exactly(backend);
     a_batch_is_one_transaction_and_a_refused_call_inside_it_writes_nothing(backend);
     a_failed_commit_leaves_memory_equal_to_the_store(backend);
     a_failed_commit_that_cannot_be_undone_poisons_the_table(backend);
