@@ -1,6 +1,7 @@
 //! A `DurableTable` that removes each job when it finishes stays flat: over 20 generations of
-//! jobs, the bytes the table and its bookkeeping hold (counted by this test binary's allocator)
-//! and the database file stop growing after the first few.
+//! jobs, the bytes the table and its bookkeeping hold after each generation, and the most they
+//! held during it (counted by this test binary's allocator), and the database file stop growing
+//! after the first few.
 #![cfg(feature = "sqlite")]
 
 mod counting;
@@ -24,7 +25,8 @@ fn a_durable_table_that_removes_finished_jobs_stays_flat_in_memory_and_on_disk()
     let path = dir.join("controller.db");
     let mut table = DurableTable::open(SqliteStore::open(&path).unwrap()).unwrap();
     let worker = WorkerId::new("w1").unwrap();
-    let (mut memory, mut disk) = (
+    let (mut memory, mut peaks, mut disk) = (
+        Vec::with_capacity(GENERATIONS),
         Vec::with_capacity(GENERATIONS),
         Vec::with_capacity(GENERATIONS),
     );
@@ -32,6 +34,7 @@ fn a_durable_table_that_removes_finished_jobs_stays_flat_in_memory_and_on_disk()
         // Names of one length: gen-9 to gen-10 would lengthen the keys, not the rows kept.
         let job = JobId::new(format!("gen-{generation:03}")).unwrap();
         let at = Timestamp::from_millis(1_000 * generation as i64);
+        counting::take_peak();
         table
             .batch(|batch| {
                 batch.set_job_policy(job.clone(), JobPolicy::default());
@@ -66,6 +69,8 @@ fn a_durable_table_that_removes_finished_jobs_stays_flat_in_memory_and_on_disk()
             .unwrap();
         assert_eq!(table.remove_job(&job).unwrap().len(), TASKS as usize);
         memory.push(counting::live());
+        // The most the generation held at once: its tasks, and the rows of its commit.
+        peaks.push(counting::take_peak());
         // SQLite folds its log into the file every 1,000 pages on its own; do it now, from
         // another connection, so each figure is the file's, not how far the log has got.
         let side = rusqlite::Connection::open(&path).unwrap();
@@ -76,6 +81,7 @@ fn a_durable_table_that_removes_finished_jobs_stays_flat_in_memory_and_on_disk()
     }
     let flat = |figures: &[usize]| figures[5..].iter().max() <= figures[..5].iter().max();
     assert!(flat(&memory), "live bytes per generation: {memory:?}");
+    assert!(flat(&peaks), "peak bytes per generation: {peaks:?}");
     let disk: Vec<usize> = disk.into_iter().map(|bytes| bytes as usize).collect();
     assert!(flat(&disk), "database bytes per generation: {disk:?}");
     assert!(table.table().is_empty());
