@@ -820,6 +820,15 @@ fn shrink<K: Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>) {
 /// The table, the sequence numbers and the next free one, from what a store holds.
 type Rebuilt = (TaskTable, SeqsBySlot, HashMap<JobId, i64>, i64);
 
+/// In `(number, position)` pairs sorted by number, the position of the second of the first two
+/// that share a number.
+fn tie(sorted: &[(i64, u32)]) -> Option<u32> {
+    sorted
+        .windows(2)
+        .find(|pair| pair[0].0 == pair[1].0)
+        .map(|pair| pair[1].1)
+}
+
 /// Loads `store` into a table.
 fn rebuild<S: Store>(store: &mut S) -> Result<Rebuilt, StoreError> {
     let mut rebuilder = Rebuilder::default();
@@ -952,18 +961,6 @@ impl Rebuilder {
         for job in &jobs {
             job_seqs.insert(job.id.clone(), job.seq);
         }
-        // Every task's job has its row: name the first task that says otherwise.
-        if let Some((task, _)) = tasks
-            .iter()
-            .find(|(task, _)| !job_seqs.contains_key(task.id().job()))
-        {
-            return Err(StoreError::Corrupt {
-                table: "tasks",
-                task: Some(task.id().to_string()),
-                column: "job_id".to_owned(),
-                why: format!("job {} has no row in jobs", task.id().job()),
-            });
-        }
         let named = |position: u32| {
             tasks
                 .get(position as usize)
@@ -977,12 +974,12 @@ impl Rebuilder {
             why: "another task has the same place".to_owned(),
         };
         pending.sort_unstable();
-        if let Some(pair) = pending.windows(2).find(|pair| pair[0].0 == pair[1].0) {
-            return Err(twice("queue_seq", pair[1].1));
+        if let Some(position) = tie(&pending) {
+            return Err(twice("queue_seq", position));
         }
         active.sort_unstable();
-        if let Some(pair) = active.windows(2).find(|pair| pair[0].0 == pair[1].0) {
-            return Err(twice("assign_seq", pair[1].1));
+        if let Some(position) = tie(&active) {
+            return Err(twice("assign_seq", position));
         }
         // Insertion order: the positions sorted by `seq`; the task at position p goes to slot
         // `slot[p]`, where `restore` puts the n-th task it is given.
@@ -992,8 +989,8 @@ impl Rebuilder {
             .map(|((_, seqs), position)| (seqs.seq, position))
             .collect();
         order.sort_unstable();
-        if let Some(pair) = order.windows(2).find(|pair| pair[0].0 == pair[1].0) {
-            return Err(twice("seq", pair[1].1));
+        if let Some(position) = tie(&order) {
+            return Err(twice("seq", position));
         }
         let mut slot = vec![Nth(0); tasks.len()];
         for (n, &(_, position)) in (0u32..).zip(&order) {
@@ -1048,6 +1045,12 @@ impl Rebuilder {
                 task: None,
                 column: "task_id".to_owned(),
                 why: err.to_string(),
+            },
+            RestoreError::UnlistedJob(task) => StoreError::Corrupt {
+                table: "tasks",
+                column: "job_id".to_owned(),
+                why: format!("job {} has no row in jobs", task.job()),
+                task: Some(task.to_string()),
             },
             RestoreError::Layout(why) => StoreError::Corrupt {
                 table: "tasks",

@@ -1393,6 +1393,8 @@ impl Named for Nth {
 pub(crate) enum RestoreError {
     /// A task the table refused (a duplicate id).
     Table(TableError),
+    /// A task of a job the jobs do not list.
+    UnlistedJob(TaskId),
     /// The orders do not fit the tasks: what is wrong, in words.
     Layout(String),
 }
@@ -1401,6 +1403,11 @@ impl fmt::Display for RestoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RestoreError::Table(err) => err.fmt(f),
+            RestoreError::UnlistedJob(task) => write!(
+                f,
+                "task {task} belongs to job {}, which the jobs do not list",
+                task.job()
+            ),
             RestoreError::Layout(problem) => f.write_str(problem),
         }
     }
@@ -1484,18 +1491,15 @@ impl TaskTable {
         }
         let listed = table.job_index.len();
         for task in tasks {
-            table
+            let slot = table
                 .insert_filed(task, Deadline::Unfiled)
                 .map_err(RestoreError::Table)?;
             if table.job_index.len() > listed {
-                let job = table
-                    .job_order
-                    .last()
-                    .and_then(|&e| table.jobs.get(e as usize));
-                let name = job.map_or_else(String::new, |job| job.id.to_string());
-                return Err(RestoreError::Layout(format!(
-                    "a task of job {name}, which the jobs do not list"
-                )));
+                let id = table.task(slot).map(|task| task.id().clone());
+                return Err(id.map_or_else(
+                    || RestoreError::Layout("a task of a job the jobs do not list".to_owned()),
+                    RestoreError::UnlistedJob,
+                ));
             }
         }
         // The tasks are in no list yet: thread the lists in the saved orders.
