@@ -728,3 +728,187 @@ fn the_door_refuses_each_bad_call_with_its_status_and_changes_nothing() {
     drop(controller);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Whether a tool a test needs is here. Without it the test says loudly that it skipped, and
+/// under `CI=true` (where `.ci/run` installs it) it fails instead.
+fn have(tool: &str, probe: &mut Command, install: &str) -> bool {
+    let found = probe
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if found {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+        panic!("{tool} is missing, and CI=true: {install}");
+    }
+    eprintln!("\n*** SKIPPED: {tool} is missing ({install}); under CI=true this fails.\n");
+    false
+}
+
+#[test]
+fn a_python_grpcio_client_launches_reports_is_refused_at_the_door_and_reads_the_job_back() {
+    if std::env::var("IRIS_CONTROLLER_ARGS").is_ok() {
+        return;
+    }
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    if !have(
+        "Python grpcio-tools",
+        Command::new(&python).args(["-c", "import grpc, grpc_tools, google.protobuf"]),
+        "python3 -m pip install grpcio grpcio-tools protobuf",
+    ) {
+        return;
+    }
+    let dir = temp_dir("python");
+    let controller = Controller::start(&dir.join("controller.db"), FAST);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/grpc/client.py");
+    let output = Command::new(&python)
+        .arg(&script)
+        .arg(controller.grpc.to_string())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprintln!("{stdout}{stderr}");
+    assert!(output.status.success(), "the Python client failed");
+    assert!(stdout.contains("checks passed"), "{stdout}");
+    drop(controller);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Headless Chromium, started as the machine's probe starts it: no sandbox (root), no GPU, no
+/// background networking (this machine's closed network refuses it), a fresh profile.
+fn chromium(profile: &Path) -> Command {
+    let mut command = Command::new("chromium");
+    command.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        // Let the page's fetch and timers run before the DOM is read.
+        "--virtual-time-budget=3000",
+    ]);
+    command.arg(format!("--user-data-dir={}", profile.display()));
+    command.stderr(Stdio::null());
+    command
+}
+
+/// The page as Chromium rendered it: each state's bucket count, read from the live DOM.
+fn read_dashboard(profile: &Path, url: &str) -> (String, BTreeMap<String, i64>) {
+    let output = chromium(profile).arg("--dump-dom").arg(url).output().unwrap();
+    assert!(output.status.success(), "chromium failed: {output:?}");
+    let dom = String::from_utf8(output.stdout).unwrap();
+    let mut counts = BTreeMap::new();
+    for state in StateKind::ALL {
+        let marker = format!("id=\"{}\"", state.css_class());
+        let Some(at) = dom.find(&marker) else {
+            continue;
+        };
+        let rest = &dom[at..];
+        let count = rest.find("<span class=\"count\">").map(|start| {
+            let digits: String = rest[start + 20..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse::<i64>().unwrap()
+        });
+        counts.insert(state.label().to_owned(), count.unwrap());
+    }
+    (dom, counts)
+}
+
+#[test]
+fn the_live_dashboard_in_headless_chromium_shows_assigned_moves_and_ends_at_the_job_counts() {
+    if std::env::var("IRIS_CONTROLLER_ARGS").is_ok() {
+        return;
+    }
+    if !have(
+        "chromium",
+        Command::new("chromium").arg("--version"),
+        "apt-get install chromium",
+    ) {
+        return;
+    }
+    let dir = temp_dir("chromium");
+    let profile = dir.join("profile");
+    let controller = Controller::start(&dir.join("controller.db"), FAST);
+    let url = controller.url();
+    let page = format!("http://{}/", controller.dashboard);
+    let jobs: Vec<String> = (0..3).map(|n| format!("dash-{n}")).collect();
+    let rt = runtime();
+    let (stop, stopped) = watch::channel(false);
+    rt.block_on(async {
+        let mut client = client(&url).await;
+        for job in &jobs {
+            client.launch_job(launch(job, 1_000)).await.unwrap();
+        }
+        let mut config = fleet_config(&url, 20, "d");
+        config.task_ms = (20, 120);
+        config.faults.die = 0.0;
+        tokio::spawn(fleet::run(config, Arc::new(fleet::Stats::default()), stopped));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    });
+
+    // Two reads while the fleet runs: the ASSIGNED bucket is there, and the counts move.
+    let (dom, first) = read_dashboard(&profile, &page);
+    assert!(dom.contains("id=\"status-assigned\""), "no ASSIGNED bucket");
+    assert_eq!(first.len(), StateKind::ALL.len(), "a bucket per state: {first:?}");
+    assert_eq!(first.values().sum::<i64>(), 3_000, "{first:?}");
+    std::thread::sleep(Duration::from_secs(1));
+    let (_, second) = read_dashboard(&profile, &page);
+    assert_ne!(first, second, "the counts did not change between two reads");
+    assert!(
+        second["succeeded"] > first["succeeded"],
+        "{first:?} → {second:?}"
+    );
+
+    // A screenshot for people to look at.
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap();
+    let shot = target.join("dashboard.png");
+    let status = chromium(&profile)
+        .arg("--window-size=1000,720")
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(&page)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "an empty screenshot");
+    eprintln!("dashboard screenshot: {}", shot.display());
+
+    // At the end, the page's counts are GetJobStatus's.
+    let wanted = rt.block_on(async {
+        let mut client = client(&url).await;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let mut done = 0;
+            for job_id in &jobs {
+                done += ended(&job(&mut client, job_id, false).await);
+            }
+            if done == 3_000 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "only {done} tasks ended");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = stop.send(true);
+        let mut wanted: BTreeMap<String, i64> = BTreeMap::new();
+        for job_id in &jobs {
+            for (label, count) in job(&mut client, job_id, false).await.task_state_counts {
+                *wanted.entry(label).or_default() += i64::from(count);
+            }
+        }
+        // The dashboard's snapshot is at most 250 ms old.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        wanted
+    });
+    let (_, last) = read_dashboard(&profile, &page);
+    assert_eq!(last, wanted, "the dashboard's final counts are GetJobStatus's");
+    drop(controller);
+    let _ = std::fs::remove_dir_all(&dir);
+}
