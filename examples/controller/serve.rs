@@ -66,10 +66,20 @@ fn fail(code: u8, message: String) -> Failure {
     Failure { message, code }
 }
 
-/// Binds `addr`, or says clearly that it is taken.
-fn bind(addr: SocketAddr, what: &str) -> Result<std::net::TcpListener, Failure> {
-    std::net::TcpListener::bind(addr)
-        .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+/// Binds `addr` with room for a thousand workers connecting at once (a backlog of 1,024, where
+/// the standard library's is 128), and `SO_REUSEADDR`, so that a restarted controller gets its
+/// port back at once; or says clearly that the address is taken. Needs the runtime entered.
+fn bind(addr: SocketAddr, what: &str) -> Result<tokio::net::TcpListener, Failure> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+    };
+    socket
+        .and_then(|socket| {
+            socket.set_reuseaddr(true)?;
+            socket.bind(addr)?;
+            socket.listen(1_024)
+        })
         .map_err(|err| match err.kind() {
             std::io::ErrorKind::AddrInUse => fail(
                 2,
@@ -81,6 +91,11 @@ fn bind(addr: SocketAddr, what: &str) -> Result<std::net::TcpListener, Failure> 
 
 /// Runs the controller until the process is stopped.
 pub fn run(args: Args) -> Result<(), Failure> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| fail(1, format!("cannot start the runtime: {err}")))?;
+    let entered = runtime.enter();
     let grpc = bind(args.listen, "gRPC")?;
     let http = bind(args.dashboard, "dashboard")?;
     let grpc_addr = grpc.local_addr().map_err(|err| fail(1, err.to_string()))?;
@@ -123,15 +138,8 @@ pub fn run(args: Args) -> Result<(), Failure> {
         Some(writer)
     };
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|err| fail(1, format!("cannot start the runtime: {err}")))?;
+    drop(entered);
     runtime.block_on(async move {
-        let grpc =
-            tokio::net::TcpListener::from_std(grpc).map_err(|err| fail(1, err.to_string()))?;
-        let http =
-            tokio::net::TcpListener::from_std(http).map_err(|err| fail(1, err.to_string()))?;
         // Tests and scripts read the chosen ports from this line.
         println!("controller listening: grpc={grpc_addr} dashboard=http://{http_addr}/");
 

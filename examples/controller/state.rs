@@ -2,7 +2,7 @@
 //! their tokens, the stop orders not yet collected. One thread owns it (see `writer`), so nothing
 //! here locks. Every refusal is a gRPC status, and a refused call changes nothing.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use iris_task::proto::{
@@ -460,26 +460,23 @@ impl<S: Store> Core<S> {
         self.schedule(now)
     }
 
+    /// Offers the oldest pending tasks to the registered workers' free slots, round-robin,
+    /// and stops when the slots run out: a turn costs what it assigns, not the queue's length.
+    /// A coscheduled job is placed whole or not at all (the table requeues a gang together; its
+    /// placement is the scheduler's).
     fn schedule(&mut self, now: Timestamp) -> Result<(), StoreError> {
         let table = self.table.table();
-        if table.pending().next().is_none() {
-            return Ok(());
-        }
         // Registered workers with free slots, in a stable order, turned by a cursor so that
         // every worker gets the first pick in turn.
         let mut free: Vec<(WorkerId, usize)> = self
             .workers
             .iter()
             .filter(|(_, worker)| worker.token.is_some())
-            .map(|(id, worker)| {
-                (
-                    id.clone(),
-                    worker.slots.saturating_sub(table.worker_load(id)),
-                )
-            })
+            .map(|(id, worker)| (id.clone(), worker.slots.saturating_sub(table.worker_load(id))))
             .filter(|(_, free)| *free > 0)
             .collect();
-        if free.is_empty() {
+        let mut left: usize = free.iter().map(|(_, slots)| slots).sum();
+        if left == 0 {
             return Ok(());
         }
         free.sort_by(|a, b| a.0.cmp(&b.0));
@@ -487,18 +484,54 @@ impl<S: Store> Core<S> {
         free.rotate_left(turn);
         self.cursor = self.cursor.wrapping_add(1);
         let mut next = 0;
-        self.table.schedule(now, |_| {
-            let len = free.len();
-            for step in 0..len {
-                let at = (next + step) % len;
-                if let Some((worker, slots)) = free.get_mut(at).filter(|(_, slots)| *slots > 0) {
-                    *slots -= 1;
-                    next = at + 1;
-                    return Some(worker.clone());
+        let mut take = || -> Option<WorkerId> {
+            let at = next % free.len().max(1);
+            let (worker, slots) = free.get_mut(at)?;
+            *slots -= 1;
+            let worker = worker.clone();
+            if *slots == 0 {
+                free.remove(at);
+            } else {
+                next = at + 1;
+            }
+            Some(worker)
+        };
+        let mut picks: Vec<(TaskId, WorkerId)> = Vec::new();
+        let mut gangs: HashSet<&JobId> = HashSet::new();
+        for task in table.pending() {
+            if left == 0 {
+                break;
+            }
+            let job = task.id().job();
+            if !table.job_policy(job).is_some_and(|policy| policy.coscheduled) {
+                if let Some(worker) = take() {
+                    picks.push((task.id().clone(), worker));
+                    left -= 1;
+                }
+                continue;
+            }
+            // A gang is placed with its first member in the queue, or waits whole.
+            if !gangs.insert(job) {
+                continue;
+            }
+            let members: Vec<&TaskId> = table
+                .tasks_of(job)
+                .filter(|member| member.state() == StateKind::Pending)
+                .map(AnyTask::id)
+                .collect();
+            if members.len() > left {
+                continue;
+            }
+            for member in members {
+                if let Some(worker) = take() {
+                    picks.push((member.clone(), worker));
+                    left -= 1;
                 }
             }
-            None
-        })?;
+        }
+        for (id, worker) in picks {
+            self.table.assign(&id, worker, now)?;
+        }
         Ok(())
     }
 

@@ -10,7 +10,7 @@
 //! - FAILED_PRECONDITION, NOT_FOUND, PERMISSION_DENIED: the attempt is not this worker's to run
 //!   any more (requeued, killed, ended); drop it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -86,6 +86,8 @@ pub struct Stats {
     pub attempts: AtomicU64,
     /// Calls sent again after UNAVAILABLE or a timeout.
     pub retries: AtomicU64,
+    /// Those retries, by the status code that caused them.
+    pub retried: Mutex<BTreeMap<String, u64>>,
     /// Reports refused, by status code.
     pub refused: Mutex<BTreeMap<String, u64>>,
     /// The latency of each accepted report, in microseconds.
@@ -113,6 +115,13 @@ impl Stats {
             *refused.entry(format!("{:?}", status.code())).or_default() += 1;
         }
     }
+
+    fn retry(&self, status: &Status) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut retried) = self.retried.lock() {
+            *retried.entry(format!("{:?}", status.code())).or_default() += 1;
+        }
+    }
 }
 
 /// Opens `config.connections` lazy channels: each reconnects by itself when the controller
@@ -136,6 +145,9 @@ struct Worker {
     stats: Arc<Stats>,
     token: tokio::sync::Mutex<String>,
     running: Mutex<HashMap<(String, i32), AbortHandle>>,
+    /// Attempts this worker ran to the end lately: a poll answered just before an attempt's
+    /// first report still lists it as ASSIGNED, and must not start it twice.
+    done: Mutex<HashSet<(String, i32)>>,
     finished: Notify,
     dead: AtomicBool,
     rng: Mutex<StdRng>,
@@ -191,7 +203,7 @@ impl Worker {
                     if !transient(&status) {
                         eprintln!("worker {}: registration refused: {status}", self.id);
                     }
-                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    self.stats.retry(&status);
                     tokio::time::sleep(BACKOFF).await;
                 }
             }
@@ -230,7 +242,7 @@ impl Worker {
                 if !transient(&status) {
                     eprintln!("worker {}: poll refused: {status}", self.id);
                 }
-                self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                self.stats.retry(&status);
                 tokio::time::sleep(BACKOFF).await;
                 None
             }
@@ -261,7 +273,7 @@ impl Worker {
                     self.register(Some(&token)).await;
                 }
                 Err(status) if transient(&status) => {
-                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    self.stats.retry(&status);
                     tokio::time::sleep(BACKOFF).await;
                 }
                 Err(status) => {
@@ -326,6 +338,12 @@ impl Worker {
         if let Ok(mut running) = self.running.lock() {
             running.remove(&key);
         }
+        if let Ok(mut done) = self.done.lock() {
+            if done.len() >= 1_024 {
+                done.clear();
+            }
+            done.insert(key);
+        }
         self.finished.notify_one();
     }
 
@@ -348,7 +366,7 @@ impl Worker {
         let Ok(mut running) = self.running.lock() else {
             return;
         };
-        if running.contains_key(&key) {
+        if running.contains_key(&key) || self.done.lock().is_ok_and(|done| done.contains(&key)) {
             return;
         }
         let (Ok(task), Ok(attempt)) = (
@@ -433,6 +451,7 @@ pub async fn run(config: Config, stats: Arc<Stats>, stop: watch::Receiver<bool>)
                     stats: Arc::clone(&stats),
                     token: tokio::sync::Mutex::new(String::new()),
                     running: Mutex::new(HashMap::new()),
+                    done: Mutex::new(HashSet::new()),
                     finished: Notify::new(),
                     dead: AtomicBool::new(false),
                     rng: Mutex::new(StdRng::seed_from_u64(seed)),

@@ -264,7 +264,7 @@ async fn run(args: Args) -> Result<(), String> {
     let _ = fleet.await;
     let reports = stats.reports.load(Ordering::Relaxed);
     println!(
-        "fleet: {} workers, {reports} reports accepted in {elapsed:.1}s = {:.0} reports/s, latency p50 {:.2} ms p99 {:.2} ms; {} polls, {} attempts, {} registrations, {} deaths, {} retries, refused {:?}",
+        "fleet: {} workers, {reports} reports accepted in {elapsed:.1}s = {:.0} reports/s, latency p50 {:.2} ms p99 {:.2} ms; {} polls, {} attempts, {} registrations, {} deaths, {} retries {:?}, refused {:?}",
         args.workers,
         reports as f64 / elapsed,
         stats.latency_ms(0.50),
@@ -274,6 +274,7 @@ async fn run(args: Args) -> Result<(), String> {
         stats.registrations.load(Ordering::Relaxed),
         stats.deaths.load(Ordering::Relaxed),
         stats.retries.load(Ordering::Relaxed),
+        stats.retried.lock().map(|r| r.clone()).unwrap_or_default(),
         stats.refused.lock().map(|r| r.clone()).unwrap_or_default(),
     );
     result
