@@ -120,7 +120,8 @@ impl Controller {
             if let Some(at) = line.find("store ") {
                 store_line = line[at..].to_owned();
             }
-            if let Some(rest) = line.strip_prefix("controller listening: ") {
+            if let Some(at) = line.find("controller listening: ") {
+                let rest = &line[at..];
                 let grpc = rest
                     .split("grpc=")
                     .nth(1)
@@ -800,7 +801,11 @@ fn chromium(profile: &Path) -> Command {
 
 /// The page as Chromium rendered it: each state's bucket count, read from the live DOM.
 fn read_dashboard(profile: &Path, url: &str) -> (String, BTreeMap<String, i64>) {
-    let output = chromium(profile).arg("--dump-dom").arg(url).output().unwrap();
+    let output = chromium(profile)
+        .arg("--dump-dom")
+        .arg(url)
+        .output()
+        .unwrap();
     assert!(output.status.success(), "chromium failed: {output:?}");
     let dom = String::from_utf8(output.stdout).unwrap();
     let mut counts = BTreeMap::new();
@@ -850,14 +855,22 @@ fn the_live_dashboard_in_headless_chromium_shows_assigned_moves_and_ends_at_the_
         let mut config = fleet_config(&url, 20, "d");
         config.task_ms = (20, 120);
         config.faults.die = 0.0;
-        tokio::spawn(fleet::run(config, Arc::new(fleet::Stats::default()), stopped));
+        tokio::spawn(fleet::run(
+            config,
+            Arc::new(fleet::Stats::default()),
+            stopped,
+        ));
         tokio::time::sleep(Duration::from_secs(1)).await;
     });
 
     // Two reads while the fleet runs: the ASSIGNED bucket is there, and the counts move.
     let (dom, first) = read_dashboard(&profile, &page);
     assert!(dom.contains("id=\"status-assigned\""), "no ASSIGNED bucket");
-    assert_eq!(first.len(), StateKind::ALL.len(), "a bucket per state: {first:?}");
+    assert_eq!(
+        first.len(),
+        StateKind::ALL.len(),
+        "a bucket per state: {first:?}"
+    );
     assert_eq!(first.values().sum::<i64>(), 3_000, "{first:?}");
     std::thread::sleep(Duration::from_secs(1));
     let (_, second) = read_dashboard(&profile, &page);
@@ -878,7 +891,10 @@ fn the_live_dashboard_in_headless_chromium_shows_assigned_moves_and_ends_at_the_
         .status()
         .unwrap();
     assert!(status.success());
-    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "an empty screenshot");
+    assert!(
+        std::fs::metadata(&shot).unwrap().len() > 10_000,
+        "an empty screenshot"
+    );
     eprintln!("dashboard screenshot: {}", shot.display());
 
     // At the end, the page's counts are GetJobStatus's.
@@ -908,7 +924,166 @@ fn the_live_dashboard_in_headless_chromium_shows_assigned_moves_and_ends_at_the_
         wanted
     });
     let (_, last) = read_dashboard(&profile, &page);
-    assert_eq!(last, wanted, "the dashboard's final counts are GetJobStatus's");
+    assert_eq!(
+        last, wanted,
+        "the dashboard's final counts are GetJobStatus's"
+    );
     drop(controller);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_taken_port_and_a_locked_store_each_get_a_clear_error_and_exit_code() {
+    if std::env::var("IRIS_CONTROLLER_ARGS").is_ok() {
+        return;
+    }
+    let dir = temp_dir("refusals");
+    let store = dir.join("controller.db");
+    let first = Controller::start(&store, FAST);
+
+    // Its gRPC port, for a second controller on another store.
+    let flags = format!("--listen {} --dashboard 127.0.0.1:0", first.grpc);
+    let (code, err) = Controller::try_start(&dir.join("other.db"), &flags)
+        .err()
+        .expect("a second controller on a taken port must not start");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!("the gRPC address {} is taken", first.grpc)),
+        "{err}"
+    );
+
+    // Its dashboard port.
+    let flags = format!("--listen 127.0.0.1:0 --dashboard {}", first.dashboard);
+    let (code, err) = Controller::try_start(&dir.join("other.db"), &flags)
+        .err()
+        .expect("a second controller on a taken dashboard port must not start");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("the dashboard address"), "{err}");
+
+    // Its store, on free ports.
+    let (code, err) = Controller::try_start(&store, FAST)
+        .err()
+        .expect("a second controller on a locked store must not start");
+    assert_eq!(code, Some(3), "{err}");
+    assert!(
+        err.contains(&format!("{} is already open for writing", store.display())),
+        "{err}"
+    );
+    drop(first);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_attempt_its_worker_never_collects_is_requeued_at_the_dispatch_deadline_free_of_charge() {
+    if std::env::var("IRIS_CONTROLLER_ARGS").is_ok() {
+        return;
+    }
+    let dir = temp_dir("deadline");
+    let flags = "--listen 127.0.0.1:0 --dashboard 127.0.0.1:0 \
+        --heartbeat-timeout-ms 60000 --dispatch-deadline-ms 200 --tick-ms 20";
+    let controller = Controller::start(&dir.join("controller.db"), flags);
+    let url = controller.url();
+    runtime().block_on(async {
+        let mut client = client(&url).await;
+        let mut request = launch("late", 1);
+        request.max_retries_preemption = 1;
+        client.launch_job(request).await.unwrap();
+        // Registered, but it never polls: each attempt expires unseen.
+        let token = register(&mut client, "sleepy").await;
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        let status = task(&mut client, "late/task-0").await;
+        assert!(
+            status.attempts.len() >= 3,
+            "assigned, expired and assigned again: {:?}",
+            status.attempts
+        );
+        let closed = &status.attempts[..status.attempts.len() - 1];
+        for attempt in closed {
+            assert_eq!(attempt.state, TaskState::WorkerFailed as i32);
+            assert_eq!(attempt.started_at_ms, None, "it never started");
+            assert!(
+                attempt.error.contains("dispatch deadline"),
+                "{}",
+                attempt.error
+            );
+        }
+        // Free of charge: one preemption allowed, more than one requeue, still not charged.
+        let job = job(&mut client, "late", false).await;
+        assert_eq!((job.failure_count, job.preemption_count), (0, 0));
+        assert_ne!(job.state, JobState::Failed as i32);
+        // The worker, polling at last, is told to stop each expired attempt, then gets the
+        // current one.
+        let poll = PollTasksRequest {
+            worker_id: "sleepy".to_owned(),
+        };
+        let work = client
+            .poll_tasks(signed(poll, &token))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(work.stop.len() >= closed.len(), "{:?}", work.stop);
+        assert!(
+            work.stop
+                .iter()
+                .all(|order| order.reason.contains("dispatch deadline"))
+        );
+    });
+    drop(controller);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A bounded smoke of `examples/workers/load.sh`: 200 workers for 3 s against the controller,
+/// then against the do-nothing baseline. It checks that both carry load and prints the ratio;
+/// the README's figures come from the script, on a release build.
+#[test]
+fn load_smoke_against_the_do_nothing_baseline() {
+    if std::env::var("IRIS_CONTROLLER_ARGS").is_ok() {
+        return;
+    }
+    let dir = temp_dir("load");
+    let mut rates = Vec::new();
+    for noop in [false, true] {
+        let flags = if noop {
+            "--noop --listen 127.0.0.1:0 --dashboard 127.0.0.1:0"
+        } else {
+            "--listen 127.0.0.1:0 --dashboard 127.0.0.1:0 --tick-ms 10"
+        };
+        let controller = Controller::start(&dir.join("load.db"), flags);
+        let url = controller.url();
+        let stats = Arc::new(fleet::Stats::default());
+        let rt = runtime();
+        let elapsed = rt.block_on(async {
+            if !noop {
+                let mut client = client(&url).await;
+                client.launch_job(launch("load", 100_000)).await.unwrap();
+            }
+            let mut config = fleet_config(&url, 200, "l");
+            config.task_ms = (0, 0);
+            config.faults = fleet::Faults::default();
+            let (stop, stopped) = watch::channel(false);
+            let fleet = tokio::spawn(fleet::run(config, Arc::clone(&stats), stopped));
+            let started = Instant::now();
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let _ = stop.send(true);
+            let elapsed = started.elapsed();
+            fleet.await.unwrap();
+            elapsed
+        });
+        let reports = stats.reports.load(std::sync::atomic::Ordering::Relaxed);
+        let rate = reports as f64 / elapsed.as_secs_f64();
+        eprintln!(
+            "{}: {reports} reports, {rate:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
+            if noop { "baseline" } else { "controller" },
+            stats.latency_ms(0.5),
+            stats.latency_ms(0.99)
+        );
+        assert!(reports > 1_000, "{reports} reports in 3 s");
+        assert!(stats.refused.lock().unwrap().is_empty());
+        rates.push(rate);
+    }
+    eprintln!(
+        "controller / baseline: {:.2} (a debug build; see load.sh)",
+        rates[0] / rates[1]
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

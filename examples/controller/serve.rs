@@ -106,10 +106,8 @@ pub fn run(args: Args) -> Result<(), Failure> {
         None
     } else {
         let store = SqliteStore::open(&args.store).map_err(|err| match err {
-            StoreError::Locked { .. } => fail(
-                3,
-                format!("the store {} is in use: {err}", args.store.display()),
-            ),
+            // Its message names the store and what holds it.
+            StoreError::Locked { .. } => fail(3, err.to_string()),
             other => fail(
                 1,
                 format!("cannot open the store {}: {other}", args.store.display()),

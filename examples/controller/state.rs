@@ -472,7 +472,12 @@ impl<S: Store> Core<S> {
             .workers
             .iter()
             .filter(|(_, worker)| worker.token.is_some())
-            .map(|(id, worker)| (id.clone(), worker.slots.saturating_sub(table.worker_load(id))))
+            .map(|(id, worker)| {
+                (
+                    id.clone(),
+                    worker.slots.saturating_sub(table.worker_load(id)),
+                )
+            })
             .filter(|(_, free)| *free > 0)
             .collect();
         let mut left: usize = free.iter().map(|(_, slots)| slots).sum();
@@ -503,7 +508,10 @@ impl<S: Store> Core<S> {
                 break;
             }
             let job = task.id().job();
-            if !table.job_policy(job).is_some_and(|policy| policy.coscheduled) {
+            if !table
+                .job_policy(job)
+                .is_some_and(|policy| policy.coscheduled)
+            {
                 if let Some(worker) = take() {
                     picks.push((task.id().clone(), worker));
                     left -= 1;
