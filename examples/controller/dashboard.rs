@@ -121,7 +121,9 @@ function draw(history) {
   const max = Math.max(1, ...history.flatMap(h => h.counts));
   const x = t => pad + (W - 2 * pad) * (t - t0) / Math.max(1, t1 - t0);
   const y = c => H - pad - (H - 2 * pad) * c / max;
-  let out = `<text x="4" y="16" font-size="11">${max}</text><text x="4" y="${H - pad}" font-size="11">0</text>`;
+  let out = `<text x="4" y="16" font-size="11">${max}</text><text x="4" y="${H - pad}" font-size="11">0</text>` +
+    `<text x="${pad}" y="${H - 8}" font-size="11">${((t1 - t0) / 1000).toFixed(0)} s ago</text>` +
+    `<text x="${W - pad}" y="${H - 8}" font-size="11" text-anchor="end">now</text>`;
   STATES.forEach((s, i) => {
     if (!history.some(h => h.counts[i] > 0)) return;
     const points = history.map(h => `${x(h.at).toFixed(1)},${y(h.counts[i]).toFixed(1)}`).join(" ");
