@@ -26,12 +26,17 @@
 //! # Workers pull their work
 //!
 //! Seed-era Iris pushes each assignment to its worker with a `WorkerService.RunTask` call, so
-//! every worker runs a gRPC server. Here workers pull instead: `PollTasks` answers with the
-//! worker's ASSIGNED attempts (each as its task's [`TaskStatus`](crate::proto::TaskStatus), whose
-//! `current_attempt_id` names the attempt) until the worker reports on them, and with stop orders
-//! for attempts it must drop (killed, requeued). Workers need no open port, and a poll doubles as
-//! the keep-alive: a worker that stops calling is declared lost after a heartbeat timeout, and
-//! its tasks go through [`TaskEvent::WorkerLost`](crate::TaskEvent::WorkerLost).
+//! every worker runs a gRPC server. Here workers pull instead. A poll lists the attempts the
+//! worker holds (`held`), and `PollTasks` answers with its ASSIGNED attempts it does not hold yet
+//! (each as its task's [`TaskStatus`](crate::proto::TaskStatus), whose `current_attempt_id` names
+//! the attempt) and a stop order for each held attempt that is no longer its to run (killed,
+//! requeued, ended by its gang or its job, gone to another worker). A BUILDING or RUNNING attempt
+//! the worker does not list ends as a
+//! [`WorkerReport::Missing`](crate::WorkerReport::Missing) report: the worker restarted or lost
+//! it. Stop orders are derived from the tasks on every poll, so none is lost with a lost answer
+//! or a restarted controller. Workers need no open port, and a poll doubles as the keep-alive: a
+//! worker that stops calling is declared lost after a heartbeat timeout, and its tasks go through
+//! [`TaskEvent::WorkerLost`](crate::TaskEvent::WorkerLost).
 //!
 //! ASSIGNED keeps its meaning: the window between the scheduler's choice and the worker's first
 //! report. An attempt its worker never collects, or collects and never confirms, before the
@@ -43,17 +48,20 @@
 //!
 //! `RegisterWorker` returns a token; `PollTasks` and `ReportTaskState` present it in the
 //! `x-iris-worker-token` request metadata (a header, so that `ReportTaskStateRequest` keeps
-//! Iris's bytes). The reference controller answers:
+//! Iris's bytes), and so does a registration of a worker that is registered now (nobody takes
+//! over a live worker's id). The reference controller answers:
 //!
 //! | the call | status |
 //! |---|---|
 //! | from a worker that never registered, without a token, or with a wrong one | `UNAUTHENTICATED` |
+//! | a registration of a live worker's id without its token | `ALREADY_EXISTS` |
 //! | a report about another worker's attempt | `PERMISSION_DENIED` |
 //! | a malformed request (bad task id, negative attempt, a state workers do not report) | `INVALID_ARGUMENT` |
 //! | bytes that are no protobuf message | `INTERNAL` (the gRPC library's status for it) |
 //! | a message above the size limit | `RESOURCE_EXHAUSTED` |
 //! | a task that does not exist | `NOT_FOUND` |
 //! | a stale, repeated-backwards or illegal report | `FAILED_PRECONDITION` |
+//! | no answer within the call timeout | `DEADLINE_EXCEEDED` |
 //!
 //! and a refused call changes nothing.
 //!
@@ -84,7 +92,8 @@
 //!     .await?
 //!     .into_inner()
 //!     .token;
-//! let poll = PollTasksRequest { worker_id: me.as_str().to_owned() };
+//! // Holding nothing yet.
+//! let poll = PollTasksRequest { worker_id: me.as_str().to_owned(), held: Vec::new() };
 //! let work = controller
 //!     .poll_tasks(signed(poll, &token)?)
 //!     .await?

@@ -9,8 +9,8 @@
 //! - The live dashboard in headless Chromium, with a screenshot under target/.
 //! - A bounded smoke of the load figures against the do-nothing baseline.
 //!
-//! The controller process is this test binary run again with `IRIS_CONTROLLER_ARGS` set (see
-//! `controller_process`). The Python and Chromium tests need `grpcio-tools` and `chromium`; without
+//! The controller process is this test binary run again with `IRIS_CONTROLLER_ARGS` set, and
+//! only `controller_process` selected (`--exact`), which then runs the controller. The Python and Chromium tests need `grpcio-tools` and `chromium`; without
 //! them each says loudly that it skipped, and under `CI=true` it fails instead.
 
 #![allow(dead_code)]
@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use iris_task::grpc::controller_service_client::ControllerServiceClient;
 use iris_task::proto::{
-    GetJobStatusRequest, GetTaskStatusRequest, JobState, JobStatus, LaunchJobRequest,
+    GetJobStatusRequest, GetTaskStatusRequest, HeldAttempt, JobState, JobStatus, LaunchJobRequest,
     ListTasksRequest, PollTasksRequest, RegisterWorkerRequest, ReportTaskStateRequest, TaskState,
     TaskStatus, TerminateJobRequest, WorkerMetadata,
 };
@@ -189,7 +189,8 @@ fn launch(name: &str, replicas: i32) -> LaunchJobRequest {
     LaunchJobRequest {
         name: name.to_owned(),
         replicas,
-        max_retries_failure: 3,
+        // Ten retries: at a 5% failure rate, no task of 10,000 fails for good (5% to the 11th).
+        max_retries_failure: 10,
         max_task_failures: replicas,
         ..LaunchJobRequest::default()
     }
@@ -279,9 +280,6 @@ const STEADY: &str = "--listen 127.0.0.1:0 --dashboard 127.0.0.1:0 \
 
 #[test]
 fn ten_thousand_tasks_run_to_the_end_through_a_controller_killed_midway() {
-    if std::env::var("IRIS_CONTROLLER_ARGS").is_ok() {
-        return;
-    }
     let dir = temp_dir("kill");
     let store = dir.join("controller.db");
     let first = Controller::start(&store, FAST);
@@ -321,6 +319,9 @@ fn ten_thousand_tasks_run_to_the_end_through_a_controller_killed_midway() {
         let tasks = all_tasks(&mut client, &jobs).await;
         (stats.ends.lock().unwrap().len(), tasks)
     });
+    let registered_before_kill = stats
+        .registrations
+        .load(std::sync::atomic::Ordering::Relaxed);
     // The fleet keeps reporting into a dead controller: its calls fail and are retried.
     first.kill();
     std::thread::sleep(Duration::from_millis(300));
@@ -442,12 +443,15 @@ fn ten_thousand_tasks_run_to_the_end_through_a_controller_killed_midway() {
         refused.get("FailedPrecondition").copied().unwrap_or(0) > 0,
         "no late report was refused: {refused:?}"
     );
+    // The restarted controller knew no token: each of the 100 seats registered again (or died
+    // and its replacement registered).
+    let registered_after = stats
+        .registrations
+        .load(std::sync::atomic::Ordering::Relaxed)
+        - registered_before_kill;
     assert!(
-        stats
-            .registrations
-            .load(std::sync::atomic::Ordering::Relaxed)
-            > 100,
-        "workers registered again after the restart"
+        registered_after >= 100,
+        "{registered_after} registrations after the kill"
     );
     drop(second);
     let _ = std::fs::remove_dir_all(&dir);
@@ -496,6 +500,7 @@ async fn collect(client: &mut Client, worker: &str, token: &str) -> TaskStatus {
     loop {
         let poll = PollTasksRequest {
             worker_id: worker.to_owned(),
+            held: Vec::new(),
         };
         let work = client
             .poll_tasks(signed(poll, token))
@@ -515,9 +520,6 @@ async fn collect(client: &mut Client, worker: &str, token: &str) -> TaskStatus {
 
 #[test]
 fn the_door_refuses_each_bad_call_with_its_status_and_changes_nothing() {
-    if std::env::var("IRIS_CONTROLLER_ARGS").is_ok() {
-        return;
-    }
     let dir = temp_dir("door");
     let controller = Controller::start(&dir.join("controller.db"), STEADY);
     let url = controller.url();
@@ -527,6 +529,22 @@ fn the_door_refuses_each_bad_call_with_its_status_and_changes_nothing() {
         let a = register(&mut client, "a").await;
         let assigned = collect(&mut client, "a", &a).await;
         let b = register(&mut client, "b").await;
+        // Nobody takes over a live worker's id.
+        let takeover = RegisterWorkerRequest {
+            worker_id: "a".to_owned(),
+            ..RegisterWorkerRequest::default()
+        };
+        let status = client.register_worker(takeover.clone()).await.unwrap_err();
+        assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
+        let status = client
+            .register_worker(signed(takeover, &b))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            status.code(),
+            Code::AlreadyExists,
+            "with another worker's token"
+        );
         assert_eq!(assigned.task_id, "door/task-0");
         assert_eq!(assigned.worker_id, "a");
         let before = task(&mut client, "door/task-0").await;
@@ -653,6 +671,7 @@ fn the_door_refuses_each_bad_call_with_its_status_and_changes_nothing() {
         // Polls need the token too.
         let poll = PollTasksRequest {
             worker_id: "a".to_owned(),
+            held: Vec::new(),
         };
         let status = client
             .poll_tasks(signed(poll.clone(), &b))
@@ -705,22 +724,35 @@ fn the_door_refuses_each_bad_call_with_its_status_and_changes_nothing() {
             job_id: "door".to_owned(),
         };
         client.terminate_job(terminate).await.unwrap();
-        let work = client
-            .poll_tasks(signed(poll.clone(), &a))
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(work.stop.len(), 1);
-        assert_eq!(
-            (work.stop[0].task_id.as_str(), work.stop[0].attempt_id),
-            ("door/task-0", 0)
-        );
-        let again = client
+        let holding = PollTasksRequest {
+            worker_id: "a".to_owned(),
+            held: vec![HeldAttempt {
+                task_id: "door/task-0".to_owned(),
+                attempt_id: 0,
+            }],
+        };
+        for _ in 0..2 {
+            let work = client
+                .poll_tasks(signed(holding.clone(), &a))
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(work.stop.len(), 1, "on every poll that lists it");
+            assert_eq!(
+                (work.stop[0].task_id.as_str(), work.stop[0].attempt_id),
+                ("door/task-0", 0)
+            );
+            assert_eq!(work.stop[0].reason, "the task ended killed");
+        }
+        let dropped = client
             .poll_tasks(signed(poll, &a))
             .await
             .unwrap()
             .into_inner();
-        assert!(again.stop.is_empty(), "each stop order is given once");
+        assert!(
+            dropped.stop.is_empty(),
+            "no order once the worker dropped it"
+        );
         let done = as_worker("a", WorkerReport::Succeeded);
         let status = client
             .report_task_state(signed(done, &a))
@@ -756,9 +788,6 @@ fn have(tool: &str, probe: &mut Command, install: &str) -> bool {
 
 #[test]
 fn a_python_grpcio_client_launches_reports_is_refused_at_the_door_and_reads_the_job_back() {
-    if std::env::var("IRIS_CONTROLLER_ARGS").is_ok() {
-        return;
-    }
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
     if !have(
         "Python grpcio-tools",
@@ -835,9 +864,6 @@ fn read_dashboard(profile: &Path, url: &str) -> (String, BTreeMap<String, i64>) 
 
 #[test]
 fn the_live_dashboard_in_headless_chromium_shows_assigned_moves_and_ends_at_the_job_counts() {
-    if std::env::var("IRIS_CONTROLLER_ARGS").is_ok() {
-        return;
-    }
     if !have(
         "chromium",
         Command::new("chromium").arg("--version"),
@@ -940,9 +966,6 @@ fn the_live_dashboard_in_headless_chromium_shows_assigned_moves_and_ends_at_the_
 
 #[test]
 fn a_taken_port_and_a_locked_store_each_get_a_clear_error_and_exit_code() {
-    if std::env::var("IRIS_CONTROLLER_ARGS").is_ok() {
-        return;
-    }
     let dir = temp_dir("refusals");
     let store = dir.join("controller.db");
     let first = Controller::start(&store, FAST);
@@ -981,9 +1004,6 @@ fn a_taken_port_and_a_locked_store_each_get_a_clear_error_and_exit_code() {
 
 #[test]
 fn an_attempt_its_worker_never_collects_is_requeued_at_the_dispatch_deadline_free_of_charge() {
-    if std::env::var("IRIS_CONTROLLER_ARGS").is_ok() {
-        return;
-    }
     let dir = temp_dir("deadline");
     let flags = "--listen 127.0.0.1:0 --dashboard 127.0.0.1:0 \
         --heartbeat-timeout-ms 60000 --dispatch-deadline-ms 200 --tick-ms 20";
@@ -1020,22 +1040,35 @@ fn an_attempt_its_worker_never_collects_is_requeued_at_the_dispatch_deadline_fre
         let job = job(&mut client, "late", false).await;
         assert_eq!((job.failure_count, job.preemption_count), (0, 0));
         assert_ne!(job.state, JobState::Failed as i32);
-        // The worker, polling at last, is told to stop each expired attempt, then gets the
-        // current one.
+        // The worker, polling at last as if it had collected the expired attempts late, is told
+        // to stop each, and is given an ASSIGNED one it does not hold.
         let poll = PollTasksRequest {
             worker_id: "sleepy".to_owned(),
+            held: closed
+                .iter()
+                .map(|attempt| HeldAttempt {
+                    task_id: "late/task-0".to_owned(),
+                    attempt_id: attempt.attempt_id,
+                })
+                .collect(),
         };
         let work = client
             .poll_tasks(signed(poll, &token))
             .await
             .unwrap()
             .into_inner();
-        assert!(work.stop.len() >= closed.len(), "{:?}", work.stop);
+        let stopped: Vec<i32> = work.stop.iter().map(|order| order.attempt_id).collect();
+        let expired: Vec<i32> = closed.iter().map(|attempt| attempt.attempt_id).collect();
+        assert_eq!(stopped, expired);
         assert!(
             work.stop
                 .iter()
-                .all(|order| order.reason.contains("dispatch deadline"))
+                .all(|order| order.reason.starts_with("the task is on attempt")),
+            "{:?}",
+            work.stop
         );
+        assert_eq!(work.run.len(), 1, "{:?}", work.run);
+        assert!(work.run[0].current_attempt_id > *expired.last().unwrap());
     });
     drop(controller);
     let _ = std::fs::remove_dir_all(&dir);
@@ -1046,9 +1079,6 @@ fn an_attempt_its_worker_never_collects_is_requeued_at_the_dispatch_deadline_fre
 /// the README's figures come from the script, on a release build.
 #[test]
 fn load_smoke_against_the_do_nothing_baseline() {
-    if std::env::var("IRIS_CONTROLLER_ARGS").is_ok() {
-        return;
-    }
     let dir = temp_dir("load");
     let mut rates = Vec::new();
     for noop in [false, true] {
@@ -1094,5 +1124,168 @@ fn load_smoke_against_the_do_nothing_baseline() {
         "controller / baseline: {:.2} (a debug build; see load.sh)",
         rates[0] / rates[1]
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Polls as `worker` holding `held`.
+async fn poll_holding(
+    client: &mut Client,
+    worker: &str,
+    token: &str,
+    held: &[(&str, i32)],
+) -> iris_task::proto::PollTasksResponse {
+    let request = PollTasksRequest {
+        worker_id: worker.to_owned(),
+        held: held
+            .iter()
+            .map(|(task_id, attempt_id)| HeldAttempt {
+                task_id: (*task_id).to_owned(),
+                attempt_id: *attempt_id,
+            })
+            .collect(),
+    };
+    client
+        .poll_tasks(signed(request, token))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn report_as(
+    client: &mut Client,
+    worker: &str,
+    token: &str,
+    task: &str,
+    report: WorkerReport,
+) {
+    let request = ReportTaskStateRequest::new(
+        &WorkerId::new(worker).unwrap(),
+        &task.parse().unwrap(),
+        AttemptId::new(0),
+        &report,
+    );
+    client
+        .report_task_state(signed(request, token))
+        .await
+        .unwrap();
+}
+
+#[test]
+fn workers_are_told_to_stop_what_a_gang_ended_and_lose_what_they_no_longer_hold() {
+    let dir = temp_dir("stops");
+    let controller = Controller::start(&dir.join("controller.db"), STEADY);
+    let url = controller.url();
+    runtime().block_on(async {
+        let mut client = client(&url).await;
+        // A gang of two, one member on each worker; no retries, so a failure ends the gang.
+        let mut gang = launch("gang", 2);
+        gang.max_retries_failure = 0;
+        gang.coscheduling = Some(iris_task::proto::CoschedulingConfig {
+            group_by: "rack".to_owned(),
+        });
+        client.launch_job(gang).await.unwrap();
+        let a = register(&mut client, "a").await;
+        let b = register(&mut client, "b").await;
+        let on_a = collect(&mut client, "a", &a).await.task_id;
+        let on_b = collect(&mut client, "b", &b).await.task_id;
+        assert_ne!(on_a, on_b, "one member each");
+        report_as(&mut client, "a", &a, &on_a, WorkerReport::Running).await;
+        report_as(&mut client, "b", &b, &on_b, WorkerReport::Running).await;
+        let work = poll_holding(&mut client, "b", &b, &[(&on_b, 0)]).await;
+        assert!(work.stop.is_empty(), "b's attempt is still its own");
+
+        // a's member fails: b's member ends COSCHED_FAILED, and b is told to stop it.
+        let failed = WorkerReport::Failed {
+            exit_code: 3,
+            error: "exit 3".to_owned(),
+        };
+        report_as(&mut client, "a", &a, &on_a, failed).await;
+        assert_eq!(
+            task(&mut client, &on_b).await.state,
+            TaskState::CoschedFailed as i32
+        );
+        let work = poll_holding(&mut client, "b", &b, &[(&on_b, 0)]).await;
+        assert_eq!(work.stop.len(), 1, "{:?}", work.stop);
+        assert_eq!(work.stop[0].task_id, on_b);
+        assert_eq!(work.stop[0].reason, "the task ended cosched_failed");
+
+        // A worker that restarted holds nothing: its RUNNING attempt ends MISSING, requeued on
+        // the preemption budget.
+        client.launch_job(launch("solo", 1)).await.unwrap();
+        let mine = collect(&mut client, "a", &a).await.task_id;
+        report_as(&mut client, "a", &a, &mine, WorkerReport::Running).await;
+        let work = poll_holding(&mut client, "a", &a, &[]).await;
+        assert!(work.stop.is_empty());
+        let status = task(&mut client, &mine).await;
+        let first = &status.attempts[0];
+        assert_eq!(first.state, TaskState::WorkerFailed as i32, "{first:?}");
+        assert!(first.started_at_ms.is_some());
+        assert_ne!(status.state, TaskState::Running as i32);
+        let job = job(&mut client, "solo", false).await;
+        assert_eq!(
+            job.preemption_count, 1,
+            "MISSING after a start is a preemption"
+        );
+    });
+    drop(controller);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_worker_that_stops_calling_is_lost_and_its_id_is_free_again() {
+    let dir = temp_dir("lost");
+    let flags = "--listen 127.0.0.1:0 --dashboard 127.0.0.1:0 \
+        --heartbeat-timeout-ms 400 --dispatch-deadline-ms 120000 --tick-ms 20";
+    let controller = Controller::start(&dir.join("controller.db"), flags);
+    let url = controller.url();
+    runtime().block_on(async {
+        let mut client = client(&url).await;
+        client.launch_job(launch("quiet", 1)).await.unwrap();
+        let token = register(&mut client, "q").await;
+        let id = collect(&mut client, "q", &token).await.task_id;
+        report_as(&mut client, "q", &token, &id, WorkerReport::Running).await;
+        // Silence, past the heartbeat timeout.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            let status = task(&mut client, &id).await;
+            if status.state != TaskState::Running as i32 {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "never declared lost");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(status.attempts[0].state, TaskState::WorkerFailed as i32);
+        assert_eq!(status.attempts[0].error, "the worker stopped polling");
+        // Its token is void; its id is free to register again, and what it held it must stop.
+        let request = PollTasksRequest {
+            worker_id: "q".to_owned(),
+            held: Vec::new(),
+        };
+        let refused = client
+            .poll_tasks(signed(request, &token))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::Unauthenticated);
+        let again = register(&mut client, "q").await;
+        let work = poll_holding(&mut client, "q", &again, &[(&id, 0)]).await;
+        assert_eq!(work.stop.len(), 1, "{:?}", work.stop);
+    });
+    drop(controller);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_call_past_the_timeout_gets_deadline_exceeded() {
+    let dir = temp_dir("timeout");
+    let flags = "--listen 127.0.0.1:0 --dashboard 127.0.0.1:0 --call-timeout-ms 1";
+    let controller = Controller::start(&dir.join("controller.db"), flags);
+    let url = controller.url();
+    runtime().block_on(async {
+        let mut client = client(&url).await;
+        // 100,000 tasks take far longer than 1 ms to insert and commit.
+        let status = client.launch_job(launch("big", 100_000)).await.unwrap_err();
+        assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    });
+    drop(controller);
     let _ = std::fs::remove_dir_all(&dir);
 }

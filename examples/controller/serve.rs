@@ -129,6 +129,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
             core,
             Duration::from_millis(args.tick_ms),
             Duration::from_millis(250),
+            Duration::from_millis(args.call_timeout_ms),
             Arc::clone(&snapshot),
         )
         .map_err(|err| fail(1, format!("cannot start the writer thread: {err}")))?;
@@ -144,8 +145,9 @@ pub fn run(args: Args) -> Result<(), Failure> {
         let app = dashboard::router(Arc::clone(&snapshot));
         let dashboard = tokio::spawn(async move { axum::serve(http, app).await });
 
+        // The call timeout is the writer's (DEADLINE_EXCEEDED, and a call its caller gave up on
+        // is not run); tonic's own would answer CANCELLED and run it anyway.
         let mut server = Server::builder()
-            .timeout(Duration::from_millis(args.call_timeout_ms))
             .concurrency_limit_per_connection(256)
             .layer(tower::util::MapResponseLayer::new(resource_exhausted));
         let incoming = TcpIncoming::from(grpc).with_nodelay(Some(true));

@@ -43,10 +43,11 @@ impl<S: Store + Send + 'static> ControllerService for Service<S> {
         &self,
         request: Request<RegisterWorkerRequest>,
     ) -> Result<Response<RegisterWorkerResponse>, Status> {
+        let token = token(&request);
         let request = request.into_inner();
         let answer = self
             .writer
-            .call(move |core, now| core.register(request, now))
+            .call(move |core, now| core.register(request, token.as_deref(), now))
             .await?;
         Ok(Response::new(answer))
     }
@@ -137,7 +138,7 @@ impl<S: Store + Send + 'static> ControllerService for Service<S> {
             .writer
             .call(move |core, now| {
                 let worker = core.authenticate(&request.worker_id, token.as_deref(), now)?;
-                Ok(core.poll(&worker))
+                core.poll(&worker, &request, now)
             })
             .await?;
         Ok(Response::new(answer))

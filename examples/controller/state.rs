@@ -1,5 +1,5 @@
 //! The controller's state and every call's rules: the durable table, the registered workers and
-//! their tokens, the stop orders not yet collected. One thread owns it (see `writer`), so nothing
+//! their tokens, the scheduler and the dashboard's history. One thread owns it (see `writer`), so nothing
 //! here locks. Every refusal is a gRPC status, and a refused call changes nothing.
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use iris_task::proto::{
     self, GetJobStatusRequest, GetJobStatusResponse, GetTaskStatusRequest, GetTaskStatusResponse,
-    LaunchJobRequest, LaunchJobResponse, ListTasksRequest, ListTasksResponse, PollTasksResponse,
-    RegisterWorkerRequest, RegisterWorkerResponse, ReportTaskStateRequest, ReportTaskStateResponse,
-    StopOrder, TerminateJobRequest, TerminateJobResponse,
+    LaunchJobRequest, LaunchJobResponse, ListTasksRequest, ListTasksResponse, PollTasksRequest,
+    PollTasksResponse, RegisterWorkerRequest, RegisterWorkerResponse, ReportTaskStateRequest,
+    ReportTaskStateResponse, StopOrder, TerminateJobRequest, TerminateJobResponse,
 };
 use iris_task::{
-    AnyTask, DurableTable, JobId, JobPolicy, RetryPolicy, StateKind, Store, StoreError, TableError,
-    Task, TaskEvent, TaskId, Timestamp, TransitionError, WorkerId,
+    AnyTask, AttemptId, DurableTable, JobId, JobPolicy, RetryPolicy, StateKind, Store, StoreError,
+    TableError, Task, TaskEvent, TaskId, Timestamp, TransitionError, WorkerId, WorkerReport,
 };
 use subtle::ConstantTimeEq;
 use tonic::Status;
@@ -46,8 +46,6 @@ struct Worker {
     address: String,
     slots: usize,
     last_seen: Timestamp,
-    /// Attempts it must stop, given out on its next poll.
-    stops: Vec<StopOrder>,
 }
 
 /// One point of the dashboard's chart.
@@ -95,6 +93,8 @@ pub struct Core<S: Store> {
     history: VecDeque<Sample>,
     /// Where the scheduler's round-robin over workers starts next.
     cursor: usize,
+    /// The latest time the controller has stamped anything with: its clock never goes back.
+    clock: Timestamp,
 }
 
 fn invalid(what: impl std::fmt::Display) -> Status {
@@ -139,17 +139,32 @@ impl<S: Store> Core<S> {
                     address: String::new(),
                     slots: 0,
                     last_seen: now,
-                    stops: Vec::new(),
                 });
             }
         }
+        // The latest time any task records: a wall clock that stepped back while the controller
+        // was down must not stamp events before it (the table would refuse them).
+        let clock = table
+            .table()
+            .iter()
+            .filter_map(AnyTask::latest_time)
+            .max()
+            .map_or(now, |latest| latest.max(now));
         Core {
             table,
             workers,
             rules,
             history: VecDeque::new(),
             cursor: 0,
+            clock,
         }
+    }
+
+    /// The controller's time for a call at wall-clock time `wall`: never earlier than a time it
+    /// gave before, so that a wall clock stepped back (NTP) cannot make the table refuse events.
+    pub fn stamp(&mut self, wall: Timestamp) -> Timestamp {
+        self.clock = self.clock.max(wall);
+        self.clock
     }
 
     /// The table, for reads.
@@ -191,15 +206,29 @@ impl<S: Store> Core<S> {
         Ok(id)
     }
 
-    /// A worker joins, or joins again (after a restart of either side): a new token replaces the
-    /// old one, and the tasks it holds stay its own.
+    /// A worker joins, or joins again: a new token replaces the old one, and the tasks it holds
+    /// stay its own (a poll that does not list them ends them MISSING). A worker registered now
+    /// can register again only by presenting its current token: nobody takes over a live
+    /// worker's id. Once it is declared lost, or after the controller restarted (which forgets
+    /// tokens), its id is free.
     pub fn register(
         &mut self,
         request: RegisterWorkerRequest,
+        token: Option<&str>,
         now: Timestamp,
     ) -> Result<RegisterWorkerResponse, Status> {
         let id = WorkerId::new(request.worker_id)
             .map_err(|err| invalid(format_args!("worker_id: {err}")))?;
+        if let Some(current) = self.workers.get(&id).and_then(|w| w.token.as_deref()) {
+            let presented =
+                token.is_some_and(|token| bool::from(current.as_bytes().ct_eq(token.as_bytes())));
+            if !presented {
+                return Err(Status::already_exists(format!(
+                    "worker {id} is registered: present its token to register again, or wait \
+                     until it is declared lost"
+                )));
+            }
+        }
         if request.address.len() > MAX_ADDRESS {
             return Err(invalid(format_args!(
                 "address: {} bytes, the most is {MAX_ADDRESS}",
@@ -218,7 +247,6 @@ impl<S: Store> Core<S> {
             address: String::new(),
             slots: 0,
             last_seen: now,
-            stops: Vec::new(),
         });
         worker.token = Some(token.clone());
         worker.address = request.address;
@@ -236,28 +264,95 @@ impl<S: Store> Core<S> {
         request: ReportTaskStateRequest,
         now: Timestamp,
     ) -> Result<ReportTaskStateResponse, Status> {
-        // `authenticate` found the worker by the report's own `worker_id`: a report signed with
-        // another worker's token is refused there, so `worker` is the report's sender.
+        // The caller authenticated the report's own `worker_id`: a report signed with another
+        // worker's token is refused there, so the event's worker is the report's sender.
         let (id, event) = TaskEvent::from_report(request, now).map_err(invalid)?;
         self.table.apply(&id, event).map_err(refused)?;
         Ok(ReportTaskStateResponse {})
     }
 
-    /// The worker's ASSIGNED attempts and its stop orders.
-    pub fn poll(&mut self, worker: &WorkerId) -> PollTasksResponse {
+    /// A worker's poll, which says what it holds: its BUILDING or RUNNING attempts it does not
+    /// hold end MISSING (it restarted, or lost them), each held attempt that is no longer its
+    /// open current attempt gets a stop order (killed, requeued, ended, gone to another worker),
+    /// and its ASSIGNED attempts it does not hold yet are its work. Stop orders are derived from
+    /// the table on every poll, not queued: none is lost to a lost answer or a restart.
+    pub fn poll(
+        &mut self,
+        worker: &WorkerId,
+        request: &PollTasksRequest,
+        now: Timestamp,
+    ) -> Result<PollTasksResponse, Status> {
+        let mut held: HashSet<(TaskId, u32)> = HashSet::with_capacity(request.held.len());
+        for attempt in &request.held {
+            let task: TaskId = attempt
+                .task_id
+                .parse()
+                .map_err(|err| invalid(format_args!("held.task_id: {err}")))?;
+            let id = u32::try_from(attempt.attempt_id).map_err(|_| {
+                invalid(format_args!(
+                    "held.attempt_id: {} is negative",
+                    attempt.attempt_id
+                ))
+            })?;
+            held.insert((task, id));
+        }
+        let mine = |task: &AnyTask| {
+            task.current_attempt()
+                .filter(|attempt| attempt.is_open() && attempt.worker() == worker)
+                .map(|attempt| attempt.id().get())
+        };
+        let table = self.table.table();
+        let missing: Vec<(TaskId, u32)> = table
+            .tasks_on(worker)
+            .filter_map(|id| table.get(id))
+            .filter(|task| task.state().is_executing())
+            .filter_map(|task| Some((task.id().clone(), mine(task)?)))
+            .filter(|key| !held.contains(key))
+            .collect();
+        for (id, attempt) in missing {
+            let event = TaskEvent::Report {
+                worker: worker.clone(),
+                attempt: AttemptId::new(attempt),
+                report: WorkerReport::Missing,
+                at: now,
+            };
+            self.table.apply(&id, event).map_err(refused)?;
+        }
         let table = self.table.table();
         let run = table
             .tasks_on(worker)
             .filter_map(|id| table.get(id))
             .filter(|task| task.state() == StateKind::Assigned)
+            .filter(|task| {
+                mine(task).is_none_or(|attempt| !held.contains(&(task.id().clone(), attempt)))
+            })
             .map(proto::TaskStatus::from)
             .collect();
-        let stop = self
-            .workers
-            .get_mut(worker)
-            .map(|worker| std::mem::take(&mut worker.stops))
-            .unwrap_or_default();
-        PollTasksResponse { run, stop }
+        let mut stop: Vec<StopOrder> = held
+            .iter()
+            .filter_map(|(id, attempt)| {
+                let reason = match table.get(id) {
+                    None => "the task no longer exists".to_owned(),
+                    Some(task) if mine(task) == Some(*attempt) => return None,
+                    Some(task) if task.state().is_terminal() => {
+                        format!("the task ended {}", task.state().label())
+                    }
+                    Some(task) => match task.current_attempt() {
+                        Some(current) if current.id().get() != *attempt => {
+                            format!("the task is on attempt {} now", current.id())
+                        }
+                        _ => "the attempt was closed and the task requeued".to_owned(),
+                    },
+                };
+                Some(StopOrder {
+                    task_id: id.to_string(),
+                    attempt_id: i32::try_from(*attempt).unwrap_or(i32::MAX),
+                    reason,
+                })
+            })
+            .collect();
+        stop.sort_by(|a, b| (&a.task_id, a.attempt_id).cmp(&(&b.task_id, b.attempt_id)));
+        Ok(PollTasksResponse { run, stop })
     }
 
     /// A new job of `replicas` pending tasks.
@@ -331,6 +426,11 @@ impl<S: Store> Core<S> {
         let table = self.table.table();
         let mut status = proto::JobStatus::from_tasks(&job, table.tasks_of(&job), &policy)
             .map_err(|err| Status::internal(err.to_string()))?;
+        // The table remembers what the counts alone cannot tell: a job that started stays
+        // RUNNING while its tasks wait for their retries.
+        if let Some(state) = table.job_state(&job) {
+            status.state = proto::JobState::from(state) as i32;
+        }
         if request.exclude_tasks {
             status.tasks = Vec::new();
         }
@@ -378,50 +478,24 @@ impl<S: Store> Core<S> {
         Ok(ListTasksResponse { tasks, total_count })
     }
 
-    /// Kills the job's unfinished tasks and orders their workers to stop them.
+    /// Kills the job's unfinished tasks; their workers are told to stop them on their next poll.
     pub fn terminate(
         &mut self,
         request: &TerminateJobRequest,
         now: Timestamp,
     ) -> Result<TerminateJobResponse, Status> {
         let (job, _) = self.known_job(&request.job_id)?;
-        let held: Vec<(TaskId, WorkerId, i32)> = self
-            .table
-            .table()
-            .tasks_of(&job)
-            .filter(|task| task.state().is_active())
-            .filter_map(|task| {
-                let attempt = task.current_attempt()?;
-                Some((
-                    task.id().clone(),
-                    attempt.worker().clone(),
-                    i32::try_from(attempt.id().get()).unwrap_or(i32::MAX),
-                ))
-            })
-            .collect();
         self.table
             .kill_job(&job, "terminated by request", now)
             .map_err(|err| unavailable(&err))?;
-        for (task, worker, attempt) in held {
-            self.stop(&worker, &task, attempt, "the job was terminated");
-        }
         Ok(TerminateJobResponse {})
     }
 
-    fn stop(&mut self, worker: &WorkerId, task: &TaskId, attempt_id: i32, reason: &str) {
-        if let Some(worker) = self.workers.get_mut(worker) {
-            worker.stops.push(StopOrder {
-                task_id: task.to_string(),
-                attempt_id,
-                reason: reason.to_owned(),
-            });
-        }
-    }
-
-    /// The scheduler's turn: lost workers, expired dispatches, then new assignments.
+    /// The scheduler's turn: lost workers (in id order), expired dispatches, then new
+    /// assignments. Workers learn what to stop from their next poll.
     pub fn tick(&mut self, now: Timestamp) -> Result<(), StoreError> {
         let timeout = self.rules.heartbeat_timeout;
-        let lost: Vec<WorkerId> = self
+        let mut lost: Vec<WorkerId> = self
             .workers
             .iter()
             .filter(|(_, worker)| {
@@ -430,41 +504,24 @@ impl<S: Store> Core<S> {
             })
             .map(|(id, _)| id.clone())
             .collect();
+        lost.sort();
         for worker in lost {
-            self.workers.remove(&worker);
             self.table
                 .worker_lost(&worker, "the worker stopped polling", now)?;
+            // Only once the table took the loss: a failed call keeps the worker, to try again.
+            self.workers.remove(&worker);
         }
-
-        let expired = self
-            .table
+        self.table
             .expire_assigned(now, self.rules.dispatch_deadline)?;
-        for (id, _) in expired.iter().filter(|(_, step)| step.changed()) {
-            let closed = self
-                .table
-                .table()
-                .get(id)
-                .and_then(|task| task.attempts().last())
-                .map(|attempt| (attempt.worker().clone(), attempt.id().get()));
-            if let Some((worker, attempt)) = closed {
-                let attempt = i32::try_from(attempt).unwrap_or(i32::MAX);
-                self.stop(
-                    &worker,
-                    id,
-                    attempt,
-                    "not confirmed before the dispatch deadline",
-                );
-            }
-        }
-
-        self.schedule(now)
+        self.schedule(now);
+        Ok(())
     }
 
     /// Offers the oldest pending tasks to the registered workers' free slots, round-robin,
     /// and stops when the slots run out: a turn costs what it assigns, not the queue's length.
     /// A coscheduled job is placed whole or not at all (the table requeues a gang together; its
     /// placement is the scheduler's).
-    fn schedule(&mut self, now: Timestamp) -> Result<(), StoreError> {
+    fn schedule(&mut self, now: Timestamp) {
         let table = self.table.table();
         // Registered workers with free slots, in a stable order, turned by a cursor so that
         // every worker gets the first pick in turn.
@@ -482,8 +539,15 @@ impl<S: Store> Core<S> {
             .collect();
         let mut left: usize = free.iter().map(|(_, slots)| slots).sum();
         if left == 0 {
-            return Ok(());
+            return;
         }
+        // Every registered slot, busy or free: a gang larger than that cannot start yet.
+        let capacity: usize = self
+            .workers
+            .values()
+            .filter(|worker| worker.token.is_some())
+            .map(|worker| worker.slots)
+            .sum();
         free.sort_by(|a, b| a.0.cmp(&b.0));
         let turn = self.cursor % free.len();
         free.rotate_left(turn);
@@ -527,8 +591,12 @@ impl<S: Store> Core<S> {
                 .filter(|member| member.state() == StateKind::Pending)
                 .map(AnyTask::id)
                 .collect();
-            if members.len() > left {
+            if members.len() > capacity {
                 continue;
+            }
+            if members.len() > left {
+                // It waits for slots, and nothing behind it takes them first.
+                break;
             }
             for member in members {
                 if let Some(worker) = take() {
@@ -538,9 +606,10 @@ impl<S: Store> Core<S> {
             }
         }
         for (id, worker) in picks {
-            self.table.assign(&id, worker, now)?;
+            if let Err(err) = self.table.assign(&id, worker, now) {
+                eprintln!("controller: cannot assign {id}: {err}");
+            }
         }
-        Ok(())
     }
 
     /// What the dashboard shows now; also records a sample for its chart.
@@ -563,7 +632,10 @@ impl<S: Store> Core<S> {
                 let policy = table.job_policy(job).copied().unwrap_or_default();
                 JobRow {
                     id: job.as_str().to_owned(),
-                    state: job_counts.job_state(&policy).label(),
+                    state: table
+                        .job_state(job)
+                        .unwrap_or_else(|| job_counts.job_state(&policy))
+                        .label(),
                     counts: job_counts.iter().filter(|(_, count)| *count > 0).collect(),
                 }
             })

@@ -32,34 +32,43 @@ pub fn now() -> Timestamp {
 
 /// What a call did, to be sent once the group's commit is known.
 type Answer = Box<dyn FnOnce(Result<(), Status>) + Send>;
-/// A call: run on the state, at the writer's time.
-type Call<S> = Box<dyn FnOnce(&mut Core<S>, Timestamp) -> Answer + Send>;
+/// A call waiting for the writer, run on the state at the writer's time; `None` if its caller
+/// gave up waiting, and then it did not run.
+type Call<S> = Box<dyn FnOnce(&mut Core<S>, Timestamp) -> Option<Answer> + Send>;
 
 /// The handle the gRPC service sends calls through.
 pub struct Writer<S: Store> {
     calls: SyncSender<Call<S>>,
+    timeout: Duration,
 }
 
 impl<S: Store> Clone for Writer<S> {
     fn clone(&self) -> Self {
         Writer {
             calls: self.calls.clone(),
+            timeout: self.timeout,
         }
     }
 }
 
 impl<S: Store + 'static> Writer<S> {
     /// Runs `f` on the state in the writer thread; its result comes back once it is durable.
+    /// A call not answered within the writer's timeout gets DEADLINE_EXCEEDED; if the writer had
+    /// not taken it yet, it never runs (as gRPC has it, a call that timed out may or may not
+    /// have taken effect: one the writer was running when the time ran out did).
     pub async fn call<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Core<S>, Timestamp) -> Result<T, Status> + Send + 'static,
     ) -> Result<T, Status> {
-        let (reply, answer) = oneshot::channel();
+        let (reply, answer) = oneshot::channel::<Result<T, Status>>();
         let call: Call<S> = Box::new(move |core, now| {
+            if reply.is_closed() {
+                return None;
+            }
             let result = f(core, now);
-            Box::new(move |committed: Result<(), Status>| {
+            Some(Box::new(move |committed: Result<(), Status>| {
                 let _ = reply.send(committed.and(result));
-            })
+            }))
         });
         self.calls.try_send(call).map_err(|err| match err {
             TrySendError::Full(_) => {
@@ -67,9 +76,14 @@ impl<S: Store + 'static> Writer<S> {
             }
             TrySendError::Disconnected(_) => Status::unavailable("the controller is stopping"),
         })?;
-        answer
-            .await
-            .map_err(|_| Status::unavailable("the controller stopped before answering"))?
+        match tokio::time::timeout(self.timeout, answer).await {
+            Ok(answered) => answered
+                .map_err(|_| Status::unavailable("the controller stopped before answering"))?,
+            Err(_) => Err(Status::deadline_exceeded(format!(
+                "no answer within the controller's {} ms call timeout",
+                self.timeout.as_millis()
+            ))),
+        }
     }
 }
 
@@ -79,13 +93,14 @@ pub fn start<S: Store + Send + 'static>(
     mut core: Core<S>,
     tick: Duration,
     publish: Duration,
+    timeout: Duration,
     snapshot: Arc<Mutex<Arc<Snapshot>>>,
 ) -> std::io::Result<(Writer<S>, JoinHandle<()>)> {
     let (calls, inbox) = sync_channel::<Call<S>>(QUEUE);
     let thread = std::thread::Builder::new()
         .name("writer".to_owned())
         .spawn(move || run(&mut core, &inbox, tick, publish, &snapshot))?;
-    Ok((Writer { calls }, thread))
+    Ok((Writer { calls, timeout }, thread))
 }
 
 fn run<S: Store>(
@@ -106,14 +121,15 @@ fn run<S: Store>(
             Err(RecvTimeoutError::Disconnected) => return,
         };
         core.durable().begin();
-        let now = now();
-        if let Some(call) = first {
-            answers.push(call(core, now));
-            while answers.len() < GROUP {
-                match inbox.try_recv() {
-                    Ok(call) => answers.push(call(core, now)),
-                    Err(_) => break,
-                }
+        let now = core.stamp(now());
+        let mut next = first;
+        while let Some(call) = next.take() {
+            // A caller that gave up (its call timed out) gets nothing run on its behalf.
+            if let Some(answer) = call(core, now) {
+                answers.push(answer);
+            }
+            if answers.len() < GROUP {
+                next = inbox.try_recv().ok();
             }
         }
         let mut ticked = Ok(());

@@ -10,15 +10,15 @@
 //! - FAILED_PRECONDITION, NOT_FOUND, PERMISSION_DENIED: the attempt is not this worker's to run
 //!   any more (requeued, killed, ended); drop it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use iris_task::grpc::controller_service_client::ControllerServiceClient;
 use iris_task::proto::{
-    PollTasksRequest, PollTasksResponse, RegisterWorkerRequest, ReportTaskStateRequest, TaskStatus,
-    WorkerMetadata,
+    HeldAttempt, PollTasksRequest, PollTasksResponse, RegisterWorkerRequest,
+    ReportTaskStateRequest, TaskStatus, WorkerMetadata,
 };
 use iris_task::{AttemptId, TaskId, WorkerId, WorkerReport};
 use rand::rngs::StdRng;
@@ -138,6 +138,17 @@ pub fn channels(config: &Config) -> Result<Vec<Channel>, tonic::transport::Error
         .collect()
 }
 
+/// An attempt, as the controller names it: its task's id and its attempt id.
+type Key = (String, i32);
+
+/// The attempts a worker finished lately: a set to look them up, and their order, to forget the
+/// oldest first.
+#[derive(Default)]
+struct Recent {
+    set: HashSet<Key>,
+    order: VecDeque<Key>,
+}
+
 struct Worker {
     id: WorkerId,
     client: ControllerServiceClient<Channel>,
@@ -145,9 +156,9 @@ struct Worker {
     stats: Arc<Stats>,
     token: tokio::sync::Mutex<String>,
     running: Mutex<HashMap<(String, i32), AbortHandle>>,
-    /// Attempts this worker ran to the end lately: a poll answered just before an attempt's
-    /// first report still lists it as ASSIGNED, and must not start it twice.
-    done: Mutex<HashSet<(String, i32)>>,
+    /// Attempts this worker ran to the end lately, oldest first: a poll answered just before an
+    /// attempt's first report still lists it as ASSIGNED, and must not start it twice.
+    done: Mutex<Recent>,
     finished: Notify,
     dead: AtomicBool,
     rng: Mutex<StdRng>,
@@ -193,6 +204,8 @@ impl Worker {
                     ..WorkerMetadata::default()
                 }),
             };
+            // After a restart the controller knows no token; a live registration needs its own.
+            let request = self.with_token(request, &token);
             match self.client.clone().register_worker(request).await {
                 Ok(response) => {
                     *token = response.into_inner().token;
@@ -221,8 +234,23 @@ impl Worker {
     /// Polls once; `None` after a transient failure.
     async fn poll(&self) -> Option<PollTasksResponse> {
         let token = self.token.lock().await.clone();
+        // What it holds: the controller ends a RUNNING attempt it does not list as MISSING.
+        let held = self
+            .running
+            .lock()
+            .map(|running| {
+                running
+                    .keys()
+                    .map(|(task_id, attempt_id)| HeldAttempt {
+                        task_id: task_id.clone(),
+                        attempt_id: *attempt_id,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let request = PollTasksRequest {
             worker_id: self.id.as_str().to_owned(),
+            held,
         };
         match self
             .client
@@ -335,14 +363,19 @@ impl Worker {
             task.to_string(),
             i32::try_from(attempt.get()).unwrap_or(i32::MAX),
         );
+        // Done first, then no longer running: a poll in between sees it in one or the other.
+        if let Ok(mut done) = self.done.lock() {
+            if done.set.insert(key.clone()) {
+                done.order.push_back(key.clone());
+            }
+            while done.order.len() > 1_024 {
+                if let Some(oldest) = done.order.pop_front() {
+                    done.set.remove(&oldest);
+                }
+            }
+        }
         if let Ok(mut running) = self.running.lock() {
             running.remove(&key);
-        }
-        if let Ok(mut done) = self.done.lock() {
-            if done.len() >= 1_024 {
-                done.clear();
-            }
-            done.insert(key);
         }
         self.finished.notify_one();
     }
@@ -366,7 +399,8 @@ impl Worker {
         let Ok(mut running) = self.running.lock() else {
             return;
         };
-        if running.contains_key(&key) || self.done.lock().is_ok_and(|done| done.contains(&key)) {
+        if running.contains_key(&key) || self.done.lock().is_ok_and(|done| done.set.contains(&key))
+        {
             return;
         }
         let (Ok(task), Ok(attempt)) = (
@@ -451,7 +485,7 @@ pub async fn run(config: Config, stats: Arc<Stats>, stop: watch::Receiver<bool>)
                     stats: Arc::clone(&stats),
                     token: tokio::sync::Mutex::new(String::new()),
                     running: Mutex::new(HashMap::new()),
-                    done: Mutex::new(HashSet::new()),
+                    done: Mutex::new(Recent::default()),
                     finished: Notify::new(),
                     dead: AtomicBool::new(false),
                     rng: Mutex::new(StdRng::seed_from_u64(seed)),

@@ -155,6 +155,11 @@ def main():
             grpc.StatusCode.UNAUTHENTICATED,
         ),
         (
+            "a report signed with another worker's token",
+            lambda: stub.ReportTaskState(running, metadata=signed(other), timeout=timeout),
+            grpc.StatusCode.UNAUTHENTICATED,
+        ),
+        (
             "a report about another worker's attempt",
             lambda: stub.ReportTaskState(
                 report("py-other", first, S.TASK_STATE_SUCCEEDED),
@@ -173,6 +178,38 @@ def main():
                 timeout=timeout,
             ),
             grpc.StatusCode.INVALID_ARGUMENT,
+        ),
+        (
+            "a malformed request (a negative attempt id)",
+            lambda: stub.ReportTaskState(
+                cluster.ReportTaskStateRequest(
+                    worker_id="py-w",
+                    task_id=first.task_id,
+                    job_id=first.job_id,
+                    task_index=first.task_index,
+                    state=S.TASK_STATE_RUNNING,
+                    attempt_id=-1,
+                ),
+                metadata=signed(token),
+                timeout=timeout,
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ),
+        (
+            "a malformed request (a state workers do not report: PENDING)",
+            lambda: stub.ReportTaskState(
+                report("py-w", first, S.TASK_STATE_PENDING),
+                metadata=signed(token),
+                timeout=timeout,
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ),
+        (
+            "a registration that takes over a live worker's id",
+            lambda: stub.RegisterWorker(
+                controller.RegisterWorkerRequest(worker_id="py-w"), timeout=timeout
+            ),
+            grpc.StatusCode.ALREADY_EXISTS,
         ),
         (
             "a malformed request (bytes that are no protobuf message)",
