@@ -933,9 +933,10 @@ pub enum TransitionError {
         /// The event, as [`TaskEvent::name`](crate::TaskEvent::name) gives it.
         event: &'static str,
     },
-    /// A report about an attempt other than the current one: late, reordered or retried by the
-    /// network. It must not touch the current attempt.
-    #[error("task {task}: the report for attempt {reported} is stale; {}", current_attempt(.current))]
+    /// A report about an attempt other than the current one, or about the current one after
+    /// it ended: late, reordered or retried by the network. It must not touch the current
+    /// attempt.
+    #[error("task {task}: the report for attempt {reported} is stale; {}", stale_because(*.reported, .current))]
     StaleAttempt {
         /// The task.
         task: TaskId,
@@ -982,8 +983,9 @@ pub enum TransitionError {
     },
 }
 
-fn current_attempt(current: &Option<AttemptId>) -> String {
+fn stale_because(reported: AttemptId, current: &Option<AttemptId>) -> String {
     match current {
+        Some(attempt) if *attempt == reported => "that attempt has ended".to_owned(),
         Some(attempt) => format!("the current attempt is {attempt}"),
         None => "the task has not been assigned yet".to_owned(),
     }

@@ -942,6 +942,15 @@ fn errors_read_as_sentences_naming_the_task_states_and_ids() {
         none.to_string(),
         "task job/task-0: the report for attempt 0 is stale; the task has not been assigned yet"
     );
+    let ended = TransitionError::StaleAttempt {
+        task: id(),
+        current: Some(AttemptId::new(3)),
+        reported: AttemptId::new(3),
+    };
+    assert_eq!(
+        ended.to_string(),
+        "task job/task-0: the report for attempt 3 is stale; that attempt has ended"
+    );
     let wrong = TransitionError::WrongWorker {
         task: id(),
         current: Some(w("w1")),

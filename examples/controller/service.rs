@@ -75,7 +75,7 @@ impl<S: Store + Send + 'static> ControllerService for Service<S> {
         let request = request.into_inner();
         let answer = self
             .writer
-            .call(move |core, _| core.launch(request))
+            .call(move |core, _| core.launch(&request))
             .await?;
         Ok(Response::new(answer))
     }

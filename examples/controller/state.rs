@@ -1,6 +1,7 @@
 //! The controller's state and every call's rules: the durable table, the registered workers and
 //! their tokens, the scheduler and the dashboard's history. One thread owns it (see `writer`), so nothing
-//! here locks. Every refusal is a gRPC status, and a refused call changes nothing.
+//! here locks. Every refusal is a gRPC status (the table's and the wire's mapped by the crate's
+//! `From` impls), and a refused call changes nothing.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
@@ -12,14 +13,14 @@ use iris_task::proto::{
     ReportTaskStateResponse, StopOrder, TerminateJobRequest, TerminateJobResponse,
 };
 use iris_task::{
-    AnyTask, AttemptId, DurableTable, JobId, JobPolicy, RetryPolicy, StateKind, Store, StoreError,
-    TableError, Task, TaskEvent, TaskId, Timestamp, TransitionError, WorkerId, WorkerReport,
+    AnyTask, AttemptId, DurableTable, JobId, JobPolicy, StateKind, Store, StoreError, TableError,
+    TaskEvent, TaskId, Timestamp, WorkerId, WorkerReport,
 };
 use subtle::ConstantTimeEq;
 use tonic::Status;
 
 /// The most tasks one job may have.
-pub const MAX_REPLICAS: i32 = 100_000;
+pub const MAX_REPLICAS: u32 = 100_000;
 /// The most tasks one ListTasks page holds.
 pub const MAX_PAGE: i32 = 1_000;
 /// The most tasks a worker may run at once.
@@ -99,27 +100,6 @@ pub struct Core<S: Store> {
 
 fn invalid(what: impl std::fmt::Display) -> Status {
     Status::invalid_argument(what.to_string())
-}
-
-/// A store failure: the table is back to what the store holds; the caller may retry.
-pub fn unavailable(err: &StoreError) -> Status {
-    Status::unavailable(format!("the controller's store refused the write: {err}"))
-}
-
-/// A table's refusal as the status a client can act on.
-fn refused(err: StoreError) -> Status {
-    match err {
-        StoreError::Table(TableError::UnknownTask(id)) => {
-            Status::not_found(format!("no task {id}"))
-        }
-        StoreError::Table(TableError::Transition(why)) => match why {
-            TransitionError::WrongWorker { .. } => Status::permission_denied(why.to_string()),
-            // Stale, illegal, backwards or out of order: the worker should drop the attempt.
-            _ => Status::failed_precondition(why.to_string()),
-        },
-        StoreError::Table(other) => Status::failed_precondition(other.to_string()),
-        other => unavailable(&other),
-    }
 }
 
 fn job_id(name: &str, field: &str) -> Result<JobId, Status> {
@@ -266,8 +246,8 @@ impl<S: Store> Core<S> {
     ) -> Result<ReportTaskStateResponse, Status> {
         // The caller authenticated the report's own `worker_id`: a report signed with another
         // worker's token is refused there, so the event's worker is the report's sender.
-        let (id, event) = TaskEvent::from_report(request, now).map_err(invalid)?;
-        self.table.apply(&id, event).map_err(refused)?;
+        let (id, event) = TaskEvent::from_report(request, now)?;
+        self.table.apply(&id, event)?;
         Ok(ReportTaskStateResponse {})
     }
 
@@ -316,7 +296,7 @@ impl<S: Store> Core<S> {
                 report: WorkerReport::Missing,
                 at: now,
             };
-            self.table.apply(&id, event).map_err(refused)?;
+            self.table.apply(&id, event)?;
         }
         let table = self.table.table();
         let run = table
@@ -355,53 +335,30 @@ impl<S: Store> Core<S> {
         Ok(PollTasksResponse { run, stop })
     }
 
-    /// A new job of `replicas` pending tasks.
-    pub fn launch(&mut self, request: LaunchJobRequest) -> Result<LaunchJobResponse, Status> {
-        let job = job_id(&request.name, "name")?;
-        let replicas = match request.replicas {
-            0 => 1,
-            n if (1..=MAX_REPLICAS).contains(&n) => n,
-            n => {
-                return Err(invalid(format_args!(
-                    "replicas: {n}, must be 0 to {MAX_REPLICAS}"
-                )));
-            }
-        };
-        let count = |value: i32, field: &str| {
-            u32::try_from(value).map_err(|_| invalid(format_args!("{field}: {value} is negative")))
-        };
-        let retry = RetryPolicy {
-            max_retries_failure: count(request.max_retries_failure, "max_retries_failure")?,
-            max_retries_preemption: match count(
-                request.max_retries_preemption,
-                "max_retries_preemption",
-            )? {
-                0 => RetryPolicy::default().max_retries_preemption,
-                n => n,
-            },
-        };
-        let policy = JobPolicy {
-            max_task_failures: count(request.max_task_failures, "max_task_failures")?,
-            coscheduled: request
-                .coscheduling
-                .is_some_and(|config| !config.group_by.is_empty()),
-        };
+    /// A new job of pending tasks, read from the request by the crate's
+    /// [`LaunchJobRequest::to_launch`]; this controller takes at most `MAX_REPLICAS` tasks a job.
+    pub fn launch(&mut self, request: &LaunchJobRequest) -> Result<LaunchJobResponse, Status> {
+        let launch = request.to_launch()?;
+        if launch.replicas > MAX_REPLICAS {
+            return Err(invalid(format_args!(
+                "replicas: {}, this controller takes at most {MAX_REPLICAS}",
+                launch.replicas
+            )));
+        }
+        let job = launch.job.clone();
         if self.table.table().job_policy(&job).is_some()
             || self.table.table().tasks_of(&job).next().is_some()
         {
             return Err(Status::already_exists(format!("job {job} exists")));
         }
-        let indexes = 0..u32::try_from(replicas).unwrap_or(1);
-        self.table
-            .batch(|batch| -> Result<(), TableError> {
-                batch.set_job_policy(job.clone(), policy);
-                for index in indexes {
-                    batch.insert(Task::new(TaskId::new(job.clone(), index), retry))?;
-                }
-                Ok(())
-            })
-            .map_err(|err| unavailable(&err))?
-            .map_err(|err| Status::internal(err.to_string()))?;
+        self.table.batch(|batch| -> Result<(), TableError> {
+            batch.set_job_policy(job.clone(), launch.policy);
+            for task in launch.tasks() {
+                batch.insert(task)?;
+            }
+            Ok(())
+        })??;
+        eprintln!("controller: launched {job}: {} tasks", launch.replicas);
         Ok(LaunchJobResponse {
             job_id: job.as_str().to_owned(),
         })
@@ -485,9 +442,8 @@ impl<S: Store> Core<S> {
         now: Timestamp,
     ) -> Result<TerminateJobResponse, Status> {
         let (job, _) = self.known_job(&request.job_id)?;
-        self.table
-            .kill_job(&job, "terminated by request", now)
-            .map_err(|err| unavailable(&err))?;
+        self.table.kill_job(&job, "terminated by request", now)?;
+        eprintln!("controller: terminated {job}");
         Ok(TerminateJobResponse {})
     }
 
@@ -510,6 +466,7 @@ impl<S: Store> Core<S> {
                 .worker_lost(&worker, "the worker stopped polling", now)?;
             // Only once the table took the loss: a failed call keeps the worker, to try again.
             self.workers.remove(&worker);
+            eprintln!("controller: worker {worker} lost: no call for {timeout:?}");
         }
         self.table
             .expire_assigned(now, self.rules.dispatch_deadline)?;

@@ -13,7 +13,7 @@ use iris_task::{Store, Timestamp};
 use tokio::sync::oneshot;
 use tonic::Status;
 
-use crate::state::{Core, Snapshot, unavailable};
+use crate::state::{Core, Snapshot};
 
 /// The most calls one commit answers.
 pub const GROUP: usize = 2_048;
@@ -137,7 +137,7 @@ fn run<S: Store>(
             ticked = core.tick(now);
             next_tick = Instant::now() + tick;
         }
-        let committed = core.durable().commit().map_err(|err| unavailable(&err));
+        let committed = core.durable().commit().map_err(Status::from);
         if let Err(err) = &ticked {
             eprintln!("controller: the scheduler's turn failed: {err}");
         }

@@ -54,6 +54,14 @@ impl JobStatus {
     /// [`StateCounts::job_state`], the failures and preemptions of all its tasks summed, every
     /// task's status, and the state counts keyed by label.
     ///
+    /// The state comes from the counts alone ([`StateCounts::job_state`]). A [`TaskTable`] also
+    /// remembers that a job started: a started job whose tasks all wait for their retries is
+    /// PENDING by its counts and RUNNING by [`TaskTable::job_state`], which a controller should
+    /// put in the status it answers with.
+    ///
+    /// [`TaskTable`]: crate::TaskTable
+    /// [`TaskTable::job_state`]: crate::TaskTable::job_state
+    ///
     /// The job started when its first attempt started, and ended, if its state is terminal, when
     /// its last task ended. A failed job's error and exit code are those of its first failed task
     /// (by task id).

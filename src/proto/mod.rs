@@ -31,8 +31,13 @@
 //! ```
 
 mod job;
+#[cfg(feature = "grpc")]
+mod launch;
 mod report;
 mod task;
+
+#[cfg(feature = "grpc")]
+pub use launch::Launch;
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) use task::status_with_attempts_from;
