@@ -1289,3 +1289,119 @@ fn a_call_past_the_timeout_gets_deadline_exceeded() {
     drop(controller);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn each_refusal_of_the_table_and_the_wire_maps_to_its_status() {
+    use iris_task::{ProtoError, StoreError, TableError, TransitionError};
+    let id = TaskId::new(JobId::new("job").unwrap(), 0);
+    let cases: Vec<(TableError, Code)> = vec![
+        (TableError::UnknownTask(id.clone()), Code::NotFound),
+        (TableError::DuplicateTask(id.clone()), Code::AlreadyExists),
+        (TableError::Full(id.clone()), Code::ResourceExhausted),
+        (
+            TableError::NotPending {
+                task: id.clone(),
+                state: StateKind::Running,
+            },
+            Code::FailedPrecondition,
+        ),
+        (
+            TransitionError::WrongWorker {
+                task: id.clone(),
+                current: Some(WorkerId::new("a").unwrap()),
+                reported: WorkerId::new("b").unwrap(),
+            }
+            .into(),
+            Code::PermissionDenied,
+        ),
+        (
+            TransitionError::StaleAttempt {
+                task: id.clone(),
+                current: Some(AttemptId::new(1)),
+                reported: AttemptId::new(0),
+            }
+            .into(),
+            Code::FailedPrecondition,
+        ),
+    ];
+    for (err, code) in cases {
+        let message = err.to_string();
+        let status = tonic::Status::from(err);
+        assert_eq!(status.code(), code, "{message}");
+        assert_eq!(status.message(), message);
+        // Through a store, the same.
+        let status = tonic::Status::from(StoreError::Table(TableError::UnknownTask(id.clone())));
+        assert_eq!(status.code(), Code::NotFound);
+    }
+    let poisoned = StoreError::Poisoned {
+        why: "a call panicked".to_owned(),
+    };
+    assert_eq!(tonic::Status::from(poisoned).code(), Code::Internal);
+    let malformed = ProtoError::NegativeAttemptId {
+        field: "ReportTaskStateRequest.attempt_id".to_owned(),
+        value: -1,
+    };
+    let status = tonic::Status::from(malformed);
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status
+            .message()
+            .contains("ReportTaskStateRequest.attempt_id")
+    );
+}
+
+#[test]
+fn a_launch_request_reads_by_iris_defaults_and_refuses_negative_counts() {
+    let launch = LaunchJobRequest {
+        name: "j".to_owned(),
+        ..LaunchJobRequest::default()
+    }
+    .to_launch()
+    .unwrap();
+    assert_eq!(launch.replicas, 1, "replicas 0 is one task");
+    assert_eq!(launch.retry.max_retries_failure, 0);
+    assert_eq!(
+        launch.retry.max_retries_preemption, 100,
+        "0 is Iris's default"
+    );
+    assert_eq!(launch.policy.max_task_failures, 0);
+    assert!(!launch.policy.coscheduled);
+    let gang = LaunchJobRequest {
+        name: "g".to_owned(),
+        coscheduling: Some(iris_task::proto::CoschedulingConfig::default()),
+        max_retries_preemption: 7,
+        ..LaunchJobRequest::default()
+    }
+    .to_launch()
+    .unwrap();
+    assert!(gang.policy.coscheduled, "set, even with an empty group_by");
+    assert_eq!(gang.retry.max_retries_preemption, 7);
+    for field in [
+        "replicas",
+        "max_task_failures",
+        "max_retries_failure",
+        "max_retries_preemption",
+    ] {
+        let mut request = LaunchJobRequest {
+            name: "j".to_owned(),
+            ..LaunchJobRequest::default()
+        };
+        match field {
+            "replicas" => request.replicas = -1,
+            "max_task_failures" => request.max_task_failures = -1,
+            "max_retries_failure" => request.max_retries_failure = -1,
+            _ => request.max_retries_preemption = -1,
+        }
+        let err = request.to_launch().unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("LaunchJobRequest.{field}")),
+            "{err}"
+        );
+    }
+    let nameless = LaunchJobRequest::default().to_launch().unwrap_err();
+    assert!(
+        matches!(nameless, iris_task::ProtoError::InvalidId { ref field, .. } if field == "LaunchJobRequest.name"),
+        "{nameless}"
+    );
+}
