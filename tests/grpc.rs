@@ -1212,9 +1212,24 @@ fn workers_are_told_to_stop_what_a_gang_ended_and_lose_what_they_no_longer_hold(
         // A worker that restarted holds nothing: its RUNNING attempt ends MISSING, requeued on
         // the preemption budget.
         client.launch_job(launch("solo", 1)).await.unwrap();
-        let mine = collect(&mut client, "a", &a).await.task_id;
-        report_as(&mut client, "a", &a, &mine, WorkerReport::Running).await;
-        let work = poll_holding(&mut client, "a", &a, &[]).await;
+        // Either worker may get it (the scheduler's round-robin turns every tick).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mine = loop {
+            let status = task(&mut client, "solo/task-0").await;
+            if status.state == TaskState::Assigned as i32 {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "never assigned");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let (who, token) = if mine.worker_id == "a" {
+            ("a", &a)
+        } else {
+            ("b", &b)
+        };
+        let mine = mine.task_id;
+        report_as(&mut client, who, token, &mine, WorkerReport::Running).await;
+        let work = poll_holding(&mut client, who, token, &[]).await;
         assert!(work.stop.is_empty());
         let status = task(&mut client, &mine).await;
         let first = &status.attempts[0];
@@ -1235,7 +1250,7 @@ fn workers_are_told_to_stop_what_a_gang_ended_and_lose_what_they_no_longer_hold(
 fn a_worker_that_stops_calling_is_lost_and_its_id_is_free_again() {
     let dir = temp_dir("lost");
     let flags = "--listen 127.0.0.1:0 --dashboard 127.0.0.1:0 \
-        --heartbeat-timeout-ms 400 --dispatch-deadline-ms 120000 --tick-ms 20";
+        --heartbeat-timeout-ms 3000 --dispatch-deadline-ms 120000 --tick-ms 20";
     let controller = Controller::start(&dir.join("controller.db"), flags);
     let url = controller.url();
     runtime().block_on(async {
