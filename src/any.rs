@@ -289,9 +289,10 @@ pub enum TaskEvent {
         /// When.
         at: Timestamp,
     },
-    /// A task of the same coscheduled job ended for good: the pending or active task ends
-    /// COSCHED_FAILED, charged nothing. [`TaskTable`](crate::TaskTable) sends it to a gang's
-    /// members itself.
+    /// A task of the same coscheduled job ended for good: the active task ends COSCHED_FAILED,
+    /// charged nothing. [`TaskTable`](crate::TaskTable) sends it to a gang's active members
+    /// itself; a pending member is not stopped by it (as in Iris: it stays pending, and its job's
+    /// end stops it if the job ended), so for a pending task it is illegal.
     SiblingFailed {
         /// The task that ended.
         sibling: TaskId,
@@ -303,6 +304,13 @@ pub enum TaskEvent {
     SiblingRequeued {
         /// The task that was requeued.
         sibling: TaskId,
+        /// When.
+        at: Timestamp,
+    },
+    /// The executing task ran longer than its job allows: its `timed_out` transition, FAILED with
+    /// no retry (the failure counts). The controller decides it, as Iris does from the attempt's
+    /// start and the job's timeout; only a BUILDING or RUNNING task can time out.
+    ExecutionTimeout {
         /// When.
         at: Timestamp,
     },
@@ -333,6 +341,7 @@ impl TaskEvent {
             TaskEvent::Preempt { .. } => "preempt",
             TaskEvent::SiblingFailed { .. } => "sibling failed",
             TaskEvent::SiblingRequeued { .. } => "sibling requeued",
+            TaskEvent::ExecutionTimeout { .. } => "execution timeout",
         }
     }
 
@@ -354,7 +363,8 @@ impl TaskEvent {
             | TaskEvent::SchedulingTimeout { at }
             | TaskEvent::Preempt { at, .. }
             | TaskEvent::SiblingFailed { at, .. }
-            | TaskEvent::SiblingRequeued { at, .. } => *at,
+            | TaskEvent::SiblingRequeued { at, .. }
+            | TaskEvent::ExecutionTimeout { at } => *at,
         }
     }
 }
@@ -490,9 +500,9 @@ impl Transition {
     }
 }
 
-/// The reason a task gets when its scheduling deadline passes (`TaskEvent::SchedulingTimeout`).
-pub const SCHEDULING_TIMEOUT_REASON: &str =
-    "scheduling timeout: no worker could take the task before its deadline";
+/// The reason a task gets when its scheduling deadline passes (`TaskEvent::SchedulingTimeout`):
+/// Iris's words.
+pub const SCHEDULING_TIMEOUT_REASON: &str = "Scheduling timeout exceeded";
 
 impl AnyTask {
     /// Applies one event that arrived at run time. On `Err` the task is exactly as it was before
@@ -513,9 +523,9 @@ impl AnyTask {
     ///    [`TransitionError::TimeWentBackwards`]. Otherwise the typed transitions the event means
     ///    are applied.
     ///
-    /// Reports may skip forward: a SUCCEEDED or FAILED report for an ASSIGNED task, or RUNNING
-    /// for a task never reported BUILDING, is recorded as if the skipped steps happened at the
-    /// report's time. A worker loss (or a WORKER_FAILED report) while ASSIGNED is a dispatch
+    /// Reports may skip forward: RUNNING for a task never reported BUILDING starts it at the
+    /// report's time; a SUCCEEDED or FAILED report for an ASSIGNED task ends it with its attempt
+    /// recorded as never started (no start was reported, and Iris dates none). A worker loss (or a WORKER_FAILED report) while ASSIGNED is a dispatch
     /// failure and requeues the task free of charge.
     ///
     /// ```
@@ -609,7 +619,8 @@ impl AnyTask {
             | TaskEvent::SchedulingTimeout { .. }
             | TaskEvent::Preempt { .. }
             | TaskEvent::SiblingFailed { .. }
-            | TaskEvent::SiblingRequeued { .. } => {}
+            | TaskEvent::SiblingRequeued { .. }
+            | TaskEvent::ExecutionTimeout { .. } => {}
         }
         Ok(Verdict::Apply)
     }
@@ -646,16 +657,14 @@ impl AnyTask {
                     task.mark_unschedulable_in_place(SCHEDULING_TIMEOUT_REASON.to_owned(), at)
                         .put(self)
                 }
-                E::SiblingFailed { sibling, at } => {
-                    let at = stamp(task, at)?;
-                    task.sibling_failed_in_place(&sibling, at).put(self)
-                }
                 // Listed, not matched by a wildcard, so that an event added to `TaskEvent` does
                 // not compile until each state decides it.
                 event @ (E::Report { .. }
                 | E::WorkerLost { .. }
                 | E::Preempt { .. }
-                | E::SiblingRequeued { .. }) => {
+                | E::SiblingFailed { .. }
+                | E::SiblingRequeued { .. }
+                | E::ExecutionTimeout { .. }) => {
                     return Err(illegal(task, &event));
                 }
             },
@@ -666,12 +675,12 @@ impl AnyTask {
                     match report {
                         R::Building => task.build_in_place(at).put(self),
                         R::Running => task.start_in_place(at).put(self),
-                        // Skips forward: the RUNNING report of a short task was lost.
-                        R::Succeeded => task.start_in_place(at).succeed_in_place(at).put(self),
-                        R::Failed { exit_code, error } => task
-                            .start_in_place(at)
-                            .fail_in_place(exit_code, error, at)
-                            .put(self),
+                        // Skips forward: the RUNNING report of a short task was lost. The
+                        // attempt is recorded as never started, as Iris records it.
+                        R::Succeeded => task.succeed_unstarted_in_place(at).put(self),
+                        R::Failed { exit_code, error } => {
+                            task.fail_unstarted_in_place(exit_code, error, at).put(self)
+                        }
                         // Never started: worker-side endings are free of charge.
                         R::WorkerFailed { error } => {
                             task.worker_failed_in_place(error, at).put(self)
@@ -701,7 +710,10 @@ impl AnyTask {
                     let at = stamp(task, at)?;
                     task.sibling_requeued_in_place(&sibling, at).put(self)
                 }
-                event @ (E::Assign { .. } | E::SchedulingTimeout { .. }) => {
+                // An ASSIGNED task has not started: no execution clock runs yet.
+                event @ (E::Assign { .. }
+                | E::SchedulingTimeout { .. }
+                | E::ExecutionTimeout { .. }) => {
                     return Err(illegal(task, &event));
                 }
             },
@@ -745,6 +757,10 @@ impl AnyTask {
                 E::SiblingRequeued { sibling, at } => {
                     let at = stamp(task, at)?;
                     task.sibling_requeued_in_place(&sibling, at).put(self)
+                }
+                E::ExecutionTimeout { at } => {
+                    let at = stamp(task, at)?;
+                    task.timed_out_in_place(at).put(self)
                 }
                 event @ (E::Assign { .. } | E::SchedulingTimeout { .. }) => {
                     return Err(illegal(task, &event));
@@ -799,6 +815,10 @@ impl AnyTask {
                 E::SiblingRequeued { sibling, at } => {
                     let at = stamp(task, at)?;
                     task.sibling_requeued_in_place(&sibling, at).put(self)
+                }
+                E::ExecutionTimeout { at } => {
+                    let at = stamp(task, at)?;
+                    task.timed_out_in_place(at).put(self)
                 }
                 event @ (E::Assign { .. } | E::SchedulingTimeout { .. }) => {
                     return Err(illegal(task, &event));

@@ -75,7 +75,9 @@ impl Attempt {
         self.finished_at
     }
 
-    /// The process exit code: 0 for SUCCEEDED, the reported code for FAILED, `None` otherwise.
+    /// The process exit code: 0 for SUCCEEDED, the reported (non-zero) code for FAILED, `None`
+    /// otherwise, and for a FAILED attempt the controller ended (an execution timeout) or whose
+    /// worker reported no code.
     pub fn exit_code(&self) -> Option<i32> {
         self.exit_code
     }

@@ -247,6 +247,8 @@ impl From<TableError> for Status {
                 | TransitionError::TimeWentBackwards { .. },
             )
             | TableError::NotPending { .. }
+            | TableError::JobEnded { .. }
+            | TableError::WrongJob { .. }
             | TableError::JobNotFinished { .. } => Code::FailedPrecondition,
         };
         Status::new(code, err.to_string())

@@ -42,13 +42,16 @@ impl Default for RetryPolicy {
     }
 }
 
-/// How a job's tasks are judged together: how many may end FAILED before the job counts as
-/// failed, and whether they run as one gang.
+/// How a job's tasks are judged together: how many of their attempts may fail before the job
+/// fails, and whether they run as one gang.
 ///
-/// Only FAILED tasks count against `max_task_failures`: PREEMPTED, WORKER_FAILED and
-/// COSCHED_FAILED never do. They are not tolerated either: once every task has ended, one of them
-/// makes the job WORKER_FAILED (the job-state rules are in
-/// [`StateCounts::job_state`](crate::StateCounts::job_state)). A [`TaskTable`](crate::TaskTable) told a job's policy
+/// `max_task_failures` counts the job's FAILED attempts, over every attempt of every task since
+/// the job began, retried ones included, as Iris counts them: a job whose tasks keep crashing
+/// fails even if no single task spends its own retries. PREEMPTED, WORKER_FAILED and
+/// COSCHED_FAILED endings never count. Within the tolerance, a task that ends FAILED for good
+/// still fails its job once every task has ended (a task that can never succeed). The job-state
+/// rules, in order, are on [`TaskTable::job`](crate::TaskTable::job). A
+/// [`TaskTable`](crate::TaskTable) told a job's policy
 /// ([`set_job_policy`](crate::TaskTable::set_job_policy)) also stops the rest of the job's tasks
 /// when the job ends, and runs a coscheduled job's tasks as a gang.
 ///
@@ -63,11 +66,13 @@ impl Default for RetryPolicy {
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct JobPolicy {
-    /// Tasks that may end FAILED while the job still succeeds. Default 0. A coscheduled job
-    /// ignores it: a gang is all or nothing, so one FAILED task fails it.
+    /// FAILED attempts the job tolerates, retried ones included, before it fails. Default 0:
+    /// the first failed attempt fails the job, whatever its tasks' retries (Iris's default).
+    /// Coscheduled jobs count the same way (a gang that tolerates two comes back twice).
     pub max_task_failures: u32,
     /// The job's tasks only make sense together (one TPU slice, one JAX program) and run as a
-    /// gang: when one of them ends for good, the others end COSCHED_FAILED; when one is
-    /// requeued, the active others are requeued with it. Default false.
+    /// gang: placed together or not at all; when one of them ends for good, its active others
+    /// end COSCHED_FAILED; when one is requeued, its active others are requeued with it.
+    /// Default false.
     pub coscheduled: bool,
 }

@@ -41,8 +41,8 @@ use crate::id::{AttemptId, JobId, TaskId, Timestamp, WorkerId};
 use crate::policy::{JobPolicy, RetryPolicy};
 use crate::proto::{TaskAttempt, TaskState, TaskStatus, wire_u32};
 use crate::state::{State, StateKind};
+use crate::table::{JobRecord, Layout, TaskTable};
 use crate::table::{JobState, StateCounts};
-use crate::table::{Layout, TaskTable};
 use crate::task::{Core, Task};
 
 // ----- values written as text -----
@@ -173,6 +173,9 @@ enum TaskEventMirror {
     },
     SiblingRequeued {
         sibling: TaskId,
+        at: Timestamp,
+    },
+    ExecutionTimeout {
         at: Timestamp,
     },
 }
@@ -471,7 +474,7 @@ impl Serialize for Attempt {
 /// `iter()` order, and the orders of its views, which the tasks alone do not say.
 #[derive(Serialize)]
 struct TableOut<'a> {
-    jobs: Vec<JobOut<'a>>,
+    jobs: Vec<JobOut>,
     tasks: Vec<&'a AnyTask>,
     pending: Vec<TaskId>,
     assigned: Vec<TaskId>,
@@ -479,10 +482,13 @@ struct TableOut<'a> {
 }
 
 #[derive(Serialize)]
-struct JobOut<'a> {
-    id: &'a JobId,
+struct JobOut {
+    id: JobId,
     #[serde(skip_serializing_if = "Option::is_none")]
-    policy: Option<&'a JobPolicy>,
+    policy: Option<JobPolicy>,
+    state: JobState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -504,6 +510,11 @@ struct JobIn {
     id: JobId,
     #[serde(default)]
     policy: Option<JobPolicy>,
+    /// Absent in a 0.2 snapshot: the job is then judged from its tasks.
+    #[serde(default)]
+    state: Option<JobState>,
+    #[serde(default)]
+    error: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -518,8 +529,16 @@ impl Serialize for TaskTable {
         let layout = self.layout();
         TableOut {
             jobs: self
-                .job_policies()
-                .map(|(id, policy)| JobOut { id, policy })
+                .job_records()
+                .map(|record| {
+                    let (state, error) = record.state.unwrap_or((JobState::Pending, None));
+                    JobOut {
+                        id: record.id,
+                        policy: record.policy,
+                        state,
+                        error,
+                    }
+                })
                 .collect(),
             tasks: self.iter().collect(),
             pending: layout.pending,
@@ -546,7 +565,12 @@ impl<'de> Deserialize<'de> for TaskTable {
                 .map(|worker| (worker.worker, worker.tasks))
                 .collect(),
         };
-        let jobs = stored.jobs.into_iter().map(|job| (job.id, job.policy));
+        let jobs = stored.jobs.into_iter().map(|job| JobRecord {
+            id: job.id,
+            policy: job.policy,
+            // An error without a state is nothing to restore: the job is judged from its tasks.
+            state: job.state.map(|state| (state, job.error)),
+        });
         TaskTable::restore(jobs, stored.tasks, layout)
             .map_err(|err| de::Error::custom(format_args!("invalid table: {err}")))
     }

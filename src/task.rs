@@ -17,8 +17,11 @@
 //! Task<Assigned>  ─ preempt, killed_on_worker, missing_on_worker ─▶ Task<Pending>  (free)
 //! Task<Building>, Task<Running> ─ preempt ─▶ Retry<Preempted>
 //!                               ─ killed_on_worker, missing_on_worker ─▶ Retry<WorkerFailed>
-//! Task<Pending>, every active task ─ sibling_failed ─▶ Task<CoschedFailed>  (gangs, no budget)
-//! every active task ─ sibling_requeued ─▶ Task<Pending>                     (gangs, no budget)
+//! every active task ─ sibling_failed ─▶ Task<CoschedFailed>     (gangs, no budget)
+//!                   ─ sibling_requeued ─▶ Task<Pending>          (gangs, no budget)
+//!
+//! 0.3, today's Iris:
+//! Task<Building>, Task<Running> ─ timed_out ─▶ Task<Failed>      (execution timeout, no retry)
 //! ```
 //!
 //! Each transition exists twice in its state's impl block: the public one, which consumes the
@@ -41,19 +44,38 @@ use crate::state::{
 };
 
 /// The error of an attempt its worker reported MISSING (it has no record of it: it restarted, or
-/// never got the RunTask call). The attempt is recorded WORKER_FAILED with this error.
-pub const MISSING_ERROR: &str = "worker has no record of the attempt";
+/// never got the RunTask call). The attempt is recorded WORKER_FAILED with this error, Iris's own
+/// words for it (`worker_lost_spec`), so both controllers' dashboards say the same.
+pub const MISSING_ERROR: &str = "worker_lost_spec";
 
-/// The error a gang sibling gets when a coscheduled task ended for good (`sibling_failed`).
+/// The error of an attempt the controller ended because it ran longer than its job allows
+/// ([`Task::timed_out`]): Iris's words for its execution timeout.
+pub const EXECUTION_TIMEOUT_ERROR: &str = "Execution timeout exceeded";
+
+/// How Iris's words for a gang sibling's end begin: what marks an error as an echo of another
+/// task's (`is_derived_task_error`).
+pub(crate) const SIBLING_ERROR_PREFIX: &str = "Coscheduled sibling ";
+
+/// The error a gang sibling gets when a coscheduled task ended for good (`sibling_failed`), in
+/// Iris's words, the task named as Iris names it (`<job>/<index>`).
 fn sibling_failed_reason(sibling: &TaskId) -> String {
-    format!("coscheduled task {sibling} ended")
+    format!(
+        "{SIBLING_ERROR_PREFIX}{}/{} failed",
+        sibling.job(),
+        sibling.index()
+    )
 }
 
 /// The error a gang sibling's attempt gets when a coscheduled task was requeued
-/// (`sibling_requeued`): distinct from [`sibling_failed_reason`], so that a decoder can tell a
-/// task that ended with such an attempt from one that ended later, while pending.
+/// (`sibling_requeued`), in Iris's words: distinct from [`sibling_failed_reason`], so that a
+/// decoder can tell a task that ended with such an attempt from one that ended later, while
+/// pending.
 fn sibling_requeued_reason(sibling: &TaskId) -> String {
-    format!("coscheduled task {sibling} was requeued")
+    format!(
+        "{SIBLING_ERROR_PREFIX}{}/{} bounced for atomic re-scheduling",
+        sibling.job(),
+        sibling.index()
+    )
 }
 
 /// A task of a job, in lifecycle state `S`.
@@ -637,38 +659,6 @@ impl Task<Pending> {
         self.core.end_while_pending(reason, at);
         self.take().into_task()
     }
-
-    /// A task of the same coscheduled job ended for good (the gang rule of
-    /// [`TaskTable`](crate::TaskTable)): this one ends with it, COSCHED_FAILED, charged nothing.
-    /// No attempt is open, so the task itself keeps the error, `coscheduled task <sibling> ended`.
-    ///
-    /// ```
-    /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, Timestamp};
-    ///
-    /// let job = JobId::new("slice")?;
-    /// let task = Task::new(TaskId::new(job.clone(), 1), RetryPolicy::default());
-    /// let task = task.sibling_failed(&TaskId::new(job, 0), Timestamp::from_millis(9));
-    /// assert_eq!(task.state(), StateKind::CoschedFailed);
-    /// assert_eq!(task.error(), Some("coscheduled task slice/task-0 ended"));
-    /// # Ok::<(), iris_task::IdError>(())
-    /// ```
-    #[inline]
-    pub fn sibling_failed(self, sibling: &TaskId, at: Timestamp) -> Task<CoschedFailed> {
-        self.by_value(at, |task, at| task.sibling_failed_in_place(sibling, at))
-    }
-
-    /// [`sibling_failed`](Self::sibling_failed) for a task held in place.
-    #[inline]
-    pub(crate) fn sibling_failed_in_place(
-        &mut self,
-        sibling: &TaskId,
-        at: Stamp,
-    ) -> Task<CoschedFailed> {
-        let at = at.get();
-        self.core
-            .end_while_pending(sibling_failed_reason(sibling), at);
-        self.take().into_task()
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -676,6 +666,27 @@ impl Task<Pending> {
 // ---------------------------------------------------------------------------------------------
 
 impl<S: Active> Task<S> {
+    /// After the open attempt closed on a budget: requeued while within it, ended `T` after.
+    #[inline]
+    fn requeue_or_end<T: Terminal>(&mut self, within_budget: bool) -> Retry<T> {
+        if within_budget {
+            Retry::Requeued(self.take().into_task())
+        } else {
+            Retry::Exhausted(self.take().into_task())
+        }
+    }
+
+    /// Closes the open attempt FAILED (exit code 0 recorded as none: the wire cannot tell them
+    /// apart, and Iris reads it so too), then requeues the task while its failure budget lasts.
+    #[inline]
+    fn close_failed(&mut self, exit_code: i32, error: String, at: Timestamp) -> Retry<Failed> {
+        let exit_code = Some(exit_code).filter(|&code| code != 0);
+        self.core
+            .close_attempt(StateKind::Failed, at, exit_code, reason(error));
+        let within_budget = self.core.failure_count() <= self.core.policy.max_retries_failure;
+        self.requeue_or_end(within_budget)
+    }
+
     /// The open attempt, which every way into an active state creates (`assign`) or checks
     /// (decoding), and which only a transition out of the state closes.
     #[inline]
@@ -727,7 +738,8 @@ impl<S: Active> Task<S> {
 
     /// A task of the same coscheduled job ended for good (the gang rule of
     /// [`TaskTable`](crate::TaskTable)): this one ends with it. The attempt closes COSCHED_FAILED
-    /// with the error `coscheduled task <sibling> ended`; neither budget is charged.
+    /// with the error `Coscheduled sibling <job>/<index> failed`, naming the sibling as Iris does;
+    /// neither budget is charged.
     ///
     /// ```
     /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, Timestamp, WorkerId};
@@ -763,7 +775,7 @@ impl<S: Active> Task<S> {
     /// A task of the same coscheduled job was requeued (the gang rule of
     /// [`TaskTable`](crate::TaskTable)): this one is requeued with it, so the gang is
     /// rescheduled together. The attempt closes COSCHED_FAILED with the error
-    /// `coscheduled task <sibling> was requeued`; neither budget is charged.
+    /// `Coscheduled sibling <job>/<index> bounced for atomic re-scheduling`; neither budget is charged.
     ///
     /// ```
     /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, Timestamp, WorkerId};
@@ -774,7 +786,7 @@ impl<S: Active> Task<S> {
     ///     .start(Timestamp::from_millis(2))
     ///     .sibling_requeued(&TaskId::new(job, 0), Timestamp::from_millis(3));
     /// assert_eq!(task.state(), StateKind::Pending);
-    /// assert_eq!(task.attempts()[0].error(), Some("coscheduled task slice/task-0 was requeued"));
+    /// assert_eq!(task.attempts()[0].error(), Some("Coscheduled sibling slice/0 bounced for atomic re-scheduling"));
     /// assert_eq!(task.preemption_count(), 0);
     /// # Ok::<(), iris_task::IdError>(())
     /// ```
@@ -822,6 +834,30 @@ impl Task<Assigned> {
         let at = at.get();
         self.core.confirm_attempt(StateKind::Building, at);
         self.take().into_task()
+    }
+
+    /// A SUCCEEDED report for an attempt whose start was never reported (a short task's RUNNING
+    /// report was lost): the task succeeds, its attempt recorded as never started, as Iris records
+    /// it (a start is dated only by a BUILDING or RUNNING report). Reached through
+    /// [`AnyTask::apply`](crate::AnyTask::apply) only: in typed code a task starts first.
+    #[inline]
+    pub(crate) fn succeed_unstarted_in_place(&mut self, at: Stamp) -> Task<Succeeded> {
+        self.core
+            .close_attempt(StateKind::Succeeded, at.get(), Some(0), None);
+        self.take().into_task()
+    }
+
+    /// A FAILED report for an attempt whose start was never reported: as
+    /// [`fail`](Task::fail) on a started task (the failure budget pays, as in Iris), with the
+    /// attempt recorded as never started.
+    #[inline]
+    pub(crate) fn fail_unstarted_in_place(
+        &mut self,
+        exit_code: i32,
+        error: String,
+        at: Stamp,
+    ) -> Retry<Failed> {
+        self.close_failed(exit_code, error, at.get())
     }
 
     /// The worker confirmed that execution started. The attempt starts now.
@@ -999,6 +1035,8 @@ impl Task<Building> {
 impl<S: Executing> Task<S> {
     /// The task exited non-zero. The attempt closes as FAILED; the task is requeued while
     /// `failure_count() <= max_retries_failure`, counting this failure, and ends FAILED after.
+    /// An `exit_code` of 0, which a failure should not carry, is recorded as none (as Iris reads
+    /// it: on the wire an absent exit code and 0 are the same).
     ///
     /// ```
     /// use iris_task::{JobId, Retry, RetryPolicy, StateKind, Task, TaskId, Timestamp, WorkerId};
@@ -1029,11 +1067,45 @@ impl<S: Executing> Task<S> {
         error: String,
         at: Stamp,
     ) -> Retry<Failed> {
+        self.close_failed(exit_code, error, at.get())
+    }
+
+    /// The task ran longer than its job allows (an execution timeout the controller decided, as
+    /// Iris does): the attempt closes FAILED with the error [`EXECUTION_TIMEOUT_ERROR`] and the
+    /// task ends FAILED, with no retry whatever its failure budget says. The failure counts, in the
+    /// task's [`failure_count`](Task::failure_count) and toward its job's `max_task_failures`. Only
+    /// an executing task can time out: an ASSIGNED one has not started, so its clock has not either.
+    ///
+    /// ```
+    /// use iris_task::{EXECUTION_TIMEOUT_ERROR, JobId, RetryPolicy, StateKind, Task, TaskId, Timestamp,
+    ///     WorkerId};
+    ///
+    /// let patient = RetryPolicy { max_retries_failure: 5, ..RetryPolicy::default() };
+    /// let task = Task::new(TaskId::new(JobId::new("job")?, 0), patient)
+    ///     .assign(WorkerId::new("w1")?, Timestamp::from_millis(1))
+    ///     .start(Timestamp::from_millis(2))
+    ///     .timed_out(Timestamp::from_millis(3_600_002));
+    /// assert_eq!(task.state(), StateKind::Failed);
+    /// assert_eq!((task.failure_count(), task.exit_code()), (1, None));
+    /// assert_eq!(task.error(), Some(EXECUTION_TIMEOUT_ERROR));
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
+    #[inline]
+    pub fn timed_out(self, at: Timestamp) -> Task<Failed> {
+        self.by_value(at, Self::timed_out_in_place)
+    }
+
+    /// [`timed_out`](Self::timed_out) for a task held in place.
+    #[inline]
+    pub(crate) fn timed_out_in_place(&mut self, at: Stamp) -> Task<Failed> {
         let at = at.get();
-        self.core
-            .close_attempt(StateKind::Failed, at, Some(exit_code), reason(error));
-        let within_budget = self.core.failure_count() <= self.core.policy.max_retries_failure;
-        self.requeue_or_end(within_budget)
+        self.core.close_attempt(
+            StateKind::Failed,
+            at,
+            None,
+            Some(EXECUTION_TIMEOUT_ERROR.to_owned()),
+        );
+        self.take().into_task()
     }
 
     /// The worker died while the task ran (a preemption). The attempt closes as WORKER_FAILED; the
@@ -1108,8 +1180,8 @@ impl<S: Executing> Task<S> {
     /// The worker reported KILLED without the controller asking (an OOM killer, a node drain).
     /// The attempt closes KILLED, [killed on the worker](Attempt::is_killed_on_worker): a
     /// worker-side ending, so the task is requeued while `preemption_count() <=
-    /// max_retries_preemption`, counting this one, and ends WORKER_FAILED after. (Iris ends such
-    /// a task KILLED, which makes its whole job look cancelled by a user; this crate does not.)
+    /// max_retries_preemption`, counting this one, and ends WORKER_FAILED after, as in Iris (not
+    /// KILLED: the task did not fail, and no one cancelled it).
     ///
     /// ```
     /// use iris_task::{JobId, Retry, RetryPolicy, StateKind, Task, TaskId, Timestamp, WorkerId};
@@ -1170,16 +1242,6 @@ impl<S: Executing> Task<S> {
     fn within_preemption_budget(&self) -> bool {
         self.core.preemption_count() <= self.core.policy.max_retries_preemption
     }
-
-    /// After the open attempt closed on a budget: requeued while within it, ended `T` after.
-    #[inline]
-    fn requeue_or_end<T: Terminal>(&mut self, within_budget: bool) -> Retry<T> {
-        if within_budget {
-            Retry::Requeued(self.take().into_task())
-        } else {
-            Retry::Exhausted(self.take().into_task())
-        }
-    }
 }
 
 impl Task<Running> {
@@ -1239,14 +1301,15 @@ impl<S: Terminal> Task<S> {
     }
 
     /// The exit code of the attempt that ended the task: 0 when it succeeded, the reported code
-    /// when it failed, `None` when it was killed, lost its worker or never ran.
+    /// when it failed (`None` for a reported 0, and for an execution timeout, which has none),
+    /// `None` when it was killed, lost its worker or never ran.
     pub fn exit_code(&self) -> Option<i32> {
         self.core.outcome().0
     }
 
     /// Why the task ended: the failure, the kill reason, the lost worker's error (or
     /// [`MISSING_ERROR`]), the preemption reason, the gang sibling that ended
-    /// (`coscheduled task <id> ended`), or the scheduling failure; `None` for a task that
+    /// (`Coscheduled sibling <job>/<index> failed`), or the scheduling failure; `None` for a task that
     /// succeeded.
     pub fn error(&self) -> Option<&str> {
         self.core.outcome().1

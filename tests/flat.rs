@@ -19,7 +19,12 @@ const GENERATIONS: usize = 20;
 /// (every twentieth fails once and is retried), and removed.
 fn generation(table: &mut TaskTable, n: usize) {
     let job = JobId::new(format!("gen-{n}")).unwrap();
-    table.set_job_policy(job.clone(), JobPolicy::default());
+    // One task in twenty fails once: tolerated, so that every generation runs to its end.
+    let policy = JobPolicy {
+        max_task_failures: TASKS,
+        ..JobPolicy::default()
+    };
+    table.set_job_policy(job.clone(), policy);
     let retry = RetryPolicy {
         max_retries_failure: 1,
         ..RetryPolicy::default()

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use iris_task::{
-    AnyTask, JobId, JobPolicy, ProtoError, RetryPolicy, Task, TaskEvent, TaskId, Timestamp,
+    AnyTask, JobId, ProtoError, RetryPolicy, Task, TaskEvent, TaskId, TaskTable, Timestamp,
     WorkerId, WorkerReport, proto,
 };
 use prost::Message;
@@ -247,12 +247,10 @@ fn crate_encodings() -> Vec<(&'static str, Vec<u8>)> {
             .start(at(2))
             .into_any(),
     ];
-    let job = proto::JobStatus::from_tasks(
-        &JobId::new("train").expect("valid job id"),
-        &job_tasks,
-        &JobPolicy::default(),
-    )
-    .expect("tasks of the job");
+    let job = TaskTable::from_tasks(job_tasks)
+        .expect("tasks of one job")
+        .job_status(&JobId::new("train").expect("valid job id"))
+        .expect("the job");
     vec![
         (
             "crate_pending_new",

@@ -439,6 +439,8 @@ fn check_attempts(task: &AnyTask, policy: &RetryPolicy) {
             "only the last attempt may be open"
         );
         assert_eq!(attempt.is_open(), attempt.finished_at().is_none());
+        // In typed code a task starts before it fails (through `AnyTask::apply`, a FAILED report
+        // for an ASSIGNED task leaves its attempt unstarted, as Iris does).
         if attempt.is_preemption() || attempt.state() == StateKind::Failed {
             assert!(attempt.started_at().is_some());
         }

@@ -5,9 +5,10 @@
 //!
 //! At least 2,000 cases per property; more with `PROPTEST_CASES`. The table's model runs a
 //! coscheduled job beside an ordinary one, and `planted_bugs_are_caught` shows that the
-//! comparison catches a model that charges a gang sibling, skips the job-end kills, or queues a
-//! gang's siblings before the task that requeued them: a crate with the same bug would differ
-//! from the correct model in the same observable way.
+//! comparison catches a model that charges a gang sibling, skips the job-end kills, queues a
+//! gang's siblings before the task that requeued them, counts FAILED tasks rather than attempts
+//! against `max_task_failures` (0.2's rule), or judges an ended job again: a crate with the same
+//! bug would differ from the correct model in the same observable way.
 
 use std::collections::VecDeque;
 
@@ -85,6 +86,8 @@ enum Ev {
     /// A gang sibling (named by its index in `TASKS`) ended for good, or was requeued.
     SiblingFailed(usize),
     SiblingRequeued(usize),
+    /// The executing task ran out of time.
+    ExecutionTimeout,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -185,6 +188,7 @@ fn to_event(ev: &Ev, t: i64) -> TaskEvent {
             sibling: tid(*sibling),
             at,
         },
+        Ev::ExecutionTimeout => TaskEvent::ExecutionTimeout { at },
     }
 }
 
@@ -269,18 +273,16 @@ impl Model {
             .map(|a| a.worker)
     }
 
-    /// Closes the open attempt as `end` at `t`, starting it first if `start`, and decides the
-    /// task's state from the budgets: FAILED on the failure budget; worker-side endings free
+    /// Closes the open attempt as `end` at `t` (a start is recorded only by a BUILDING or RUNNING
+    /// report: an end reported straight from ASSIGNED leaves the attempt unstarted, as in Iris),
+    /// and decides the task's state from the budgets: FAILED on the failure budget; worker-side endings free
     /// before the start, on the preemption budget after (ending PREEMPTED for a preemption,
     /// WORKER_FAILED otherwise); a controller's KILLED and a sibling's stop end or requeue it
     /// as `end` says.
-    fn close(&mut self, end: StateKind, start: bool, killed_on_worker: bool, t: i64) {
+    fn close(&mut self, end: StateKind, killed_on_worker: bool, t: i64) {
         let last = self.attempts.last_mut().unwrap();
         last.state = end;
         last.killed_on_worker = killed_on_worker;
-        if start {
-            last.started_at.get_or_insert(t);
-        }
         let started = last.started_at.is_some();
         let worker_side = last.worker_side();
         last.finished_at = Some(t);
@@ -339,8 +341,10 @@ impl Model {
         // 5. the events table
         let active = self.state.is_active();
         let legal = match (self.state, ev) {
-            (S::Pending, Ev::Assign(_) | Ev::Kill | Ev::Timeout | Ev::SiblingFailed(_)) => true,
+            (S::Pending, Ev::Assign(_) | Ev::Kill | Ev::Timeout) => true,
             (S::Running, Ev::Report(_, _, Rep::Building)) => return Decision::Regression,
+            // Only an executing task can time out: an ASSIGNED one has not started.
+            (S::Building | S::Running, Ev::ExecutionTimeout) => true,
             (
                 _,
                 Ev::Report(..)
@@ -371,12 +375,17 @@ impl Model {
                 });
                 self.state = S::Assigned;
             }
-            (S::Pending, Ev::Kill | Ev::Timeout | Ev::SiblingFailed(_)) => {
+            (S::Pending, Ev::Kill | Ev::Timeout) => {
                 self.state = match ev {
                     Ev::Kill => S::Killed,
-                    Ev::Timeout => S::Unschedulable,
-                    _ => S::CoschedFailed,
+                    _ => S::Unschedulable,
                 };
+                self.ended_at = Some(t);
+            }
+            // FAILED with no retry, whatever the failure budget says.
+            (_, Ev::ExecutionTimeout) => {
+                self.close(S::Failed, false, t);
+                self.state = S::Failed;
                 self.ended_at = Some(t);
             }
             (_, Ev::Report(_, _, rep @ (Rep::Building | Rep::Running))) => {
@@ -385,19 +394,19 @@ impl Model {
                 last.state = rep.state();
                 last.started_at.get_or_insert(t);
             }
-            (_, Ev::Report(_, _, Rep::Succeeded)) => self.close(S::Succeeded, true, false, t),
-            (_, Ev::Report(_, _, Rep::Failed)) => self.close(S::Failed, true, false, t),
+            (_, Ev::Report(_, _, Rep::Succeeded)) => self.close(S::Succeeded, false, t),
+            (_, Ev::Report(_, _, Rep::Failed)) => self.close(S::Failed, false, t),
             (_, Ev::Report(_, _, Rep::WorkerFailed | Rep::Missing) | Ev::Lost(_)) => {
-                self.close(S::WorkerFailed, false, false, t)
+                self.close(S::WorkerFailed, false, t)
             }
             (_, Ev::Report(_, _, Rep::Preempted) | Ev::Preempt) => {
-                self.close(S::Preempted, false, false, t)
+                self.close(S::Preempted, false, t)
             }
-            (_, Ev::Report(_, _, Rep::Killed)) => self.close(S::Killed, false, true, t),
-            (_, Ev::Kill) => self.close(S::Killed, false, false, t),
-            (_, Ev::SiblingFailed(_)) => self.close(S::CoschedFailed, false, false, t),
+            (_, Ev::Report(_, _, Rep::Killed)) => self.close(S::Killed, true, t),
+            (_, Ev::Kill) => self.close(S::Killed, false, t),
+            (_, Ev::SiblingFailed(_)) => self.close(S::CoschedFailed, false, t),
             (_, Ev::SiblingRequeued(_)) => {
-                self.close(S::CoschedFailed, false, false, t);
+                self.close(S::CoschedFailed, false, t);
                 self.state = S::Pending;
             }
             _ => unreachable!("judged legal above"),
@@ -429,6 +438,7 @@ fn event() -> impl Strategy<Value = Ev> {
         1 => Just(Ev::Preempt),
         1 => (0..TASKS.len()).prop_map(Ev::SiblingFailed),
         1 => (0..TASKS.len()).prop_map(Ev::SiblingRequeued),
+        1 => Just(Ev::ExecutionTimeout),
     ]
 }
 
@@ -581,6 +591,10 @@ enum Bug {
     NoJobEndKill,
     /// Requeued siblings join the pending queue before the task that requeued them.
     SiblingsFirst,
+    /// `max_task_failures` counts FAILED tasks, not FAILED attempts (0.2's rule).
+    CountFailedTasks,
+    /// A job's ended state is judged again after later changes, not kept.
+    EndedNotFinal,
 }
 
 struct TableModel {
@@ -588,12 +602,24 @@ struct TableModel {
     pending: VecDeque<usize>,
     /// Each job's policy, once the table is told it.
     policies: [Option<JobPolicy>; 2],
+    /// Each job's state as kept: judged after every change to its tasks, final once ended.
+    states: [JobState; 2],
     bug: Bug,
 }
 
 /// A call's changes as the model records them: (task, state before, state after), in the order
 /// the call first changed each task.
 type ModelChanges = Vec<(usize, StateKind, StateKind)>;
+
+/// A call's job changes: (job, state before, state after), in the order each first changed.
+type JobChanges = Vec<(usize, JobState, JobState)>;
+
+fn record_job(changes: &mut JobChanges, job: usize, from: JobState, to: JobState) {
+    match changes.iter_mut().find(|(j, _, _)| *j == job) {
+        Some(known) => known.2 = to,
+        None => changes.push((job, from, to)),
+    }
+}
 
 fn record(changes: &mut ModelChanges, index: usize, from: StateKind, to: StateKind) {
     match changes.iter_mut().find(|(i, _, _)| *i == index) {
@@ -629,35 +655,60 @@ impl TableModel {
         (0..TASKS.len()).filter(move |&i| job_of(i) == job)
     }
 
-    /// DOMAIN.md's job state, from the model's tasks: rules 1 to 7, restated for 0.2.
-    fn job_state(&self, job: usize, policy: JobPolicy) -> JobState {
+    /// The job's state as Iris judges it after a change (its `recompute_state`, in order), from
+    /// the model's tasks: final once ended.
+    fn judge(&self, job: usize) -> JobState {
         use StateKind as S;
+        let current = self.states[job];
         let states: Vec<StateKind> = Self::members(job).map(|i| self.tasks[i].state).collect();
+        if (current.is_terminal() && self.bug != Bug::EndedNotFinal) || states.is_empty() {
+            return current;
+        }
         let count = |s: StateKind| states.iter().filter(|&&x| x == s).count();
-        let allowed = if policy.coscheduled {
-            0
+        let limit = self.policies[job].unwrap_or_default().max_task_failures;
+        // Every FAILED attempt of the job's tasks, retried ones included.
+        let failures: u32 = if self.bug == Bug::CountFailedTasks {
+            count(S::Failed) as u32
         } else {
-            policy.max_task_failures as usize
+            Self::members(job).map(|i| self.tasks[i].failures()).sum()
         };
-        let all = |f: &dyn Fn(StateKind) -> bool| states.iter().all(|&s| f(s));
-        if states.is_empty() {
-            JobState::Pending
-        } else if all(&|s| matches!(s, S::Succeeded | S::Failed)) && count(S::Failed) <= allowed {
+        let started = Self::members(job).any(|i| !self.tasks[i].attempts.is_empty());
+        let all_ended = states.iter().all(|s| s.is_terminal());
+        if count(S::Succeeded) == states.len() {
             JobState::Succeeded
-        } else if count(S::Failed) > allowed {
+        } else if failures > limit {
             JobState::Failed
         } else if count(S::Unschedulable) > 0 {
             JobState::Unschedulable
         } else if count(S::Killed) > 0 {
             JobState::Killed
-        } else if all(&|s| s.is_terminal())
+        } else if all_ended
             && count(S::WorkerFailed) + count(S::Preempted) + count(S::CoschedFailed) > 0
         {
             JobState::WorkerFailed
-        } else if states.iter().any(|s| s.is_active()) {
+        } else if all_ended {
+            JobState::Failed
+        } else if started || states.iter().any(|s| s.is_active()) {
             JobState::Running
         } else {
             JobState::Pending
+        }
+    }
+
+    /// Judges the job again and records its change.
+    /// An assignment's one effect on its job: PENDING turns RUNNING, nothing else is judged.
+    fn mark_running(&mut self, job: usize, jobs: &mut JobChanges) {
+        if self.states[job] == JobState::Pending {
+            self.states[job] = JobState::Running;
+            record_job(jobs, job, JobState::Pending, JobState::Running);
+        }
+    }
+
+    fn settle(&mut self, job: usize, jobs: &mut JobChanges) {
+        let (from, to) = (self.states[job], self.judge(job));
+        if from != to {
+            self.states[job] = to;
+            record_job(jobs, job, from, to);
         }
     }
 
@@ -671,10 +722,11 @@ impl TableModel {
         t: i64,
         call: i64,
         changes: &mut ModelChanges,
+        jobs: &mut JobChanges,
     ) -> Decision {
         let job = job_of(index);
         let policy = self.policies[job];
-        let ended_before = policy.map(|p| self.job_state(job, p).is_terminal());
+        let ended_before = self.states[job].is_terminal();
         let from = self.tasks[index].state;
         let decision = self.apply(index, ev, t);
         if !matches!(decision, Decision::Changed | Decision::Duplicate) {
@@ -682,7 +734,12 @@ impl TableModel {
         }
         let to = self.tasks[index].state;
         record(changes, index, from, to);
+        if decision == Decision::Duplicate {
+            // Nothing changed: the job is not judged again (Iris drops the report unseen).
+            return decision;
+        }
         let Some(policy) = policy else {
+            self.settle(job, jobs);
             return decision;
         };
         let last = self.tasks[index].attempts.last();
@@ -700,31 +757,28 @@ impl TableModel {
                 // The bug: the trigger goes behind its siblings.
                 self.pending.retain(|&i| i != index);
             }
+            // Only active siblings follow (rule C); pending ones stay as they are.
             for sibling in Self::members(job).filter(|&i| i != index) {
                 let state = self.tasks[sibling].state;
-                let at = self.not_before(sibling, call);
-                let before = state;
-                if requeued && state.is_active() {
-                    assert_eq!(
-                        self.apply(sibling, &Ev::SiblingRequeued(index), at),
-                        Decision::Changed
-                    );
-                } else if !requeued && !state.is_terminal() {
-                    assert_eq!(
-                        self.apply(sibling, &Ev::SiblingFailed(index), at),
-                        Decision::Changed
-                    );
-                } else {
+                if !state.is_active() {
                     continue;
                 }
-                record(changes, sibling, before, self.tasks[sibling].state);
+                let at = self.not_before(sibling, call);
+                let follow = if requeued {
+                    Ev::SiblingRequeued(index)
+                } else {
+                    Ev::SiblingFailed(index)
+                };
+                assert_eq!(self.apply(sibling, &follow, at), Decision::Changed);
+                record(changes, sibling, state, self.tasks[sibling].state);
             }
             if requeued && self.bug == Bug::SiblingsFirst {
                 self.pending.push_back(index);
             }
         }
-        let now = self.job_state(job, policy);
-        if ended_before == Some(false) && now.is_terminal() && self.bug != Bug::NoJobEndKill {
+        self.settle(job, jobs);
+        let now = self.states[job];
+        if !ended_before && now.is_terminal() && self.bug != Bug::NoJobEndKill {
             for member in Self::members(job) {
                 let state = self.tasks[member].state;
                 if state.is_terminal() {
@@ -756,9 +810,19 @@ fn tid_of(name: &str) -> TaskId {
 fn check_changes(
     changes: &iris_task::Changes,
     expected: &ModelChanges,
+    jobs: &JobChanges,
     before: &[StateKind],
     model: &TableModel,
 ) -> Result<(), TestCaseError> {
+    let got: Vec<(JobId, JobState, JobState)> = changes
+        .jobs()
+        .map(|(job, step)| (job.clone(), step.from, step.to))
+        .collect();
+    let want: Vec<(JobId, JobState, JobState)> = jobs
+        .iter()
+        .map(|&(job, from, to)| (JobId::new(JOBS[job]).unwrap(), from, to))
+        .collect();
+    prop_assert_eq!(got, want, "the call's job changes, in order");
     let got: Vec<(TaskId, StateKind, StateKind)> = changes
         .iter()
         .map(|(id, step)| (id.clone(), step.from, step.to))
@@ -794,12 +858,16 @@ fn check_table(table: &TaskTable, model: &TableModel) -> Result<(), TestCaseErro
         prop_assert_eq!(table.job_counts(&job_id), Some(&recount));
         let policy = model.policies[job];
         prop_assert_eq!(table.job_policy(&job_id), policy.as_ref());
-        let started = TableModel::members(job).any(|i| !model.tasks[i].attempts.is_empty());
-        let expected = match model.job_state(job, policy.unwrap_or_default()) {
-            JobState::Pending if started => JobState::Running,
-            state => state,
-        };
-        prop_assert_eq!(table.job_state(&job_id), Some(expected), "job {}", name);
+        prop_assert_eq!(
+            table.job_state(&job_id),
+            Some(model.states[job]),
+            "job {}",
+            name
+        );
+        let failures: u32 = TableModel::members(job)
+            .map(|i| model.tasks[i].failures())
+            .sum();
+        prop_assert_eq!(table.job(&job_id).map(|job| job.failures()), Some(failures));
     }
     let pending: Vec<TaskId> = table.pending().map(|t| t.id().clone()).collect();
     let expected: Vec<TaskId> = model.pending.iter().map(|&i| tid(i)).collect();
@@ -844,6 +912,7 @@ fn run_table(
         tasks: Vec::new(),
         pending: VecDeque::new(),
         policies,
+        states: [JobState::Pending; 2],
         bug,
     };
     for (job, policy) in policies.iter().enumerate() {
@@ -863,6 +932,7 @@ fn run_table(
         let t = step as i64 / 3;
         let before: Vec<StateKind> = model.tasks.iter().map(|m| m.state).collect();
         let mut expected = ModelChanges::new();
+        let mut jobs = JobChanges::new();
         match op {
             Op::Assign(task, w, back) => {
                 let t = t - back;
@@ -870,6 +940,9 @@ fn run_table(
                 let result = table.assign(&tid(*task), worker(*w), Timestamp::from_millis(t));
                 if was_pending {
                     let decision = model.apply(*task, &Ev::Assign(*w), t);
+                    if decision == Decision::Changed {
+                        model.mark_running(job_of(*task), &mut jobs);
+                    }
                     prop_assert_eq!(result.is_ok(), decision == Decision::Changed);
                     if let Err(err) = result {
                         let backwards = matches!(
@@ -887,7 +960,7 @@ fn run_table(
             Op::Apply(task, ev) => {
                 let ev = &model.tasks[*task].resolve(ev);
                 let result = table.apply(&tid(*task), to_event(ev, t));
-                let decision = model.apply_with_rules(*task, ev, t, t, &mut expected);
+                let decision = model.apply_with_rules(*task, ev, t, t, &mut expected, &mut jobs);
                 let got = match &result {
                     Ok(changes) => match changes.get(&tid(*task)) {
                         Some(step) if step.from == step.to => Decision::Duplicate,
@@ -899,8 +972,8 @@ fn run_table(
                 };
                 prop_assert_eq!(got, decision, "{:?} on task {}", ev, task);
                 match &result {
-                    Ok(changes) => check_changes(changes, &expected, &before, &model)?,
-                    Err(_) => prop_assert!(expected.is_empty()),
+                    Ok(changes) => check_changes(changes, &expected, &jobs, &before, &model)?,
+                    Err(_) => prop_assert!(expected.is_empty() && jobs.is_empty()),
                 }
             }
             Op::WorkerLost(w) => {
@@ -910,11 +983,12 @@ fn run_table(
                         continue;
                     }
                     let at = model.not_before(i, t);
-                    let decision = model.apply_with_rules(i, &Ev::Lost(*w), at, t, &mut expected);
+                    let decision =
+                        model.apply_with_rules(i, &Ev::Lost(*w), at, t, &mut expected, &mut jobs);
                     prop_assert_eq!(decision, Decision::Changed);
                 }
                 let changes = table.worker_lost(&worker(*w), "lost", Timestamp::from_millis(t));
-                check_changes(&changes, &expected, &before, &model)?;
+                check_changes(&changes, &expected, &jobs, &before, &model)?;
             }
             Op::Expire(max_wait) => {
                 let due = model.in_assignment_order(|m| {
@@ -927,31 +1001,67 @@ fn run_table(
                     }
                     let w = model.tasks[i].worker().unwrap();
                     let at = model.not_before(i, t);
-                    let decision = model.apply_with_rules(i, &Ev::Lost(w), at, t, &mut expected);
+                    let decision =
+                        model.apply_with_rules(i, &Ev::Lost(w), at, t, &mut expected, &mut jobs);
                     prop_assert_eq!(decision, Decision::Changed);
                 }
                 let changes = table.expire_assigned(
                     Timestamp::from_millis(t),
                     std::time::Duration::from_millis(*max_wait as u64),
                 );
-                check_changes(&changes, &expected, &before, &model)?;
+                check_changes(&changes, &expected, &jobs, &before, &model)?;
             }
             Op::Schedule(picks) => {
-                // The model: pending tasks in FIFO order, each the pick names a worker for.
+                // The model: pending tasks in FIFO order, each the pick names a worker for; a
+                // gang's pending members all together when the first comes up, if the pick
+                // names a different worker for each, or none of them.
+                let gangs = model.policies.map(|p| p.is_some_and(|p| p.coscheduled));
+                let gang = |job: usize| gangs[job];
+                let mut offered = [false; 2];
                 for i in model.pending.clone() {
-                    if let Some(w) = picks[i] {
-                        let at = model.not_before(i, t);
-                        prop_assert_eq!(model.apply(i, &Ev::Assign(w), at), Decision::Changed);
-                        record(&mut expected, i, StateKind::Pending, StateKind::Assigned);
+                    let job = job_of(i);
+                    let unit: Vec<usize> = if gang(job) {
+                        if std::mem::replace(&mut offered[job], true) {
+                            continue;
+                        }
+                        TableModel::members(job)
+                            .filter(|&m| model.tasks[m].state == StateKind::Pending)
+                            .collect()
+                    } else {
+                        vec![i]
+                    };
+                    if unit.iter().any(|&m| picks[m].is_none()) {
+                        continue;
                     }
+                    let mut workers: Vec<usize> = unit.iter().filter_map(|&m| picks[m]).collect();
+                    workers.sort_unstable();
+                    workers.dedup();
+                    if gang(job) && workers.len() < unit.len() {
+                        continue;
+                    }
+                    for m in unit {
+                        let at = model.not_before(m, t);
+                        let w = picks[m].unwrap();
+                        prop_assert_eq!(model.apply(m, &Ev::Assign(w), at), Decision::Changed);
+                        record(&mut expected, m, StateKind::Pending, StateKind::Assigned);
+                    }
+                    model.mark_running(job, &mut jobs);
                 }
-                let changes = table.schedule(Timestamp::from_millis(t), |task| {
-                    let i = TASKS.iter().position(|name| task.id() == &tid_of(name))?;
-                    picks[i].map(worker)
+                let changes = table.schedule(Timestamp::from_millis(t), |offer| {
+                    offer
+                        .tasks()
+                        .iter()
+                        .map(|task| {
+                            let i = TASKS.iter().position(|name| task.id() == &tid_of(name))?;
+                            picks[i].map(worker)
+                        })
+                        .collect::<Option<Vec<_>>>()
                 });
-                check_changes(&changes, &expected, &before, &model)?;
+                check_changes(&changes, &expected, &jobs, &before, &model)?;
             }
             Op::KillJob(second) => {
+                // A cancel: the job's live tasks killed, the job KILLED unless it ended
+                // otherwise than WORKER_FAILED (rule I).
                 let job = usize::from(*second);
                 for i in TableModel::members(job) {
                     let state = model.tasks[i].state;
@@ -961,12 +1071,17 @@ fn run_table(
                         record(&mut expected, i, state, StateKind::Killed);
                     }
                 }
+                let from = model.states[job];
+                if !from.is_terminal() || from == JobState::WorkerFailed {
+                    model.states[job] = JobState::Killed;
+                    record_job(&mut jobs, job, from, JobState::Killed);
+                }
                 let changes = table.kill_job(
                     &JobId::new(JOBS[job]).unwrap(),
                     "cancelled",
                     Timestamp::from_millis(t),
                 );
-                check_changes(&changes, &expected, &before, &model)?;
+                check_changes(&changes, &expected, &jobs, &before, &model)?;
             }
             Op::RemoveJob(second) => {
                 let job = usize::from(*second);
@@ -996,6 +1111,7 @@ fn run_table(
                         if let Some(policy) = model.policies[job] {
                             table.set_job_policy(job_id.clone(), policy);
                         }
+                        model.states[job] = JobState::Pending;
                         for i in TableModel::members(job) {
                             table.insert(Task::new(tid(i), policy)).unwrap();
                             let mut task = Model::new(policy);
@@ -1007,7 +1123,7 @@ fn run_table(
                 }
             }
             Op::SetPolicy(second, policy) => {
-                // Changes no task, even if the job has ended under the new policy.
+                // Changes no task and does not judge the job: its next task change does.
                 let job = usize::from(*second);
                 model.policies[job] = Some(*policy);
                 table.set_job_policy(JobId::new(JOBS[job]).unwrap(), *policy);
@@ -1051,7 +1167,13 @@ proptest! {
 /// the same observable way). Each bug must be found within a few thousand cases.
 #[test]
 fn planted_bugs_are_caught() {
-    for bug in [Bug::ChargeSibling, Bug::NoJobEndKill, Bug::SiblingsFirst] {
+    for bug in [
+        Bug::ChargeSibling,
+        Bug::NoJobEndKill,
+        Bug::SiblingsFirst,
+        Bug::CountFailedTasks,
+        Bug::EndedNotFinal,
+    ] {
         let mut runner = TestRunner::new(ProptestConfig {
             cases: 5_000,
             failure_persistence: None,

@@ -256,6 +256,7 @@ struct Postgres<'a> {
 impl Backend for Postgres<'_> {
     type Store = PostgresStore;
     const NAME: &'static str = "PostgreSQL";
+    const INT: &'static str = "BIGINT";
 
     fn fresh(&self, name: &str) -> String {
         database(self.server, &name.replace('-', "_"))

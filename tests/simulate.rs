@@ -12,7 +12,7 @@ mod report;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use iris_task::{DISPATCH_DEADLINE_ERROR, StateCounts, StateKind, proto};
+use iris_task::{DISPATCH_DEADLINE_ERROR, JobState, StateCounts, StateKind, proto};
 
 fn simulate(tasks: usize, workers: usize, seed: u64) -> cluster::Outcome {
     let config = cluster::Config {
@@ -203,7 +203,18 @@ impl Recount {
             let error = proto::TaskStatus::from(task).error;
             if task.state() == StateKind::Killed {
                 recount.cancelled += u64::from(error == cluster::CANCEL_REASON);
-                recount.stopped_with_job += u64::from(error.starts_with("job "));
+                // Stopped by the job-end rule: with the job's error as the reason, Iris's words
+                // (or the state's fallback, for a job without an error).
+                let job = outcome.table.job(task.id().job()).unwrap();
+                let reason = job.error().unwrap_or(match job.state() {
+                    JobState::Failed => "Job failed",
+                    JobState::Killed => "Job was terminated.",
+                    JobState::Unschedulable => "Job could not be scheduled.",
+                    JobState::WorkerFailed => "Preemption budget exhausted",
+                    _ => "(a job that has not ended stops nothing)",
+                });
+                recount.stopped_with_job +=
+                    u64::from(error != cluster::CANCEL_REASON && error == reason);
             }
             recount.stopped_with_gang += u64::from(task.state() == StateKind::CoschedFailed);
             recount.unschedulable += u64::from(task.state() == StateKind::Unschedulable);
@@ -404,7 +415,10 @@ fn check_report(outcome: &cluster::Outcome) {
             .flatten()
             .copied()
             .collect();
-        let state = counts.job_state(&job.policy);
+        let state = outcome
+            .table
+            .job_state(&job.id)
+            .expect("the table keeps every job");
         let expected: Vec<String> = [
             job.id.as_str().to_owned(),
             report::thousands(counts.total() as u64),

@@ -23,6 +23,7 @@ struct Sqlite;
 impl Backend for Sqlite {
     type Store = SqliteStore;
     const NAME: &'static str = "SQLite";
+    const INT: &'static str = "INTEGER";
 
     fn fresh(&self, name: &str) -> String {
         scratch(name).display().to_string()
@@ -123,6 +124,16 @@ fn each_impossible_row_is_corrupt_naming_table_task_and_column() {
 #[test]
 fn a_schema_newer_than_the_crate_is_refused() {
     suite::a_schema_newer_than_the_crate_is_refused(&Sqlite);
+}
+
+#[test]
+fn a_version_1_store_upgrades_in_place() {
+    suite::a_version_1_store_upgrades_in_place(&Sqlite);
+}
+
+#[test]
+fn a_lowered_limit_is_judged_at_the_next_task_change_across_a_reopen() {
+    suite::a_lowered_limit_is_judged_at_the_next_task_change_across_a_reopen(&Sqlite);
 }
 
 // ----- what only a file can show -----

@@ -428,61 +428,139 @@ fn state_counts_iterate_every_state_in_order() {
     assert_eq!(more.get(Pending), 1);
 }
 
+/// A task of job "job" in `state`, as the lifecycle makes it: a FAILED one failed one attempt,
+/// and "Retried" stands for a pending task that failed once and was requeued.
+fn task_in(state: Option<StateKind>, index: u32) -> AnyTask {
+    use StateKind::*;
+    let id = TaskId::new(JobId::new("job").unwrap(), index);
+    let no_budget = RetryPolicy {
+        max_retries_failure: 0,
+        max_retries_preemption: 0,
+    };
+    let pending = Task::new(id.clone(), no_budget);
+    let running = || pending.clone().assign(w("w1"), at(1)).start(at(2));
+    let Some(state) = state else {
+        let retry_once = RetryPolicy {
+            max_retries_failure: 1,
+            ..RetryPolicy::default()
+        };
+        let task = Task::new(id, retry_once)
+            .assign(w("w1"), at(1))
+            .start(at(2));
+        return task.fail(1, "exit 1", at(3)).into_any();
+    };
+    match state {
+        Pending => pending.into_any(),
+        Assigned => pending.assign(w("w1"), at(1)).into_any(),
+        Building => pending.assign(w("w1"), at(1)).build(at(2)).into_any(),
+        Running => running().into_any(),
+        Succeeded => running().succeed(at(3)).into_any(),
+        Failed => running().fail(1, "exit 1", at(3)).into_any(),
+        Killed => pending.kill("cancelled", at(3)).into_any(),
+        WorkerFailed => running().worker_failed("lost", at(3)).into_any(),
+        Unschedulable => pending.mark_unschedulable("no fit", at(3)).into_any(),
+        Preempted => running().preempt("priority", at(3)).into_any(),
+        CoschedFailed => running()
+            .sibling_failed(&TaskId::new(JobId::new("job").unwrap(), 99), at(3))
+            .into_any(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The state a table judges for a job of tasks in these states (`None`: failed once, retried).
+fn judged(states: &[Option<StateKind>], policy: JobPolicy) -> JobState {
+    let tasks = (0..)
+        .zip(states)
+        .map(|(index, &state)| task_in(state, index));
+    let job = JobId::new("job").unwrap();
+    let table = TaskTable::from_jobs([(job.clone(), policy)], tasks).unwrap();
+    table.job_state(&job).unwrap()
+}
+
 #[test]
-fn job_state_follows_the_first_matching_rule() {
+fn job_state_follows_irises_order() {
     use StateKind::*;
     let strict = JobPolicy::default();
     let tolerant = JobPolicy {
         max_task_failures: 1,
         ..JobPolicy::default()
     };
-    let state = |states: &[StateKind], policy: &JobPolicy| counts(states).job_state(policy);
+    let gang = JobPolicy {
+        coscheduled: true,
+        ..tolerant
+    };
+    let state = |states: &[StateKind], policy| {
+        judged(
+            &states.iter().copied().map(Some).collect::<Vec<_>>(),
+            policy,
+        )
+    };
+    let retried = None;
 
+    assert_eq!(state(&[], strict), JobState::Pending, "no tasks");
+    // 1. every task SUCCEEDED
+    assert_eq!(state(&[Succeeded, Succeeded], strict), JobState::Succeeded);
+    // 2. the job's FAILED attempts, retried ones included, exceed max_task_failures (rule A),
+    //    gangs too (rule D); preemptions never count
+    assert_eq!(state(&[Failed, Running], strict), JobState::Failed);
+    assert_eq!(judged(&[retried, Some(Running)], strict), JobState::Failed);
     assert_eq!(
-        state(&[], &strict),
-        JobState::Pending,
-        "a job with no tasks"
+        judged(&[retried, Some(Running)], tolerant),
+        JobState::Running
     );
-    // 1. all ended SUCCEEDED or FAILED within tolerance
-    assert_eq!(state(&[Succeeded, Succeeded], &strict), JobState::Succeeded);
-    assert_eq!(state(&[Succeeded, Failed], &tolerant), JobState::Succeeded);
-    // 2. too many failures, even while others run; preemptions never count
-    assert_eq!(state(&[Failed, Running], &strict), JobState::Failed);
     assert_eq!(
-        state(&[Failed, Failed, Unschedulable], &tolerant),
+        judged(&[retried, Some(Failed), Some(Running)], tolerant),
+        JobState::Failed,
+        "two attempts failed, of two tasks, one of them requeued"
+    );
+    assert_eq!(
+        state(&[Failed, Failed, Unschedulable], tolerant),
         JobState::Failed
     );
     assert_eq!(
-        state(&[WorkerFailed, WorkerFailed], &strict),
+        judged(&[retried, retried, Some(Running)], gang),
+        JobState::Failed
+    );
+    assert_eq!(
+        state(&[WorkerFailed, WorkerFailed], strict),
         JobState::WorkerFailed
     );
     // 3. unschedulable before killed
     assert_eq!(
-        state(&[Unschedulable, Killed, Running], &strict),
+        state(&[Unschedulable, Killed, Running], strict),
         JobState::Unschedulable
     );
     // 4. killed
+    assert_eq!(state(&[Killed, Running, Pending], strict), JobState::Killed);
+    assert_eq!(state(&[Killed, Failed], tolerant), JobState::Killed);
+    // 5. every task ended, a worker-side ending among them
     assert_eq!(
-        state(&[Killed, Running, Pending], &strict),
-        JobState::Killed
-    );
-    assert_eq!(state(&[Killed, Failed], &tolerant), JobState::Killed);
-    // 5. all terminal with a worker failure
-    assert_eq!(
-        state(&[WorkerFailed, Succeeded], &strict),
+        state(&[WorkerFailed, Succeeded], strict),
         JobState::WorkerFailed
     );
     assert_eq!(
-        state(&[WorkerFailed, Running], &strict),
-        JobState::Running,
-        "not all terminal"
+        state(&[Preempted, CoschedFailed], strict),
+        JobState::WorkerFailed
     );
-    // 6. any active, ASSIGNED included
-    assert_eq!(state(&[Assigned, Pending], &strict), JobState::Running);
-    assert_eq!(state(&[Building, Succeeded], &strict), JobState::Running);
-    assert_eq!(state(&[Running, Failed], &tolerant), JobState::Running);
-    // 7. otherwise pending
-    assert_eq!(state(&[Pending, Succeeded], &strict), JobState::Pending);
+    assert_eq!(
+        state(&[WorkerFailed, Running], strict),
+        JobState::Running,
+        "not all ended"
+    );
+    // 6. every task ended, a tolerated FAILED among them: FAILED (rule B), gangs alike
+    assert_eq!(state(&[Succeeded, Failed], tolerant), JobState::Failed);
+    assert_eq!(state(&[Succeeded, Failed], gang), JobState::Failed);
+    // 7. a task active, or the job started
+    assert_eq!(state(&[Assigned, Pending], strict), JobState::Running);
+    assert_eq!(state(&[Building, Succeeded], strict), JobState::Running);
+    assert_eq!(state(&[Running, Failed], tolerant), JobState::Running);
+    assert_eq!(
+        state(&[Pending, Succeeded], strict),
+        JobState::Running,
+        "started"
+    );
+    // 8. otherwise pending
+    assert_eq!(state(&[Pending, Pending], strict), JobState::Pending);
 }
 
 #[test]
@@ -556,10 +634,11 @@ fn calls_without_an_error_to_return_stamp_each_task_no_earlier_than_it_records()
 
 #[test]
 fn from_tasks_builds_the_table_that_inserting_one_by_one_builds() {
-    // Tasks in every state, ASSIGNED ones with assignment times out of order.
+    // Tasks in every state, ASSIGNED ones with assignment times out of order; each of its own
+    // job, since a job takes no task once it has ended (a killed task ends its job).
     let tasks: Vec<AnyTask> = (0..40u32)
         .map(|index| {
-            let task = Task::new(tid(&format!("job/task-{index}")), RetryPolicy::default());
+            let task = Task::new(tid(&format!("job{index}/task-0")), RetryPolicy::default());
             let t = i64::from((index * 7919) % 101);
             match index % 4 {
                 0 => task.into_any(),
@@ -657,7 +736,7 @@ fn remove_job_forgets_a_finished_job_and_reuses_its_place() {
         pending_ids(&table),
         ["a/task-0", "c/task-0", "d/task-0", "b/task-0"]
     );
-    let jobs: Vec<&str> = table.jobs().map(|(job, _)| job.as_str()).collect();
+    let jobs: Vec<&str> = table.jobs().map(|job| job.id().as_str()).collect();
     assert_eq!(jobs, ["a", "c", "d", "b"]);
     // Unknown jobs: nothing to remove.
     assert_eq!(

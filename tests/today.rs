@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use iris_task::{
     AnyTask, AttemptId, Changes, JobId, JobPolicy, JobState, MISSING_ERROR, Retry, RetryPolicy,
-    StateCounts, StateKind, Task, TaskEvent, TaskId, TaskTable, Timestamp, Transition,
-    TransitionError, WorkerId, WorkerReport, proto,
+    SCHEDULING_TIMEOUT_REASON, StateCounts, StateKind, TableError, Task, TaskEvent, TaskId,
+    TaskTable, Timestamp, Transition, TransitionError, WorkerId, WorkerReport, proto,
 };
 
 fn at(ms: i64) -> Timestamp {
@@ -440,7 +440,7 @@ fn missing_for_an_open_attempt_is_a_worker_side_ending_recorded_worker_failed() 
         let attempt = task.current_attempt().unwrap();
         assert_eq!(attempt.state(), StateKind::WorkerFailed);
         assert_eq!(attempt.error(), Some(MISSING_ERROR));
-        assert_eq!(attempt.error(), Some("worker has no record of the attempt"));
+        assert_eq!(attempt.error(), Some("worker_lost_spec"), "Iris's words");
     }
 }
 
@@ -520,15 +520,13 @@ fn missing_is_never_stored() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn sibling_failed_ends_a_pending_or_active_task_cosched_failed_charged_nothing() {
+fn sibling_failed_ends_an_active_task_cosched_failed_charged_nothing() {
     let sibling = TaskId::new(JobId::new("job").unwrap(), 1);
     let event = || TaskEvent::SiblingFailed {
         sibling: sibling.clone(),
         at: at(30),
     };
-    let pending = Task::new(tid("job/task-0"), policy(0, 0)).into_any();
     for task in [
-        pending,
         task_in(StateKind::Assigned, policy(0, 0)),
         task_in(StateKind::Building, policy(0, 0)),
         task_in(StateKind::Running, policy(0, 0)),
@@ -538,7 +536,7 @@ fn sibling_failed_ends_a_pending_or_active_task_cosched_failed_charged_nothing()
         assert_eq!(task.state(), StateKind::CoschedFailed, "from {from}");
         assert_eq!((task.failure_count(), task.preemption_count()), (0, 0));
         let status = proto::TaskStatus::from(&task);
-        assert_eq!(status.error, "coscheduled task job/task-1 ended");
+        assert_eq!(status.error, "Coscheduled sibling job/1 failed");
         assert_eq!(status.finished_at_ms, Some(30));
         assert_eq!(
             AnyTask::from_proto(status, *task.policy()).unwrap(),
@@ -546,6 +544,16 @@ fn sibling_failed_ends_a_pending_or_active_task_cosched_failed_charged_nothing()
             "from {from}"
         );
     }
+    // A pending member has no attempt to stop: as in Iris, it is no sibling to end (0.3).
+    let mut pending = Task::new(tid("job/task-0"), policy(0, 0)).into_any();
+    assert!(matches!(
+        pending.apply(event()),
+        Err(TransitionError::Illegal {
+            from: StateKind::Pending,
+            event: "sibling failed",
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -583,20 +591,22 @@ fn a_cosched_failed_task_tells_how_it_ended_by_its_own_time_and_error() {
             at: at(30),
         }],
     );
-    // Requeued with its gang (its attempt closed COSCHED_FAILED), then stopped while pending.
-    let while_pending = run(
+    // Requeued with its gang (its attempt closed COSCHED_FAILED), then stopped while pending, as
+    // 0.2 stopped a pending member: 0.3 no longer does, but still reads such a task, which a 0.2
+    // store or peer may hold.
+    let requeued = run(
         task_in(StateKind::Running, policy(0, 0)),
-        [
-            TaskEvent::SiblingRequeued {
-                sibling: tid("job/task-1"),
-                at: at(30),
-            },
-            TaskEvent::SiblingFailed {
-                sibling: tid("job/task-1"),
-                at: at(30),
-            },
-        ],
+        [TaskEvent::SiblingRequeued {
+            sibling: tid("job/task-1"),
+            at: at(30),
+        }],
     );
+    let mut status = proto::TaskStatus::from(&requeued);
+    status.state = proto::TaskState::CoschedFailed as i32;
+    status.finished_at_ms = Some(31);
+    status.error = "Coscheduled sibling job/1 failed".into();
+    let while_pending = AnyTask::from_proto(status, *requeued.policy()).unwrap();
+    assert_eq!(while_pending.state(), StateKind::CoschedFailed);
     assert_ne!(with_attempt, while_pending);
     for task in [with_attempt, while_pending] {
         let bytes = task.encode_to_vec();
@@ -611,10 +621,20 @@ fn a_cosched_failed_task_tells_how_it_ended_by_its_own_time_and_error() {
 /// A table with a coscheduled job "slice" whose tasks are `members`: (index, worker, assigned at,
 /// reported RUNNING at); a member without a worker stays pending.
 fn gang_of(members: &[(u32, Option<&str>, i64, i64)], retry: RetryPolicy) -> TaskTable {
+    gang_tolerating(members, retry, 0)
+}
+
+/// [`gang_of`], for a job that tolerates `failures` FAILED attempts (`max_task_failures`): with
+/// Iris's default of 0, the first failure ends the job, whatever retries its tasks have.
+fn gang_tolerating(
+    members: &[(u32, Option<&str>, i64, i64)],
+    retry: RetryPolicy,
+    failures: u32,
+) -> TaskTable {
     let mut table = TaskTable::new();
     let coscheduled = JobPolicy {
         coscheduled: true,
-        ..JobPolicy::default()
+        max_task_failures: failures,
     };
     table.set_job_policy(JobId::new("slice").unwrap(), coscheduled);
     for &(index, worker, assigned, started) in members {
@@ -690,7 +710,7 @@ fn a_gang_member_that_ends_for_good_stops_its_siblings_in_index_order() {
     let sibling = table.get(&member(0)).unwrap();
     assert_eq!(
         sibling.current_attempt().unwrap().error(),
-        Some("coscheduled task slice/task-1 ended")
+        Some("Coscheduled sibling slice/1 failed")
     );
     assert_eq!(
         (sibling.failure_count(), sibling.preemption_count()),
@@ -718,7 +738,7 @@ fn a_requeued_gang_member_requeues_its_active_siblings_right_after_it() {
         (2, None, 0, 0),
         (3, Some("w3"), 10, 20),
     ];
-    let mut table = gang_of(&members, policy(1, 0));
+    let mut table = gang_tolerating(&members, policy(1, 0), 5);
     let other = Task::new(tid("other/task-0"), RetryPolicy::default());
     table.insert(other).unwrap();
     let failed = report(
@@ -755,15 +775,25 @@ fn a_requeued_gang_member_requeues_its_active_siblings_right_after_it() {
     let sibling = table.get(&member(0)).unwrap();
     assert_eq!(
         sibling.current_attempt().unwrap().error(),
-        Some("coscheduled task slice/task-3 was requeued")
+        Some("Coscheduled sibling slice/3 bounced for atomic re-scheduling")
     );
     assert_eq!(
         (sibling.failure_count(), sibling.preemption_count()),
         (0, 0)
     );
-    // The gang is rescheduled together: all four get their next attempt.
-    let assigned = table.schedule(at(40), |task| {
-        (task.id().job().as_str() == "slice").then(|| w("w9"))
+    // The gang is rescheduled together, one member per worker: all four get their next attempt.
+    // An answer that puts two members on one worker places none of them.
+    let crowded = table.schedule(at(40), |offer| {
+        (offer.job().as_str() == "slice").then(|| vec![w("w9"); offer.len()])
+    });
+    assert!(crowded.is_empty());
+    assert_eq!(table.pending().count(), 5);
+    let assigned = table.schedule(at(40), |offer| {
+        (offer.job().as_str() == "slice").then(|| {
+            (0..offer.len())
+                .map(|n| w(&format!("w{}", 10 + n)))
+                .collect::<Vec<_>>()
+        })
     });
     assert_eq!(assigned.len(), 4);
 }
@@ -827,7 +857,13 @@ fn every_cause_of_an_attempt_ending_sets_the_gang_off() {
     for (name, cause) in causes {
         // With budget left the trigger is requeued and its siblings with it; without, they end.
         for (budget, sibling_state) in [(1, StateKind::Pending), (0, StateKind::CoschedFailed)] {
-            let mut table = gang(3, policy(budget, budget));
+            // A job that tolerates failed attempts, so that a failure does not end it.
+            let members = [
+                (0, Some("w0"), 10, 20),
+                (1, Some("w1"), 11, 20),
+                (2, Some("w2"), 12, 20),
+            ];
+            let mut table = gang_tolerating(&members, policy(budget, budget), 5);
             let changes = cause(&mut table);
             let trigger = table.get(&member(0)).unwrap().state();
             let expected = if trigger == StateKind::Pending {
@@ -901,7 +937,8 @@ fn a_success_or_a_controller_kill_is_no_gang_trigger() {
     let stopped = table.get(&member(1)).unwrap();
     assert_eq!(
         stopped.current_attempt().unwrap().error(),
-        Some("job slice ended killed")
+        Some("user"),
+        "the job's error: the kill's reason"
     );
     assert_eq!(
         table.job_state(&JobId::new("slice").unwrap()),
@@ -962,8 +999,11 @@ fn cascades_do_not_recurse() {
     // A sibling stopped by the gang rule does not set the gang off again: each member changes
     // once, and every sibling's attempt names the one trigger.
     for (retry, expected) in [
-        (policy(0, 0), "coscheduled task slice/task-4 ended"),
-        (policy(0, 5), "coscheduled task slice/task-4 was requeued"),
+        (policy(0, 0), "Coscheduled sibling slice/4 failed"),
+        (
+            policy(0, 5),
+            "Coscheduled sibling slice/4 bounced for atomic re-scheduling",
+        ),
     ] {
         let mut table = gang(5, retry);
         let changes = table.apply(&member(4), preempt(30)).unwrap();
@@ -1024,7 +1064,8 @@ fn a_scheduling_timeout_is_no_trigger_but_its_job_ends_unschedulable() {
     );
     assert_eq!(
         table.get(&member(1)).unwrap().outcome_error(),
-        Some("job slice ended unschedulable".to_owned())
+        Some(SCHEDULING_TIMEOUT_REASON.to_owned()),
+        "the job's error: its first task error"
     );
     assert_eq!(table.job_state(&job), Some(JobState::Unschedulable));
 }
@@ -1173,7 +1214,11 @@ fn a_job_that_ends_kills_its_remaining_tasks_in_index_order_after_the_gang() {
             .get(&TaskId::new(job.clone(), 0))
             .unwrap()
             .outcome_error(),
-        Some("job batch ended failed".to_owned())
+        Some(
+            "Cumulative failed task attempts exceeded max_task_failures: failures=2, limit=1; x"
+                .to_owned()
+        ),
+        "the job's error, in Iris's words"
     );
     assert_eq!(
         table.job_state(&job),
@@ -1202,10 +1247,15 @@ fn insert_set_job_policy_and_assign_never_change_other_tasks() {
         table.get(&TaskId::new(job.clone(), 0)).unwrap().state(),
         StateKind::Pending
     );
-    // Nor does inserting an ended task, nor assigning.
-    table
-        .insert(Task::new(TaskId::new(job.clone(), 2), RetryPolicy::default()).kill("user", at(1)))
-        .unwrap();
+    // An ended job takes no new task (0.3: its state is final); assigning changes no other.
+    let late = Task::new(TaskId::new(job.clone(), 2), RetryPolicy::default());
+    assert!(matches!(
+        table.insert(late),
+        Err(TableError::JobEnded {
+            state: JobState::Killed,
+            ..
+        })
+    ));
     table
         .assign(&TaskId::new(job.clone(), 0), w("w1"), at(2))
         .unwrap();
@@ -1224,66 +1274,8 @@ fn insert_set_job_policy_and_assign_never_change_other_tasks() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Job state, restated
+// Job state (the rules themselves, in Iris's order, are tested in tests/iris_rules.rs)
 // ---------------------------------------------------------------------------------------------
-
-fn counts(states: &[StateKind]) -> StateCounts {
-    states.iter().copied().collect()
-}
-
-#[test]
-fn rule_5_counts_preempted_and_cosched_failed_as_worker_failed() {
-    use StateKind::*;
-    let strict = JobPolicy::default();
-    assert_eq!(
-        counts(&[Succeeded, Preempted]).job_state(&strict),
-        JobState::WorkerFailed
-    );
-    assert_eq!(
-        counts(&[Succeeded, CoschedFailed]).job_state(&strict),
-        JobState::WorkerFailed
-    );
-    // Not while a task is still going.
-    assert_eq!(
-        counts(&[Running, Preempted]).job_state(&strict),
-        JobState::Running
-    );
-}
-
-#[test]
-fn preempted_and_cosched_failed_tasks_never_count_toward_max_task_failures() {
-    use StateKind::*;
-    let strict = JobPolicy::default();
-    assert_eq!(
-        counts(&[Preempted, CoschedFailed, CoschedFailed]).job_state(&strict),
-        JobState::WorkerFailed
-    );
-    assert_ne!(
-        counts(&[Preempted, Running]).job_state(&strict),
-        JobState::Failed
-    );
-}
-
-#[test]
-fn a_coscheduled_job_is_all_or_nothing() {
-    use StateKind::*;
-    let tolerant = JobPolicy {
-        max_task_failures: 5,
-        coscheduled: false,
-    };
-    let gang = JobPolicy {
-        coscheduled: true,
-        ..tolerant
-    };
-    let one_failed = counts(&[Succeeded, Succeeded, Failed]);
-    assert_eq!(one_failed.job_state(&tolerant), JobState::Succeeded);
-    assert_eq!(one_failed.job_state(&gang), JobState::Failed);
-    // Not WORKER_FAILED because its siblings ended COSCHED_FAILED.
-    assert_eq!(
-        counts(&[Failed, CoschedFailed, CoschedFailed]).job_state(&gang),
-        JobState::Failed
-    );
-}
 
 #[test]
 fn a_started_job_stays_running_while_its_tasks_wait_for_a_retry() {
@@ -1292,10 +1284,6 @@ fn a_started_job_stays_running_while_its_tasks_wait_for_a_retry() {
     table.apply(&member(0), preempt(30)).unwrap();
     let counts = table.job_counts(&job).unwrap();
     assert_eq!(counts.get(StateKind::Pending), 2);
-    assert_eq!(
-        counts.job_state(table.job_policy(&job).unwrap()),
-        JobState::Pending
-    );
     assert_eq!(table.job_state(&job), Some(JobState::Running));
     // A job that never started reads PENDING; an unknown one, nothing.
     let mut fresh = TaskTable::new();
@@ -1483,7 +1471,7 @@ fn a_job_known_by_its_policy_alone_has_zero_counts_and_its_place_among_the_jobs(
         .unwrap();
     let jobs: Vec<(&str, usize)> = table
         .jobs()
-        .map(|(job, counts)| (job.as_str(), counts.total()))
+        .map(|job| (job.id().as_str(), job.counts().total()))
         .collect();
     assert_eq!(jobs, [("first", 1), ("later", 1)]);
     assert_eq!(table.job_counts(&JobId::new("unknown").unwrap()), None);

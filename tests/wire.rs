@@ -5,8 +5,8 @@ mod common;
 
 use iris_task::{
     AnyTask, Assigned, AttemptId, IdError, IdKind, JobId, JobPolicy, Pending, ProtoError,
-    RetryPolicy, Running, StateKind, Task, TaskEvent, TaskId, Timestamp, WorkerId, WorkerReport,
-    proto,
+    RetryPolicy, Running, StateKind, Task, TaskEvent, TaskId, TaskTable, Timestamp, WorkerId,
+    WorkerReport, proto,
 };
 use proptest::prelude::*;
 use prost::Message;
@@ -912,11 +912,18 @@ fn a_job_status_sums_its_tasks() {
         };
     let pending = task(2).into_any();
     let tasks = [pending, failed_once_then_assigned, preempted_then_running];
-    let status = proto::JobStatus::from_tasks(&job, &tasks, &JobPolicy::default()).unwrap();
+    // One failed attempt is within this job's tolerance.
+    let tolerant = JobPolicy {
+        max_task_failures: 1,
+        ..JobPolicy::default()
+    };
+    let table = TaskTable::from_jobs([(job.clone(), tolerant)], tasks).unwrap();
+    let status = table.job_status(&job).unwrap();
     assert_eq!(status.job_id, "train/shard");
     assert_eq!(status.state, proto::JobState::Running as i32);
     assert_eq!((status.failure_count, status.preemption_count), (1, 1));
-    assert_eq!(status.started_at_ms, 2);
+    // Started at its first assignment, as Iris dates a job.
+    assert_eq!(status.started_at_ms, 1);
     assert_eq!(status.finished_at_ms, 0);
     let ids: Vec<&str> = status.tasks.iter().map(|t| t.task_id.as_str()).collect();
     assert_eq!(
@@ -947,33 +954,28 @@ fn a_failed_job_reports_its_first_failure() {
             iris_task::Retry::Exhausted(t) => t.into_any(),
             other => panic!("{other:?}"),
         };
-    let tasks = [ended(1, 7), ended(0, 3)];
-    let status = proto::JobStatus::from_tasks(&job, &tasks, &JobPolicy::default()).unwrap();
+    let table = TaskTable::from_tasks([ended(1, 7), ended(0, 3)]).unwrap();
+    let status = table.job_status(&job).unwrap();
     assert_eq!(status.state, proto::JobState::Failed as i32);
-    assert_eq!((status.exit_code, status.error.as_str()), (3, "exit 3"));
+    // The job's error is Iris's; the exit code is the first FAILED task's (by id).
+    assert_eq!(status.exit_code, 3);
+    assert_eq!(
+        status.error,
+        "Cumulative failed task attempts exceeded max_task_failures: failures=2, limit=0; exit 3"
+    );
     assert_eq!(status.finished_at_ms, 11);
-    let tolerant = proto::JobStatus::from_tasks(
-        &job,
-        &tasks,
-        &JobPolicy {
-            max_task_failures: 2,
-            ..JobPolicy::default()
-        },
-    )
-    .unwrap();
-    assert_eq!(tolerant.state, proto::JobState::Succeeded as i32);
-    assert_eq!(tolerant.error, "");
 }
 
 #[test]
 fn a_job_status_refuses_tasks_of_another_job() {
     let stranger = Task::new("other/task-0".parse().unwrap(), RetryPolicy::default()).into_any();
-    let err = proto::JobStatus::from_tasks(
-        &JobId::new("j").unwrap(),
-        [&stranger],
-        &JobPolicy::default(),
-    )
-    .unwrap_err();
+    let table = TaskTable::from_tasks([Task::new(
+        "j/task-0".parse().unwrap(),
+        RetryPolicy::default(),
+    )])
+    .unwrap();
+    let job = table.job(&JobId::new("j").unwrap()).unwrap();
+    let err = proto::JobStatus::from_job(&job, [&stranger]).unwrap_err();
     assert_eq!(
         err.to_string(),
         "JobStatus.tasks: task other/task-0 does not belong to job j"

@@ -96,6 +96,9 @@ pub enum HandEvent {
         sibling: TaskId,
         at: Timestamp,
     },
+    ExecutionTimeout {
+        at: Timestamp,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -327,25 +330,30 @@ impl HandTask {
                 }
                 HandReport::Running => self.start(at)?,
                 HandReport::Succeeded => match self.state {
-                    HandState::Assigned | HandState::Building => {
+                    // An end reported before any start: the attempt stays unstarted.
+                    HandState::Assigned => self.close(
+                        HandState::Succeeded,
+                        at,
+                        Some(0),
+                        None,
+                        HandState::Succeeded,
+                        |_| false,
+                    )?,
+                    HandState::Building => {
                         self.start(at)?;
                         self.succeed(at)?;
                     }
                     _ => self.succeed(at)?,
                 },
-                HandReport::Failed { exit_code, error } => {
-                    if self.state == HandState::Assigned {
-                        self.start(at)?;
-                    }
-                    self.close(
-                        HandState::Failed,
-                        at,
-                        Some(exit_code),
-                        Some(error),
-                        HandState::Failed,
-                        |task| task.failures() <= task.policy.max_retries_failure,
-                    )?
-                }
+                // From ASSIGNED the attempt stays unstarted: an end reported before any start.
+                HandReport::Failed { exit_code, error } => self.close(
+                    HandState::Failed,
+                    at,
+                    Some(exit_code).filter(|&code| code != 0),
+                    Some(error),
+                    HandState::Failed,
+                    |task| task.failures() <= task.policy.max_retries_failure,
+                )?,
                 HandReport::WorkerFailed { error } => {
                     self.worker_side_end(HandState::WorkerFailed, error, at)?
                 }
@@ -357,36 +365,47 @@ impl HandTask {
                 }
                 HandReport::Missing => self.worker_side_end(
                     HandState::WorkerFailed,
-                    "worker has no record of the attempt".to_owned(),
+                    "worker_lost_spec".to_owned(),
                     at,
                 )?,
             },
             HandEvent::Preempt { reason, at } => {
                 self.worker_side_end(HandState::Preempted, reason, at)?
             }
-            HandEvent::SiblingFailed { sibling, at } => {
-                let error = format!("coscheduled task {sibling} ended");
-                if self.state == HandState::Pending {
-                    self.check_time(at)?;
-                    self.state = HandState::CoschedFailed;
-                    self.finished_at = Some(at);
-                    self.error = Some(error);
-                } else {
-                    self.close(
-                        HandState::CoschedFailed,
-                        at,
-                        None,
-                        Some(error),
-                        HandState::CoschedFailed,
-                        |_| false,
-                    )?
+            HandEvent::SiblingFailed { sibling, at } => self.close(
+                HandState::CoschedFailed,
+                at,
+                None,
+                Some(format!(
+                    "Coscheduled sibling {}/{} failed",
+                    sibling.job(),
+                    sibling.index()
+                )),
+                HandState::CoschedFailed,
+                |_| false,
+            )?,
+            HandEvent::ExecutionTimeout { at } => {
+                if !started(self) {
+                    return Err(HandError::Illegal);
                 }
+                self.close(
+                    HandState::Failed,
+                    at,
+                    None,
+                    Some("Execution timeout exceeded".to_owned()),
+                    HandState::Failed,
+                    |_| false,
+                )?
             }
             HandEvent::SiblingRequeued { sibling, at } => self.close(
                 HandState::CoschedFailed,
                 at,
                 None,
-                Some(format!("coscheduled task {sibling} was requeued")),
+                Some(format!(
+                    "Coscheduled sibling {}/{} bounced for atomic re-scheduling",
+                    sibling.job(),
+                    sibling.index()
+                )),
                 HandState::CoschedFailed,
                 |_| true,
             )?,

@@ -379,15 +379,11 @@ impl<S: Store> Core<S> {
         &self,
         request: &GetJobStatusRequest,
     ) -> Result<GetJobStatusResponse, Status> {
-        let (job, policy) = self.known_job(&request.job_id)?;
+        let (job, _) = self.known_job(&request.job_id)?;
         let table = self.table.table();
-        let mut status = proto::JobStatus::from_tasks(&job, table.tasks_of(&job), &policy)
-            .map_err(|err| Status::internal(err.to_string()))?;
-        // The table remembers what the counts alone cannot tell: a job that started stays
-        // RUNNING while its tasks wait for their retries.
-        if let Some(state) = table.job_state(&job) {
-            status.state = proto::JobState::from(state) as i32;
-        }
+        let mut status = table
+            .job_status(&job)
+            .ok_or_else(|| Status::not_found(format!("no job {job}")))?;
         if request.exclude_tasks {
             status.tasks = Vec::new();
         }
@@ -585,16 +581,14 @@ impl<S: Store> Core<S> {
         }
         let mut jobs: Vec<JobRow> = table
             .jobs()
-            .map(|(job, job_counts)| {
-                let policy = table.job_policy(job).copied().unwrap_or_default();
-                JobRow {
-                    id: job.as_str().to_owned(),
-                    state: table
-                        .job_state(job)
-                        .unwrap_or_else(|| job_counts.job_state(&policy))
-                        .label(),
-                    counts: job_counts.iter().filter(|(_, count)| *count > 0).collect(),
-                }
+            .map(|job| JobRow {
+                id: job.id().as_str().to_owned(),
+                state: job.state().label(),
+                counts: job
+                    .counts()
+                    .iter()
+                    .filter(|(_, count)| *count > 0)
+                    .collect(),
             })
             .collect();
         jobs.sort_by(|a, b| a.id.cmp(&b.id));

@@ -38,7 +38,7 @@ pub struct Follow {
     pub requeued_with_gang: u64,
     /// Tasks that ended COSCHED_FAILED: stopped with their gang.
     pub stopped_with_gang: u64,
-    /// Tasks killed because their job ended (reason `job <id> ended <state>`).
+    /// Tasks killed because their job ended (reason: the job's error, as Iris gives it).
     pub stopped_with_job: u64,
     /// Tasks the user cancelled.
     pub cancelled: u64,
@@ -64,8 +64,16 @@ impl Follow {
             follow.stopped_with_gang += u64::from(task.state() == StateKind::CoschedFailed);
             let error = iris_task::proto::TaskStatus::from(task).error;
             if task.state() == StateKind::Killed {
-                follow.stopped_with_job += u64::from(error.starts_with("job "));
-                follow.cancelled += u64::from(error == crate::cluster::CANCEL_REASON);
+                let cancelled = error == crate::cluster::CANCEL_REASON;
+                follow.cancelled += u64::from(cancelled);
+                // The job-end rule stops a task with its job's error, in Iris's words (a job
+                // without one gives its state's reason).
+                let job = outcome.table.job(task.id().job());
+                let job_error = job.as_ref().and_then(|job| job.error());
+                let job_ended = job.is_some_and(|job| job.state().is_terminal());
+                follow.stopped_with_job += u64::from(
+                    !cancelled && job_ended && job_error.is_none_or(|job_error| job_error == error),
+                );
             }
         }
         follow

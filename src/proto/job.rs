@@ -6,9 +6,8 @@ use super::{JobState, JobStatus, ProtoError, TaskStatus, inconsistent};
 use crate::any::AnyTask;
 use crate::attempt::Attempt;
 use crate::id::{JobId, Timestamp};
-use crate::policy::JobPolicy;
 use crate::state::StateKind;
-use crate::table::StateCounts;
+use crate::table::{Job, StateCounts, TaskTable};
 
 impl From<crate::table::JobState> for JobState {
     fn from(state: crate::table::JobState) -> JobState {
@@ -22,6 +21,39 @@ impl From<crate::table::JobState> for JobState {
             Typed::WorkerFailed => JobState::WorkerFailed,
             Typed::Unschedulable => JobState::Unschedulable,
         }
+    }
+}
+
+impl TryFrom<i32> for crate::table::JobState {
+    type Error = ProtoError;
+
+    /// The job state a wire number names. UNSPECIFIED (0), BUILDING (2, which Iris keeps on the
+    /// wire and never sets) and unknown numbers are errors, never a default.
+    ///
+    /// ```
+    /// use iris_task::JobState;
+    ///
+    /// assert_eq!(JobState::try_from(3)?, JobState::Running);
+    /// assert!(JobState::try_from(2).is_err());
+    /// # Ok::<(), iris_task::ProtoError>(())
+    /// ```
+    fn try_from(value: i32) -> Result<crate::table::JobState, ProtoError> {
+        use crate::table::JobState as Typed;
+        Ok(match JobState::try_from(value) {
+            Ok(JobState::Pending) => Typed::Pending,
+            Ok(JobState::Running) => Typed::Running,
+            Ok(JobState::Succeeded) => Typed::Succeeded,
+            Ok(JobState::Failed) => Typed::Failed,
+            Ok(JobState::Killed) => Typed::Killed,
+            Ok(JobState::WorkerFailed) => Typed::WorkerFailed,
+            Ok(JobState::Unschedulable) => Typed::Unschedulable,
+            Ok(JobState::Unspecified | JobState::Building) | Err(_) => {
+                return Err(inconsistent(
+                    "JobStatus.state",
+                    format!("{value} is not a job state this crate keeps"),
+                ));
+            }
+        })
     }
 }
 
@@ -50,84 +82,77 @@ impl StateCounts {
 }
 
 impl JobStatus {
-    /// The status of job `job` from its tasks: the state derived by
-    /// [`StateCounts::job_state`], the failures and preemptions of all its tasks summed, every
-    /// task's status, and the state counts keyed by label.
+    /// The status of `job`, as the table keeps it, with its `tasks` (the job's tasks, as
+    /// [`TaskTable::tasks_of`] yields them): the job's state and error as the table judged them,
+    /// the failures and preemptions of all its tasks summed, every task's status, and the state
+    /// counts keyed by label. [`TaskTable::job_status`] is the short way.
     ///
-    /// The state comes from the counts alone ([`StateCounts::job_state`]). A [`TaskTable`] also
-    /// remembers that a job started: a started job whose tasks all wait for their retries is
-    /// PENDING by its counts and RUNNING by [`TaskTable::job_state`], which a controller should
-    /// put in the status it answers with.
-    ///
-    /// [`TaskTable`]: crate::TaskTable
-    /// [`TaskTable::job_state`]: crate::TaskTable::job_state
+    /// [`TaskTable::tasks_of`]: crate::TaskTable::tasks_of
+    /// [`TaskTable::job_status`]: crate::TaskTable::job_status
     ///
     /// The job started when its first attempt started, and ended, if its state is terminal, when
-    /// its last task ended. A failed job's error and exit code are those of its first failed task
-    /// (by task id).
+    /// its last task ended. A failed job's exit code is its first FAILED task's (by task id).
     ///
     /// ```
-    /// use iris_task::{JobId, JobPolicy, RetryPolicy, Task, TaskId, Timestamp, WorkerId, proto};
+    /// use iris_task::{JobId, RetryPolicy, Task, TaskId, TaskTable, Timestamp, WorkerId, proto};
     ///
     /// let job = JobId::new("job")?;
-    /// let tasks = [
-    ///     Task::new(TaskId::new(job.clone(), 0), RetryPolicy::default()).into_any(),
-    ///     Task::new(TaskId::new(job.clone(), 1), RetryPolicy::default())
-    ///         .assign(WorkerId::new("w1")?, Timestamp::from_millis(1))
-    ///         .into_any(),
-    /// ];
-    /// let status = proto::JobStatus::from_tasks(&job, &tasks, &JobPolicy::default())?;
+    /// let mut table = TaskTable::new();
+    /// for index in 0..2 {
+    ///     table.insert(Task::new(TaskId::new(job.clone(), index), RetryPolicy::default()))?;
+    /// }
+    /// table.assign(&TaskId::new(job.clone(), 1), WorkerId::new("w1")?, Timestamp::from_millis(1))?;
+    /// let status = proto::JobStatus::from_job(&table.job(&job).unwrap(), table.tasks_of(&job))?;
     /// assert_eq!(status.state, proto::JobState::Running as i32);
     /// assert_eq!(status.task_state_counts["assigned"], 1);
     /// assert_eq!(status.tasks.len(), 2);
+    /// assert_eq!(table.job_status(&job), Some(status));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
     /// [`ProtoError::Inconsistent`] if a task belongs to another job.
-    pub fn from_tasks<'a>(
-        job: &JobId,
+    pub fn from_job<'a>(
+        job: &Job<'_>,
         tasks: impl IntoIterator<Item = &'a AnyTask>,
-        policy: &JobPolicy,
     ) -> Result<JobStatus, ProtoError> {
+        let id = job.id();
         let mut tasks: Vec<&AnyTask> = tasks.into_iter().collect();
         tasks.sort_by(|a, b| a.id().cmp(b.id()));
-        if let Some(stranger) = tasks.iter().find(|task| task.id().job() != job) {
+        if let Some(stranger) = tasks.iter().find(|task| task.id().job() != id) {
             return Err(inconsistent(
                 "JobStatus.tasks",
-                format!("task {} does not belong to job {job}", stranger.id()),
+                format!("task {} does not belong to job {id}", stranger.id()),
             ));
         }
         let counts: StateCounts = tasks.iter().map(|task| task.state()).collect();
-        let state = counts.job_state(policy);
+        let state = job.state();
         let sum = |count: fn(&AnyTask) -> u32| {
             let total: u64 = tasks.iter().map(|task| u64::from(count(task))).sum();
             i32::try_from(total).unwrap_or(i32::MAX)
         };
+        // When the job started, as Iris dates it: its first assignment (an attempt that ended
+        // with no start reported has none of its own).
         let started_at = tasks
             .iter()
             .flat_map(|task| task.attempts())
-            .filter_map(Attempt::started_at)
+            .map(Attempt::assigned_at)
             .min();
-        let ended = !matches!(
-            state,
-            crate::table::JobState::Pending | crate::table::JobState::Running
-        );
         let finished_at = tasks
             .iter()
             .filter_map(|task| task.core().ended_at(task.state().is_terminal()))
             .max()
-            .filter(|_| ended);
-        let first_failure = tasks
+            .filter(|_| state.is_terminal());
+        let exit_code = tasks
             .iter()
             .find(|task| task.state() == StateKind::Failed)
             .filter(|_| state == crate::table::JobState::Failed)
-            .map(|task| TaskStatus::from(*task));
+            .and_then(|task| task.core().outcome().0);
         Ok(JobStatus {
-            job_id: job.as_str().to_owned(),
+            job_id: id.as_str().to_owned(),
             state: JobState::from(state) as i32,
-            exit_code: first_failure.as_ref().map_or(0, |status| status.exit_code),
-            error: first_failure.map(|status| status.error).unwrap_or_default(),
+            exit_code: exit_code.unwrap_or(0),
+            error: job.error().unwrap_or_default().to_owned(),
             started_at_ms: started_at.map_or(0, Timestamp::as_millis),
             finished_at_ms: finished_at.map_or(0, Timestamp::as_millis),
             failure_count: sum(AnyTask::failure_count),
@@ -135,5 +160,13 @@ impl JobStatus {
             tasks: tasks.into_iter().map(TaskStatus::from).collect(),
             task_state_counts: counts.to_proto_map(),
         })
+    }
+}
+
+impl TaskTable {
+    /// The job's status on the wire ([`JobStatus::from_job`] with its tasks); `None` for a job
+    /// the table knows nothing of.
+    pub fn job_status(&self, job: &JobId) -> Option<JobStatus> {
+        JobStatus::from_job(&self.job(job)?, self.tasks_of(job)).ok()
     }
 }

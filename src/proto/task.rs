@@ -546,12 +546,12 @@ fn decode_attempt(
                 "is set, but an ASSIGNED attempt has not started",
             ));
         }
-        StateKind::Building | StateKind::Running | StateKind::Succeeded | StateKind::Failed
-            if started_at.is_none() =>
-        {
+        // A SUCCEEDED or FAILED attempt may not have: its worker reported the end without a
+        // BUILDING or RUNNING report before it (a short task), and Iris dates no start then.
+        StateKind::Building | StateKind::Running if started_at.is_none() => {
             return Err(ProtoError::Missing {
                 field: field("started_at_ms"),
-                why: "a BUILDING, RUNNING, SUCCEEDED or FAILED attempt has started",
+                why: "a BUILDING or RUNNING attempt has started",
             });
         }
         _ => {}
@@ -591,7 +591,10 @@ fn decode_attempt(
                 format!("is {}, but a SUCCEEDED attempt exits 0", attempt.exit_code),
             ));
         }
-        StateKind::Succeeded | StateKind::Failed => Some(attempt.exit_code),
+        StateKind::Succeeded => Some(0),
+        // 0 is no exit code: a failure the controller decided (an execution timeout) has none,
+        // and `Task::fail` records a reported 0 as none too.
+        StateKind::Failed => Some(attempt.exit_code).filter(|&code| code != 0),
         // Iris peers may record a killed process's signal; the typed attempt does not model it.
         _ => None,
     };

@@ -30,6 +30,7 @@ mod postgres;
 mod rows;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod upgrade;
 
 use std::fmt;
 use std::time::Duration;
@@ -39,20 +40,24 @@ use hashbrown::HashMap;
 pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteStore, Synchronous};
+pub use upgrade::SchemaUpgrade;
 
 use crate::any::{AnyTask, TaskEvent};
 use crate::id::{JobId, TaskId, Timestamp, WorkerId};
 use crate::policy::{JobPolicy, RetryPolicy};
 use crate::proto::{Interner, ProtoError, TaskStatus};
-use crate::state::{Assigned, Pending, StateKind};
-use crate::table::{Changes, Layout, Nth, RestoreError, TableError, TaskTable};
+use crate::state::{Assigned, StateKind};
+use crate::table::{
+    Changes, IntoWorkers, JobRecord, JobState, Layout, Nth, Offer, RestoreError, TableError,
+    TaskTable,
+};
 use crate::task::Task;
 
-/// The schema version this crate writes and reads. A store whose `schema_version` is higher was
-/// written by a newer crate: [`StoreError::NewerSchema`]. When a version 2 exists, a store of
-/// version 1 will be migrated forward when opened; there is only version 1 so far, so any other
-/// version is [`StoreError::Corrupt`].
-pub const SCHEMA_VERSION: i64 = 1;
+/// The schema version this crate writes and reads: 2 (0.3: each job's state and error). A store
+/// of version 1 (written by 0.2) is upgraded when opened ([`DurableTable::upgrade`] says what
+/// changed). A store whose `schema_version` is higher was written by a newer crate:
+/// [`StoreError::NewerSchema`]; any other version is [`StoreError::Corrupt`].
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// A database that holds a [`DurableTable`]: `SqliteStore` (feature `sqlite`) and
 /// `PostgresStore` (feature `postgres`). The trait is sealed, so that every store keeps the
@@ -64,10 +69,18 @@ pub(crate) mod sealed {
 
     /// What a store does for a [`DurableTable`](super::DurableTable).
     pub trait Sealed {
+        /// The schema version the store holds: [`SCHEMA_VERSION`](super::SCHEMA_VERSION), or an
+        /// older one that [`upgrade`](Sealed::upgrade) brings forward before anything else.
+        fn version(&self) -> i64;
         /// Hands every row, as stored, to `into`: the jobs, then each task with its attempts.
+        /// Reads a store of any version [`version`](Sealed::version) may be.
         fn load(&mut self, into: &mut Rebuilder) -> Result<(), StoreError>;
         /// Writes in one transaction: all land or none do.
         fn commit(&mut self, writes: &Writes) -> Result<(), StoreError>;
+        /// Brings the schema one version forward, in one transaction: runs `ddl` (in the SQL of
+        /// [`rows`](super::rows), `$INT` for the store's integer type), writes `writes` with the
+        /// new schema's statements, and sets the version to `to`. All of it lands, or none.
+        fn upgrade(&mut self, ddl: &str, writes: &Writes, to: i64) -> Result<(), StoreError>;
     }
 }
 
@@ -77,6 +90,8 @@ pub struct JobRow {
     pub(crate) id: JobId,
     pub(crate) seq: i64,
     pub(crate) policy: Option<JobPolicy>,
+    /// Its state and error; `None` as read from a version 1 store, which kept neither.
+    pub(crate) state: Option<(JobState, Option<String>)>,
 }
 
 /// A task's row and its attempts, in the wire form the decoder checks.
@@ -138,8 +153,8 @@ impl SeqsBySlot {
 
 /// A [`TaskTable`] and its store: every call that changes tasks returns only after its
 /// transaction committed, and [`open`](DurableTable::open) rebuilds the table exactly (the same
-/// tasks, pending order, dispatch-deadline order, per-worker lists, job policies and counts) after
-/// a stop or a crash.
+/// tasks, pending order, dispatch-deadline order, per-worker lists, job policies, job states and
+/// errors, and counts) after a stop or a crash.
 ///
 /// ```
 /// # #[cfg(feature = "sqlite")] {
@@ -176,6 +191,8 @@ pub struct DurableTable<S: Store> {
     poisoned: Option<String>,
     /// Transactions committed since `open`.
     commits: u64,
+    /// What `open` did to a store written by an older crate.
+    upgrade: Option<SchemaUpgrade>,
 }
 
 /// What `poisoned` says while a call runs: if it panics, that stays.
@@ -191,8 +208,8 @@ impl<S: Store> fmt::Debug for DurableTable<S> {
 
 impl<S: Store> DurableTable<S> {
     /// Loads every row of `store`, checks it, and rebuilds the table exactly as it was committed:
-    /// the same tasks, pending queue, dispatch-deadline order, per-worker lists, job policies and
-    /// counts. ([`TaskTable::iter`] lists the tasks in the order they were inserted; before the
+    /// the same tasks, pending queue, dispatch-deadline order, per-worker lists, job policies,
+    /// job states and errors, and counts. ([`TaskTable::iter`] lists the tasks in the order they were inserted; before the
     /// reopen, tasks inserted after a `remove_job` could stand in removed ones' places.)
     ///
     /// After a restart, the ASSIGNED, BUILDING and RUNNING tasks come back on their workers as
@@ -205,6 +222,7 @@ impl<S: Store> DurableTable<S> {
     /// [`StoreError::Corrupt`] for a row that describes an impossible task (naming the table, the
     /// task and the column), and the store's own errors.
     pub fn open(mut store: S) -> Result<DurableTable<S>, StoreError> {
+        let upgrade = upgrade::run(&mut store)?;
         let (table, seqs, jobs, next) = rebuild(&mut store)?;
         Ok(DurableTable {
             table,
@@ -215,7 +233,38 @@ impl<S: Store> DurableTable<S> {
             group: None,
             poisoned: None,
             commits: 0,
+            upgrade,
         })
+    }
+
+    /// What [`open`](DurableTable::open) did to a store written by an older version of this
+    /// crate (schema version 1: 0.2): `None` for a store that was current. The upgrade ran in
+    /// one transaction before the table was loaded (a crash during it leaves the store as it
+    /// was, and the next `open` upgrades it again). It judged every job's state once under the
+    /// current rules and recorded it; [`SchemaUpgrade::jobs`] lists those whose state changed.
+    /// It changed no task, so a job it ended keeps the tasks that had not ended as they were,
+    /// waiting or running: stop them as the job-end rule would have, with
+    /// [`stop_ended_job`](DurableTable::stop_ended_job) (the job keeps its state and error).
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")] {
+    /// use iris_task::{DurableTable, SqliteStore, Timestamp};
+    ///
+    /// # let path = std::env::temp_dir().join(format!("iris-task-upgrade-doc-{}.db", std::process::id()));
+    /// let mut table = DurableTable::open(SqliteStore::open(&path)?)?;
+    /// if let Some(upgrade) = table.upgrade().cloned() {
+    ///     for (job, step) in upgrade.jobs() {
+    ///         println!("{job}: {} under 0.2, {} now", step.from, step.to);
+    ///         table.stop_ended_job(job, Timestamp::from_millis(0))?;
+    ///     }
+    /// }
+    /// # drop(table);
+    /// # let _ = std::fs::remove_file(&path);
+    /// # }
+    /// # Ok::<(), iris_task::StoreError>(())
+    /// ```
+    pub fn upgrade(&self) -> Option<&SchemaUpgrade> {
+        self.upgrade.as_ref()
     }
 
     /// The table, as committed.
@@ -229,12 +278,12 @@ impl<S: Store> DurableTable<S> {
     ///
     /// ```
     /// # #[cfg(feature = "sqlite")] {
-    /// use iris_task::{DurableTable, JobId, RetryPolicy, SqliteStore, Task, TaskId, Timestamp};
+    /// use iris_task::{DurableTable, JobId, RetryPolicy, SqliteStore, Task, TaskId, Timestamp, WorkerId};
     ///
     /// let mut table = DurableTable::open(SqliteStore::open_in_memory()?)?;
     /// let id = TaskId::new(JobId::new("job")?, 0);
     /// table.insert(Task::new(id, RetryPolicy::default()))?;
-    /// table.batch(|batch| batch.schedule(Timestamp::from_millis(1), |_| None))?; // assigns nothing
+    /// table.batch(|batch| batch.schedule(Timestamp::from_millis(1), |_| None::<WorkerId>))?; // assigns nothing
     /// assert_eq!(table.commits(), 1);
     /// # }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -422,10 +471,14 @@ impl<S: Store> DurableTable<S> {
             let Some(&seq) = self.jobs.get(job) else {
                 return Err(missing(format!("job {job}")));
             };
+            let Some(kept) = self.table.job(job) else {
+                return Err(missing(format!("job {job}")));
+            };
             writes.jobs.push(JobRow {
                 id: job.clone(),
                 seq,
-                policy: self.table.job_policy(job).copied(),
+                policy: kept.policy().copied(),
+                state: Some((kept.state(), kept.error().map(str::to_owned))),
             });
         }
         for (id, attempts_from) in &pending.tasks {
@@ -512,12 +565,16 @@ impl<S: Store> Batch<'_, S> {
     ///
     /// # Errors
     /// As [`TaskTable::insert`]; the batch goes on.
-    pub fn insert(&mut self, task: impl Into<AnyTask>) -> Result<(), TableError> {
+    pub fn insert(&mut self, task: impl Into<AnyTask>) -> Result<Changes, TableError> {
         let task = task.into();
         let id = task.id().clone();
         let job = id.job().clone();
-        self.durable.table.insert(task)?;
+        let before = self.durable.table.job_state(&job);
+        let changes = self.durable.table.insert(task)?;
         self.learned(&job);
+        if self.durable.table.job_state(&job) != before {
+            self.writes.job(&job);
+        }
         let seq = self.durable.tick();
         let durable = &mut *self.durable;
         durable.seqs.set(
@@ -535,7 +592,48 @@ impl<S: Store> Batch<'_, S> {
             _ => {}
         }
         self.writes.task(&id, 0);
-        Ok(())
+        Ok(changes)
+    }
+
+    /// [`TaskTable::insert_job`].
+    ///
+    /// # Errors
+    /// As [`TaskTable::insert_job`]; the batch goes on.
+    pub fn insert_job<T: Into<AnyTask>>(
+        &mut self,
+        job: JobId,
+        policy: JobPolicy,
+        tasks: impl IntoIterator<Item = T>,
+    ) -> Result<Changes, TableError> {
+        let tasks: Vec<AnyTask> = tasks.into_iter().map(Into::into).collect();
+        let ids: Vec<TaskId> = tasks.iter().map(|task| task.id().clone()).collect();
+        let changes = self.durable.table.insert_job(job.clone(), policy, tasks)?;
+        self.learned(&job);
+        self.writes.job(&job);
+        let mut queued = 0;
+        let mut active = Vec::new();
+        for id in &ids {
+            let seq = self.durable.tick();
+            let durable = &mut *self.durable;
+            durable.seqs.set(
+                &durable.table,
+                id,
+                Seqs {
+                    seq,
+                    ..Seqs::default()
+                },
+            );
+            match self.durable.table.get(id).map(AnyTask::state) {
+                Some(StateKind::Pending) => queued += 1,
+                Some(state) if state.is_active() => active.push(id),
+                _ => {}
+            }
+            self.writes.task(id, 0);
+        }
+        // The pending ones joined the queue in this order, the active ones their workers.
+        self.joined_queue(queued);
+        self.assigned(active);
+        Ok(changes)
     }
 
     /// [`TaskTable::set_job_policy`].
@@ -555,9 +653,13 @@ impl<S: Store> Batch<'_, S> {
         worker: WorkerId,
         at: Timestamp,
     ) -> Result<&Task<Assigned>, TableError> {
+        let before = self.durable.table.job_state(id.job());
         self.durable.table.assign(id, worker, at)?;
         self.assigned([id]);
         self.touched(id);
+        if self.durable.table.job_state(id.job()) != before {
+            self.writes.job(id.job());
+        }
         match self.durable.table.get(id) {
             Some(AnyTask::Assigned(task)) => Ok(task),
             _ => Err(TableError::UnknownTask(id.clone())),
@@ -565,12 +667,12 @@ impl<S: Store> Batch<'_, S> {
     }
 
     /// [`TaskTable::schedule`].
-    pub fn schedule(
+    pub fn schedule<P: IntoWorkers>(
         &mut self,
         at: Timestamp,
-        pick: impl FnMut(&Task<Pending>) -> Option<WorkerId>,
+        place: impl FnMut(&Offer<'_>) -> Option<P>,
     ) -> Changes {
-        let changes = self.durable.table.schedule(at, pick);
+        let changes = self.durable.table.schedule(at, place);
         self.record(&changes);
         changes
     }
@@ -602,6 +704,13 @@ impl<S: Store> Batch<'_, S> {
     /// [`TaskTable::kill_job`].
     pub fn kill_job(&mut self, job: &JobId, reason: &str, at: Timestamp) -> Changes {
         let changes = self.durable.table.kill_job(job, reason, at);
+        self.record(&changes);
+        changes
+    }
+
+    /// [`TaskTable::stop_ended_job`].
+    pub fn stop_ended_job(&mut self, job: &JobId, at: Timestamp) -> Changes {
+        let changes = self.durable.table.stop_ended_job(job, at);
         self.record(&changes);
         changes
     }
@@ -645,6 +754,9 @@ impl<S: Store> Batch<'_, S> {
         }
         self.joined_queue(queued);
         self.assigned(assigned);
+        for (job, _) in changes.jobs() {
+            self.writes.job(job);
+        }
     }
 
     /// Notes that the last attempt of `id` (and its row) changed.
@@ -707,9 +819,23 @@ impl<S: Store> DurableTable<S> {
     /// # Errors
     /// [`StoreError::Table`] if the table refuses the task (nothing is written), or the store's
     /// error.
-    pub fn insert(&mut self, task: impl Into<AnyTask>) -> Result<(), StoreError> {
+    pub fn insert(&mut self, task: impl Into<AnyTask>) -> Result<Changes, StoreError> {
         let task = task.into();
         self.one(|batch| batch.insert(task))
+    }
+
+    /// [`TaskTable::insert_job`], committed: the job and all its tasks in one transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::Table`] if the table refuses (nothing is written), or the store's error.
+    pub fn insert_job<T: Into<AnyTask>>(
+        &mut self,
+        job: JobId,
+        policy: JobPolicy,
+        tasks: impl IntoIterator<Item = T>,
+    ) -> Result<Changes, StoreError> {
+        let tasks: Vec<AnyTask> = tasks.into_iter().map(Into::into).collect();
+        self.one(|batch| batch.insert_job(job, policy, tasks))
     }
 
     /// [`TaskTable::set_job_policy`], committed.
@@ -744,12 +870,12 @@ impl<S: Store> DurableTable<S> {
     ///
     /// # Errors
     /// The store's error.
-    pub fn schedule(
+    pub fn schedule<P: IntoWorkers>(
         &mut self,
         at: Timestamp,
-        pick: impl FnMut(&Task<Pending>) -> Option<WorkerId>,
+        place: impl FnMut(&Offer<'_>) -> Option<P>,
     ) -> Result<Changes, StoreError> {
-        self.one(|batch| Ok(batch.schedule(at, pick)))
+        self.one(|batch| Ok(batch.schedule(at, place)))
     }
 
     /// [`TaskTable::apply`], committed.
@@ -797,6 +923,14 @@ impl<S: Store> DurableTable<S> {
         at: Timestamp,
     ) -> Result<Changes, StoreError> {
         self.one(|batch| Ok(batch.kill_job(job, reason, at)))
+    }
+
+    /// [`TaskTable::stop_ended_job`], committed.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub fn stop_ended_job(&mut self, job: &JobId, at: Timestamp) -> Result<Changes, StoreError> {
+        self.one(|batch| Ok(batch.stop_ended_job(job, at)))
     }
 
     /// [`TaskTable::remove_job`], committed: the job's rows are deleted in the same transaction,
@@ -1035,7 +1169,11 @@ impl Rebuilder {
             }
         }
         let table = TaskTable::restore(
-            jobs.into_iter().map(|job| (job.id, job.policy)),
+            jobs.into_iter().map(|job| JobRecord {
+                id: job.id,
+                policy: job.policy,
+                state: job.state,
+            }),
             ordered,
             layout,
         )
@@ -1057,6 +1195,12 @@ impl Rebuilder {
                 task: None,
                 column: "job_id".to_owned(),
                 why,
+            },
+            RestoreError::JobState(job, why) => StoreError::Corrupt {
+                table: "jobs",
+                task: None,
+                column: "state".to_owned(),
+                why: format!("job {job}: {why}"),
             },
         })?;
         Ok((table, SeqsBySlot(seqs), job_seqs, next))
@@ -1170,6 +1314,12 @@ mod tests {
     struct Panicking;
 
     impl sealed::Sealed for Panicking {
+        fn version(&self) -> i64 {
+            SCHEMA_VERSION
+        }
+        fn upgrade(&mut self, _: &str, _: &Writes, _: i64) -> Result<(), StoreError> {
+            Ok(())
+        }
         fn load(&mut self, _: &mut Rebuilder) -> Result<(), StoreError> {
             Ok(())
         }

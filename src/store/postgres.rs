@@ -37,8 +37,11 @@ const LOCK_WAIT: Duration = Duration::from_secs(10);
 pub struct PostgresStore {
     client: Client,
     /// A commit's statements, prepared once per connection: preparing them per commit would
-    /// cost a round trip each.
-    statements: Statements,
+    /// cost a round trip each. Prepared with the current schema, so only once a store of an
+    /// older version has been upgraded.
+    statements: Option<Statements>,
+    /// The schema version the database holds.
+    version: i64,
 }
 
 /// The statements of [`rows`], prepared on the server.
@@ -52,7 +55,7 @@ struct Statements {
 }
 
 impl Statements {
-    fn prepare(client: &mut Client) -> Result<Statements, StoreError> {
+    fn prepare(client: &mut impl postgres::GenericClient) -> Result<Statements, StoreError> {
         let mut prepare = |sql: &str| client.prepare(&dollars(sql)).map_err(database);
         Ok(Statements {
             delete_attempts_of_job: prepare(rows::DELETE_ATTEMPTS_OF_JOB)?,
@@ -132,14 +135,23 @@ impl PostgresStore {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        create_or_check_schema(&mut client)?;
-        let statements = Statements::prepare(&mut client)?;
-        Ok(PostgresStore { client, statements })
+        let version = create_or_check_schema(&mut client)?;
+        let statements = if version == super::SCHEMA_VERSION {
+            Some(Statements::prepare(&mut client)?)
+        } else {
+            None
+        };
+        Ok(PostgresStore {
+            client,
+            statements,
+            version,
+        })
     }
 }
 
-/// Creates the schema in a database that has none, or checks the version of the one it has.
-fn create_or_check_schema(client: &mut Client) -> Result<(), StoreError> {
+/// Creates the schema in a database that has none, or checks the version of the one it has;
+/// returns the version.
+fn create_or_check_schema(client: &mut Client) -> Result<i64, StoreError> {
     let exists: bool = client
         .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
         .map_err(database)?
@@ -149,7 +161,8 @@ fn create_or_check_schema(client: &mut Client) -> Result<(), StoreError> {
         let schema = rows::SCHEMA.replace("$INT", "BIGINT");
         let mut transaction = client.transaction().map_err(database)?;
         transaction.batch_execute(&schema).map_err(database)?;
-        return transaction.commit().map_err(database);
+        transaction.commit().map_err(database)?;
+        return Ok(super::SCHEMA_VERSION);
     }
     // A foreign table of that name (another tool's, with another type) is an error, not a panic.
     let found: Option<i64> = client
@@ -193,7 +206,15 @@ macro_rules! columns {
     };
 }
 impl sealed::Sealed for PostgresStore {
+    fn version(&self) -> i64 {
+        self.version
+    }
+
     fn load(&mut self, into: &mut Rebuilder) -> Result<(), StoreError> {
+        let select_jobs = match self.version {
+            1 => rows::SELECT_JOBS_V1,
+            _ => rows::SELECT_JOBS,
+        };
         // One snapshot for the three reads.
         let mut transaction = self
             .client
@@ -202,11 +223,8 @@ impl sealed::Sealed for PostgresStore {
             .read_only(true)
             .start()
             .map_err(database)?;
-        for row in transaction
-            .query(rows::SELECT_JOBS, &[])
-            .map_err(database)?
-        {
-            into.job(rows::job_row(columns!(row; 0, 1, 2, 3))?)?;
+        for row in transaction.query(select_jobs, &[]).map_err(database)? {
+            into.job(rows::job_row(columns!(row; 0, 1, 2, 3, 4, 5))?)?;
         }
         // Byte order, as the merge of tasks and attempts compares ids: not the database's locale.
         let bytewise =
@@ -235,8 +253,44 @@ impl sealed::Sealed for PostgresStore {
     }
 
     fn commit(&mut self, writes: &Writes) -> Result<(), StoreError> {
-        let prepared = &self.statements;
+        if self.statements.is_none() {
+            self.statements = Some(Statements::prepare(&mut self.client)?);
+        }
+        let Some(prepared) = &self.statements else {
+            return Ok(());
+        };
         let mut transaction = self.client.transaction().map_err(database)?;
+        write(&mut transaction, prepared, writes)?;
+        transaction.commit().map_err(database)
+    }
+
+    fn upgrade(&mut self, ddl: &str, writes: &Writes, to: i64) -> Result<(), StoreError> {
+        let mut transaction = self.client.transaction().map_err(database)?;
+        transaction
+            .batch_execute(&ddl.replace("$INT", "BIGINT"))
+            .map_err(database)?;
+        // The new schema's statements, prepared inside the transaction that made the schema.
+        let prepared = Statements::prepare(&mut transaction)?;
+        write(&mut transaction, &prepared, writes)?;
+        transaction
+            .execute(&dollars(rows::SET_VERSION), &[&to])
+            .map_err(database)?;
+        transaction.commit().map_err(database)?;
+        self.version = to;
+        // Prepared again outside the transaction at the next commit: a statement prepared in a
+        // transaction lives on in the session, but is simplest kept to one place.
+        self.statements = None;
+        Ok(())
+    }
+}
+
+/// The rows of `writes`, written in `transaction` with the statements `prepared`.
+fn write(
+    transaction: &mut postgres::Transaction<'_>,
+    prepared: &Statements,
+    writes: &Writes,
+) -> Result<(), StoreError> {
+    {
         for job in &writes.removed_jobs {
             for statement in [
                 &prepared.delete_attempts_of_job,
@@ -251,7 +305,7 @@ impl sealed::Sealed for PostgresStore {
         for row in &writes.jobs {
             let c = rows::job_columns(row);
             transaction
-                .execute(&prepared.upsert_job, &[&c.0, &c.1, &c.2, &c.3])
+                .execute(&prepared.upsert_job, &[&c.0, &c.1, &c.2, &c.3, &c.4, &c.5])
                 .map_err(database)?;
         }
         for row in &writes.tasks {
@@ -274,8 +328,8 @@ impl sealed::Sealed for PostgresStore {
                     .map_err(database)?;
             }
         }
-        transaction.commit().map_err(database)
     }
+    Ok(())
 }
 
 impl super::Store for PostgresStore {}

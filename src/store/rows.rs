@@ -8,8 +8,17 @@ use crate::id::JobId;
 use crate::policy::{JobPolicy, RetryPolicy};
 use crate::proto::{TaskAttempt, TaskStatus, from_wire_u32, wire_u32};
 
-/// The columns of a `jobs` row, in the schema's order.
-pub(crate) type JobColumns = (String, i64, Option<i64>, Option<i64>);
+/// The columns of a `jobs` row, in the schema's order: job_id, seq, max_task_failures,
+/// coscheduled, state, error (the last two NULL when read from a version 1 store, which did not
+/// keep them).
+pub(crate) type JobColumns = (
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
 
 /// The columns of a `tasks` row, in the schema's order: task_id, job_id, task_index, state,
 /// current_attempt_id, max_retries_failure, max_retries_preemption, finished_at_ms, error, seq,
@@ -78,7 +87,7 @@ fn i32_of(
 
 /// A job's row, checked.
 pub(crate) fn job_row(
-    (job, seq, max_task_failures, coscheduled): JobColumns,
+    (job, seq, max_task_failures, coscheduled, state, error): JobColumns,
 ) -> Result<JobRow, StoreError> {
     let id = JobId::new(job).map_err(|err| StoreError::Corrupt {
         table: "jobs",
@@ -103,7 +112,27 @@ pub(crate) fn job_row(
             });
         }
     };
-    Ok(JobRow { id, seq, policy })
+    let state = match state {
+        None => None,
+        Some(number) => {
+            let state = i32::try_from(number)
+                .ok()
+                .and_then(|number| crate::table::JobState::try_from(number).ok())
+                .ok_or_else(|| StoreError::Corrupt {
+                    table: "jobs",
+                    task: None,
+                    column: "state".to_owned(),
+                    why: format!("job {id}: {number} is not the wire number of a job state"),
+                })?;
+            Some((state, error.filter(|error| !error.is_empty())))
+        }
+    };
+    Ok(JobRow {
+        id,
+        seq,
+        policy,
+        state,
+    })
 }
 
 /// A task's row, checked as far as columns go (the decoder checks the rest), without attempts.
@@ -230,13 +259,19 @@ fn attempt(columns: AttemptColumns) -> Result<TaskAttempt, StoreError> {
     })
 }
 
-/// A job row's columns, to write.
+/// A job row's columns, to write (a row to write always has its state).
 pub(crate) fn job_columns(row: &JobRow) -> JobColumns {
+    let (state, error) = row
+        .state
+        .clone()
+        .unwrap_or((crate::table::JobState::Pending, None));
     (
         row.id.as_str().to_owned(),
         row.seq,
         row.policy.map(|policy| i64::from(policy.max_task_failures)),
         row.policy.map(|policy| i64::from(policy.coscheduled)),
+        Some(i64::from(crate::proto::JobState::from(state) as i32)),
+        Some(error.unwrap_or_default()),
     )
 }
 
@@ -275,16 +310,19 @@ pub(crate) fn attempt_columns(task_id: &str, attempt: &TaskAttempt) -> AttemptCo
     )
 }
 
-/// The schema, version 1, in the SQL both stores speak (types are SQLite's names for what
-/// PostgreSQL calls BIGINT and TEXT; `$INT` is replaced per store).
+/// The schema, version 2, in the SQL both stores speak (types are SQLite's names for what
+/// PostgreSQL calls BIGINT and TEXT; `$INT` is replaced per store). A version 1 store (0.2) is
+/// brought here by [`V2_UPGRADE`] and the job states the upgrade judges.
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE schema_version (version $INT NOT NULL);
-INSERT INTO schema_version (version) VALUES (1);
+INSERT INTO schema_version (version) VALUES (2);
 CREATE TABLE jobs (
     job_id TEXT PRIMARY KEY NOT NULL,
     seq $INT NOT NULL,
     max_task_failures $INT,
-    coscheduled $INT
+    coscheduled $INT,
+    state $INT NOT NULL DEFAULT 1,
+    error TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE tasks (
     task_id TEXT PRIMARY KEY NOT NULL,
@@ -322,9 +360,11 @@ pub(crate) const DELETE_ATTEMPTS_OF_JOB: &str =
     "DELETE FROM task_attempts WHERE task_id IN (SELECT task_id FROM tasks WHERE job_id = ?1)";
 pub(crate) const DELETE_TASKS_OF_JOB: &str = "DELETE FROM tasks WHERE job_id = ?1";
 pub(crate) const DELETE_JOB: &str = "DELETE FROM jobs WHERE job_id = ?1";
-pub(crate) const UPSERT_JOB: &str = "INSERT INTO jobs (job_id, seq, max_task_failures, coscheduled) VALUES (?1, ?2, ?3, ?4) \
+pub(crate) const UPSERT_JOB: &str = "INSERT INTO jobs (job_id, seq, max_task_failures, coscheduled, state, error) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
      ON CONFLICT (job_id) DO UPDATE SET seq = excluded.seq, \
-     max_task_failures = excluded.max_task_failures, coscheduled = excluded.coscheduled";
+     max_task_failures = excluded.max_task_failures, coscheduled = excluded.coscheduled, \
+     state = excluded.state, error = excluded.error";
 pub(crate) const UPSERT_TASK: &str = "INSERT INTO tasks (task_id, job_id, task_index, state, current_attempt_id, \
      max_retries_failure, max_retries_preemption, finished_at_ms, error, seq, queue_seq, assign_seq) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
@@ -341,23 +381,38 @@ pub(crate) const UPSERT_ATTEMPT: &str = "INSERT INTO task_attempts (task_id, att
      started_at_ms = excluded.started_at_ms, finished_at_ms = excluded.finished_at_ms, \
      exit_code = excluded.exit_code, error = excluded.error, \
      is_worker_failure = excluded.is_worker_failure";
-pub(crate) const SELECT_JOBS: &str = "SELECT job_id, seq, max_task_failures, coscheduled FROM jobs";
+pub(crate) const SELECT_JOBS: &str =
+    "SELECT job_id, seq, max_task_failures, coscheduled, state, error FROM jobs";
+/// [`SELECT_JOBS`] in a version 1 store, which kept no job state: NULLs in their place.
+pub(crate) const SELECT_JOBS_V1: &str = "SELECT job_id, seq, max_task_failures, coscheduled, \
+     CAST(NULL AS BIGINT), CAST(NULL AS TEXT) FROM jobs";
+
+/// The statements that bring a version 1 store (0.2) to version 2: the job's state and error.
+/// The upgrade then writes every job's state as judged under 0.3's rules, and the version, in
+/// the same transaction.
+pub(crate) const V2_UPGRADE: &str = "
+ALTER TABLE jobs ADD COLUMN state $INT NOT NULL DEFAULT 1;
+ALTER TABLE jobs ADD COLUMN error TEXT NOT NULL DEFAULT '';
+";
+
+/// The last statement of every upgrade, `?1` the new version.
+pub(crate) const SET_VERSION: &str = "UPDATE schema_version SET version = ?1";
 pub(crate) const SELECT_TASKS: &str = "SELECT task_id, job_id, task_index, state, current_attempt_id, \
      max_retries_failure, max_retries_preemption, finished_at_ms, error, seq, queue_seq, assign_seq \
      FROM tasks ORDER BY task_id";
 pub(crate) const SELECT_ATTEMPTS: &str = "SELECT task_id, attempt_id, worker_id, state, assigned_at_ms, started_at_ms, \
      finished_at_ms, exit_code, error, is_worker_failure FROM task_attempts ORDER BY task_id, attempt_id";
 
-/// Checks a store's `schema_version`: this crate's version is fine, a newer one is
-/// [`StoreError::NewerSchema`], anything else is no version this crate wrote. (Forward-only
-/// migration steps from older versions go here as versions are added: there is only 1 so far.)
-pub(crate) fn check_version(found: Option<i64>) -> Result<(), StoreError> {
+/// Checks a store's `schema_version` and returns it: this crate's version, or an older one it
+/// upgrades ([`super::upgrade`]), is fine; a newer one is [`StoreError::NewerSchema`]; anything
+/// else is no version this crate wrote.
+pub(crate) fn check_version(found: Option<i64>) -> Result<i64, StoreError> {
     match found {
         Some(found) if found > super::SCHEMA_VERSION => Err(StoreError::NewerSchema {
             found,
             known: super::SCHEMA_VERSION,
         }),
-        Some(super::SCHEMA_VERSION) => Ok(()),
+        Some(found @ 1..=super::SCHEMA_VERSION) => Ok(found),
         other => Err(StoreError::Corrupt {
             table: "schema_version",
             task: None,

@@ -37,6 +37,8 @@ pub struct SqliteStore {
     /// The lock file, held (and locked) as long as the store lives; `None` in memory.
     _lock: Option<File>,
     path: Option<PathBuf>,
+    /// The schema version the file holds.
+    version: i64,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -102,7 +104,7 @@ macro_rules! cells {
 }
 
 fn job_columns(row: &rusqlite::Row<'_>) -> Result<rows::JobColumns, StoreError> {
-    read(row, "jobs", |row| Ok(cells!(row; 0, 1, 2, 3)))
+    read(row, "jobs", |row| Ok(cells!(row; 0, 1, 2, 3, 4, 5)))
 }
 
 fn task_columns(row: &rusqlite::Row<'_>) -> Result<rows::TaskColumns, StoreError> {
@@ -170,12 +172,13 @@ impl SqliteStore {
             }
             Err(fs4::TryLockError::Error(err)) => return Err(StoreError::Database(Box::new(err))),
         }
-        let store = SqliteStore {
+        let mut store = SqliteStore {
             connection,
             _lock: Some(lock),
             path: Some(path.to_owned()),
+            version: 0,
         };
-        store.prepare(synchronous)?;
+        store.version = store.prepare(synchronous)?;
         Ok(store)
     }
 
@@ -185,12 +188,13 @@ impl SqliteStore {
     /// [`StoreError::Database`] if SQLite cannot start.
     pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
         let connection = Connection::open_in_memory().map_err(database)?;
-        let store = SqliteStore {
+        let mut store = SqliteStore {
             connection,
             _lock: None,
             path: None,
+            version: 0,
         };
-        store.prepare(Synchronous::Full)?;
+        store.version = store.prepare(Synchronous::Full)?;
         Ok(store)
     }
 
@@ -199,8 +203,9 @@ impl SqliteStore {
         self.path.as_deref()
     }
 
-    /// Pragmas, the schema if the file is new, and the schema version check.
-    fn prepare(&self, synchronous: Synchronous) -> Result<(), StoreError> {
+    /// Pragmas, the schema if the file is new, and the schema version check: the version the
+    /// file holds.
+    fn prepare(&self, synchronous: Synchronous) -> Result<i64, StoreError> {
         let sync = match synchronous {
             Synchronous::Full => "FULL",
             Synchronous::Normal => "NORMAL",
@@ -224,7 +229,7 @@ impl SqliteStore {
             self.connection
                 .execute_batch(&format!("BEGIN; {schema} COMMIT;"))
                 .map_err(database)?;
-            return Ok(());
+            return Ok(super::SCHEMA_VERSION);
         }
         let found: Option<i64> = self
             .connection
@@ -239,10 +244,18 @@ impl SqliteStore {
 }
 
 impl sealed::Sealed for SqliteStore {
+    fn version(&self) -> i64 {
+        self.version
+    }
+
     fn load(&mut self, into: &mut Rebuilder) -> Result<(), StoreError> {
+        let select_jobs = match self.version {
+            1 => rows::SELECT_JOBS_V1,
+            _ => rows::SELECT_JOBS,
+        };
         let transaction = self.connection.transaction().map_err(database)?;
         {
-            let mut statement = transaction.prepare(rows::SELECT_JOBS).map_err(database)?;
+            let mut statement = transaction.prepare(select_jobs).map_err(database)?;
             let jobs = statement
                 .query_map([], |row| Ok(job_columns(row)))
                 .map_err(database)?;
@@ -271,48 +284,69 @@ impl sealed::Sealed for SqliteStore {
 
     fn commit(&mut self, writes: &Writes) -> Result<(), StoreError> {
         let transaction = self.connection.transaction().map_err(database)?;
-        {
-            for job in &writes.removed_jobs {
-                for statement in [
-                    rows::DELETE_ATTEMPTS_OF_JOB,
-                    rows::DELETE_TASKS_OF_JOB,
-                    rows::DELETE_JOB,
-                ] {
-                    transaction
-                        .execute(statement, params![job.as_str()])
-                        .map_err(database)?;
-                }
-            }
-            let mut job = transaction
-                .prepare_cached(rows::UPSERT_JOB)
-                .map_err(database)?;
-            for row in &writes.jobs {
-                let c = rows::job_columns(row);
-                job.execute(params![c.0, c.1, c.2, c.3]).map_err(database)?;
-            }
-            let mut task = transaction
-                .prepare_cached(rows::UPSERT_TASK)
-                .map_err(database)?;
-            let mut attempt = transaction
-                .prepare_cached(rows::UPSERT_ATTEMPT)
-                .map_err(database)?;
-            for row in &writes.tasks {
-                let c = rows::task_columns(row);
-                task.execute(params![
-                    c.0, c.1, c.2, c.3, c.4, c.5, c.6, c.7, c.8, c.9, c.10, c.11
-                ])
-                .map_err(database)?;
-                // The status holds only the attempts to write.
-                for written in &row.status.attempts {
-                    let a = rows::attempt_columns(&row.status.task_id, written);
-                    attempt
-                        .execute(params![a.0, a.1, a.2, a.3, a.4, a.5, a.6, a.7, a.8, a.9])
-                        .map_err(database)?;
-                }
-            }
-        }
+        write(&transaction, writes)?;
         transaction.commit().map_err(database)
     }
+
+    fn upgrade(&mut self, ddl: &str, writes: &Writes, to: i64) -> Result<(), StoreError> {
+        let transaction = self.connection.transaction().map_err(database)?;
+        transaction
+            .execute_batch(&ddl.replace("$INT", "INTEGER"))
+            .map_err(database)?;
+        write(&transaction, writes)?;
+        transaction
+            .execute(rows::SET_VERSION, params![to])
+            .map_err(database)?;
+        transaction.commit().map_err(database)?;
+        self.version = to;
+        Ok(())
+    }
+}
+
+/// The rows of `writes`, written in `transaction`.
+fn write(transaction: &rusqlite::Transaction<'_>, writes: &Writes) -> Result<(), StoreError> {
+    {
+        for job in &writes.removed_jobs {
+            for statement in [
+                rows::DELETE_ATTEMPTS_OF_JOB,
+                rows::DELETE_TASKS_OF_JOB,
+                rows::DELETE_JOB,
+            ] {
+                transaction
+                    .execute(statement, params![job.as_str()])
+                    .map_err(database)?;
+            }
+        }
+        let mut job = transaction
+            .prepare_cached(rows::UPSERT_JOB)
+            .map_err(database)?;
+        for row in &writes.jobs {
+            let c = rows::job_columns(row);
+            job.execute(params![c.0, c.1, c.2, c.3, c.4, c.5])
+                .map_err(database)?;
+        }
+        let mut task = transaction
+            .prepare_cached(rows::UPSERT_TASK)
+            .map_err(database)?;
+        let mut attempt = transaction
+            .prepare_cached(rows::UPSERT_ATTEMPT)
+            .map_err(database)?;
+        for row in &writes.tasks {
+            let c = rows::task_columns(row);
+            task.execute(params![
+                c.0, c.1, c.2, c.3, c.4, c.5, c.6, c.7, c.8, c.9, c.10, c.11
+            ])
+            .map_err(database)?;
+            // The status holds only the attempts to write.
+            for written in &row.status.attempts {
+                let a = rows::attempt_columns(&row.status.task_id, written);
+                attempt
+                    .execute(params![a.0, a.1, a.2, a.3, a.4, a.5, a.6, a.7, a.8, a.9])
+                    .map_err(database)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 impl super::Store for SqliteStore {}

@@ -1,15 +1,17 @@
-//! [`Changes`]: what one table call did to each task it touched.
+//! [`Changes`]: what one table call did to each task and job it touched.
 
 use std::fmt;
 
 use hashbrown::HashMap;
 
+use super::jobs::{JobState, JobTransition};
 use crate::any::Transition;
-use crate::id::TaskId;
+use crate::id::{JobId, TaskId};
 
 /// Every task one [`TaskTable`](crate::TaskTable) call changed, in the order it first changed
-/// them, each with its state before and after the whole call: what a store, a dashboard or an
-/// audit log needs, so that none of them has to diff the table.
+/// them, each with its state before and after the whole call, and every job whose state the call
+/// changed ([`jobs`](Changes::jobs)): what a store, a dashboard or an audit log needs, so that
+/// none of them has to diff the table.
 ///
 /// For [`TaskTable::apply`](crate::TaskTable::apply) the task the event named comes first (with
 /// `from == to` when the event was an accepted duplicate), then the gang siblings the event
@@ -41,6 +43,8 @@ pub struct Changes {
     /// so that a call that changes many tasks (a job's kill, a lost worker) records each in
     /// O(1), not O(n).
     positions: Option<Box<HashMap<TaskId, usize>>>,
+    /// The jobs whose state changed, in the order they first changed.
+    jobs: Vec<(JobId, JobTransition)>,
 }
 
 /// Up to this many changes, a task is looked up by scanning: no map for the common single change.
@@ -58,16 +62,6 @@ impl Changes {
     /// The call touched no task (see [`len`](Self::len): an accepted duplicate is one entry).
     pub fn is_empty(&self) -> bool {
         self.first.is_none()
-    }
-
-    /// One change: what a call that changes one task returns, with no bookkeeping.
-    #[inline]
-    pub(crate) fn one(id: TaskId, step: Transition) -> Changes {
-        Changes {
-            first: Some((id, step)),
-            more: Vec::new(),
-            positions: None,
-        }
     }
 
     fn entries(&self) -> impl Iterator<Item = &(TaskId, Transition)> + '_ {
@@ -126,6 +120,44 @@ impl Changes {
         }
     }
 
+    /// Every job whose state the call changed, with its state before and after the whole call,
+    /// in the order they first changed: a job's first assignment (PENDING → RUNNING), a job that
+    /// ended, a cancel. Tasks' changes are in [`iter`](Self::iter); a job can change with no task
+    /// changing (a cancel of a job whose tasks had all ended).
+    ///
+    /// ```
+    /// use iris_task::{JobId, JobState, RetryPolicy, Task, TaskId, TaskTable, Timestamp};
+    ///
+    /// let job = JobId::new("job")?;
+    /// let mut table = TaskTable::new();
+    /// table.insert(Task::new(TaskId::new(job.clone(), 0), RetryPolicy::default()))?;
+    /// let changes = table.kill_job(&job, "cancelled", Timestamp::from_millis(5));
+    /// let jobs: Vec<(&JobId, JobState, JobState)> =
+    ///     changes.jobs().map(|(id, step)| (id, step.from, step.to)).collect();
+    /// assert_eq!(jobs, [(&job, JobState::Pending, JobState::Killed)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn jobs(&self) -> impl Iterator<Item = (&JobId, JobTransition)> + '_ {
+        self.jobs.iter().map(|(id, step)| (id, *step))
+    }
+
+    /// What the call did to job `job`'s state, if it changed it.
+    pub fn job(&self, job: &JobId) -> Option<JobTransition> {
+        self.jobs
+            .iter()
+            .find(|(id, _)| id == job)
+            .map(|(_, step)| *step)
+    }
+
+    /// Records that job `id` went from `from` to `to`; a job already recorded keeps its place
+    /// and its first `from`.
+    pub(crate) fn record_job(&mut self, id: JobId, from: JobState, to: JobState) {
+        match self.jobs.iter_mut().find(|(known, _)| *known == id) {
+            Some((_, step)) => step.to = to,
+            None => self.jobs.push((id, JobTransition { from, to })),
+        }
+    }
+
     /// Records that `id` went through `step`; a task already recorded keeps its place and its
     /// first `from`.
     pub(crate) fn record(&mut self, id: TaskId, step: Transition) {
@@ -157,7 +189,7 @@ impl Changes {
 
 impl PartialEq for Changes {
     fn eq(&self, other: &Changes) -> bool {
-        self.first == other.first && self.more == other.more
+        self.first == other.first && self.more == other.more && self.jobs == other.jobs
     }
 }
 
@@ -167,6 +199,7 @@ impl fmt::Debug for Changes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
             .entries(self.entries().map(|(id, step)| Entry(id, *step)))
+            .entries(self.jobs.iter().map(|(id, step)| JobEntry(id, *step)))
             .finish()
     }
 }
@@ -180,11 +213,20 @@ impl fmt::Debug for Entry<'_> {
     }
 }
 
+/// One job's change as `Changes`'s `Debug` shows it: `job job: pending → running`.
+struct JobEntry<'a>(&'a JobId, JobTransition);
+
+impl fmt::Debug for JobEntry<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "job {}: {} → {}", self.0, self.1.from, self.1.to)
+    }
+}
+
 impl IntoIterator for Changes {
     type Item = (TaskId, Transition);
     type IntoIter = std::vec::IntoIter<(TaskId, Transition)>;
 
-    /// The changes by value, in order.
+    /// The tasks' changes by value, in order (the jobs' are in [`jobs`](Changes::jobs)).
     fn into_iter(self) -> Self::IntoIter {
         let mut all = self.more;
         if let Some(first) = self.first {

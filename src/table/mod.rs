@@ -3,16 +3,22 @@
 
 mod changes;
 mod counts;
+mod jobs;
 mod list;
+mod schedule;
 
 use std::fmt;
 use std::hash::BuildHasher;
 use std::time::Duration;
 
 pub use changes::Changes;
-pub use counts::{JobState, ParseJobStateError, StateCounts};
+pub use counts::StateCounts;
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+pub(crate) use jobs::JobRecord;
+use jobs::{Cause, JobEntry, first_task_error};
+pub use jobs::{Job, JobState, JobTransition, PARENT_JOB_TERMINATED_REASON, ParseJobStateError};
 use list::{Chain, Link, List, NIL, SlotId};
+pub use schedule::{IntoWorkers, Offer};
 
 use crate::any::{AnyTask, TaskEvent, Transition, TransitionError};
 use crate::id::{JobId, TaskId, Timestamp, WorkerId};
@@ -47,8 +53,10 @@ pub const DISPATCH_DEADLINE_ERROR: &str =
 /// | [`expire_assigned`](TaskTable::expire_assigned) | the assigned tasks it expires, sorted: O(e log e) |
 /// | [`tasks_on`](TaskTable::tasks_on) | what it yields |
 /// | [`schedule`](TaskTable::schedule) | the pending tasks it offers |
-/// | [`tasks_of`](TaskTable::tasks_of), [`kill_job`](TaskTable::kill_job) | the job's tasks, in index order (sorted unless inserted in order) |
-/// | [`job_state`](TaskTable::job_state), [`set_job_policy`](TaskTable::set_job_policy) | O(1) |
+/// | [`tasks_of`](TaskTable::tasks_of) | the job's tasks, in index order (sorted unless inserted in order) |
+/// | [`kill_job`](TaskTable::kill_job) | the job's tasks and its descendants', and a look at every job the table knows, for the descendants |
+/// | [`insert_job`](TaskTable::insert_job) | O(1) amortised per task, as `insert` |
+/// | [`job`](TaskTable::job), [`job_state`](TaskTable::job_state), [`set_job_policy`](TaskTable::set_job_policy) | O(1) |
 /// | [`worker_load`](TaskTable::worker_load) | O(1) |
 /// | [`counts`](TaskTable::counts), [`job_counts`](TaskTable::job_counts) | O(1) |
 ///
@@ -110,39 +118,6 @@ pub struct TaskTable {
 
 /// `Slot::job` of a slot that holds no task (freed by `remove_job`, waiting for reuse).
 const VACANT: u32 = u32::MAX;
-
-/// What the table keeps of a job.
-struct JobEntry {
-    /// The job's id: the one copy of its name all its tasks share.
-    id: JobId,
-    /// Its tasks' states, counted.
-    counts: StateCounts,
-    /// Its tasks' slots, in insertion order.
-    slots: Vec<SlotId>,
-    /// The job's policy, once [`TaskTable::set_job_policy`] told it: only then do the gang and
-    /// job-end rules apply to its tasks.
-    policy: Option<JobPolicy>,
-    /// Some task of the job was assigned at least once: [`TaskTable::job_state`] reads RUNNING
-    /// where its counts alone read PENDING.
-    started: bool,
-}
-
-impl JobEntry {
-    fn new(id: JobId) -> JobEntry {
-        JobEntry {
-            id,
-            counts: StateCounts::default(),
-            slots: Vec::new(),
-            policy: None,
-            started: false,
-        }
-    }
-
-    /// The job's state from its counts, under its policy (the default if none).
-    fn state(&self) -> JobState {
-        self.counts.job_state(&self.policy.unwrap_or_default())
-    }
-}
 
 struct Slot {
     task: AnyTask,
@@ -209,12 +184,120 @@ impl TaskTable {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
+    /// The task's job is judged again with it (a job's state follows its tasks, see
+    /// [`job`](TaskTable::job)), but no other task changes: a task inserted already ended (or any
+    /// task, in a job over a limit lowered since its last change) may end its job, and the
+    /// job-end rule then stops nothing ([`stop_ended_job`](TaskTable::stop_ended_job) does). A job's tasks are usually inserted
+    /// pending, as a controller creates them; to add tasks that already ran (from another
+    /// controller, say), use [`insert_job`](TaskTable::insert_job) or
+    /// [`from_jobs`](TaskTable::from_jobs), which judge the job once all its tasks are in.
+    ///
+    /// Returns the job's state change, if the task made one ([`Changes::jobs`]: a task inserted
+    /// already started or ended, say); no task is listed, the new one having had no state before.
+    ///
     /// # Errors
-    /// [`TableError::DuplicateTask`] if the table already holds a task with this id, and
-    /// [`TableError::Full`] if it holds 4,294,967,295 tasks already; the table is unchanged.
-    pub fn insert(&mut self, task: impl Into<AnyTask>) -> Result<(), TableError> {
-        self.insert_filed(task.into(), Deadline::WalkBack)
-            .map(|_| ())
+    /// [`TableError::DuplicateTask`] if the table already holds a task with this id,
+    /// [`TableError::JobEnded`] if the task's job has ended (a terminal job state is final: an
+    /// ended job takes no new task), and [`TableError::Full`] if the table holds 4,294,967,295
+    /// tasks already; the table is unchanged.
+    pub fn insert(&mut self, task: impl Into<AnyTask>) -> Result<Changes, TableError> {
+        let task = task.into();
+        if let Some(job) = self
+            .job_entry_of(task.id().job())
+            .filter(|job| job.state.is_terminal())
+        {
+            return Err(TableError::JobEnded {
+                job: job.id.clone(),
+                state: job.state,
+                task: task.id().clone(),
+            });
+        }
+        let slot = self.insert_filed(task, Deadline::WalkBack)?;
+        let mut changes = Changes::default();
+        if let Some(job) = list::get(&self.slots, slot).map(|entry| entry.job) {
+            self.judge_job(job, &mut changes);
+        }
+        Ok(changes)
+    }
+
+    /// Adds a job with its policy and all its tasks at once, as Iris creates a job's tasks when
+    /// it is launched: the policy is told ([`set_job_policy`](TaskTable::set_job_policy)), the
+    /// tasks are inserted in order ([`insert`](TaskTable::insert)), and the job is judged once
+    /// they are all in. The tasks may be in any state: loading a job that ran elsewhere one task
+    /// at a time would end it at its first ended task; here it is judged from all of them. The
+    /// job may be known already (its policy told, some tasks in), as long as it has not ended.
+    /// All or nothing: a refused call changes nothing. Returns the job's state change, if its
+    /// tasks made one ([`Changes::jobs`]). No task changes: the job-end rule does not fire, so
+    /// in a job the tasks end, those that have not ended stay as they are
+    /// ([`stop_ended_job`](TaskTable::stop_ended_job) stops them).
+    ///
+    /// ```
+    /// use iris_task::{JobId, JobPolicy, JobState, Retry, RetryPolicy, Task, TaskId, TaskTable,
+    ///     Timestamp, WorkerId};
+    ///
+    /// let job = JobId::new("/alice/sweep")?;
+    /// let at = Timestamp::from_millis;
+    /// let done = Task::new(TaskId::new(job.clone(), 0), RetryPolicy::default())
+    ///     .assign(WorkerId::new("w1")?, at(1)).start(at(2)).succeed(at(3));
+    /// let waiting = Task::new(TaskId::new(job.clone(), 1), RetryPolicy::default());
+    /// let mut table = TaskTable::new();
+    /// table.insert_job(job.clone(), JobPolicy::default(), [done.into_any(), waiting.into_any()])?;
+    /// assert_eq!(table.job_state(&job), Some(JobState::Running), "started, not ended");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`TableError::WrongJob`] for a task of another job, [`TableError::DuplicateTask`] for an
+    /// id given twice or already in the table, [`TableError::JobEnded`] if the job has ended,
+    /// [`TableError::Full`] if the tasks do not fit; the table is unchanged.
+    pub fn insert_job<T: Into<AnyTask>>(
+        &mut self,
+        job: JobId,
+        policy: JobPolicy,
+        tasks: impl IntoIterator<Item = T>,
+    ) -> Result<Changes, TableError> {
+        let tasks: Vec<AnyTask> = tasks.into_iter().map(Into::into).collect();
+        if let Some(known) = self
+            .job_entry_of(&job)
+            .filter(|known| known.state.is_terminal())
+        {
+            let task = tasks.first().map(|task| task.id().clone());
+            return Err(TableError::JobEnded {
+                job: job.clone(),
+                state: known.state,
+                task: task.unwrap_or_else(|| TaskId::new(job.clone(), 0)),
+            });
+        }
+        let mut ids = hashbrown::HashSet::with_capacity(tasks.len());
+        for task in &tasks {
+            let id = task.id();
+            if id.job() != &job {
+                return Err(TableError::WrongJob {
+                    job: job.clone(),
+                    task: id.clone(),
+                });
+            }
+            if self.slot(id).is_some() || !ids.insert(id) {
+                return Err(TableError::DuplicateTask(id.clone()));
+            }
+        }
+        drop(ids);
+        let room = (NIL as usize).saturating_sub(self.len());
+        if tasks.len() > room {
+            let task = tasks.last().map(|task| task.id().clone());
+            return Err(TableError::Full(
+                task.unwrap_or_else(|| TaskId::new(job.clone(), 0)),
+            ));
+        }
+        self.set_job_policy(job.clone(), policy);
+        for task in tasks {
+            self.insert_filed(task, Deadline::WalkBack)?;
+        }
+        let mut changes = Changes::default();
+        if let Some(&entry) = self.job_index.get(&job) {
+            self.judge_job(entry, &mut changes);
+        }
+        Ok(changes)
     }
 
     /// A table of `tasks`, inserted in order as [`insert`](TaskTable::insert) does, except that
@@ -238,13 +321,58 @@ impl TaskTable {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
+    /// Each job is judged once all the tasks are in, from its tasks as they are (its state
+    /// follows them, see [`job`](TaskTable::job)), under the default policy: a job whose tasks
+    /// failed an attempt has ended FAILED. To load jobs with their policies, use
+    /// [`from_jobs`](TaskTable::from_jobs).
+    ///
     /// # Errors
-    /// The first error [`insert`](TaskTable::insert) would give; no table is built.
+    /// The first error [`insert`](TaskTable::insert) would give but [`TableError::JobEnded`] (no
+    /// job has ended while loading); no table is built.
     pub fn from_tasks<T: Into<AnyTask>>(
+        tasks: impl IntoIterator<Item = T>,
+    ) -> Result<TaskTable, TableError> {
+        TaskTable::from_jobs([], tasks)
+    }
+
+    /// [`from_tasks`](TaskTable::from_tasks) with the jobs' policies, told before the tasks are
+    /// loaded, so that each job is judged under its own: the way to load jobs that ran elsewhere
+    /// (another controller, a snapshot of your own). The table knows the jobs in the order given,
+    /// then those of tasks whose job was not given.
+    ///
+    /// ```
+    /// use iris_task::{JobId, JobPolicy, JobState, Retry, RetryPolicy, Task, TaskId, TaskTable,
+    ///     Timestamp, WorkerId};
+    ///
+    /// let job = JobId::new("sweep")?;
+    /// let at = Timestamp::from_millis;
+    /// let Retry::Exhausted(failed) = Task::new(TaskId::new(job.clone(), 0), RetryPolicy::default())
+    ///     .assign(WorkerId::new("w1")?, at(1)).start(at(2)).fail(1, "exit 1", at(3))
+    /// else {
+    ///     unreachable!("no retry")
+    /// };
+    /// let running = Task::new(TaskId::new(job.clone(), 1), RetryPolicy::default())
+    ///     .assign(WorkerId::new("w2")?, at(1)).start(at(2));
+    /// let tasks = [failed.into_any(), running.into_any()];
+    /// // Under the default policy one failed attempt fails the job; this one tolerates two.
+    /// assert_eq!(TaskTable::from_tasks(tasks.clone())?.job_state(&job), Some(JobState::Failed));
+    /// let tolerant = JobPolicy { max_task_failures: 2, ..JobPolicy::default() };
+    /// let table = TaskTable::from_jobs([(job.clone(), tolerant)], tasks)?;
+    /// assert_eq!(table.job_state(&job), Some(JobState::Running));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`from_tasks`](TaskTable::from_tasks); no table is built.
+    pub fn from_jobs<T: Into<AnyTask>>(
+        jobs: impl IntoIterator<Item = (JobId, JobPolicy)>,
         tasks: impl IntoIterator<Item = T>,
     ) -> Result<TaskTable, TableError> {
         let tasks = tasks.into_iter();
         let mut table = TaskTable::with_capacity(tasks.size_hint().0);
+        for (job, policy) in jobs {
+            table.set_job_policy(job, policy);
+        }
         // Room made for loading, not asked for by the caller: a later `remove_job` may shrink it.
         table.reserved = 0;
         let mut assigned = Vec::new();
@@ -259,7 +387,15 @@ impl TaskTable {
                 .assigned
                 .push_back(&mut table.slots, Chain::Deadline, slot);
         }
+        table.judge_every_job();
         Ok(table)
+    }
+
+    /// Judges every job once, from its tasks as loaded.
+    fn judge_every_job(&mut self) {
+        for job in self.job_order.clone() {
+            self.judge_job(job, &mut Changes::default());
+        }
     }
 
     /// Inserts a task and files it in the views of its state; an ASSIGNED one joins the
@@ -383,10 +519,7 @@ impl TaskTable {
         self.job_order.retain(|&live| live != entry);
         if let Some(freed) = self.jobs.get_mut(entry as usize) {
             // Keeps its vectors' memory for the next job that takes the entry.
-            freed.slots.clear();
-            freed.counts = StateCounts::default();
-            freed.policy = None;
-            freed.started = false;
+            freed.clear();
         }
         self.free_jobs.push(entry);
         self.shrink_index();
@@ -425,15 +558,21 @@ impl TaskTable {
     }
 
     /// Tells the table a job's policy: from then on its gang and job-end rules apply to its
-    /// tasks, and [`job_state`](TaskTable::job_state) judges it by this policy. The job may have
-    /// no task in the table yet. Setting a policy changes no task, even if the job's state under
-    /// it has already ended; a later policy replaces an earlier one.
+    /// tasks, and its state is judged by this policy's `max_task_failures`. The job may have no
+    /// task in the table yet; a later policy replaces an earlier one.
+    ///
+    /// Setting a policy changes no task and does not judge the job: the job is judged under the
+    /// new policy at the next change to one of its tasks, as Iris judges a job when one of its
+    /// tasks changes. So a job already over a lowered limit (more FAILED attempts than the new
+    /// `max_task_failures`) ends FAILED at its next task change, and the job-end rule stops its
+    /// other tasks then, in that call. A job that has ended stays ended whatever the new policy
+    /// says (a terminal job state is final).
     ///
     /// With a policy, a call to [`apply`](TaskTable::apply), [`worker_lost`](TaskTable::worker_lost)
     /// or [`expire_assigned`](TaskTable::expire_assigned) that ends the job (FAILED, KILLED,
-    /// UNSCHEDULABLE, WORKER_FAILED) kills its remaining tasks in the same call, with the reason
-    /// `job <id> ended <state>`. Tasks of jobs the table was never told about keep the rules of a
-    /// single task: nothing cascades.
+    /// UNSCHEDULABLE, WORKER_FAILED) kills its remaining tasks in the same call, with the job's error as
+    /// the reason (Iris's words; a job without one gives its state's, such as `Job failed`). Tasks of jobs the table was never told about keep the rules of a
+    /// single task: nothing cascades (their job's state is still judged, by the default policy).
     ///
     /// ```
     /// use iris_task::{JobId, JobPolicy, RetryPolicy, StateKind, Task, TaskEvent, TaskId, TaskTable, Timestamp};
@@ -453,6 +592,7 @@ impl TaskTable {
     /// assert_eq!(task.state(), StateKind::Killed);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    ///
     pub fn set_job_policy(&mut self, job: JobId, policy: JobPolicy) {
         let entry = self.job_entry(&job);
         if let Some(entry) = self.jobs.get_mut(entry as usize) {
@@ -462,18 +602,17 @@ impl TaskTable {
 
     /// The policy the table was told for `job`, if any.
     pub fn job_policy(&self, job: &JobId) -> Option<&JobPolicy> {
-        self.job(job)?.policy.as_ref()
+        self.job_entry_of(job)?.policy.as_ref()
     }
 
-    /// The state of `job`, from its tasks' counts under its stored policy (the default policy
-    /// if none was set); `None` for a job the table knows nothing of (no task, no policy).
+    /// The state of `job`, as the table keeps it (see [`job`](TaskTable::job) for the rules);
+    /// `None` for a job the table knows nothing of (no task, no policy). O(1).
     ///
-    /// Unlike [`StateCounts::job_state`], which sees counts only, a job any of whose tasks was
-    /// ever assigned reads RUNNING where the counts read PENDING: a job whose tasks all wait for
-    /// a retry has started (Iris keeps a job's `started_at` for the same reason).
+    /// A job any of whose tasks was ever assigned reads RUNNING while its tasks wait for a retry:
+    /// it has started (Iris keeps a job's `started_at` for the same reason).
     ///
     /// ```
-    /// use iris_task::{JobId, JobPolicy, JobState, RetryPolicy, Task, TaskId, TaskTable, Timestamp, WorkerId};
+    /// use iris_task::{JobId, JobState, RetryPolicy, Task, TaskId, TaskTable, Timestamp, WorkerId};
     ///
     /// let job = JobId::new("train")?;
     /// let id = TaskId::new(job.clone(), 0);
@@ -483,20 +622,71 @@ impl TaskTable {
     /// table.assign(&id, WorkerId::new("w1")?, Timestamp::from_millis(1))?;
     /// table.worker_lost(&WorkerId::new("w1")?, "gone", Timestamp::from_millis(2));
     /// // Pending again, waiting for its retry, but the job has started.
-    /// assert_eq!(table.job_counts(&job).unwrap().job_state(&JobPolicy::default()), JobState::Pending);
     /// assert_eq!(table.job_state(&job), Some(JobState::Running));
     /// assert_eq!(table.job_state(&JobId::new("other")?), None);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn job_state(&self, job: &JobId) -> Option<JobState> {
-        let entry = self.job(job)?;
-        Some(match entry.state() {
-            JobState::Pending if entry.started => JobState::Running,
-            state => state,
-        })
+        Some(self.job_entry_of(job)?.state)
     }
 
-    fn job(&self, job: &JobId) -> Option<&JobEntry> {
+    /// The job `job` as the table keeps it: its state, its error, its policy, its tasks' counts and
+    /// its FAILED attempts; `None` for a job the table knows nothing of (no task, no policy). O(1).
+    ///
+    /// The table judges a job's state after every change to its tasks, in Iris's order (its
+    /// controller's `recompute_state`); the first rule that matches decides:
+    ///
+    /// 1. every task SUCCEEDED → SUCCEEDED;
+    /// 2. the job's FAILED attempts, counted over every attempt of every task (retried ones
+    ///    included) since it began, exceed `max_task_failures` → FAILED (gangs included: a gang
+    ///    that crashes round after round on a different member fails all the same);
+    /// 3. any task UNSCHEDULABLE → UNSCHEDULABLE;
+    /// 4. any task KILLED → KILLED;
+    /// 5. every task ended, any WORKER_FAILED, PREEMPTED or COSCHED_FAILED → WORKER_FAILED;
+    /// 6. every task ended → FAILED (some task FAILED within the tolerance: a task that can never
+    ///    succeed fails its job);
+    /// 7. a task is ASSIGNED, BUILDING or RUNNING, or the job has started → RUNNING;
+    /// 8. otherwise PENDING.
+    ///
+    /// A job that has ended stays ended: later changes to its tasks (a job without a policy keeps
+    /// running its other tasks) do not judge it again. The one exception is a cancel
+    /// ([`kill_job`](TaskTable::kill_job)) of a WORKER_FAILED job, which makes it KILLED, as in
+    /// Iris. A job with no task keeps its state. The job's policy is the one
+    /// [`set_job_policy`](TaskTable::set_job_policy) told, or the default (no failure allowed).
+    ///
+    /// ```
+    /// use iris_task::{AttemptId, JobId, JobPolicy, JobState, RetryPolicy, Task, TaskEvent, TaskId,
+    ///     TaskTable, Timestamp, WorkerId, WorkerReport};
+    ///
+    /// let id = JobId::new("train")?;
+    /// let mut table = TaskTable::new();
+    /// table.set_job_policy(id.clone(), JobPolicy { max_task_failures: 1, ..JobPolicy::default() });
+    /// let task = TaskId::new(id.clone(), 0);
+    /// table.insert(Task::new(task.clone(), RetryPolicy { max_retries_failure: 5, ..RetryPolicy::default() }))?;
+    /// let fail = |attempt, ms| TaskEvent::Report {
+    ///     worker: WorkerId::new("w1").unwrap(),
+    ///     attempt: AttemptId::new(attempt),
+    ///     report: WorkerReport::Failed { exit_code: 1, error: format!("crash {attempt}") },
+    ///     at: Timestamp::from_millis(ms),
+    /// };
+    /// for attempt in 0..2 {
+    ///     table.assign(&task, WorkerId::new("w1")?, Timestamp::from_millis(10 * i64::from(attempt)))?;
+    ///     table.apply(&task, fail(attempt, 10 * i64::from(attempt) + 5))?;
+    /// }
+    /// // The task still has retries, but the job allows one failed attempt: two fail it.
+    /// let job = table.job(&id).unwrap();
+    /// assert_eq!((job.state(), job.failures()), (JobState::Failed, 2));
+    /// assert_eq!(
+    ///     job.error(),
+    ///     Some("Cumulative failed task attempts exceeded max_task_failures: failures=2, limit=1"),
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn job(&self, job: &JobId) -> Option<Job<'_>> {
+        self.job_entry_of(job).map(|entry| Job { entry })
+    }
+
+    fn job_entry_of(&self, job: &JobId) -> Option<&JobEntry> {
         self.job_index
             .get(job)
             .and_then(|&entry| self.jobs.get(entry as usize))
@@ -570,72 +760,12 @@ impl TaskTable {
             })
     }
 
-    /// Offers the pending tasks to `pick`, oldest first, and assigns each task it names a worker
-    /// for, through the table, so the pending queue, the worker lists and the counts follow:
-    /// the way to schedule. (Cloning a task out of [`pending`](TaskTable::pending) and assigning
-    /// the clone compiles, but assigns a copy the table never sees: the table still shows the
-    /// task pending.) `pick` answering `None` leaves the task pending; a task assigned here is
-    /// not offered again. Each assignment is stamped `at`, or the task's latest time if that is
-    /// later. Returns the tasks assigned, in the order they were.
+    /// Assigns the pending task `id` to `worker`: the low-level call, which can place one member
+    /// of a gang alone. [`schedule`](TaskTable::schedule) is the one that places a gang whole.
     ///
-    /// Placement is the closure's: the table offers tasks one at a time and knows nothing of
-    /// slots, priorities or gangs. A coscheduled job is requeued together after a trigger, but
-    /// it starts whole only if `pick` places every member (or none); a priority job goes first if
-    /// a first call offers only its tasks (`pick` answering `None` for the others). The closure
-    /// cannot read the table while it runs: copy what it needs (free slots from
-    /// [`worker_load`](TaskTable::worker_load)) before the call.
-    ///
-    /// ```
-    /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, TaskTable, Timestamp, WorkerId};
-    ///
-    /// let mut table = TaskTable::new();
-    /// for index in 0..5 {
-    ///     table.insert(Task::new(TaskId::new(JobId::new("job")?, index), RetryPolicy::default()))?;
-    /// }
-    /// // Two workers with two free slots each; task 1 fits nowhere.
-    /// let workers = [WorkerId::new("w1")?, WorkerId::new("w2")?];
-    /// let mut free = [2, 2];
-    /// let assigned = table.schedule(Timestamp::from_millis(10), |task| {
-    ///     if task.id().index() == 1 {
-    ///         return None;
-    ///     }
-    ///     let w = free.iter().position(|&slots| slots > 0)?;
-    ///     free[w] -= 1;
-    ///     Some(workers[w].clone())
-    /// });
-    /// let order: Vec<u32> = assigned.iter().map(|(id, _)| id.index()).collect();
-    /// assert_eq!(order, [0, 2, 3, 4]);
-    /// assert_eq!(table.worker_load(&workers[0]), 2);
-    /// assert_eq!(table.pending().map(|task| task.id().index()).collect::<Vec<_>>(), [1]);
-    /// assert_eq!(table.counts().get(StateKind::Assigned), 4);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn schedule(
-        &mut self,
-        at: Timestamp,
-        mut pick: impl FnMut(&Task<Pending>) -> Option<WorkerId>,
-    ) -> Changes {
-        let mut changes = Changes::default();
-        let mut cursor = Some(self.pending.head).filter(|&head| head != NIL);
-        while let Some(slot) = cursor {
-            // Read the next one first: an assignment unlinks this one from the queue.
-            cursor = list::next(&self.slots, Chain::Queue, slot);
-            let Some(any @ AnyTask::Pending(task)) = self.task(slot) else {
-                continue;
-            };
-            let Some(worker) = pick(task) else {
-                continue;
-            };
-            let id = task.id().clone();
-            let at = not_before(any, at);
-            if let Ok(step) = self.change(slot, &id, TaskEvent::Assign { worker, at }) {
-                changes.record(id, step);
-            }
-        }
-        changes
-    }
-
-    /// Assigns the pending task `id` to `worker`.
+    /// It returns the assigned task, not [`Changes`]: the only other change an assignment makes
+    /// is its job's first, which turns the job PENDING → RUNNING. Read that with
+    /// [`job`](TaskTable::job), or place tasks with `schedule`, whose `Changes` list it.
     ///
     /// ```
     /// use iris_task::{JobId, RetryPolicy, StateKind, TableError, Task, TaskId, TaskTable, Timestamp, WorkerId};
@@ -669,6 +799,10 @@ impl TaskTable {
             });
         }
         self.change(slot, id, TaskEvent::Assign { worker, at })?;
+        // The job has started: RUNNING from its first assignment.
+        if let Some(job) = list::get(&self.slots, slot).map(|entry| entry.job) {
+            self.mark_running(job, &mut Changes::default());
+        }
         match self.task(slot) {
             Some(AnyTask::Assigned(task)) => Ok(task),
             _ => Err(TableError::UnknownTask(id.clone())),
@@ -680,25 +814,28 @@ impl TaskTable {
     /// policy ([`set_job_policy`](TaskTable::set_job_policy)):
     ///
     /// - **Gangs.** In a coscheduled job, when the event ends an attempt of the task (the
-    ///   trigger) other than SUCCEEDED and other than by a controller's kill, its siblings follow
-    ///   in the same call, in index order, charged nothing: if the trigger ended for good, every
-    ///   sibling that has not ended ends COSCHED_FAILED; if it was requeued, every active sibling
-    ///   is requeued too (its attempt closed COSCHED_FAILED) and joins the pending queue right
-    ///   after it, so the gang is rescheduled together. Pending siblings stay as they are.
+    ///   trigger) other than SUCCEEDED and other than by a controller's kill (an execution
+    ///   timeout is a trigger), its *active* siblings follow in the same call, in index order,
+    ///   charged nothing: if the trigger ended for good, they end COSCHED_FAILED; if it was
+    ///   requeued, they are requeued too (their attempts closed COSCHED_FAILED) and join the
+    ///   pending queue right after it, so the gang is rescheduled together. Pending siblings stay
+    ///   as they are, as in Iris: if the job ended, the job-end rule stops them.
+    /// - **The job's state** is judged again (see [`job`](TaskTable::job)). This happens for
+    ///   every job, told its policy or not.
     /// - **Jobs that end stop their tasks.** If the job's state turns FAILED, KILLED,
     ///   UNSCHEDULABLE or WORKER_FAILED in this call, its tasks that have not ended are killed,
-    ///   in index order, with the reason `job <id> ended <state>`.
+    ///   in index order, with the job's error as the reason (or, without one, its
+    ///   state's, such as `Job failed`).
     ///
     /// Changes made by these rules are never triggers themselves: cascades do not recurse. Each
     /// is stamped with the event's time, or the task's latest time if that is later. (A
     /// [`SiblingFailed`](TaskEvent::SiblingFailed) or [`SiblingRequeued`](TaskEvent::SiblingRequeued)
     /// the caller passes to an active member ends its attempt, and so is a trigger like any
-    /// other: the gang stays whole. Sent to a *pending* member, `SiblingFailed` ends no attempt
-    /// and is no trigger, like a scheduling timeout: the rest of the gang keeps running. To stop
-    /// a whole job, use [`kill_job`](TaskTable::kill_job).)
+    /// other: the gang stays whole. To stop a whole job, use [`kill_job`](TaskTable::kill_job).)
     ///
     /// Returns every task the call changed (see [`Changes`]): the named task first, with
-    /// `from == to` for an accepted duplicate, then siblings, then tasks of the ended job.
+    /// `from == to` for an accepted duplicate, then siblings, then tasks of the ended job; and
+    /// the job's transition if its state changed.
     ///
     /// ```
     /// use iris_task::{AttemptId, JobId, RetryPolicy, StateKind, Task, TaskEvent, TaskId, TaskTable,
@@ -727,28 +864,16 @@ impl TaskTable {
     /// sibling or other task of the job included.
     pub fn apply(&mut self, id: &TaskId, event: TaskEvent) -> Result<Changes, TableError> {
         let slot = self.known(id)?;
-        if !self.has_job_policy(slot) {
-            // A job the table was never told about: the rules of a single task, one change.
-            let step = self.change(slot, id, event)?;
-            return Ok(Changes::one(id.clone(), step));
-        }
-        let mut changes = Changes::default();
         let at = event.at();
+        let mut changes = Changes::default();
         self.change_with_rules(slot, id, event, at, &mut changes)?;
         Ok(changes)
-    }
-
-    /// The table knows the policy of the job of the task in `slot`.
-    #[inline]
-    fn has_job_policy(&self, slot: SlotId) -> bool {
-        list::get(&self.slots, slot)
-            .and_then(|entry| self.jobs.get(entry.job as usize))
-            .is_some_and(|job| job.policy.is_some())
     }
 
     /// The worker is gone: every task active on it loses its worker (its `worker_failed`
     /// transition, through [`TaskEvent::WorkerLost`]). ASSIGNED tasks are requeued free of
     /// charge (a dispatch failure); BUILDING and RUNNING ones spend their preemption budget.
+    /// `error` is each attempt's error, as given (Iris writes `Worker <id> failed: <reason>`).
     /// The table keeps no list of live workers: it forgets a worker with no active task, and
     /// nothing stops a later assignment to this one. Which workers are up is the controller's
     /// to know.
@@ -889,27 +1014,111 @@ impl TaskTable {
             .filter_map(|slot| self.task(slot))
     }
 
-    /// Kills every task of `job` that has not ended, in index order, each stamped `at` or its
-    /// latest time if that is later. Returns what it changed.
+    /// Applies the job-end rule to `job` now: if it has ended (FAILED, KILLED, UNSCHEDULABLE,
+    /// WORKER_FAILED), its tasks that have not ended are killed, in index order, each stamped
+    /// `at` or its latest time if that is later, with the job's error as the reason (or its
+    /// state's, such as `Job failed`). The job keeps its state and error, and no other job
+    /// changes. Nothing happens to a job that has not ended, or has no such task.
+    ///
+    /// The table applies the rule itself when a call ends a job whose policy it knows. This is
+    /// for the jobs that ended another way: a store [upgraded](crate::DurableTable::upgrade) from
+    /// 0.2, whose jobs were judged again without touching a task; a job
+    /// [`insert_job`](TaskTable::insert_job) loaded already ended; a job that ended before the
+    /// table was told its policy.
     ///
     /// ```
-    /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, TaskTable, Timestamp, WorkerId};
+    /// use iris_task::{JobId, JobState, Retry, RetryPolicy, StateKind, Task, TaskId, TaskTable,
+    ///     Timestamp, WorkerId};
     ///
-    /// let job = JobId::new("job")?;
+    /// let job = JobId::new("sweep")?;
+    /// let at = Timestamp::from_millis;
+    /// let Retry::Exhausted(failed) = Task::new(TaskId::new(job.clone(), 0), RetryPolicy::default())
+    ///     .assign(WorkerId::new("w1")?, at(1)).start(at(2)).fail(1, "exit 1", at(3))
+    /// else {
+    ///     unreachable!("no retry")
+    /// };
+    /// let waiting = Task::new(TaskId::new(job.clone(), 1), RetryPolicy::default());
+    /// // Loaded already FAILED, its other task still pending.
+    /// let mut table = TaskTable::from_tasks([failed.into_any(), waiting.into_any()])?;
+    /// assert_eq!(table.job_state(&job), Some(JobState::Failed));
+    /// let stopped = table.stop_ended_job(&job, at(4));
+    /// assert_eq!(stopped.len(), 1);
+    /// let task = table.get(&TaskId::new(job.clone(), 1)).unwrap();
+    /// assert_eq!(task.state(), StateKind::Killed);
+    /// let status = iris_task::proto::TaskStatus::from(task);
+    /// assert_eq!(Some(status.error.as_str()), table.job(&job).unwrap().error());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stop_ended_job(&mut self, job: &JobId, at: Timestamp) -> Changes {
+        let mut changes = Changes::default();
+        if let Some(&entry) = self.job_index.get(job) {
+            self.stop_unfinished(entry, at, &mut changes);
+        }
+        changes
+    }
+
+    /// Cancels `job`, as Iris cancels a job: kills every task of it that has not ended, in index
+    /// order, each stamped `at` or its latest time if that is later, and records the job KILLED
+    /// with `reason` as its error, with no gang cascade (the whole job is going) and no other
+    /// rule. A job that has already ended keeps its state, with one exception: a WORKER_FAILED job
+    /// becomes KILLED, recording that someone chose to stop it (Iris: the cancel "overwrites the
+    /// transient WORKER_FAILED terminal so operator intent is recorded"). Its tasks that have
+    /// not ended are killed all the same (a job without a policy may have some).
+    ///
+    /// Job ids are paths, as in Iris (`/user/train`, and a job it launched `/user/train/eval`):
+    /// every *descendant* job the table knows, any job whose id begins with this one's and a
+    /// `/`, is cancelled with it, in the order the table learned of them, its tasks killed and
+    /// its state KILLED with the error [`PARENT_JOB_TERMINATED_REASON`]. An unknown job cancels
+    /// nothing (its descendants included). Returns what it changed: tasks, then the jobs'
+    /// transitions.
+    ///
+    /// ```
+    /// use iris_task::{JobId, JobState, RetryPolicy, StateKind, Task, TaskId, TaskTable, Timestamp, WorkerId};
+    ///
+    /// let job = JobId::new("/alice/train")?;
+    /// let child = JobId::new("/alice/train/eval")?;
     /// let mut table = TaskTable::new();
     /// for index in 0..3 {
     ///     table.insert(Task::new(TaskId::new(job.clone(), index), RetryPolicy::default()))?;
     /// }
+    /// table.insert(Task::new(TaskId::new(child.clone(), 0), RetryPolicy::default()))?;
     /// table.assign(&TaskId::new(job.clone(), 1), WorkerId::new("w1")?, Timestamp::from_millis(1))?;
     /// let changes = table.kill_job(&job, "cancelled by user", Timestamp::from_millis(2));
-    /// assert_eq!(changes.len(), 3);
+    /// assert_eq!(changes.len(), 4, "three tasks of the job, one of its child");
     /// assert_eq!(table.job_counts(&job).unwrap().get(StateKind::Killed), 3);
+    /// let cancelled = table.job(&job).unwrap();
+    /// assert_eq!((cancelled.state(), cancelled.error()), (JobState::Killed, Some("cancelled by user")));
+    /// assert_eq!(table.job_state(&child), Some(JobState::Killed));
     /// assert!(table.kill_job(&job, "again", Timestamp::from_millis(3)).is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn kill_job(&mut self, job: &JobId, reason: &str, at: Timestamp) -> Changes {
         let mut changes = Changes::default();
-        for slot in self.slots_of(job) {
+        let Some(&entry) = self.job_index.get(job) else {
+            return changes;
+        };
+        self.cancel_entry(entry, reason, at, &mut changes);
+        let prefix = format!("{job}/");
+        let descendants: Vec<u32> = self
+            .job_order
+            .iter()
+            .copied()
+            .filter(|&other| {
+                self.jobs
+                    .get(other as usize)
+                    .is_some_and(|entry| entry.id.as_str().starts_with(&prefix))
+            })
+            .collect();
+        for descendant in descendants {
+            self.cancel_entry(descendant, PARENT_JOB_TERMINATED_REASON, at, &mut changes);
+        }
+        changes
+    }
+
+    /// Cancels the job at `entry`: kills its tasks that have not ended, and records it KILLED
+    /// unless it ended otherwise than WORKER_FAILED.
+    fn cancel_entry(&mut self, entry: u32, reason: &str, at: Timestamp, changes: &mut Changes) {
+        for slot in self.slots_of_entry(entry) {
             let Some(task) = self.task(slot).filter(|task| !task.state().is_terminal()) else {
                 continue;
             };
@@ -922,7 +1131,16 @@ impl TaskTable {
                 changes.record(id, step);
             }
         }
-        changes
+        let Some(job) = self.jobs.get_mut(entry as usize) else {
+            return;
+        };
+        let from = job.state;
+        if from.is_terminal() && from != JobState::WorkerFailed {
+            return;
+        }
+        job.state = JobState::Killed;
+        job.error = crate::task::reason(reason);
+        changes.record_job(job.id.clone(), from, JobState::Killed);
     }
 
     /// The ids of the tasks active (ASSIGNED, BUILDING or RUNNING) on `worker`, in the order
@@ -992,13 +1210,13 @@ impl TaskTable {
     /// all-zero counts. Kept up to date on every change; O(1) to read.
     ///
     /// ```
-    /// use iris_task::{JobId, JobPolicy, JobState, RetryPolicy, Task, TaskId, TaskTable};
+    /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, TaskTable};
     ///
     /// let mut table = TaskTable::new();
     /// let job = JobId::new("job")?;
     /// table.insert(Task::new(TaskId::new(job.clone(), 0), RetryPolicy::default()))?;
     /// let counts = table.job_counts(&job).unwrap();
-    /// assert_eq!(counts.job_state(&JobPolicy::default()), JobState::Pending);
+    /// assert_eq!((counts.get(StateKind::Pending), counts.total()), (1, 1));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn job_counts(&self, job: &JobId) -> Option<&StateCounts> {
@@ -1008,27 +1226,29 @@ impl TaskTable {
             .map(|entry| &entry.counts)
     }
 
-    /// The jobs the table knows, each with its state counts, in the order the table first heard
-    /// of them: its first task inserted, or its [policy](TaskTable::set_job_policy) set, whichever
-    /// came first. A job known by its policy alone has all-zero counts.
+    /// The jobs the table knows, in the order the table first heard of them: its first task
+    /// inserted, or its [policy](TaskTable::set_job_policy) set, whichever came first. A job known
+    /// by its policy alone has no tasks and all-zero counts.
     ///
     /// ```
-    /// use iris_task::{JobId, RetryPolicy, Task, TaskId, TaskTable};
+    /// use iris_task::{JobId, JobState, RetryPolicy, Task, TaskId, TaskTable};
     ///
     /// let mut table = TaskTable::new();
     /// for (job, index) in [("b", 0), ("a", 0), ("b", 1)] {
     ///     table.insert(Task::new(TaskId::new(JobId::new(job)?, index), RetryPolicy::default()))?;
     /// }
-    /// let jobs: Vec<(&str, usize)> =
-    ///     table.jobs().map(|(job, counts)| (job.as_str(), counts.total())).collect();
-    /// assert_eq!(jobs, [("b", 2), ("a", 1)]);
+    /// let jobs: Vec<(&str, usize, JobState)> = table
+    ///     .jobs()
+    ///     .map(|job| (job.id().as_str(), job.counts().total(), job.state()))
+    ///     .collect();
+    /// assert_eq!(jobs, [("b", 2, JobState::Pending), ("a", 1, JobState::Pending)]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn jobs(&self) -> impl Iterator<Item = (&JobId, &StateCounts)> + '_ {
+    pub fn jobs(&self) -> impl Iterator<Item = Job<'_>> + '_ {
         self.job_order
             .iter()
             .filter_map(|&entry| self.jobs.get(entry as usize))
-            .map(|entry| (&entry.id, &entry.counts))
+            .map(|entry| Job { entry })
     }
 
     // ----- internals -----
@@ -1062,9 +1282,10 @@ impl TaskTable {
     }
 
     /// [`change`](Self::change) for an event the caller passed, recorded in `changes`, followed
-    /// by the rules of the task's job if the table knows its policy: the gang cascade, then the
-    /// job-end kills, each stamped with the call's time `at` (or the task's latest time, if
-    /// later; the event itself may carry a later time than the call's). On `Err` nothing changed.
+    /// by the rules of the task's job: the gang cascade (if the table knows the job's policy),
+    /// the job's state judged again, and the job-end kills (if it knows the policy), each
+    /// stamped with the call's time `at` (or the task's latest time, if later; the event itself
+    /// may carry a later time than the call's). On `Err` nothing changed.
     fn change_with_rules(
         &mut self,
         slot: SlotId,
@@ -1074,24 +1295,18 @@ impl TaskTable {
         changes: &mut Changes,
     ) -> Result<(), TableError> {
         let job = list::get(&self.slots, slot).map_or(u32::MAX, |entry| entry.job);
-        let known = self
-            .jobs
-            .get(job as usize)
-            .and_then(|entry| entry.policy.map(|policy| (policy, entry.state())));
+        let policy = self.jobs.get(job as usize).and_then(|entry| entry.policy);
         let step = self.change(slot, id, event)?;
         changes.record(id.clone(), step);
-        let Some((policy, before)) = known else {
-            // A job the table was never told about: the rules of a single task, nothing more.
+        if !step.changed() {
             return Ok(());
-        };
-        if policy.coscheduled {
+        }
+        if policy.is_some_and(|policy| policy.coscheduled) {
             if let Some(requeued) = self.gang_trigger(slot, step) {
                 self.gang_follows(job, slot, id, requeued, at, changes);
             }
         }
-        if !before.is_terminal() {
-            self.stop_if_ended(job, at, changes);
-        }
+        self.settle_job(job, policy.is_some(), at, changes);
         Ok(())
     }
 
@@ -1108,8 +1323,9 @@ impl TaskTable {
         (!by_controller).then_some(step.to == StateKind::Pending)
     }
 
-    /// The gang rule: the siblings of `trigger` (in `slot`) follow it, in index order. Requeued
-    /// ones join the pending queue right after the trigger, which was requeued just before.
+    /// The gang rule: the *active* siblings of `trigger` (in `slot`) follow it, in index order:
+    /// requeued with it, joining the pending queue right after it (it was requeued just before),
+    /// or COSCHED_FAILED if it ended for good. Pending siblings stay as they are (as in Iris).
     fn gang_follows(
         &mut self,
         job: u32,
@@ -1120,21 +1336,17 @@ impl TaskTable {
         changes: &mut Changes,
     ) {
         for slot in self.slots_of_entry(job) {
-            let Some(task) = self.task(slot).filter(|_| slot != trigger_slot) else {
+            let Some(task) = self
+                .task(slot)
+                .filter(|task| slot != trigger_slot && task.state().is_active())
+            else {
                 continue;
             };
-            let state = task.state();
             let sibling = trigger.clone();
             let at = not_before(task, at);
             let event = if requeued {
-                if !state.is_active() {
-                    continue;
-                }
                 TaskEvent::SiblingRequeued { sibling, at }
             } else {
-                if state.is_terminal() {
-                    continue;
-                }
                 TaskEvent::SiblingFailed { sibling, at }
             };
             let id = task.id().clone();
@@ -1144,17 +1356,37 @@ impl TaskTable {
         }
     }
 
-    /// The job-end rule: if the job at `job` (whose state had not ended before the call) has
-    /// ended now, kill its tasks that have not, in index order.
-    fn stop_if_ended(&mut self, job: u32, at: Timestamp, changes: &mut Changes) {
-        let Some(entry) = self.jobs.get(job as usize) else {
+    /// Judges the job at `job` again, and if the call ended it and `stop_rest` (the table knows
+    /// the job's policy), applies the job-end rule: kills its tasks that have not ended, in index
+    /// order.
+    fn settle_job(&mut self, job: u32, stop_rest: bool, at: Timestamp, changes: &mut Changes) {
+        let Some(before) = self.jobs.get(job as usize).map(|entry| entry.state) else {
             return;
         };
-        let state = entry.state();
-        if !state.is_terminal() || entry.counts.unfinished() == 0 {
+        let after = self.judge_job(job, changes);
+        if !stop_rest || before.is_terminal() || !after.is_terminal() {
             return;
         }
-        let reason = format!("job {} ended {}", entry.id, state.label());
+        self.stop_unfinished(job, at, changes);
+    }
+
+    /// The job-end rule's kills: every task of the ended job at `job` that has not ended is
+    /// killed, in index order, with Iris's reason (the job's error, or its state's fallback).
+    fn stop_unfinished(&mut self, job: u32, at: Timestamp, changes: &mut Changes) {
+        let Some(entry) = self
+            .jobs
+            .get(job as usize)
+            .filter(|entry| entry.state.is_terminal())
+        else {
+            return;
+        };
+        if entry.counts.unfinished() == 0 {
+            return;
+        }
+        let reason = entry
+            .error
+            .clone()
+            .unwrap_or_else(|| entry.state.fallback_end_reason().to_owned());
         for slot in self.slots_of_entry(job) {
             let Some(task) = self.task(slot).filter(|task| !task.state().is_terminal()) else {
                 continue;
@@ -1168,6 +1400,48 @@ impl TaskTable {
                 changes.record(id, step);
             }
         }
+    }
+
+    /// An assignment's one effect on its job, as Iris's `assign` has it (`mark_jobs_running`): a
+    /// PENDING job turns RUNNING. Nothing else is judged: an assignment ends no job, so it stops
+    /// no task either (a limit lowered since the last task change is judged at the next one).
+    fn mark_running(&mut self, job: u32, changes: &mut Changes) {
+        if let Some(entry) = self
+            .jobs
+            .get_mut(job as usize)
+            .filter(|entry| entry.state == JobState::Pending && entry.started)
+        {
+            entry.state = JobState::Running;
+            changes.record_job(entry.id.clone(), JobState::Pending, JobState::Running);
+        }
+    }
+
+    /// Judges the job at `job` again ([`JobEntry::judge`]), records its new state (and, if it
+    /// ended, its error) and the transition in `changes`, and returns its state.
+    fn judge_job(&mut self, job: u32, changes: &mut Changes) -> JobState {
+        let Some(entry) = self.jobs.get(job as usize) else {
+            return JobState::Pending;
+        };
+        let verdict = entry.judge();
+        let from = entry.state;
+        if verdict.state == from {
+            return from;
+        }
+        let error = match verdict.cause {
+            Cause::TooManyFailures { .. } | Cause::TaskEnded => {
+                let slots = self.slots_of_entry(job);
+                verdict.cause.error(first_task_error(
+                    slots.into_iter().filter_map(|slot| self.task(slot)),
+                ))
+            }
+            Cause::Unchanged | Cause::Succeeded => None,
+        };
+        if let Some(entry) = self.jobs.get_mut(job as usize) {
+            entry.state = verdict.state;
+            entry.error = error;
+            changes.record_job(entry.id.clone(), from, verdict.state);
+        }
+        verdict.state
     }
 
     fn slot(&self, id: &TaskId) -> Option<SlotId> {
@@ -1255,6 +1529,17 @@ impl TaskTable {
         let job = entry.job;
         let ever_assigned = entry.task.current_attempt().is_some();
         let assigned_at = self.assigned_at(slot);
+        // The FAILED attempts this change adds to the job's: a new task's, or the one it closed.
+        let failed = match from {
+            None => entry.task.failure_count(),
+            Some(from) if from.is_active() && !to.is_active() => u32::from(
+                entry
+                    .task
+                    .current_attempt()
+                    .is_some_and(|attempt| attempt.state() == StateKind::Failed),
+            ),
+            Some(_) => 0,
+        };
 
         if let Some(from) = from {
             self.counts.remove(from);
@@ -1266,6 +1551,7 @@ impl TaskTable {
         if let Some(entry) = self.jobs.get_mut(job as usize) {
             entry.counts.add(to);
             entry.started |= ever_assigned;
+            entry.failures = entry.failures.saturating_add(failed);
         }
         if deadline == Deadline::Unfiled {
             return;
@@ -1397,6 +1683,8 @@ pub(crate) enum RestoreError {
     UnlistedJob(TaskId),
     /// The orders do not fit the tasks: what is wrong, in words.
     Layout(String),
+    /// A job's recorded state contradicts its tasks: what is wrong, in words.
+    JobState(JobId, String),
 }
 
 impl fmt::Display for RestoreError {
@@ -1409,6 +1697,7 @@ impl fmt::Display for RestoreError {
                 task.job()
             ),
             RestoreError::Layout(problem) => f.write_str(problem),
+            RestoreError::JobState(job, problem) => write!(f, "job {job}: {problem}"),
         }
     }
 }
@@ -1457,21 +1746,25 @@ impl TaskTable {
 
     /// The jobs the table knows with their policies, in [`jobs`](TaskTable::jobs) order.
     #[cfg_attr(not(feature = "serde"), allow(dead_code))]
-    pub(crate) fn job_policies(&self) -> impl Iterator<Item = (&JobId, Option<&JobPolicy>)> + '_ {
-        self.job_order
-            .iter()
-            .filter_map(|&entry| self.jobs.get(entry as usize))
-            .map(|entry| (&entry.id, entry.policy.as_ref()))
+    pub(crate) fn job_records(&self) -> impl Iterator<Item = JobRecord> + '_ {
+        self.jobs().map(|job| JobRecord {
+            id: job.id().clone(),
+            policy: job.policy().copied(),
+            state: Some((job.state(), job.error().map(str::to_owned))),
+        })
     }
 
-    /// A table of `jobs` (in that order, with their policies) and `tasks` (in iteration order),
-    /// whose views follow `layout` exactly. Every task's job must be among `jobs`, and `layout`
-    /// must list each pending task once in the queue, each active task once under its own
-    /// worker, and each ASSIGNED task once in the deadline order, by assignment time.
+    /// A table of `jobs` (in that order, with their policies and, when recorded, their states)
+    /// and `tasks` (in iteration order), whose views follow `layout` exactly. Every task's job
+    /// must be among `jobs`, and `layout` must list each pending task once in the queue, each
+    /// active task once under its own worker, and each ASSIGNED task once in the deadline
+    /// order, by assignment time. A job without a recorded state is judged from its tasks (as
+    /// [`from_tasks`](TaskTable::from_tasks) does); a recorded state that has not ended must be
+    /// the one its tasks give (the table judges a job after every change).
     ///
     /// The n-th task takes slot n, which is what lets a layout name it [`Nth`].
     pub(crate) fn restore<K: Named>(
-        jobs: impl IntoIterator<Item = (JobId, Option<JobPolicy>)>,
+        jobs: impl IntoIterator<Item = JobRecord>,
         tasks: impl IntoIterator<Item = AnyTask>,
         layout: Layout<K>,
     ) -> Result<TaskTable, RestoreError> {
@@ -1480,14 +1773,16 @@ impl TaskTable {
         let mut table = TaskTable::with_capacity(tasks.size_hint().0);
         // Room made for loading, not asked for by the caller: a later `remove_job` may shrink it.
         table.reserved = 0;
-        for (job, policy) in jobs {
-            if table.job_index.contains_key(&job) {
-                return Err(RestoreError::Layout(format!("job {job} is listed twice")));
+        let mut recorded = Vec::new();
+        for JobRecord { id, policy, state } in jobs {
+            if table.job_index.contains_key(&id) {
+                return Err(RestoreError::Layout(format!("job {id} is listed twice")));
             }
-            let entry = table.job_entry(&job);
-            if let Some(entry) = table.jobs.get_mut(entry as usize) {
-                entry.policy = policy;
+            let entry = table.job_entry(&id);
+            if let Some(job) = table.jobs.get_mut(entry as usize) {
+                job.policy = policy;
             }
+            recorded.push((entry, state));
         }
         let listed = table.job_index.len();
         for task in tasks {
@@ -1596,6 +1891,53 @@ impl TaskTable {
                 table.counts.get(StateKind::Assigned)
             )));
         }
+        for (entry, state) in recorded {
+            let Some((state, error)) = state else {
+                table.judge_job(entry, &mut Changes::default());
+                continue;
+            };
+            let Some(job) = table.jobs.get_mut(entry as usize) else {
+                continue;
+            };
+            job.state = state;
+            job.error = error;
+            let judged = job.judge_tasks();
+            // A job that has not ended is what its tasks make it, with one exception: a lowered
+            // `max_task_failures` is judged at the job's next task change, not when it is told.
+            let limit_lowered = state == JobState::Running
+                && matches!(judged.cause, Cause::TooManyFailures { .. })
+                && job.judge_tasks_under(u32::MAX).state == JobState::Running;
+            let problem = if state == JobState::Succeeded {
+                // Nothing changes a SUCCEEDED job's tasks: they all succeeded, and it takes no
+                // new one; and a success has no error.
+                if judged.state != state {
+                    Some(format!(
+                        "is recorded {state}, but its tasks make it {}",
+                        judged.state
+                    ))
+                } else {
+                    job.error
+                        .is_some()
+                        .then(|| format!("is recorded {state}, with an error"))
+                }
+            } else if state.is_terminal() {
+                None
+            } else if job.error.is_some() {
+                Some(format!(
+                    "is recorded {state}, with an error, which only an ended job has"
+                ))
+            } else if judged.state != state && !limit_lowered {
+                Some(format!(
+                    "is recorded {state}, but its tasks make it {}",
+                    judged.state
+                ))
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(RestoreError::JobState(job.id.clone(), problem));
+            }
+        }
         Ok(table)
     }
 }
@@ -1669,6 +2011,25 @@ pub enum TableError {
         /// That task's state.
         state: StateKind,
     },
+    /// [`insert`](crate::TaskTable::insert) of a task into a job that has ended: a terminal job
+    /// state is final, and an ended job takes no new task.
+    #[error("task {task} cannot join job {job}, which has ended {state}")]
+    JobEnded {
+        /// The job.
+        job: JobId,
+        /// Its state.
+        state: JobState,
+        /// The task refused.
+        task: TaskId,
+    },
+    /// [`insert_job`](crate::TaskTable::insert_job) of a task of another job.
+    #[error("task {task} is not a task of job {job}")]
+    WrongJob {
+        /// The job being inserted.
+        job: JobId,
+        /// The task that belongs elsewhere.
+        task: TaskId,
+    },
     /// [`assign`](crate::TaskTable::assign) of a task that is not waiting to be scheduled.
     #[error("task {task} is {state}, not pending: only a pending task can be assigned")]
     NotPending {
@@ -1736,9 +2097,11 @@ mod tests {
         assert!(loaded.index.capacity() < 100, "{}", loaded.index.capacity());
         // Asked for: kept.
         let mut reserved = TaskTable::with_capacity(10_000);
-        for task in ended(&job, 10) {
+        for index in 0..10 {
+            let task = Task::new(TaskId::new(job.clone(), index), RetryPolicy::default());
             reserved.insert(task).unwrap();
         }
+        reserved.kill_job(&job, "done", Timestamp::from_millis(1));
         reserved.remove_job(&job).unwrap();
         assert!(reserved.index.capacity() >= 10_000);
     }

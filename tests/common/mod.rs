@@ -42,7 +42,8 @@ pub fn event() -> impl Strategy<Value = TaskEvent> {
         1 => at.clone().prop_map(|at| TaskEvent::SchedulingTimeout { at }),
         1 => (text, at.clone()).prop_map(|(reason, at)| TaskEvent::Preempt { reason, at }),
         1 => (sibling.clone(), at.clone()).prop_map(|(sibling, at)| TaskEvent::SiblingFailed { sibling, at }),
-        1 => (sibling, at).prop_map(|(sibling, at)| TaskEvent::SiblingRequeued { sibling, at }),
+        1 => (sibling, at.clone()).prop_map(|(sibling, at)| TaskEvent::SiblingRequeued { sibling, at }),
+        1 => at.prop_map(|at| TaskEvent::ExecutionTimeout { at }),
     ]
 }
 

@@ -214,7 +214,7 @@ def python_fixtures(pb):
         task_index=1,
         state=S.Value("TASK_STATE_COSCHED_FAILED"),
         worker_id="worker-4",
-        error="coscheduled task slice/task-0 ended",
+        error="Coscheduled sibling slice/0 failed",
         started_at_ms=1_200,
         finished_at_ms=1_600,
         current_attempt_id=0,
@@ -224,7 +224,7 @@ def python_fixtures(pb):
                 attempt_id=0,
                 worker_id="worker-4",
                 state=S.Value("TASK_STATE_COSCHED_FAILED"),
-                error="coscheduled task slice/task-0 ended",
+                error="Coscheduled sibling slice/0 failed",
                 started_at_ms=1_200,
                 finished_at_ms=1_600,
             )
@@ -472,13 +472,13 @@ CRATE_EXPECTATIONS = {
         "TaskStatus",
         {
             "state": 11,
-            "error": "coscheduled task train/task-1 ended",
+            "error": "Coscheduled sibling train/1 failed",
             "finished_at_ms": 1_300,
             "attempts": [
                 {
                     "attempt_id": 0,
                     "state": 11,
-                    "error": "coscheduled task train/task-1 ended",
+                    "error": "Coscheduled sibling train/1 failed",
                     "finished_at_ms": 1_300,
                     "is_worker_failure": False,
                 },

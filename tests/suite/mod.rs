@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use iris_task::{
-    AnyTask, DurableTable, JobId, JobPolicy, RetryPolicy, StateKind, Store, StoreError, Task,
-    TaskEvent, TaskId, TaskTable, Timestamp, WorkerId, WorkerReport,
+    AnyTask, DurableTable, JobId, JobPolicy, Offer, RetryPolicy, StateKind, Store, StoreError,
+    Task, TaskEvent, TaskId, TaskTable, Timestamp, WorkerId, WorkerReport,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -35,6 +35,8 @@ pub trait Backend {
     /// The bytes the store holds, once the maintenance an operator's database runs on its own
     /// (SQLite's checkpoint, PostgreSQL's vacuum) has run.
     fn settled_bytes(&self, place: &str) -> u64;
+    /// The schema's integer type: what SQLite's `INTEGER` is called here.
+    const INT: &'static str;
 
     /// `open`, then `DurableTable::open`.
     fn table(&self, place: &str) -> Result<DurableTable<Self::Store>, StoreError> {
@@ -171,7 +173,9 @@ pub fn on_durable<S: Store>(table: &mut DurableTable<S>, call: &Call, t: Timesta
         }
     };
     match *call {
-        Call::Insert(job, index) => refused(table.insert(Task::new(id(job, index), RETRY))),
+        Call::Insert(job, index) => {
+            refused(table.insert(Task::new(id(job, index), RETRY)).map(drop))
+        }
         Call::Policy(job, gang) => table
             .set_job_policy(id(job, 0).job().clone(), policy(gang))
             .unwrap(),
@@ -224,12 +228,15 @@ pub fn same(a: &TaskTable, b: &TaskTable) -> Result<(), TestCaseError> {
     prop_assert_eq!(a.counts(), b.counts());
     let jobs = |t: &TaskTable| {
         t.jobs()
-            .map(|(job, counts)| {
+            .map(|job| {
                 (
-                    job.clone(),
-                    counts.clone(),
-                    t.job_policy(job).copied(),
-                    t.job_state(job),
+                    job.id().clone(),
+                    job.counts().clone(),
+                    job.policy().copied(),
+                    job.state(),
+                    job.error().map(str::to_owned),
+                    job.failures(),
+                    job.has_started(),
                 )
             })
             .collect::<Vec<_>>()
@@ -311,10 +318,23 @@ pub fn tasks_inserted_in_any_state_come_back<B: Backend>(backend: &B) {
             .fail(1, "exit 1", at(12))
             .into_any(),
     ];
-    for task in tasks {
+    // Job 0's tasks one by one; job 1's, which have all ended, together: inserted one at a
+    // time, its first ended task would end the job before the second came in.
+    let job = id(1, 0).job().clone();
+    let (ended, running): (Vec<AnyTask>, Vec<AnyTask>) =
+        tasks.into_iter().partition(|task| task.id().job() == &job);
+    for task in running {
         reference.insert(task.clone()).unwrap();
         durable.insert(task).unwrap();
     }
+    let tolerant = JobPolicy {
+        max_task_failures: 1,
+        coscheduled: false,
+    };
+    reference
+        .insert_job(job.clone(), tolerant, ended.clone())
+        .unwrap();
+    durable.insert_job(job, tolerant, ended).unwrap();
     // Then an assignment stamped earlier than all of them: the clock went back.
     let late = Task::new(id(2, 0), RETRY).assign(w.clone(), at(5));
     reference.insert(late.clone()).unwrap();
@@ -339,7 +359,7 @@ pub fn a_store_larger_than_a_read_chunk_comes_back_exactly<B: Backend>(backend: 
     let mut reference = TaskTable::new();
     let mut durable = backend.table(&place).unwrap();
     let mut n = 0;
-    let mut pick = |_: &Task<iris_task::Pending>| {
+    let mut pick = |_: &Offer<'_>| {
         n += 1;
         (n % 4 != 0).then(|| worker(n))
     };
@@ -355,7 +375,7 @@ pub fn a_store_larger_than_a_read_chunk_comes_back_exactly<B: Backend>(backend: 
         })
         .unwrap();
     let mut n = 0;
-    let mut pick = |_: &Task<iris_task::Pending>| {
+    let mut pick = |_: &Offer<'_>| {
         n += 1;
         (n % 4 != 0).then(|| worker(n))
     };
@@ -550,7 +570,9 @@ pub fn a_call_that_panics_mid_way_poisons_the_table_until_it_is_reopened<B: Back
         .insert(Task::new(id(0, 0), RetryPolicy::default()))
         .unwrap();
     let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        table.schedule(at(1), |_| panic!("the scheduler's closure fails"))
+        table.schedule(at(1), |_| -> Option<WorkerId> {
+            panic!("the scheduler's closure fails")
+        })
     }));
     assert!(panicked.is_err());
     // The table may be ahead of the store: every call refuses, reads still work.
@@ -589,7 +611,7 @@ pub fn a_durable_table_that_removes_finished_jobs_stays_flat_on_disk<B: Backend>
                         ))
                         .unwrap();
                 }
-                batch.schedule(t, |task| Some(worker(task.id().index() as usize)));
+                batch.schedule(t, |offer| Some(worker(offer.first().id().index() as usize)));
                 for index in 0..300 {
                     let id = TaskId::new(job.clone(), index);
                     for kind in [1, 2] {
@@ -665,7 +687,9 @@ type Case = (
 pub fn each_impossible_row_is_corrupt_naming_table_task_and_column<B: Backend>(backend: &B) {
     let a0 = Some("a/task-0".to_owned());
     let a1 = Some("a/task-1".to_owned());
-    let cases: [Case; 13] = [
+    let job_state = |state: iris_task::proto::JobState| state as i32;
+    use iris_task::proto::JobState as Wire;
+    let cases: [Case; 16] = [
         (
             "running without an open attempt",
             "DELETE FROM task_attempts WHERE task_id = 'a/task-0';".into(),
@@ -735,6 +759,22 @@ pub fn each_impossible_row_is_corrupt_naming_table_task_and_column<B: Backend>(b
             backend.unchecked("DELETE FROM jobs;"),
             ("tasks", a0.clone(), "job_id"),
         ),
+        // Job a has a failed attempt, and no tolerance for one: it has ended FAILED.
+        (
+            "a job recorded pending that its tasks have ended",
+            format!("UPDATE jobs SET state = {}, error = '';", job_state(Wire::Pending)),
+            ("jobs", None, "state"),
+        ),
+        (
+            "an error on a job that has not ended",
+            format!("UPDATE jobs SET state = {}, error = 'x';", job_state(Wire::Running)),
+            ("jobs", None, "state"),
+        ),
+        (
+            "a job recorded succeeded whose tasks have not all succeeded",
+            format!("UPDATE jobs SET state = {}, error = '';", job_state(Wire::Succeeded)),
+            ("jobs", None, "state"),
+        ),
     ];
     for (n, (name, edit, (table, task, column))) in cases.into_iter().enumerate() {
         let found = match open_after(backend, &format!("corrupt-{n}"), &edit) {
@@ -760,10 +800,213 @@ pub fn each_impossible_row_is_corrupt_naming_table_task_and_column<B: Backend>(b
 }
 
 pub fn a_schema_newer_than_the_crate_is_refused<B: Backend>(backend: &B) {
-    match open_after(backend, "newer", "INSERT INTO schema_version VALUES (2);") {
-        Err(StoreError::NewerSchema { found: 2, known: 1 }) => {}
+    match open_after(backend, "newer", "INSERT INTO schema_version VALUES (3);") {
+        Err(StoreError::NewerSchema { found: 3, known: 2 }) => {}
         other => panic!("{}: expected NewerSchema, got {other:?}", B::NAME),
     }
+}
+
+/// The store `tests/fixtures/store_v1/v1.db` holds (written by iris-task 0.2.0's own code, see
+/// `make.rs` beside it), as SQL any backend runs: its own schema statements, its integer type
+/// renamed to `int`, and its rows.
+pub fn version_1_store(int: &str) -> String {
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store_v1/v1.db");
+    let db =
+        rusqlite::Connection::open_with_flags(&fixture, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let mut sql = String::new();
+    let mut schema = db
+        .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid")
+        .unwrap();
+    let statements = schema.query_map([], |row| row.get::<_, String>(0)).unwrap();
+    for statement in statements {
+        sql.push_str(&statement.unwrap().replace("INTEGER", int));
+        sql.push_str(";\n");
+    }
+    for table in ["schema_version", "jobs", "tasks", "task_attempts"] {
+        let mut select = db.prepare(&format!("SELECT * FROM {table}")).unwrap();
+        let columns = select.column_count();
+        let rows = select
+            .query_map([], |row| {
+                (0..columns)
+                    .map(|column| {
+                        Ok(match row.get_ref(column)? {
+                            rusqlite::types::ValueRef::Null => "NULL".to_owned(),
+                            rusqlite::types::ValueRef::Integer(n) => n.to_string(),
+                            rusqlite::types::ValueRef::Text(text) => {
+                                format!("'{}'", String::from_utf8_lossy(text).replace('\'', "''"))
+                            }
+                            other => panic!("{table}: a value of type {:?}", other.data_type()),
+                        })
+                    })
+                    .collect::<rusqlite::Result<Vec<String>>>()
+            })
+            .unwrap();
+        for row in rows {
+            sql.push_str(&format!(
+                "INSERT INTO {table} VALUES ({});\n",
+                row.unwrap().join(", ")
+            ));
+        }
+    }
+    sql
+}
+
+/// A store written by 0.2 (schema version 1, which kept no job state) opens, upgraded in place:
+/// every job's state judged once under 0.3's rules and recorded, the jobs whose state changed
+/// listed, no task changed.
+pub fn a_version_1_store_upgrades_in_place<B: Backend>(backend: &B) {
+    let place = backend.fresh("version-1");
+    backend.side(&place, &version_1_store(B::INT));
+    let tasks_in = |state: StateKind| {
+        let number = iris_task::proto::TaskState::from(state) as i32;
+        backend.read(
+            &place,
+            &format!("SELECT count(*) FROM tasks WHERE state = {number}"),
+        )
+    };
+    let before: Vec<i64> = StateKind::ALL.into_iter().map(tasks_in).collect();
+    let attempts = backend.read(&place, "SELECT count(*) FROM task_attempts");
+    let table = backend.table(&place).unwrap();
+    let upgrade = table.upgrade().expect("a version 1 store is upgraded");
+    assert_eq!((upgrade.from(), upgrade.to()), (1, 2), "{}", B::NAME);
+    let job = |name: &str| JobId::new(name).unwrap();
+    let step = |from, to| iris_task::JobTransition { from, to };
+    use iris_task::JobState::*;
+    assert_eq!(
+        upgrade.jobs(),
+        [
+            // A: a task failed once and was retried: a failed attempt, over the default limit.
+            (job("rule-a"), step(Running, Failed)),
+            // B: every task ended, one FAILED within the tolerance.
+            (job("rule-b"), step(Succeeded, Failed)),
+            // D: one failed attempt of the two the gang tolerates; its members stopped with it.
+            (job("rule-d"), step(Failed, WorkerFailed)),
+        ],
+        "{}",
+        B::NAME
+    );
+    let states: Vec<(String, iris_task::JobState)> = table
+        .table()
+        .jobs()
+        .map(|job| (job.id().to_string(), job.state()))
+        .collect();
+    let named = |states: &[(&str, iris_task::JobState)]| -> Vec<(String, iris_task::JobState)> {
+        states
+            .iter()
+            .map(|(name, state)| (name.to_string(), *state))
+            .collect()
+    };
+    let expected = named(&[
+        ("rule-a", Failed),
+        ("rule-b", Failed),
+        ("rule-d", WorkerFailed),
+        ("succeeded", Succeeded),
+        ("running", Running),
+        ("unknown-policy", Pending),
+        ("cancelled", Killed),
+    ]);
+    assert_eq!(states, expected, "{}", B::NAME);
+    assert_eq!(
+        table.table().job(&job("rule-a")).unwrap().error(),
+        Some("Cumulative failed task attempts exceeded max_task_failures: failures=1, limit=0"),
+        "{}",
+        B::NAME
+    );
+    drop(table);
+    // Recorded: the store says version 2 and each job's state; no task row changed.
+    assert_eq!(
+        backend.read(&place, "SELECT max(version) FROM schema_version"),
+        2
+    );
+    assert_eq!(
+        backend.read(&place, "SELECT state FROM jobs WHERE job_id = 'rule-d'"),
+        i64::from(iris_task::proto::JobState::WorkerFailed as i32)
+    );
+    let after: Vec<i64> = StateKind::ALL.into_iter().map(tasks_in).collect();
+    assert_eq!(before, after, "{}: no task changed", B::NAME);
+    assert_eq!(
+        backend.read(&place, "SELECT count(*) FROM task_attempts"),
+        attempts
+    );
+    // Opened again, nothing left to upgrade, and the same states.
+    let reopened = backend.table(&place).unwrap();
+    assert!(reopened.upgrade().is_none(), "{}", B::NAME);
+    let again: Vec<(String, iris_task::JobState)> = reopened
+        .table()
+        .jobs()
+        .map(|job| (job.id().to_string(), job.state()))
+        .collect();
+    assert_eq!(again, expected, "{}", B::NAME);
+}
+
+/// A lowered `max_task_failures` is judged at the job's next task change, as Iris judges a job
+/// when a task changes: the store records the job as it is until then (RUNNING, over the new
+/// limit), reopens it so, and the next change ends it and stops the rest.
+pub fn a_lowered_limit_is_judged_at_the_next_task_change_across_a_reopen<B: Backend>(backend: &B) {
+    let place = backend.fresh("lowered");
+    let job = JobId::new("lowered").unwrap();
+    let task = |index| TaskId::new(job.clone(), index);
+    let tolerant = JobPolicy {
+        max_task_failures: 5,
+        ..JobPolicy::default()
+    };
+    {
+        let mut table = backend.table(&place).unwrap();
+        table
+            .insert_job(
+                job.clone(),
+                tolerant,
+                (0..2).map(|index| Task::new(task(index), RETRY)),
+            )
+            .unwrap();
+        for index in 0..2 {
+            table
+                .assign(&task(index), worker(index as usize), at(1))
+                .unwrap();
+            let running = report(table.table(), &task(index), 1, at(2)).unwrap();
+            table.apply(&task(index), running).unwrap();
+        }
+        let failed = report(table.table(), &task(0), 3, at(3)).unwrap();
+        table.apply(&task(0), failed).unwrap();
+        table
+            .set_job_policy(job.clone(), JobPolicy::default())
+            .unwrap();
+        assert_eq!(
+            table.table().job_state(&job),
+            Some(iris_task::JobState::Running)
+        );
+    }
+    let mut table = backend.table(&place).unwrap();
+    assert_eq!(
+        table.table().job_state(&job),
+        Some(iris_task::JobState::Running),
+        "{}: reopened as recorded",
+        B::NAME
+    );
+    let succeeded = report(table.table(), &task(1), 2, at(4)).unwrap();
+    let changes = table.apply(&task(1), succeeded).unwrap();
+    assert_eq!(
+        changes.job(&job).map(|step| step.to),
+        Some(iris_task::JobState::Failed),
+        "{}",
+        B::NAME
+    );
+    assert_eq!(
+        table.table().get(&task(0)).map(AnyTask::state),
+        Some(StateKind::Killed),
+        "{}: the waiting task is stopped with its job",
+        B::NAME
+    );
+    drop(table);
+    let reopened = backend.table(&place).unwrap();
+    assert_eq!(
+        reopened.table().job_state(&job),
+        Some(iris_task::JobState::Failed),
+        "{}",
+        B::NAME
+    );
 }
 
 /// Every test of the suite, in order, on one backend.
@@ -780,4 +1023,6 @@ pub fn all<B: Backend>(backend: &B, replay_cases: u32) {
     the_untouched_store_opens(backend);
     each_impossible_row_is_corrupt_naming_table_task_and_column(backend);
     a_schema_newer_than_the_crate_is_refused(backend);
+    a_version_1_store_upgrades_in_place(backend);
+    a_lowered_limit_is_judged_at_the_next_task_change_across_a_reopen(backend);
 }

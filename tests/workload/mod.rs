@@ -7,8 +7,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use iris_task::{
-    AnyTask, Batch, DurableTable, JobId, JobPolicy, RetryPolicy, StateCounts, StateKind, Store,
-    Task, TaskEvent, TaskId, TaskTable, Timestamp, WorkerId, WorkerReport,
+    AnyTask, Batch, DurableTable, JobId, JobPolicy, Offer, RetryPolicy, StateCounts, StateKind,
+    Store, Task, TaskEvent, TaskId, TaskTable, Timestamp, WorkerId, WorkerReport,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -26,11 +26,16 @@ pub trait Calls {
     fn remove_job(&mut self, job: &JobId);
 }
 
-fn pick(workers: usize, skip: usize) -> impl FnMut(&Task<iris_task::Pending>) -> Option<WorkerId> {
+/// Places every `skip + 2`-th offer nowhere, the others round robin, a gang on as many workers.
+fn pick(workers: usize, skip: usize) -> impl FnMut(&Offer<'_>) -> Option<Vec<WorkerId>> {
     let mut n = 0;
-    move |_| {
+    move |offer| {
         n += 1;
-        (n % (skip + 2) != 0).then(|| WorkerId::new(format!("w{}", n % workers)).unwrap())
+        (n % (skip + 2) != 0).then(|| {
+            (0..offer.len())
+                .map(|member| WorkerId::new(format!("w{}", (n + member) % workers)).unwrap())
+                .collect()
+        })
     }
 }
 
@@ -239,11 +244,15 @@ pub fn canonical(table: &TaskTable) -> String {
         .collect();
     let jobs: Vec<String> = table
         .jobs()
-        .map(|(job, counts)| {
+        .map(|job| {
             format!(
-                "{job} {counts:?} {:?} {:?}",
-                table.job_policy(job),
-                table.job_state(job)
+                "{} {:?} {:?} {:?} {:?} {}",
+                job.id(),
+                job.counts(),
+                job.policy(),
+                job.state(),
+                job.error(),
+                job.failures()
             )
         })
         .collect();

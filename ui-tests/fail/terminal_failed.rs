@@ -11,4 +11,5 @@ fn main() {
     let _ = ended().start(at);
     let _ = ended().kill("again", at);
     let _ = ended().worker_failed("lost", at);
+    let _ = ended().timed_out(at);
 }
