@@ -453,7 +453,8 @@ impl WorkerReport {
     /// Rule 3 of judging a report: it repeats what `attempt` (the current one) records, and is
     /// accepted as a no-op. For an open attempt, BUILDING or RUNNING again; for a closed one, the
     /// state it closed with, MISSING (the worker forgot an attempt that is over), or KILLED after
-    /// a kill, a preemption or a gang stop (the worker confirming it stopped what it was told to).
+    /// a kill, a preemption or a gang's requeue or stop (the worker confirming it stopped what it
+    /// was told to).
     fn repeats(&self, attempt: &Attempt) -> bool {
         let recorded = attempt.state();
         if attempt.is_open() {

@@ -532,8 +532,8 @@
 //!    first report's exit code and error stay: at-least-once delivery is safe, also after the task
 //!    was requeued. For an open attempt that is BUILDING or RUNNING again; for a closed one, the
 //!    state it closed with, MISSING (the worker forgot an attempt that is over), or KILLED after a
-//!    kill, a preemption or a gang stop (the worker confirming that it stopped what it was told
-//!    to);
+//!    kill, a preemption or a gang's requeue or stop (the worker confirming that it stopped what
+//!    it was told to);
 //! 4. any other report about a closed attempt → [`TransitionError::StaleAttempt`], before and after
 //!    the task is reassigned alike;
 //! 5. an event the state does not allow → [`TransitionError::Illegal`]; a report that would move

@@ -15,7 +15,10 @@ use crate::id::{JobId, TaskId};
 ///
 /// For [`TaskTable::apply`](crate::TaskTable::apply) the task the event named comes first (with
 /// `from == to` when the event was an accepted duplicate), then the gang siblings the event
-/// moved, then the tasks stopped because their job ended.
+/// moved, then the tasks stopped because their job ended. An entry spans the whole call: a
+/// FAILED report that requeues its task and, by the same failed attempt, ends the task's job
+/// (which then stops it) shows RUNNING → KILLED; the task's attempts say what happened in
+/// between.
 ///
 /// ```
 /// use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, TaskTable, Timestamp};

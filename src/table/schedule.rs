@@ -180,7 +180,7 @@ impl TaskTable {
     /// [`IntoWorkers`]), or `None` to leave the unit pending. A unit is placed whole or not at
     /// all: an answer that names a different number of workers than the offer has tasks places
     /// nothing, and so does one that names a worker twice for a gang, whose members Iris places
-    /// one per worker. A gang is offered once per call, so the table never places a gang
+    /// one per worker (neither is an error: the returned `Changes` show what was placed). A gang is offered once per call, so the table never places a gang
     /// piecemeal, as Iris's scheduler never does; [`assign`](TaskTable::assign) is the low-level
     /// call that can place one member alone.
     ///
