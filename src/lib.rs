@@ -765,8 +765,10 @@ macro_rules! generated_code {
             clippy::all,
             clippy::pedantic,
             clippy::nursery,
-            rustdoc::broken_intra_doc_links,
-            rustdoc::bare_urls
+            rustdoc::bare_urls,
+            rustdoc::invalid_html_tags,
+            rustdoc::invalid_rust_codeblocks,
+            rustdoc::broken_intra_doc_links
         )]
         mod $name {
             include!(concat!(env!("OUT_DIR"), $file));
@@ -789,6 +791,7 @@ mod state;
 mod store;
 mod table;
 mod task;
+pub mod today;
 
 pub use any::{
     AnyTask, SCHEDULING_TIMEOUT_REASON, TaskEvent, Transition, TransitionError, WorkerReport,
