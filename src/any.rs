@@ -33,6 +33,7 @@ use crate::state::{
     StateKind, Succeeded, Terminal, Unschedulable, WorkerFailed,
 };
 use crate::task::{Core, Decoded, Retry, Stamp, Task};
+use crate::uid::{AttemptUid, UidMinter};
 
 /// A task in any state: one variant per state, each holding the typed task.
 ///
@@ -561,11 +562,22 @@ impl AnyTask {
     /// A [`TransitionError`] naming the task, its state and what was wrong with the event.
     #[inline]
     pub fn apply(&mut self, event: TaskEvent) -> Result<Transition, TransitionError> {
+        self.apply_minting(event, UidMinter::mint_shared)
+    }
+
+    /// [`apply`](Self::apply), with `mint` naming the attempt an assignment opens: a table mints
+    /// with its own minter.
+    #[inline]
+    pub(crate) fn apply_minting(
+        &mut self,
+        event: TaskEvent,
+        mint: impl FnOnce() -> AttemptUid,
+    ) -> Result<Transition, TransitionError> {
         let from = self.state();
         if self.judge(&event)? == Verdict::Duplicate {
             return Ok(Transition { from, to: from });
         }
-        let to = self.transition(event)?;
+        let to = self.transition(event, mint)?;
         Ok(Transition { from, to })
     }
 
@@ -636,7 +648,11 @@ impl AnyTask {
     // Always inlined into `apply`, its one caller: out of line, the event is copied into the
     // call (measured: 13% more instructions per event).
     #[inline(always)]
-    fn transition(&mut self, event: TaskEvent) -> Result<StateKind, TransitionError> {
+    fn transition(
+        &mut self,
+        event: TaskEvent,
+        mint: impl FnOnce() -> AttemptUid,
+    ) -> Result<StateKind, TransitionError> {
         use AnyTask as A;
         use TaskEvent as E;
         use WorkerReport as R;
@@ -647,7 +663,7 @@ impl AnyTask {
             A::Pending(task) => match event {
                 E::Assign { worker, at } => {
                     let at = stamp(task, at)?;
-                    task.assign_in_place(worker, at).put(self)
+                    task.assign_in_place(worker, mint(), at).put(self)
                 }
                 E::Kill { reason, at } => {
                     let at = stamp(task, at)?;

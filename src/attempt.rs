@@ -2,6 +2,7 @@
 
 use crate::id::{AttemptId, Timestamp, WorkerId};
 use crate::state::StateKind;
+use crate::uid::AttemptUid;
 
 /// One execution attempt of a task.
 ///
@@ -31,6 +32,7 @@ use crate::state::StateKind;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attempt {
     pub(crate) id: AttemptId,
+    pub(crate) uid: AttemptUid,
     pub(crate) worker: WorkerId,
     pub(crate) state: StateKind,
     pub(crate) assigned_at: Timestamp,
@@ -47,6 +49,12 @@ impl Attempt {
     /// The attempt's id: 0 for the first attempt of a task, one more for each after it.
     pub fn id(&self) -> AttemptId {
         self.id
+    }
+
+    /// The attempt's uid: the name the controller minted for it when it was assigned, unique
+    /// among all attempts, by which today's Iris routes its desired sets and observations.
+    pub fn uid(&self) -> AttemptUid {
+        self.uid
     }
 
     /// The worker the attempt was assigned to.

@@ -488,4 +488,10 @@ pub enum IdError {
         /// The text after the last `"/task-"`.
         index: String,
     },
+    /// An attempt uid that is not exactly 16 lowercase hex characters.
+    #[error("attempt uid {uid:?} is not 16 lowercase hex characters")]
+    BadAttemptUid {
+        /// The rejected uid.
+        uid: String,
+    },
 }

@@ -792,6 +792,7 @@ mod store;
 mod table;
 mod task;
 pub mod today;
+mod uid;
 
 pub use any::{
     AnyTask, SCHEDULING_TIMEOUT_REASON, TaskEvent, Transition, TransitionError, WorkerReport,
@@ -818,6 +819,7 @@ pub use table::{
     PARENT_JOB_TERMINATED_REASON, ParseJobStateError, StateCounts, TableError, TaskTable,
 };
 pub use task::{EXECUTION_TIMEOUT_ERROR, MISSING_ERROR, Retry, Task};
+pub use uid::{AttemptUid, UidMinter};
 
 /// The `prost` this crate builds its [`proto`] types with: use it (`iris_task::prost::Message`)
 /// to encode and decode them, so your version always matches.

@@ -44,6 +44,7 @@ use crate::state::{State, StateKind};
 use crate::table::{JobRecord, Layout, TaskTable};
 use crate::table::{JobState, StateCounts};
 use crate::task::{Core, Task};
+use crate::uid::AttemptUid;
 
 // ----- values written as text -----
 
@@ -70,6 +71,7 @@ as_text!(
     WorkerId => "a worker id",
     StateKind => "a task state label such as \"assigned\"",
     JobState => "a job state label such as \"running\"",
+    AttemptUid => "an attempt uid of 16 lowercase hex characters",
 );
 
 struct TextVisitor<T> {
@@ -328,6 +330,9 @@ struct TaskRepr {
 #[serde(deny_unknown_fields)]
 struct AttemptRepr {
     id: AttemptId,
+    /// Absent in a 0.2 snapshot: the attempt then gets its legacy uid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    uid: Option<AttemptUid>,
     worker: WorkerId,
     state: StateKind,
     assigned_at: Timestamp,
@@ -348,6 +353,7 @@ impl From<&Attempt> for AttemptRepr {
     fn from(attempt: &Attempt) -> AttemptRepr {
         AttemptRepr {
             id: attempt.id,
+            uid: Some(attempt.uid),
             worker: attempt.worker.clone(),
             state: attempt.state,
             assigned_at: attempt.assigned_at,
@@ -421,6 +427,7 @@ impl AttemptRepr {
                 _ => self.killed_on_worker,
             },
             assigned_at_ms: Some(self.assigned_at.as_millis()),
+            attempt_uid: self.uid.map(|uid| uid.to_string()),
         }
     }
 }

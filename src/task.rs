@@ -42,6 +42,7 @@ use crate::state::{
     Active, Assigned, Building, CoschedFailed, Executing, Failed, Killed, Pending, Preempted,
     Running, State, StateKind, Succeeded, Terminal, Unschedulable, WorkerFailed,
 };
+use crate::uid::{AttemptUid, UidMinter};
 
 /// The error of an attempt its worker reported MISSING (it has no record of it: it restarted, or
 /// never got the RunTask call). The attempt is recorded WORKER_FAILED with this error, Iris's own
@@ -291,7 +292,7 @@ impl Core {
 
     /// Opens a new attempt on `worker`, with the next id.
     #[inline]
-    fn open_attempt(&mut self, worker: WorkerId, at: Timestamp) {
+    fn open_attempt(&mut self, worker: WorkerId, uid: AttemptUid, at: Timestamp) {
         // Ids are indices into `attempts`; a task can't hold 2^32 of them.
         let id = AttemptId::new(u32::try_from(self.attempts.len()).unwrap_or(u32::MAX));
         if self.attempts.len() == self.attempts.capacity() {
@@ -301,6 +302,7 @@ impl Core {
         }
         self.attempts.push(Attempt {
             id,
+            uid,
             worker,
             state: StateKind::Assigned,
             assigned_at: at,
@@ -573,7 +575,11 @@ impl Task<Pending> {
         .into_task()
     }
 
-    /// The scheduler matched the task to `worker`: a new attempt opens, with the next id.
+    /// The scheduler matched the task to `worker`: a new attempt opens, with the next id and a
+    /// fresh [`AttemptUid`] from the minter the process shares
+    /// ([`UidMinter::mint_shared`](crate::UidMinter::mint_shared)). A
+    /// [`TaskTable`](crate::TaskTable) mints with its own minter instead, which a test can seed;
+    /// [`assign_with_uid`](Self::assign_with_uid) takes one.
     ///
     /// The task is ASSIGNED, not PENDING, until the worker confirms it started, so no scheduler
     /// can pick it a second time.
@@ -590,14 +596,42 @@ impl Task<Pending> {
     /// ```
     #[inline]
     pub fn assign(self, worker: WorkerId, at: Timestamp) -> Task<Assigned> {
-        self.by_value(at, |task, at| task.assign_in_place(worker, at))
+        self.assign_with_uid(worker, UidMinter::mint_shared(), at)
+    }
+
+    /// [`assign`](Self::assign), naming the new attempt `uid`: for a caller that mints its own
+    /// uids, or a test that wants fixed ones. A uid must be unique among all attempts; a
+    /// [`TaskTable`](crate::TaskTable) mints them itself.
+    ///
+    /// ```
+    /// use iris_task::{AttemptUid, JobId, RetryPolicy, Task, TaskId, Timestamp, WorkerId};
+    ///
+    /// let uid = AttemptUid::new(0xfeed);
+    /// let task = Task::new(TaskId::new(JobId::new("job")?, 0), RetryPolicy::default())
+    ///     .assign_with_uid(WorkerId::new("w1")?, uid, Timestamp::from_millis(5));
+    /// assert_eq!(task.attempts()[0].uid().to_string(), "000000000000feed");
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
+    #[inline]
+    pub fn assign_with_uid(
+        self,
+        worker: WorkerId,
+        uid: AttemptUid,
+        at: Timestamp,
+    ) -> Task<Assigned> {
+        self.by_value(at, |task, at| task.assign_in_place(worker, uid, at))
     }
 
     /// [`assign`](Self::assign) for a task held in place (in an [`AnyTask`]).
     #[inline]
-    pub(crate) fn assign_in_place(&mut self, worker: WorkerId, at: Stamp) -> Task<Assigned> {
+    pub(crate) fn assign_in_place(
+        &mut self,
+        worker: WorkerId,
+        uid: AttemptUid,
+        at: Stamp,
+    ) -> Task<Assigned> {
         let at = at.get();
-        self.core.open_attempt(worker, at);
+        self.core.open_attempt(worker, uid, at);
         self.take().into_task()
     }
 

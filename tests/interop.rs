@@ -10,8 +10,8 @@
 use std::path::{Path, PathBuf};
 
 use iris_task::{
-    AnyTask, JobId, ProtoError, RetryPolicy, Task, TaskEvent, TaskId, TaskTable, Timestamp,
-    WorkerId, WorkerReport, proto,
+    AnyTask, AttemptUid, JobId, ProtoError, RetryPolicy, Task, TaskEvent, TaskId, TaskTable,
+    Timestamp, WorkerId, WorkerReport, proto,
 };
 use prost::Message;
 use serde_json::{Value, json};
@@ -208,14 +208,26 @@ fn train(index: u32) -> Task<iris_task::Pending> {
 
 /// The scenarios `CRATE_EXPECTATIONS` in the script describes, with the bytes the crate writes.
 fn crate_encodings() -> Vec<(&'static str, Vec<u8>)> {
-    let assigned = train(0).assign(w("worker-1"), at(1_000));
+    let assigned = train(0).assign_with_uid(
+        w("worker-1"),
+        AttemptUid::new(0x1700_0000_0000_0001),
+        at(1_000),
+    );
     let running = train(0)
-        .assign(w("worker-1"), at(1_000))
+        .assign_with_uid(
+            w("worker-1"),
+            AttemptUid::new(0x1700_0000_0000_0002),
+            at(1_000),
+        )
         .worker_failed("RunTask: connection refused", at(1_050))
-        .assign(w("worker-2"), at(2_000))
+        .assign_with_uid(
+            w("worker-2"),
+            AttemptUid::new(0x1700_0000_0000_0003),
+            at(2_000),
+        )
         .start(at(2_100));
     let epoch = train(0)
-        .assign(w("worker-1"), at(0))
+        .assign_with_uid(w("worker-1"), AttemptUid::new(0x1700_0000_0000_0004), at(0))
         .start(at(0))
         .succeed(at(0));
     let unschedulable = train(0).mark_unschedulable("no worker has 8 GPUs", at(60_000));
@@ -224,7 +236,11 @@ fn crate_encodings() -> Vec<(&'static str, Vec<u8>)> {
         ..RetryPolicy::default()
     };
     let preempted = match Task::new(train(0).id().clone(), no_preemptions)
-        .assign(w("worker-1"), at(1_000))
+        .assign_with_uid(
+            w("worker-1"),
+            AttemptUid::new(0x1700_0000_0000_0005),
+            at(1_000),
+        )
         .start(at(1_100))
         .preempt("priority", at(1_300))
     {
@@ -233,17 +249,27 @@ fn crate_encodings() -> Vec<(&'static str, Vec<u8>)> {
     };
     let sibling = TaskId::new(JobId::new("train").expect("valid job id"), 1);
     let cosched_failed = train(0)
-        .assign(w("worker-1"), at(1_000))
+        .assign_with_uid(
+            w("worker-1"),
+            AttemptUid::new(0x1700_0000_0000_0006),
+            at(1_000),
+        )
         .start(at(1_100))
         .sibling_failed(&sibling, at(1_300));
     let killed_on_worker = train(0)
-        .assign(w("worker-1"), at(1_000))
+        .assign_with_uid(
+            w("worker-1"),
+            AttemptUid::new(0x1700_0000_0000_0007),
+            at(1_000),
+        )
         .killed_on_worker("OOM killer", at(1_050));
     let job_tasks = [
         train(0).into_any(),
-        train(1).assign(w("worker-1"), at(1)).into_any(),
+        train(1)
+            .assign_with_uid(w("worker-1"), AttemptUid::new(0x1700_0000_0000_0008), at(1))
+            .into_any(),
         train(2)
-            .assign(w("worker-2"), at(1))
+            .assign_with_uid(w("worker-2"), AttemptUid::new(0x1700_0000_0000_0009), at(1))
             .start(at(2))
             .into_any(),
     ];

@@ -4,8 +4,8 @@
 mod common;
 
 use iris_task::{
-    AnyTask, Assigned, AttemptId, JobId, JobState, Pending, RetryPolicy, StateCounts, StateKind,
-    Task, TaskEvent, TaskId, Timestamp, WorkerId, WorkerReport,
+    AnyTask, Assigned, AttemptId, AttemptUid, JobId, JobState, Pending, RetryPolicy, StateCounts,
+    StateKind, Task, TaskEvent, TaskId, Timestamp, WorkerId, WorkerReport,
 };
 use proptest::prelude::*;
 use serde_json::json;
@@ -19,7 +19,7 @@ fn task() -> Task<Pending> {
 }
 
 fn assigned() -> Task<Assigned> {
-    task().assign(WorkerId::new("w1").unwrap(), at(5))
+    task().assign_with_uid(WorkerId::new("w1").unwrap(), AttemptUid::new(0xa5), at(5))
 }
 
 #[test]
@@ -103,11 +103,34 @@ fn a_task_is_an_object_tagged_state() {
             "state": "assigned",
             "id": "job/task-0",
             "policy": {"max_retries_failure": 0, "max_retries_preemption": 100},
-            "attempts": [{"id": 0, "worker": "w1", "state": "assigned", "assigned_at": 5}],
+            "attempts": [{
+                "id": 0,
+                "uid": "00000000000000a5",
+                "worker": "w1",
+                "state": "assigned",
+                "assigned_at": 5,
+            }],
         })
     );
     // `Task<S>` and `AnyTask` write the same thing.
     assert_eq!(serde_json::to_value(assigned().into_any()).unwrap(), value);
+}
+
+/// A 0.2 snapshot's attempts have no uid: they read back with their legacy uid. A uid that is
+/// not 16 lowercase hex characters is refused.
+#[test]
+fn an_attempt_without_a_uid_gets_its_legacy_uid_and_a_bad_uid_is_refused() {
+    let mut value = serde_json::to_value(assigned()).unwrap();
+    value["attempts"][0].as_object_mut().unwrap().remove("uid");
+    let back: Task<Assigned> = serde_json::from_value(value.clone()).unwrap();
+    let id = TaskId::new(JobId::new("job").unwrap(), 0);
+    assert_eq!(
+        back.attempts()[0].uid(),
+        AttemptUid::legacy(&id, AttemptId::new(0))
+    );
+    value["attempts"][0]["uid"] = json!("00000000000000A5");
+    let err = serde_json::from_value::<Task<Assigned>>(value).unwrap_err();
+    assert!(err.to_string().contains("16 lowercase hex"), "{err}");
 }
 
 #[test]

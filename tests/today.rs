@@ -413,11 +413,9 @@ fn preempt_is_illegal_for_a_task_that_holds_no_resources() {
 fn a_worker_s_preempted_report_follows_the_same_rule_as_preempt() {
     for state in [StateKind::Assigned, StateKind::Building, StateKind::Running] {
         for budget in [0, 1] {
-            let by_report = run(
-                task_in(state, policy(0, budget)),
-                [report("w1", 0, preempted("priority"), 30)],
-            );
-            let by_controller = run(task_in(state, policy(0, budget)), [preempt(30)]);
+            let task = task_in(state, policy(0, budget));
+            let by_report = run(task.clone(), [report("w1", 0, preempted("priority"), 30)]);
+            let by_controller = run(task, [preempt(30)]);
             assert_eq!(by_report, by_controller, "{state}, budget {budget}");
         }
     }

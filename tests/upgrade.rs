@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use iris_task::{DurableTable, JobId, JobState, JobTransition, SqliteStore, TaskId, Timestamp};
+use iris_task::{
+    AttemptId, AttemptUid, DurableTable, JobId, JobState, JobTransition, SqliteStore, TaskId,
+    Timestamp,
+};
 use rusqlite::Connection;
 
 fn fixture() -> PathBuf {
@@ -112,11 +115,27 @@ fn the_0_2_fixture_upgrades_and_no_task_row_changes() {
         tasks,
         "no task row changed"
     );
-    assert_eq!(
-        rows(&path, "task_attempts", "task_id, attempt_id"),
-        attempts,
-        "no attempt row changed"
-    );
+    // Each attempt row keeps its columns and gains its legacy uid, a hash of its task and
+    // attempt ids; the table that was opened holds the same uids.
+    let upgraded = rows(&path, "task_attempts", "task_id, attempt_id");
+    assert_eq!(upgraded.len(), attempts.len());
+    let db = Connection::open(&path).unwrap();
+    let mut uids = db
+        .prepare("SELECT task_id, attempt_id, attempt_uid FROM task_attempts ORDER BY task_id, attempt_id")
+        .unwrap();
+    let uids: Vec<(String, u32, i64)> = uids
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for ((old, new), (task, attempt, uid)) in attempts.iter().zip(&upgraded).zip(&uids) {
+        assert!(new.starts_with(old.as_str()), "{old} became {new}");
+        let task: TaskId = task.parse().unwrap();
+        let legacy = AttemptUid::legacy(&task, AttemptId::new(*attempt));
+        assert_eq!(*uid as u64, legacy.get(), "{task} attempt {attempt}");
+        assert_eq!(new, &format!("{old} | Integer({uid})"));
+    }
+    assert!(!uids.is_empty());
     // Each job row keeps its columns and gains its state and error.
     let upgraded = rows(&path, "jobs", "job_id");
     for (old, new) in jobs.iter().zip(&upgraded) {
@@ -126,6 +145,11 @@ fn the_0_2_fixture_upgrades_and_no_task_row_changes() {
     // upgrade ended, as the job-end rule would have. Each job keeps its state and error.
     let mut table = DurableTable::open(SqliteStore::open(&path).unwrap()).unwrap();
     assert!(table.upgrade().is_none(), "upgraded once");
+    for task in table.table().iter() {
+        for attempt in task.attempts() {
+            assert_eq!(attempt.uid(), AttemptUid::legacy(task.id(), attempt.id()));
+        }
+    }
     let states = |table: &DurableTable<SqliteStore>| -> Vec<(JobState, Option<String>)> {
         upgrade
             .jobs()

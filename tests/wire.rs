@@ -71,7 +71,13 @@ fn a_pending_task_before_its_first_assignment() {
 
 #[test]
 fn a_running_task_shows_every_attempt_and_its_current_worker() {
-    let status = status_of(running());
+    let task = running();
+    let uids: Vec<String> = task
+        .attempts()
+        .iter()
+        .map(|a| a.uid().to_string())
+        .collect();
+    let status = status_of(task);
     assert_eq!(status.state, proto::TaskState::Running as i32);
     assert_eq!(status.worker_id, "w2");
     assert_eq!(status.current_attempt_id, 1);
@@ -89,6 +95,7 @@ fn a_running_task_shows_every_attempt_and_its_current_worker() {
             finished_at_ms: Some(150),
             is_worker_failure: true,
             assigned_at_ms: Some(100),
+            attempt_uid: Some(uids[0].clone()),
         },
         proto::TaskAttempt {
             attempt_id: 1,
@@ -100,6 +107,7 @@ fn a_running_task_shows_every_attempt_and_its_current_worker() {
             finished_at_ms: None,
             is_worker_failure: false,
             assigned_at_ms: Some(200),
+            attempt_uid: Some(uids[1].clone()),
         },
     ];
     assert_eq!(status.attempts, expected);

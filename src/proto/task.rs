@@ -10,10 +10,11 @@ use super::{
 };
 use crate::any::AnyTask;
 use crate::attempt::Attempt;
-use crate::id::{AttemptId, Timestamp, WorkerId};
+use crate::id::{AttemptId, TaskId, Timestamp, WorkerId};
 use crate::policy::RetryPolicy;
 use crate::state::{State, StateKind};
 use crate::task::{Core, Decoded, Ending, Task, reason};
+use crate::uid::AttemptUid;
 
 // ---------------------------------------------------------------------------------------------
 // Typed → wire
@@ -84,6 +85,7 @@ fn attempt_of(attempt: &Attempt) -> TaskAttempt {
         finished_at_ms: attempt.finished_at.map(Timestamp::as_millis),
         is_worker_failure: attempt.is_worker_failure(),
         assigned_at_ms: Some(attempt.assigned_at.as_millis()),
+        attempt_uid: Some(attempt.uid.to_string()),
     }
 }
 
@@ -293,6 +295,7 @@ fn decode_core(
             .filter(|previous| !previous.is_open())
             .map(Attempt::latest_time);
         attempts.push(decode_attempt(
+            &id,
             index,
             attempt,
             received_at,
@@ -505,6 +508,7 @@ fn decode_ending(
 /// Checks one attempt. `received_at` dates an open attempt without `assigned_at_ms`, no earlier
 /// than `previous` (the finish of the attempt before it).
 fn decode_attempt(
+    task: &TaskId,
     index: usize,
     attempt: TaskAttempt,
     received_at: Option<Timestamp>,
@@ -530,6 +534,13 @@ fn decode_attempt(
         field: field("worker_id"),
         source,
     })?;
+    let uid = match attempt.attempt_uid.as_deref() {
+        Some(uid) => uid.parse().map_err(|source| ProtoError::InvalidId {
+            field: field("attempt_uid"),
+            source,
+        })?,
+        None => AttemptUid::legacy(task, id),
+    };
     let state = state_field(attempt.state, || field("state"))?;
     if matches!(state, StateKind::Pending | StateKind::Unschedulable) {
         return Err(inconsistent(
@@ -661,6 +672,7 @@ fn decode_attempt(
     }
     Ok(Attempt {
         id,
+        uid,
         worker,
         state,
         assigned_at,

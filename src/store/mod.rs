@@ -267,6 +267,13 @@ impl<S: Store> DurableTable<S> {
         self.upgrade.as_ref()
     }
 
+    /// Mints the uids of the attempts assignments open with `minter` from now on, as
+    /// [`TaskTable::set_uid_minter`] does. Nothing is written: the uids minted are, with their
+    /// attempts. A reopened table mints with a fresh [`UidMinter::random`](crate::UidMinter::random).
+    pub fn set_uid_minter(&mut self, minter: crate::UidMinter) {
+        self.table.set_uid_minter(minter);
+    }
+
     /// The table, as committed.
     pub fn table(&self) -> &TaskTable {
         &self.table
@@ -556,6 +563,11 @@ impl Unwritten {
 }
 
 impl<S: Store> Batch<'_, S> {
+    /// [`DurableTable::set_uid_minter`], inside a batch.
+    pub fn set_uid_minter(&mut self, minter: crate::UidMinter) {
+        self.durable.set_uid_minter(minter);
+    }
+
     /// The table, as this batch has changed it so far.
     pub fn table(&self) -> &TaskTable {
         &self.durable.table

@@ -211,9 +211,9 @@ impl sealed::Sealed for PostgresStore {
     }
 
     fn load(&mut self, into: &mut Rebuilder) -> Result<(), StoreError> {
-        let select_jobs = match self.version {
-            1 => rows::SELECT_JOBS_V1,
-            _ => rows::SELECT_JOBS,
+        let (select_jobs, select_attempts) = match self.version {
+            1 => (rows::SELECT_JOBS_V1, rows::SELECT_ATTEMPTS_V1),
+            _ => (rows::SELECT_JOBS, rows::SELECT_ATTEMPTS),
         };
         // One snapshot for the three reads.
         let mut transaction = self
@@ -235,7 +235,7 @@ impl sealed::Sealed for PostgresStore {
             .bind(&bytewise(rows::SELECT_TASKS), &[])
             .map_err(database)?;
         let attempts = transaction
-            .bind(&bytewise(rows::SELECT_ATTEMPTS), &[])
+            .bind(&bytewise(select_attempts), &[])
             .map_err(database)?;
         let transaction = RefCell::new(transaction);
         rows::merge(
@@ -245,7 +245,7 @@ impl sealed::Sealed for PostgresStore {
             }),
             chunked(&transaction, &attempts).map(|row| {
                 let row = row?;
-                Ok(columns!(row; 0, 1, 2, 3, 4, 5, 6, 7, 8, 9))
+                Ok(columns!(row; 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10))
             }),
             into,
         )?;
@@ -323,7 +323,9 @@ fn write(
                 transaction
                     .execute(
                         &prepared.upsert_attempt,
-                        &[&a.0, &a.1, &a.2, &a.3, &a.4, &a.5, &a.6, &a.7, &a.8, &a.9],
+                        &[
+                            &a.0, &a.1, &a.2, &a.3, &a.4, &a.5, &a.6, &a.7, &a.8, &a.9, &a.10,
+                        ],
                     )
                     .map_err(database)?;
             }

@@ -115,7 +115,7 @@ fn task_columns(row: &rusqlite::Row<'_>) -> Result<rows::TaskColumns, StoreError
 
 fn attempt_columns(row: &rusqlite::Row<'_>) -> Result<rows::AttemptColumns, StoreError> {
     read(row, "task_attempts", |row| {
-        Ok(cells!(row; 0, 1, 2, 3, 4, 5, 6, 7, 8, 9))
+        Ok(cells!(row; 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10))
     })
 }
 
@@ -249,9 +249,9 @@ impl sealed::Sealed for SqliteStore {
     }
 
     fn load(&mut self, into: &mut Rebuilder) -> Result<(), StoreError> {
-        let select_jobs = match self.version {
-            1 => rows::SELECT_JOBS_V1,
-            _ => rows::SELECT_JOBS,
+        let (select_jobs, select_attempts) = match self.version {
+            1 => (rows::SELECT_JOBS_V1, rows::SELECT_ATTEMPTS_V1),
+            _ => (rows::SELECT_JOBS, rows::SELECT_ATTEMPTS),
         };
         let transaction = self.connection.transaction().map_err(database)?;
         {
@@ -264,9 +264,7 @@ impl sealed::Sealed for SqliteStore {
             }
             // Both queries stay open and are read side by side, each in its primary key's order.
             let mut tasks = transaction.prepare(rows::SELECT_TASKS).map_err(database)?;
-            let mut attempts = transaction
-                .prepare(rows::SELECT_ATTEMPTS)
-                .map_err(database)?;
+            let mut attempts = transaction.prepare(select_attempts).map_err(database)?;
             let tasks = tasks
                 .query_map([], |row| Ok(task_columns(row)))
                 .map_err(database)?;
@@ -341,7 +339,9 @@ fn write(transaction: &rusqlite::Transaction<'_>, writes: &Writes) -> Result<(),
             for written in &row.status.attempts {
                 let a = rows::attempt_columns(&row.status.task_id, written);
                 attempt
-                    .execute(params![a.0, a.1, a.2, a.3, a.4, a.5, a.6, a.7, a.8, a.9])
+                    .execute(params![
+                        a.0, a.1, a.2, a.3, a.4, a.5, a.6, a.7, a.8, a.9, a.10
+                    ])
                     .map_err(database)?;
             }
         }

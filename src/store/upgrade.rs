@@ -5,10 +5,12 @@
 //! Version 1 (0.2) kept no job state: 0.2 derived it from the tasks' counts. Version 2 (0.3) keeps
 //! each job's state and error, judged under Iris's rules, which are not 0.2's (a job's FAILED
 //! attempts count toward `max_task_failures`, a tolerated FAILED task still fails its job, gangs
-//! are not exempt, ...). The upgrade judges every job once under the new rules, writes the
-//! states, and lists the jobs whose state that changed. It never changes a task.
+//! are not exempt, ...), and each attempt's uid. The upgrade judges every job once under the new
+//! rules, writes the states, and lists the jobs whose state that changed; it gives every attempt
+//! its legacy uid ([`AttemptUid::legacy`](crate::AttemptUid::legacy), a fixed hash of the task
+//! and attempt ids, so that two upgrades of copies of one store agree). It never changes a task.
 
-use super::{JobRow, SCHEMA_VERSION, Store, StoreError, Writes, rebuild, rows};
+use super::{JobRow, SCHEMA_VERSION, Store, StoreError, TaskRow, Writes, rebuild, rows};
 use crate::id::JobId;
 use crate::policy::JobPolicy;
 use crate::state::StateKind;
@@ -83,7 +85,7 @@ pub(super) fn run<S: Store>(store: &mut S) -> Result<Option<SchemaUpgrade>, Stor
 /// Version 1 to 2: each job's state and error, judged under the current rules.
 fn version_1_to_2<S: Store>(store: &mut S) -> Result<Vec<(JobId, JobTransition)>, StoreError> {
     // Loading a version 1 store judges each job from its tasks, as loaded.
-    let (table, _, seqs, _) = rebuild(store)?;
+    let (table, task_seqs, seqs, _) = rebuild(store)?;
     let mut writes = Writes::default();
     let mut changed = Vec::new();
     for job in table.jobs() {
@@ -109,6 +111,25 @@ fn version_1_to_2<S: Store>(store: &mut S) -> Result<Vec<(JobId, JobTransition)>
             seq,
             policy: job.policy().copied(),
             state: Some((job.state(), job.error().map(str::to_owned))),
+        });
+    }
+    // Every attempt's uid: loading gave each its legacy uid, which every row written now keeps.
+    // The rows are rewritten as they were read, with that one column more.
+    for task in table.iter() {
+        let Some(seqs) = task_seqs.get(&table, task.id()) else {
+            return Err(StoreError::Corrupt {
+                table: "tasks",
+                task: Some(task.id().to_string()),
+                column: "seq".to_owned(),
+                why: "a task read from the store has no place".to_owned(),
+            });
+        };
+        writes.tasks.push(TaskRow {
+            status: crate::proto::status_with_attempts_from(task, 0),
+            policy: *task.policy(),
+            seq: seqs.seq,
+            queue_seq: seqs.queue,
+            assign_seq: seqs.assign,
         });
     }
     store.upgrade(rows::V2_UPGRADE, &writes, 2)?;

@@ -25,6 +25,7 @@ use crate::id::{JobId, TaskId, Timestamp, WorkerId};
 use crate::policy::JobPolicy;
 use crate::state::{Assigned, Pending, StateKind};
 use crate::task::Task;
+use crate::uid::UidMinter;
 
 /// The error a task gets when [`TaskTable::expire_assigned`] requeues it.
 pub const DISPATCH_DEADLINE_ERROR: &str =
@@ -114,6 +115,8 @@ pub struct TaskTable {
     /// shrinks the index below it. A table loaded with `from_tasks` or rebuilt by a store asked
     /// for nothing.
     reserved: usize,
+    /// Names the attempt each assignment opens.
+    uids: UidMinter,
 }
 
 /// `Slot::job` of a slot that holds no task (freed by `remove_job`, waiting for reuse).
@@ -166,6 +169,13 @@ impl TaskTable {
                 .try_reserve(tasks, |&slot| hash_of(hasher, slots, slot));
         }
         table
+    }
+
+    /// Mints the uids of the attempts this table's assignments open with `minter` from now on.
+    /// A new table has a [`UidMinter::random`]; a test seeds one ([`UidMinter::seeded`]) to get
+    /// the same uids on every run, as the [`UidMinter`] example shows.
+    pub fn set_uid_minter(&mut self, minter: UidMinter) {
+        self.uids = minter;
     }
 
     /// Adds a task, in whatever state it is. A pending task joins the back of the queue.
@@ -1509,7 +1519,8 @@ impl TaskTable {
         let Some(entry) = list::get_mut(&mut self.slots, slot) else {
             return Err(TableError::UnknownTask(id.clone()));
         };
-        let step = entry.task.apply(event)?;
+        let uids = &mut self.uids;
+        let step = entry.task.apply_minting(event, || uids.mint())?;
         if step.changed() {
             self.refile(slot, Some(step.from), Deadline::WalkBack);
         }

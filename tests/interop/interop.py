@@ -403,7 +403,13 @@ CRATE_EXPECTATIONS = {
             "current_attempt_id": 0,
             "can_be_scheduled": False,
             "attempts": [
-                {"attempt_id": 0, "worker_id": "worker-1", "state": 9, "assigned_at_ms": 1_000},
+                {
+                    "attempt_id": 0,
+                    "worker_id": "worker-1",
+                    "state": 9,
+                    "assigned_at_ms": 1_000,
+                    "attempt_uid": "1700000000000001",
+                },
             ],
         },
     ),
@@ -423,6 +429,7 @@ CRATE_EXPECTATIONS = {
                     "finished_at_ms": 1_050,
                     "is_worker_failure": True,
                     "assigned_at_ms": 1_000,
+                    "attempt_uid": "1700000000000002",
                 },
                 {
                     "attempt_id": 1,
@@ -430,6 +437,7 @@ CRATE_EXPECTATIONS = {
                     "state": 3,
                     "started_at_ms": 2_100,
                     "assigned_at_ms": 2_000,
+                    "attempt_uid": "1700000000000003",
                 },
             ],
         },

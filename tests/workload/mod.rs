@@ -24,6 +24,7 @@ pub trait Calls {
     fn expire(&mut self, at: Timestamp);
     fn kill_job(&mut self, job: &JobId, at: Timestamp);
     fn remove_job(&mut self, job: &JobId);
+    fn uids(&mut self, minter: iris_task::UidMinter);
 }
 
 /// Places every `skip + 2`-th offer nowhere, the others round robin, a gang on as many workers.
@@ -40,6 +41,9 @@ fn pick(workers: usize, skip: usize) -> impl FnMut(&Offer<'_>) -> Option<Vec<Wor
 }
 
 impl Calls for TaskTable {
+    fn uids(&mut self, minter: iris_task::UidMinter) {
+        self.set_uid_minter(minter);
+    }
     fn view(&self) -> &TaskTable {
         self
     }
@@ -71,6 +75,9 @@ impl Calls for TaskTable {
 
 /// One call at a time, in the open group (`DurableTable::begin`): written at `commit`.
 impl<S: Store> Calls for DurableTable<S> {
+    fn uids(&mut self, minter: iris_task::UidMinter) {
+        self.set_uid_minter(minter);
+    }
     fn view(&self) -> &TaskTable {
         self.table()
     }
@@ -101,6 +108,9 @@ impl<S: Store> Calls for DurableTable<S> {
 }
 
 impl<S: Store> Calls for Batch<'_, S> {
+    fn uids(&mut self, minter: iris_task::UidMinter) {
+        self.set_uid_minter(minter);
+    }
     fn view(&self) -> &TaskTable {
         self.table()
     }
@@ -143,6 +153,9 @@ fn job(n: usize) -> JobId {
 pub fn call(table: &mut impl Calls, seed: u64, i: u64) {
     let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ i);
     let at = Timestamp::from_millis(i as i64 * 10);
+    // The uids a call mints depend on the seed and the call only, so that a replay, and a store
+    // reopened between calls, mint the same ones.
+    table.uids(iris_task::UidMinter::seeded(seed.wrapping_mul(1 << 32) ^ i));
     let ops = rng.random_range(1..=8);
     for _ in 0..ops {
         match rng.random_range(0..20) {
