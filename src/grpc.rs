@@ -237,7 +237,9 @@ impl From<TableError> for Status {
     fn from(err: TableError) -> Status {
         let code = match &err {
             TableError::UnknownTask(_) => Code::NotFound,
-            TableError::DuplicateTask(_) => Code::AlreadyExists,
+            TableError::DuplicateTask(_) | TableError::DuplicateAttemptUid { .. } => {
+                Code::AlreadyExists
+            }
             TableError::Full(_) => Code::ResourceExhausted,
             TableError::Transition(TransitionError::WrongWorker { .. }) => Code::PermissionDenied,
             TableError::Transition(

@@ -26,6 +26,8 @@ pub enum HandState {
 #[derive(Clone, Debug)]
 pub struct HandAttempt {
     pub id: u32,
+    /// The attempt's uid, minted as the crate mints one (the same work on both sides).
+    pub uid: u64,
     pub worker: WorkerId,
     pub state: HandState,
     pub assigned_at: Timestamp,
@@ -190,6 +192,7 @@ impl HandTask {
         }
         self.attempts.push(HandAttempt {
             id: self.attempts.len() as u32,
+            uid: iris_task::UidMinter::mint_shared().get(),
             worker,
             state: HandState::Assigned,
             assigned_at: at,

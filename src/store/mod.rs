@@ -1190,6 +1190,14 @@ impl Rebuilder {
             layout,
         )
         .map_err(|err| match err {
+            RestoreError::Table(TableError::DuplicateAttemptUid { task, uid, holder }) => {
+                StoreError::Corrupt {
+                    table: "task_attempts",
+                    task: Some(task.to_string()),
+                    column: "attempt_uid".to_owned(),
+                    why: format!("{uid} is also the uid of an attempt of task {holder}"),
+                }
+            }
             RestoreError::Table(err) => StoreError::Corrupt {
                 table: "tasks",
                 task: None,

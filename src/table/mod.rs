@@ -21,11 +21,12 @@ use list::{Chain, Link, List, NIL, SlotId};
 pub use schedule::{IntoWorkers, Offer};
 
 use crate::any::{AnyTask, TaskEvent, Transition, TransitionError};
+use crate::attempt::Attempt;
 use crate::id::{JobId, TaskId, Timestamp, WorkerId};
 use crate::policy::JobPolicy;
 use crate::state::{Assigned, Pending, StateKind};
 use crate::task::Task;
-use crate::uid::UidMinter;
+use crate::uid::{AttemptUid, UidMinter};
 
 /// The error a task gets when [`TaskTable::expire_assigned`] requeues it.
 pub const DISPATCH_DEADLINE_ERROR: &str =
@@ -117,6 +118,9 @@ pub struct TaskTable {
     reserved: usize,
     /// Names the attempt each assignment opens.
     uids: UidMinter,
+    /// Every attempt of every task, hashed by its uid: the slot and the attempt's number, 8
+    /// bytes an attempt. It finds the attempt an observation names and keeps uids unique.
+    by_uid: HashTable<(SlotId, u32)>,
 }
 
 /// `Slot::job` of a slot that holds no task (freed by `remove_job`, waiting for reuse).
@@ -207,7 +211,8 @@ impl TaskTable {
     ///
     /// # Errors
     /// [`TableError::DuplicateTask`] if the table already holds a task with this id,
-    /// [`TableError::JobEnded`] if the task's job has ended (a terminal job state is final: an
+    /// [`TableError::DuplicateAttemptUid`] if it holds an attempt with the uid of one of the
+    /// task's (or the task repeats one), [`TableError::JobEnded`] if the task's job has ended (a terminal job state is final: an
     /// ended job takes no new task), and [`TableError::Full`] if the table holds 4,294,967,295
     /// tasks already; the table is unchanged.
     pub fn insert(&mut self, task: impl Into<AnyTask>) -> Result<Changes, TableError> {
@@ -258,7 +263,8 @@ impl TaskTable {
     ///
     /// # Errors
     /// [`TableError::WrongJob`] for a task of another job, [`TableError::DuplicateTask`] for an
-    /// id given twice or already in the table, [`TableError::JobEnded`] if the job has ended,
+    /// id given twice or already in the table, [`TableError::DuplicateAttemptUid`] for an attempt
+    /// uid given twice or already in the table, [`TableError::JobEnded`] if the job has ended,
     /// [`TableError::Full`] if the tasks do not fit; the table is unchanged.
     pub fn insert_job<T: Into<AnyTask>>(
         &mut self,
@@ -279,7 +285,7 @@ impl TaskTable {
             });
         }
         let mut ids = hashbrown::HashSet::with_capacity(tasks.len());
-        for task in &tasks {
+        for (n, task) in tasks.iter().enumerate() {
             let id = task.id();
             if id.job() != &job {
                 return Err(TableError::WrongJob {
@@ -290,6 +296,7 @@ impl TaskTable {
             if self.slot(id).is_some() || !ids.insert(id) {
                 return Err(TableError::DuplicateTask(id.clone()));
             }
+            self.check_uids(task, tasks.get(..n).unwrap_or_default())?;
         }
         drop(ids);
         let room = (NIL as usize).saturating_sub(self.len());
@@ -427,6 +434,7 @@ impl TaskTable {
         if self.slot_hashed(task.id(), hash).is_some() {
             return Err(TableError::DuplicateTask(task.id().clone()));
         }
+        self.check_uids(&task, &[])?;
         let job = self.job_entry(task.id().job());
         // Every task of a job shares the table's copy of the job's name, however the task was
         // built (decoded, parsed, deserialized): a loaded table holds each name once.
@@ -450,8 +458,87 @@ impl TaskTable {
         let (hasher, slots) = (&self.hasher, &self.slots);
         self.index
             .insert_unique(hash, slot, |&other| hash_of(hasher, slots, other));
+        let attempts = self.task(slot).map_or(0, |task| task.attempts().len());
+        for number in 0..attempts {
+            self.index_uid(slot, u32::try_from(number).unwrap_or(u32::MAX));
+        }
         self.refile(slot, None, deadline);
         Ok(slot)
+    }
+
+    /// Refuses `task` if one of its attempts repeats a uid of the table, of an earlier attempt
+    /// of its own, or of the tasks in `also` (inserted with it, not yet in the table).
+    fn check_uids(&self, task: &AnyTask, also: &[AnyTask]) -> Result<(), TableError> {
+        let attempts = task.attempts();
+        for (n, attempt) in attempts.iter().enumerate() {
+            let uid = attempt.uid();
+            let holder = self
+                .attempt_by_uid(uid)
+                .map(|(held, _)| held.id())
+                .or_else(|| {
+                    let earlier = attempts.get(..n).unwrap_or_default();
+                    earlier.iter().any(|a| a.uid() == uid).then(|| task.id())
+                })
+                .or_else(|| {
+                    also.iter()
+                        .find(|other| other.attempts().iter().any(|a| a.uid() == uid))
+                        .map(AnyTask::id)
+                });
+            if let Some(holder) = holder {
+                return Err(TableError::DuplicateAttemptUid {
+                    task: task.id().clone(),
+                    uid,
+                    holder: holder.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds attempt `number` of the task in `slot` to the uid index.
+    fn index_uid(&mut self, slot: SlotId, number: u32) {
+        let Some(uid) = uid_at(&self.slots, (slot, number)) else {
+            return;
+        };
+        let (hasher, slots) = (&self.hasher, &self.slots);
+        self.by_uid
+            .insert_unique(uid_hash(hasher, uid), (slot, number), |&entry| {
+                uid_at(slots, entry).map_or(0, |uid| uid_hash(hasher, uid))
+            });
+    }
+
+    /// A uid no attempt in the table has: the minter's next, minted again on the (2^-64 a
+    /// pair) chance of a clash with a uid the table holds, as Iris mints again on one.
+    fn fresh_uid(&mut self) -> AttemptUid {
+        loop {
+            let uid = self.uids.mint();
+            if self.attempt_by_uid(uid).is_none() {
+                return uid;
+            }
+        }
+    }
+
+    /// The task and attempt whose uid is `uid`, among every attempt of every task the table
+    /// holds.
+    ///
+    /// ```
+    /// use iris_task::{AttemptUid, JobId, RetryPolicy, Task, TaskId, TaskTable, Timestamp, WorkerId};
+    ///
+    /// let mut table = TaskTable::new();
+    /// let id = TaskId::new(JobId::new("job")?, 0);
+    /// table.insert(Task::new(id.clone(), RetryPolicy::default()))?;
+    /// let uid = table.assign(&id, WorkerId::new("w1")?, Timestamp::from_millis(1))?.attempts()[0].uid();
+    /// let (task, attempt) = table.attempt_by_uid(uid).unwrap();
+    /// assert_eq!((task.id(), attempt.id().get()), (&id, 0));
+    /// assert!(table.attempt_by_uid(AttemptUid::new(uid.get() ^ 1)).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn attempt_by_uid(&self, uid: AttemptUid) -> Option<(&AnyTask, &Attempt)> {
+        let found = self.by_uid.find(uid_hash(&self.hasher, uid), |&entry| {
+            uid_at(&self.slots, entry) == Some(uid)
+        })?;
+        let task = self.task(found.0)?;
+        Some((task, task.attempts().get(found.1 as usize)?))
     }
 
     /// The index of `job`'s entry, made (or a freed one reused) if the table did not know the job.
@@ -553,6 +640,22 @@ impl TaskTable {
     /// Takes an ended task out of its slot, out of the index, and frees the slot for reuse. An
     /// ended task is in no list, so no link needs undoing.
     fn vacate(&mut self, slot: SlotId) -> Option<AnyTask> {
+        let uids: Vec<AttemptUid> = self
+            .task(slot)?
+            .attempts()
+            .iter()
+            .map(Attempt::uid)
+            .collect();
+        for (number, uid) in (0u32..).zip(uids) {
+            if let Ok(found) = self
+                .by_uid
+                .find_entry(uid_hash(&self.hasher, uid), |&entry| {
+                    entry == (slot, number)
+                })
+            {
+                found.remove();
+            }
+        }
         let id = self.task(slot)?.id().clone();
         let hash = self.hasher.hash_one(&id);
         if let Ok(found) = self.index.find_entry(hash, |&other| other == slot) {
@@ -1516,11 +1619,22 @@ impl TaskTable {
         id: &TaskId,
         event: TaskEvent,
     ) -> Result<Transition, TableError> {
+        let assigns = matches!(event, TaskEvent::Assign { .. });
+        let uid = if assigns {
+            Some(self.fresh_uid())
+        } else {
+            None
+        };
         let Some(entry) = list::get_mut(&mut self.slots, slot) else {
             return Err(TableError::UnknownTask(id.clone()));
         };
-        let uids = &mut self.uids;
-        let step = entry.task.apply_minting(event, || uids.mint())?;
+        let step = entry
+            .task
+            .apply_minting(event, || uid.unwrap_or_else(UidMinter::mint_shared))?;
+        if assigns && step.changed() {
+            let opened = entry.task.attempts().len().saturating_sub(1);
+            self.index_uid(slot, u32::try_from(opened).unwrap_or(u32::MAX));
+        }
         if step.changed() {
             self.refile(slot, Some(step.from), Deadline::WalkBack);
         }
@@ -1988,6 +2102,17 @@ fn hash_of(hasher: &DefaultHashBuilder, slots: &[Slot], slot: SlotId) -> u64 {
     list::get(slots, slot).map_or(0, |entry| hasher.hash_one(entry.task.id()))
 }
 
+/// The uid of attempt `number` of the task in `slot`.
+fn uid_at(slots: &[Slot], (slot, number): (SlotId, u32)) -> Option<AttemptUid> {
+    let entry = list::get(slots, slot)?;
+    entry.task.attempts().get(number as usize).map(Attempt::uid)
+}
+
+/// What `TaskTable::by_uid` hashes an entry by: its attempt's uid.
+fn uid_hash(hasher: &DefaultHashBuilder, uid: AttemptUid) -> u64 {
+    hasher.hash_one(uid.get())
+}
+
 impl fmt::Debug for TaskTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskTable")
@@ -2005,6 +2130,17 @@ pub enum TableError {
     /// [`insert`](crate::TaskTable::insert) of a task whose id the table already holds.
     #[error("task {0} is already in the table")]
     DuplicateTask(TaskId),
+    /// An insert of a task with an attempt whose uid another attempt in the table (or before it
+    /// in the same task or job) already has: uids name one attempt each.
+    #[error("task {task}: attempt uid {uid} is already the uid of an attempt of task {holder}")]
+    DuplicateAttemptUid {
+        /// The task refused.
+        task: TaskId,
+        /// The uid it repeats.
+        uid: AttemptUid,
+        /// The task whose attempt has that uid.
+        holder: TaskId,
+    },
     /// [`insert`](crate::TaskTable::insert) into a table that holds 4,294,967,295 tasks, the
     /// most its 32-bit slot numbers can tell apart.
     #[error("task {0} does not fit: the table holds 4,294,967,295 tasks already")]

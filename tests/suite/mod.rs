@@ -696,7 +696,7 @@ pub fn each_impossible_row_is_corrupt_naming_table_task_and_column<B: Backend>(b
     let a1 = Some("a/task-1".to_owned());
     let job_state = |state: iris_task::proto::JobState| state as i32;
     use iris_task::proto::JobState as Wire;
-    let cases: [Case; 16] = [
+    let cases: [Case; 17] = [
         (
             "running without an open attempt",
             "DELETE FROM task_attempts WHERE task_id = 'a/task-0';".into(),
@@ -738,6 +738,11 @@ pub fn each_impossible_row_is_corrupt_naming_table_task_and_column<B: Backend>(b
                 "INSERT INTO task_attempts VALUES ('z/task-0', 0, 'w0', 9, 1, NULL, NULL, 0, '', 0, 5);",
             ),
             ("task_attempts", Some("z/task-0".to_owned()), "task_id"),
+        ),
+        (
+            "two attempts with one uid",
+            "UPDATE task_attempts SET attempt_uid = 5;".into(),
+            ("task_attempts", a1.clone(), "attempt_uid"),
         ),
         (
             "a worker failure flag of 7",
