@@ -14,10 +14,21 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Checks the rule that job and worker ids share: not empty, no whitespace.
+/// Checks an id: not empty; a worker id has no whitespace; a job id (and so a task id) has no
+/// part between `/`s made only of whitespace, as Iris names jobs (`/alice/my job` is a name).
 fn validate(kind: IdKind, id: &str) -> Result<(), IdError> {
     if id.is_empty() {
         return Err(IdError::Empty { kind });
+    }
+    if kind != IdKind::Worker {
+        let blank = |part: &str| !part.is_empty() && part.chars().all(char::is_whitespace);
+        if id.split('/').any(blank) {
+            return Err(IdError::BlankPart {
+                kind,
+                id: id.to_owned(),
+            });
+        }
+        return Ok(());
     }
     // Most ids are ASCII: test their bytes, and only other text char by char.
     let whitespace = if id.is_ascii() {
@@ -34,15 +45,18 @@ fn validate(kind: IdKind, id: &str) -> Result<(), IdError> {
     Ok(())
 }
 
-/// The id of a job: not empty, no whitespace. A `/` is allowed, for child jobs (`"parent/child"`).
+/// The id of a job: not empty, and no part between `/`s made only of whitespace. A `/` is
+/// allowed, for child jobs (`"parent/child"`), and so are spaces within a part: today's Iris names
+/// jobs by paths such as `/alice/my job/child`, and every name it accepts is a `JobId`.
 ///
 /// ```
 /// use iris_task::JobId;
 ///
 /// let job = JobId::new("training/eval")?;
 /// assert_eq!(job.as_str(), "training/eval");
+/// assert!(JobId::new("/alice/my job").is_ok());
 /// assert!(JobId::new("").is_err());
-/// assert!("two words".parse::<JobId>().is_err());
+/// assert!("/alice/ /child".parse::<JobId>().is_err());
 /// # Ok::<(), iris_task::IdError>(())
 /// ```
 #[derive(Clone, Eq)]
@@ -159,6 +173,100 @@ impl TaskId {
     /// The task's index within its job, from 0.
     pub fn index(&self) -> u32 {
         self.index
+    }
+
+    /// Reads a task id as today's Iris writes one: a path, its job's name followed by the
+    /// index, `/alice/train/0` (and a child job's task `/alice/train/eval/0`). The job's part
+    /// must be an Iris job name: `/`, a user, a job, any child jobs, none of them empty or
+    /// only whitespace. The index has no sign or leading zeros, so every path the crate accepts
+    /// prints back as it came ([`path`](Self::path)).
+    ///
+    /// The seed-era wire's `job/task-0` form is [`str::parse`]'s.
+    ///
+    /// ```
+    /// use iris_task::{JobId, TaskId};
+    ///
+    /// let id = TaskId::from_path("/alice/train/eval/3")?;
+    /// assert_eq!((id.job().as_str(), id.index()), ("/alice/train/eval", 3));
+    /// assert_eq!(id.path(), "/alice/train/eval/3");
+    /// assert!(TaskId::from_path("/alice/3").is_err(), "a task of no job");
+    /// assert!(TaskId::from_path("alice/train/3").is_err(), "not a path");
+    /// assert!(TaskId::from_path("/alice/train/03").is_err(), "two spellings of 3");
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`IdError::NotAPath`] for text that is not `/<user>/<job>[/<child>...]/<index>`,
+    /// [`IdError::BadTaskIndex`] for an index that is not a number from 0 to 4294967295 in
+    /// one spelling, [`IdError::BlankPart`] for a part made only of whitespace.
+    pub fn from_path(path: &str) -> Result<TaskId, IdError> {
+        let not_a_path = |why| IdError::NotAPath {
+            kind: IdKind::Task,
+            id: path.to_owned(),
+            why,
+        };
+        let (job, index) = path
+            .rsplit_once('/')
+            .ok_or_else(|| not_a_path("it has no `/`"))?;
+        check_path(IdKind::Task, path, job)?;
+        if index.is_empty() {
+            return Err(not_a_path("it ends in `/`, with no index"));
+        }
+        let index = parse_index(path, index)?;
+        Ok(TaskId::new(JobId::new(job)?, index))
+    }
+
+    /// The task's id as today's Iris writes it: its job's name, `/`, its index
+    /// (`/alice/train/0`). See [`from_path`](Self::from_path).
+    pub fn path(&self) -> String {
+        format!("{}/{}", self.job.as_str(), self.index)
+    }
+}
+
+/// Checks that `job` (the job's part of `id`) is an Iris job name: `/<user>/<job>[/<child>...]`,
+/// no part empty or only whitespace.
+pub(crate) fn check_path(kind: IdKind, id: &str, job: &str) -> Result<(), IdError> {
+    let not_a_path = |why| IdError::NotAPath {
+        kind,
+        id: id.to_owned(),
+        why,
+    };
+    let Some(parts) = job.strip_prefix('/') else {
+        return Err(not_a_path("it does not start with `/`"));
+    };
+    let mut count = 0;
+    for part in parts.split('/') {
+        if part.is_empty() {
+            return Err(not_a_path("it has an empty part"));
+        }
+        count += 1;
+    }
+    if count < 2 {
+        return Err(not_a_path(
+            "a job's name is `/<user>/<job>`, at least two parts",
+        ));
+    }
+    validate(kind, id)
+}
+
+impl JobId {
+    /// Reads a job id as today's Iris writes one: `/<user>/<job>`, and a child job's
+    /// `/<user>/<job>/<child>...`, no part empty or only whitespace.
+    ///
+    /// ```
+    /// use iris_task::JobId;
+    ///
+    /// assert_eq!(JobId::from_path("/alice/my job/eval")?.as_str(), "/alice/my job/eval");
+    /// assert!(JobId::from_path("/alice").is_err(), "a user, no job");
+    /// assert!(JobId::from_path("/alice//eval").is_err());
+    /// # Ok::<(), iris_task::IdError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`IdError::NotAPath`] or [`IdError::BlankPart`], naming the id.
+    pub fn from_path(path: &str) -> Result<JobId, IdError> {
+        check_path(IdKind::Job, path, path)?;
+        JobId::new(path)
     }
 }
 
@@ -487,6 +595,25 @@ pub enum IdError {
         id: String,
         /// The text after the last `"/task-"`.
         index: String,
+    },
+    /// A job or task id with a part between `/`s made only of whitespace (Iris refuses such a
+    /// name too).
+    #[error("{kind} id {id:?} has a part that is only whitespace")]
+    BlankPart {
+        /// The kind of id.
+        kind: IdKind,
+        /// The rejected id.
+        id: String,
+    },
+    /// A job or task id read as today's Iris writes them (a path) that is not one.
+    #[error("{kind} id {id:?} is not an Iris path: {why}")]
+    NotAPath {
+        /// The kind of id.
+        kind: IdKind,
+        /// The rejected id.
+        id: String,
+        /// What is wrong with it.
+        why: &'static str,
     },
     /// An attempt uid that is not exactly 16 lowercase hex characters.
     #[error("attempt uid {uid:?} is not 16 lowercase hex characters")]

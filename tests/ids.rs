@@ -16,8 +16,8 @@ fn job_and_worker_ids_reject_empty_strings() {
 }
 
 #[test]
-fn job_and_worker_ids_reject_whitespace() {
-    for bad in [
+fn worker_ids_reject_whitespace_and_job_ids_only_parts_of_it() {
+    for spaced in [
         " job",
         "job ",
         "my job",
@@ -25,25 +25,33 @@ fn job_and_worker_ids_reject_whitespace() {
         "tab\there",
         "nbsp\u{a0}x",
     ] {
-        assert_eq!(
-            JobId::new(bad),
-            Err(IdError::Whitespace {
-                kind: IdKind::Job,
-                id: bad.to_owned()
-            }),
-            "{bad:?}"
-        );
         assert!(matches!(
-            WorkerId::new(bad),
+            WorkerId::new(spaced),
             Err(IdError::Whitespace {
                 kind: IdKind::Worker,
                 ..
             })
         ));
+        // Iris names jobs so (`/alice/my job`): a job id may hold whitespace within a part.
+        assert_eq!(JobId::new(spaced).unwrap().as_str(), spaced);
+    }
+    for blank in [" ", "\t", "/alice/ /child", "a/\u{a0}", " /b"] {
+        assert_eq!(
+            JobId::new(blank),
+            Err(IdError::BlankPart {
+                kind: IdKind::Job,
+                id: blank.to_owned()
+            }),
+            "{blank:?}"
+        );
     }
     assert_eq!(
         WorkerId::new("w 1").unwrap_err().to_string(),
         "worker id \"w 1\" contains whitespace"
+    );
+    assert_eq!(
+        JobId::new("/alice/ ").unwrap_err().to_string(),
+        "job id \"/alice/ \" has a part that is only whitespace"
     );
 }
 
@@ -114,12 +122,16 @@ fn task_ids_without_a_job_or_separator_are_rejected() {
         Err(IdError::Empty { kind: IdKind::Task })
     );
     assert!(matches!(
-        "my job/task-1".parse::<TaskId>(),
-        Err(IdError::Whitespace {
+        " /task-1".parse::<TaskId>(),
+        Err(IdError::BlankPart {
             kind: IdKind::Task,
             ..
         })
     ));
+    assert_eq!(
+        "my job/task-1".parse::<TaskId>().unwrap().job().as_str(),
+        "my job"
+    );
 }
 
 #[test]
@@ -161,20 +173,28 @@ proptest! {
 
 #[test]
 fn every_whitespace_character_is_rejected_and_nothing_else() {
-    // The ASCII fast path of the check must agree with `char::is_whitespace`.
+    // The ASCII fast path of the worker check must agree with `char::is_whitespace`, and so must
+    // the job check of a part made of one character.
     let samples = (0u32..0x3000)
         .filter_map(char::from_u32)
         .chain(['\u{feff}', '\u{205f}']);
     for c in samples {
         let id = format!("a{c}b");
         assert_eq!(
-            JobId::new(id.as_str()).is_err(),
+            WorkerId::new(id.as_str()).is_err(),
+            c.is_whitespace(),
+            "{:?}",
+            c
+        );
+        assert!(JobId::new(id.as_str()).is_ok() || c == '/', "{c:?}");
+        assert_eq!(
+            JobId::new(format!("/a/{c}")).is_err(),
             c.is_whitespace(),
             "{:?}",
             c
         );
         assert_eq!(
-            format!("j{c}/task-1").parse::<TaskId>().is_err(),
+            format!("j/{c}/task-1").parse::<TaskId>().is_err(),
             c.is_whitespace(),
             "{:?}",
             c

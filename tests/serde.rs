@@ -67,7 +67,7 @@ fn values_read_back_only_when_valid() {
     let err = serde_json::from_value::<TaskId>(json!("j/task-x")).unwrap_err();
     assert!(err.to_string().contains("not a number"), "{err}");
     assert!(serde_json::from_value::<WorkerId>(json!("")).is_err());
-    assert!(serde_json::from_value::<JobId>(json!("a b")).is_err());
+    assert!(serde_json::from_value::<JobId>(json!("a/ /b")).is_err());
     // A policy with a field left out takes that field's default; an unknown field is an error.
     assert_eq!(
         serde_json::from_value::<RetryPolicy>(json!({"max_retries_failure": 3})).unwrap(),

@@ -131,18 +131,10 @@ impl JobStatus {
             let total: u64 = tasks.iter().map(|task| u64::from(count(task))).sum();
             i32::try_from(total).unwrap_or(i32::MAX)
         };
-        // When the job started, as Iris dates it: its first assignment (an attempt that ended
-        // with no start reported has none of its own).
-        let started_at = tasks
-            .iter()
-            .flat_map(|task| task.attempts())
-            .map(Attempt::assigned_at)
-            .min();
-        let finished_at = tasks
-            .iter()
-            .filter_map(|task| task.core().ended_at(task.state().is_terminal()))
-            .max()
-            .filter(|_| state.is_terminal());
+        let JobTimes {
+            started_at,
+            finished_at,
+        } = job_times(job, &tasks);
         let exit_code = tasks
             .iter()
             .find(|task| task.state() == StateKind::Failed)
@@ -160,6 +152,31 @@ impl JobStatus {
             tasks: tasks.into_iter().map(TaskStatus::from).collect(),
             task_state_counts: counts.to_proto_map(),
         })
+    }
+}
+
+/// When a job started and ended, as both wires date them.
+pub(crate) struct JobTimes {
+    pub(crate) started_at: Option<Timestamp>,
+    pub(crate) finished_at: Option<Timestamp>,
+}
+
+/// When `job` started, as Iris dates it (its first assignment: an attempt that ended with no
+/// start reported has none of its own), and, if its state is terminal, when its last task ended.
+pub(crate) fn job_times(job: &Job<'_>, tasks: &[&AnyTask]) -> JobTimes {
+    let started_at = tasks
+        .iter()
+        .flat_map(|task| task.attempts())
+        .map(Attempt::assigned_at)
+        .min();
+    let finished_at = tasks
+        .iter()
+        .filter_map(|task| task.core().ended_at(task.state().is_terminal()))
+        .max()
+        .filter(|_| job.state().is_terminal());
+    JobTimes {
+        started_at,
+        finished_at,
     }
 }
 

@@ -31,6 +31,7 @@
 //! ```
 
 mod job;
+pub(crate) use job::job_times;
 #[cfg(feature = "grpc")]
 mod launch;
 mod report;
@@ -227,6 +228,56 @@ pub enum ProtoError {
         /// The number on the wire.
         value: i32,
     },
+}
+
+impl ProtoError {
+    /// The same error with its field renamed by `rename`: today's wire reuses the seed-era
+    /// checks, and names its own fields (`started_at`, not `started_at_ms`).
+    pub(crate) fn renamed(self, rename: impl Fn(&str) -> String) -> ProtoError {
+        use ProtoError as E;
+        match self {
+            E::Decode { .. } => self,
+            E::UnspecifiedState { field } => E::UnspecifiedState {
+                field: rename(&field),
+            },
+            E::UnknownState { field, value } => E::UnknownState {
+                field: rename(&field),
+                value,
+            },
+            E::ReportOnlyState { field } => E::ReportOnlyState {
+                field: rename(&field),
+            },
+            E::InvalidId { field, source } => E::InvalidId {
+                field: rename(&field),
+                source,
+            },
+            E::Missing { field, why } => E::Missing {
+                field: rename(&field),
+                why,
+            },
+            E::Inconsistent { field, problem } => E::Inconsistent {
+                field: rename(&field),
+                problem,
+            },
+            E::WrongState {
+                field,
+                expected,
+                found,
+            } => E::WrongState {
+                field: rename(&field),
+                expected,
+                found,
+            },
+            E::NotReportable { field, state } => E::NotReportable {
+                field: rename(&field),
+                state,
+            },
+            E::NegativeAttemptId { field, value } => E::NegativeAttemptId {
+                field: rename(&field),
+                value,
+            },
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

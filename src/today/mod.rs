@@ -39,3 +39,8 @@
 generated_code!(mod generated = "/today/today.rs");
 
 pub use generated::iris::{cluster, job, logging, query, time, vm};
+
+mod launch;
+mod task;
+
+pub use launch::{Launch, MAX_REPLICAS, Registration, Resources};

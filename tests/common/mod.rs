@@ -60,18 +60,37 @@ pub fn task_id() -> impl Strategy<Value = TaskId> {
         .prop_map(|(job, index)| TaskId::new(JobId::new(job).unwrap(), index))
 }
 
+/// A task id as today's Iris writes one: `/<user>/<job>[/<child>...]/<index>`, parts with
+/// spaces inside among them.
+pub fn path_task_id() -> impl Strategy<Value = TaskId> {
+    (
+        proptest::collection::vec("[a-z][a-z0-9 _.-]{0,8}", 2..5),
+        any::<u32>(),
+    )
+        .prop_map(|(parts, index)| {
+            TaskId::new(
+                JobId::from_path(&format!("/{}", parts.join("/"))).unwrap(),
+                index,
+            )
+        })
+}
+
 /// Any task the lifecycle can reach: a new task and the events it accepted of a random sequence.
 pub fn task() -> impl Strategy<Value = AnyTask> {
-    (
-        task_id(),
-        policy(),
-        proptest::collection::vec(event(), 0..24),
-    )
-        .prop_map(|(id, policy, events)| {
-            let mut task = Task::new(id, policy).into_any();
-            for event in events {
-                let _ = task.apply(event);
-            }
-            task
-        })
+    task_with(task_id())
+}
+
+/// [`task`], named as today's Iris names tasks.
+pub fn path_task() -> impl Strategy<Value = AnyTask> {
+    task_with(path_task_id())
+}
+
+fn task_with(id: impl Strategy<Value = TaskId>) -> impl Strategy<Value = AnyTask> {
+    (id, policy(), proptest::collection::vec(event(), 0..24)).prop_map(|(id, policy, events)| {
+        let mut task = Task::new(id, policy).into_any();
+        for event in events {
+            let _ = task.apply(event);
+        }
+        task
+    })
 }
