@@ -189,7 +189,7 @@ fn each_bad_field_is_named_as_today_names_it() {
         ),
         (
             "TaskStatus.attempts[0].finished_at",
-            Box::new(|s| s.attempts[0].finished_at = None),
+            Box::new(|s| s.attempts[0].finished_at = ts(100)),
         ),
         (
             "TaskStatus.attempts[1].started_at",
@@ -211,6 +211,43 @@ fn each_bad_field_is_named_as_today_names_it() {
     for (expected, edit) in cases {
         assert_eq!(field(decode(&*edit)), expected);
     }
+}
+
+/// Iris's own quirks, read as Iris means them: a stop the worker has not confirmed yet (a closed
+/// attempt with no finish) is dated on receipt, never before its start; an attempt whose worker
+/// Iris removed has no worker, and gets `REMOVED_WORKER`.
+#[test]
+fn an_unconfirmed_stop_and_a_removed_worker_read_as_iris_means_them() {
+    let mut status = iris_running();
+    status.state = Some(job::TaskState::Killed as i32);
+    status.attempts[1].state = Some(job::TaskState::Killed as i32);
+    status.attempts[1].error = Some("cancelled".into());
+    status.attempts[0].worker_id = Some(String::new());
+    let policy = RetryPolicy::default();
+    assert!(
+        AnyTask::from_today(status.clone(), policy).is_err(),
+        "no date for the stop"
+    );
+    let task = AnyTask::from_today_received(status.clone(), policy, at(100)).unwrap();
+    assert_eq!(task.state(), StateKind::Killed);
+    assert_eq!(
+        task.attempts()[1].finished_at(),
+        Some(at(250)),
+        "not before its start"
+    );
+    assert_eq!(
+        task.attempts()[0].worker().as_str(),
+        iris_task::today::REMOVED_WORKER
+    );
+    let back = job::TaskStatus::from(&task);
+    assert_eq!(
+        back.attempts[0].worker_id, None,
+        "written back as Iris wrote it"
+    );
+    // An open attempt without a worker is no status Iris writes.
+    let mut open = iris_running();
+    open.attempts[1].worker_id = None;
+    assert!(AnyTask::from_today_received(open, policy, at(300)).is_err());
 }
 
 #[test]

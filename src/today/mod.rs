@@ -43,4 +43,6 @@ pub use generated::iris::{cluster, job, logging, query, time, vm};
 mod launch;
 mod task;
 
+pub use task::REMOVED_WORKER;
+
 pub use launch::{Launch, MAX_REPLICAS, Registration, Resources};

@@ -79,7 +79,7 @@ fn status_to_today(status: seed::TaskStatus, id: &TaskId) -> job::TaskStatus {
     job::TaskStatus {
         task_id: Some(id.path()),
         state: Some(status.state),
-        worker_id: non_empty(status.worker_id),
+        worker_id: non_empty(status.worker_id).filter(|worker| worker != REMOVED_WORKER),
         exit_code: Some(status.exit_code).filter(|_| ended),
         error: non_empty(status.error),
         started_at: status.started_at_ms.map(timestamp),
@@ -97,7 +97,7 @@ fn attempt_to_today(attempt: seed::TaskAttempt) -> job::TaskAttempt {
     let error = non_empty(attempt.error);
     job::TaskAttempt {
         attempt_id: Some(attempt.attempt_id),
-        worker_id: Some(attempt.worker_id),
+        worker_id: Some(attempt.worker_id).filter(|worker| worker != REMOVED_WORKER),
         state: Some(attempt.state),
         exit_code: Some(attempt.exit_code).filter(|_| closed),
         // Iris's bounded cause of a failed attempt: the crate's is the attempt's error.
@@ -132,7 +132,8 @@ impl AnyTask {
     /// # Errors
     /// A [`ProtoError`] naming the field; nothing is built.
     pub fn from_today(status: job::TaskStatus, policy: RetryPolicy) -> Result<AnyTask, ProtoError> {
-        AnyTask::from_proto(status_to_seed(status)?, policy).map_err(|err| err.renamed(today_field))
+        AnyTask::from_proto(status_to_seed(status, None)?, policy)
+            .map_err(|err| err.renamed(today_field))
     }
 
     /// [`from_today`](AnyTask::from_today) for a status received at `received_at`: an open
@@ -176,8 +177,12 @@ impl AnyTask {
         policy: RetryPolicy,
         received_at: Timestamp,
     ) -> Result<AnyTask, ProtoError> {
-        AnyTask::from_proto_received(status_to_seed(status)?, policy, received_at)
-            .map_err(|err| err.renamed(today_field))
+        AnyTask::from_proto_received(
+            status_to_seed(status, Some(received_at))?,
+            policy,
+            received_at,
+        )
+        .map_err(|err| err.renamed(today_field))
     }
 
     /// Decodes an `iris.job.TaskStatus` from bytes, then [`from_today_received`](AnyTask::from_today_received).
@@ -199,8 +204,21 @@ impl AnyTask {
     }
 }
 
-/// Today's `TaskStatus` in the seed-era shape the decoder checks.
-fn status_to_seed(status: job::TaskStatus) -> Result<seed::TaskStatus, ProtoError> {
+/// Today's `TaskStatus` in the seed-era shape the decoder checks, read as Iris's controller
+/// writes it (`tasks.py`, `task_to_proto`):
+///
+/// - the task's `finished_at`, `error` and `exit_code` echo its current attempt's, even while the
+///   task is pending again: only a task that has ended keeps them;
+/// - an attempt the controller ended is terminal with no `finished_at` until its worker confirms
+///   the stop (kind J), and a task that ended while pending has no `finished_at` at all: with
+///   `received_at`, both are dated then (never before the attempt's start), as an open attempt
+///   is; without it, the decoder refuses them, naming the field;
+/// - an attempt whose worker Iris has since removed has no `worker_id`: a closed one gets
+///   [`REMOVED_WORKER`].
+fn status_to_seed(
+    status: job::TaskStatus,
+    received_at: Option<Timestamp>,
+) -> Result<seed::TaskStatus, ProtoError> {
     let Some(path) = status.task_id else {
         return Err(ProtoError::Missing {
             field: "TaskStatus.task_id".to_owned(),
@@ -223,19 +241,28 @@ fn status_to_seed(status: job::TaskStatus) -> Result<seed::TaskStatus, ProtoErro
         .attempts
         .into_iter()
         .enumerate()
-        .map(|(index, attempt)| attempt_to_seed(index, attempt))
+        .map(|(index, attempt)| attempt_to_seed(index, attempt, received_at))
         .collect::<Result<Vec<_>, _>>()?;
+    let state = status.state.unwrap_or(0);
+    let ended = StateKind::try_from(state).is_ok_and(StateKind::is_terminal);
+    let finished_at_ms = if ended {
+        millis(status.finished_at.as_ref())
+            .or_else(|| attempts.last().and_then(|attempt| attempt.finished_at_ms))
+            .or(received_at.map(Timestamp::as_millis))
+    } else {
+        None
+    };
     Ok(seed::TaskStatus {
         task_id: id.to_string(),
         job_id: id.job().as_str().to_owned(),
         task_index: seed::wire_u32(id.index()),
-        state: status.state.unwrap_or(0),
+        state,
         worker_id: status.worker_id.unwrap_or_default(),
         worker_address: status.worker_address.unwrap_or_default(),
-        exit_code: status.exit_code.unwrap_or(0),
-        error: status.error.unwrap_or_default(),
+        exit_code: status.exit_code.filter(|_| ended).unwrap_or(0),
+        error: status.error.filter(|_| ended).unwrap_or_default(),
         started_at_ms: millis(status.started_at.as_ref()),
-        finished_at_ms: millis(status.finished_at.as_ref()),
+        finished_at_ms,
         current_attempt_id: current,
         attempts,
         pending_reason: status.pending_reason.unwrap_or_default(),
@@ -244,9 +271,15 @@ fn status_to_seed(status: job::TaskStatus) -> Result<seed::TaskStatus, ProtoErro
     })
 }
 
+/// The worker of an attempt Iris reports without one: Iris clears an attempt's worker when it
+/// removes the worker (a lost worker, say), and the crate names every attempt's worker. Only a
+/// closed attempt may have it; today's wire writes it back as Iris does, empty.
+pub const REMOVED_WORKER: &str = "(removed)";
+
 fn attempt_to_seed(
     index: usize,
     attempt: job::TaskAttempt,
+    received_at: Option<Timestamp>,
 ) -> Result<seed::TaskAttempt, ProtoError> {
     let Some(uid) = attempt.attempt_uid else {
         return Err(ProtoError::Missing {
@@ -254,20 +287,34 @@ fn attempt_to_seed(
             why: "today's Iris names every attempt by its uid",
         });
     };
+    let state = attempt.state.unwrap_or(0);
+    let closed = StateKind::try_from(state).is_ok_and(|state| !state.is_active());
+    let started_at_ms = millis(attempt.started_at.as_ref());
+    let assigned_at_ms = millis(attempt.assigned_at.as_ref());
+    // Ended by the controller, its stop not yet confirmed by the worker: dated on receipt.
+    let finished_at_ms = millis(attempt.finished_at.as_ref()).or_else(|| {
+        let received = received_at.filter(|_| closed)?.as_millis();
+        Some(received.max(started_at_ms.or(assigned_at_ms).unwrap_or(received)))
+    });
+    let worker_id = match attempt.worker_id {
+        Some(worker) if !worker.is_empty() => worker,
+        _ if closed => REMOVED_WORKER.to_owned(),
+        _ => String::new(),
+    };
     Ok(seed::TaskAttempt {
         attempt_id: attempt.attempt_id.unwrap_or(0),
-        worker_id: attempt.worker_id.unwrap_or_default(),
-        state: attempt.state.unwrap_or(0),
+        worker_id,
+        state,
         exit_code: attempt.exit_code.unwrap_or(0),
         error: attempt
             .error
             .filter(|error| !error.is_empty())
             .or(attempt.terminal_reason)
             .unwrap_or_default(),
-        started_at_ms: millis(attempt.started_at.as_ref()),
-        finished_at_ms: millis(attempt.finished_at.as_ref()),
+        started_at_ms,
+        finished_at_ms,
         is_worker_failure: attempt.is_worker_failure.unwrap_or(false),
-        assigned_at_ms: millis(attempt.assigned_at.as_ref()),
+        assigned_at_ms,
         attempt_uid: Some(uid),
     })
 }

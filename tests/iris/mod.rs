@@ -22,6 +22,7 @@ pub fn target() -> PathBuf {
 }
 
 /// The marin-iris version the tests pin (`tests/iris/constraints.txt`).
+#[allow(dead_code)] // Each test that includes this module uses its own subset.
 pub fn pinned() -> String {
     let constraints =
         std::fs::read_to_string(root().join("tests/iris/constraints.txt")).unwrap_or_default();

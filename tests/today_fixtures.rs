@@ -1,0 +1,248 @@
+//! Today's wire against messages the pinned Iris wheel wrote itself (`tests/today/fixtures/`,
+//! made by `tests/today/fixtures.py write`): tasks in every state from Iris's own
+//! `GetTaskStatus`, its `GetJobStatus` and `ListJobs`, its controller's Reconcile plans, a
+//! worker's Reconcile answers, the `LaunchJobRequest` its client sends, and a worker's
+//! `RegisterRequest`. The crate decodes every one; then Iris reads the crate's encodings back
+//! (`fixtures.py check`) and compares them field by field with its originals.
+
+#[path = "iris/mod.rs"]
+mod iris;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use iris_task::prost::Message;
+use iris_task::today::{Resources, cluster, job};
+use iris_task::{AnyTask, AttemptUid, JobId, JobPolicy, RetryPolicy, TaskId, TaskTable, Timestamp};
+use serde_json::Value;
+
+fn dir() -> PathBuf {
+    iris::root().join("tests/today/fixtures")
+}
+
+fn facts() -> BTreeMap<String, Value> {
+    let text = std::fs::read_to_string(dir().join("fixtures.json")).expect("fixtures.json");
+    serde_json::from_str(&text).expect("fixtures.json is JSON")
+}
+
+fn bytes(name: &str) -> Vec<u8> {
+    std::fs::read(dir().join(format!("{name}.bin"))).unwrap_or_else(|err| panic!("{name}: {err}"))
+}
+
+/// When the statuses were received: after everything in the scenario happened.
+const RECEIVED: Timestamp = Timestamp::from_millis(1_000_000);
+
+fn policy_of(facts: &Value) -> (RetryPolicy, JobPolicy) {
+    let n = |key: &str| u32::try_from(facts[key].as_u64().unwrap()).unwrap();
+    (
+        RetryPolicy {
+            max_retries_failure: n("max_retries_failure"),
+            max_retries_preemption: n("max_retries_preemption"),
+        },
+        JobPolicy {
+            max_task_failures: n("max_task_failures"),
+            coscheduled: facts["coscheduled"].as_bool().unwrap(),
+        },
+    )
+}
+
+/// Every task status Iris wrote decodes, in the state Iris says, with its attempts and uids; the
+/// crate's encodings go to `out`.
+fn tasks(facts: &BTreeMap<String, Value>, out: &Path) -> usize {
+    let mut decoded = 0;
+    for (name, fact) in facts.iter().filter(|(name, _)| name.starts_with("task_")) {
+        let job = name
+            .trim_start_matches("task_test-user_")
+            .split('_')
+            .next()
+            .unwrap();
+        let (retry, _) = policy_of(&facts[&format!("job_{job}")]);
+        let status = job::TaskStatus::decode(bytes(name).as_slice()).unwrap();
+        let task = AnyTask::from_today_received(status.clone(), retry, RECEIVED)
+            .unwrap_or_else(|err| panic!("{name}: {err}"));
+        let state = fact["state"].as_str().unwrap();
+        assert_eq!(
+            format!("TASK_STATE_{}", task.state().label().to_uppercase()),
+            state,
+            "{name}"
+        );
+        assert_eq!(
+            task.attempts().len() as u64,
+            fact["attempts"].as_u64().unwrap(),
+            "{name}"
+        );
+        for (attempt, wire) in task.attempts().iter().zip(&status.attempts) {
+            let uid: AttemptUid = wire.attempt_uid.as_deref().unwrap().parse().unwrap();
+            assert_eq!(attempt.uid(), uid, "{name}");
+        }
+        assert_eq!(task.id().path(), status.task_id.clone().unwrap());
+        std::fs::write(
+            out.join(format!("crate_{name}.bin")),
+            job::TaskStatus::from(&task).encode_to_vec(),
+        )
+        .unwrap();
+        decoded += 1;
+    }
+    decoded
+}
+
+/// Each job status decodes; the crate's own status of the same tasks goes to `out`.
+fn jobs(facts: &BTreeMap<String, Value>, out: &Path) -> usize {
+    let mut count = 0;
+    for (name, fact) in facts.iter().filter(|(name, _)| name.starts_with("job_")) {
+        let status = job::JobStatus::decode(bytes(name).as_slice()).unwrap();
+        assert_eq!(
+            job::JobState::try_from(status.state.unwrap())
+                .unwrap()
+                .as_str_name(),
+            fact["state"].as_str().unwrap(),
+            "{name}"
+        );
+        let (retry, policy) = policy_of(fact);
+        let id = JobId::from_path(status.job_id.as_deref().unwrap()).unwrap();
+        // Iris's GetJobStatus lists no tasks (its CLI asks ListTasks): the job's tasks are the
+        // GetTaskStatus answers of the same scenario.
+        let prefix = format!(
+            "task_{}_",
+            id.as_str().trim_start_matches('/').replace('/', "_")
+        );
+        let tasks: Vec<AnyTask> = facts
+            .keys()
+            .filter(|task| task.starts_with(&prefix))
+            .map(|task| {
+                let task = job::TaskStatus::decode(bytes(task).as_slice()).unwrap();
+                AnyTask::from_today_received(task, retry, RECEIVED).unwrap()
+            })
+            .collect();
+        assert_eq!(Some(tasks.len() as i32), status.task_count, "{name}");
+        let mut table = TaskTable::new();
+        table.insert_job(id.clone(), policy, tasks).unwrap();
+        let ours = table.today_job_status(&id).unwrap();
+        assert_eq!(
+            ours.state, status.state,
+            "{name}: the crate judges the job as Iris did"
+        );
+        std::fs::write(out.join(format!("crate_{name}.bin")), ours.encode_to_vec()).unwrap();
+        count += 1;
+    }
+    count
+}
+
+#[test]
+fn every_message_iris_wrote_decodes_and_iris_reads_the_crates_back() {
+    let facts = facts();
+    let out = iris::target().join("iris/today-fixtures");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    for file in std::fs::read_dir(dir()).unwrap() {
+        let file = file.unwrap().path();
+        std::fs::copy(&file, out.join(file.file_name().unwrap())).unwrap();
+    }
+    assert_eq!(tasks(&facts, &out), 14, "tasks in every state");
+    assert_eq!(jobs(&facts, &out), 4);
+
+    let listed =
+        cluster::controller::ListJobsResponse::decode(bytes("list_jobs").as_slice()).unwrap();
+    assert_eq!(listed.jobs.len(), 4);
+    for status in &listed.jobs {
+        JobId::from_path(status.job_id.as_deref().unwrap()).unwrap();
+    }
+
+    // The launch `iris job run` sends: Iris's client's defaults, the bundle inline.
+    let launch =
+        cluster::controller::LaunchJobRequest::decode(bytes("launch_job").as_slice()).unwrap();
+    assert!(
+        launch
+            .bundle_blob
+            .as_ref()
+            .is_some_and(|blob| blob.starts_with(b"PK"))
+    );
+    let read = launch.to_launch().unwrap();
+    assert_eq!(read.job.as_str(), "/test-user/hello");
+    assert_eq!(read.replicas, 2);
+    assert_eq!(
+        read.retry,
+        RetryPolicy {
+            max_retries_failure: 1,
+            max_retries_preemption: 1_000
+        },
+        "Iris's client sends 1,000 preemption retries unless told"
+    );
+    assert_eq!(read.policy.max_task_failures, 1);
+    assert_eq!(
+        read.resources,
+        Resources {
+            cpu_millicores: 500,
+            memory_bytes: 1 << 30
+        }
+    );
+    let tasks: Vec<TaskId> = read.tasks().map(|task| task.id().clone()).collect();
+    assert_eq!(tasks[1].path(), "/test-user/hello/1");
+
+    let register =
+        cluster::controller::RegisterRequest::decode(bytes("register").as_slice()).unwrap();
+    let worker = register.to_registration().unwrap();
+    assert_eq!(worker.worker.as_str(), "worker-1");
+    assert!(worker.resources.cpu_millicores >= 1_000 && worker.resources.memory_bytes > 0);
+
+    // Reconcile, both ways: every uid is one the crate reads, a run carries its task's path,
+    // and each message re-encodes to what it decodes from.
+    for (name, fact) in facts
+        .iter()
+        .filter(|(name, _)| name.starts_with("reconcile_request"))
+    {
+        let request = cluster::worker::ReconcileRequest::decode(bytes(name).as_slice()).unwrap();
+        assert_eq!(
+            request.desired.len() as u64,
+            fact["desired"].as_u64().unwrap()
+        );
+        for desired in &request.desired {
+            desired
+                .attempt_uid
+                .as_deref()
+                .unwrap()
+                .parse::<AttemptUid>()
+                .unwrap();
+            if let Some(cluster::worker::desired_attempt::Intent::Run(run)) = &desired.intent {
+                if let Some(spec) = &run.request {
+                    TaskId::from_path(spec.task_id.as_deref().unwrap()).unwrap();
+                    assert_eq!(spec.attempt_uid, desired.attempt_uid);
+                }
+            }
+        }
+        let again = cluster::worker::ReconcileRequest::decode(request.encode_to_vec().as_slice());
+        assert_eq!(again.unwrap(), request);
+    }
+    for name in facts
+        .keys()
+        .filter(|name| name.starts_with("reconcile_response"))
+    {
+        let response = cluster::worker::ReconcileResponse::decode(bytes(name).as_slice()).unwrap();
+        let states: Vec<_> = response
+            .observed
+            .iter()
+            .map(|observation| job::TaskState::try_from(observation.state.unwrap()).unwrap())
+            .collect();
+        assert_eq!(states.len(), 8);
+        assert!(states.contains(&job::TaskState::Missing));
+        let again = cluster::worker::ReconcileResponse::decode(response.encode_to_vec().as_slice());
+        assert_eq!(again.unwrap(), response);
+    }
+
+    // Iris reads the crate's encodings back, field by field.
+    let Some(python) = iris::python() else { return };
+    let output = Command::new(python)
+        .arg(iris::root().join("tests/today/fixtures.py"))
+        .arg("check")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "Iris read the crate's encodings differently:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!("{}", String::from_utf8_lossy(&output.stdout).trim());
+}
