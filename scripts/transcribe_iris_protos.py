@@ -37,6 +37,9 @@ EXTRAS = {
         "  // crate carries the assignment time so that an open attempt round-trips exactly. A peer",
         "  // that leaves it unset gets the attempt dated on receipt.",
         "  iris.time.Timestamp assigned_at = 100;",
+        "  // (iris-task) When the controller ended the attempt, for one whose worker has not yet",
+        "  // confirmed the stop: Iris leaves finished_at unset until then, and so does the crate.",
+        "  iris.time.Timestamp stopped_at = 101;",
     ],
 }
 

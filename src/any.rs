@@ -102,6 +102,11 @@ impl AnyTask {
         with_task!(self, task => task.core())
     }
 
+    #[inline]
+    pub(crate) fn core_mut(&mut self) -> &mut Core {
+        with_task!(self, task => task.core_mut())
+    }
+
     /// Makes the task's job id share `job`'s text, if they are equal.
     pub(crate) fn share_job(&mut self, job: &JobId) {
         with_task!(self, task => task.share_job(job))
@@ -318,6 +323,20 @@ pub enum TaskEvent {
 }
 
 impl TaskEvent {
+    /// The controller ends the task's open attempt by this event, while the attempt's worker may
+    /// still run it: a kill, a preemption, an execution timeout, a gang sibling's end. Its
+    /// worker is then told to stop the attempt (see [`Attempt::awaits_stop`]).
+    pub(crate) fn stops_attempt(&self) -> bool {
+        matches!(
+            self,
+            TaskEvent::Kill { .. }
+                | TaskEvent::Preempt { .. }
+                | TaskEvent::ExecutionTimeout { .. }
+                | TaskEvent::SiblingFailed { .. }
+                | TaskEvent::SiblingRequeued { .. }
+        )
+    }
+
     /// A short name of the event for messages: `"assign"`, `"report RUNNING"`, `"worker lost"`, …
     ///
     /// ```
@@ -577,7 +596,12 @@ impl AnyTask {
         if self.judge(&event)? == Verdict::Duplicate {
             return Ok(Transition { from, to: from });
         }
+        // The controller ends an open attempt its worker may still run: a stop to confirm.
+        let stops = from.is_active() && event.stops_attempt();
         let to = self.transition(event, mint)?;
+        if stops {
+            self.core_mut().await_stop();
+        }
         Ok(Transition { from, to })
     }
 

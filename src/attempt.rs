@@ -43,6 +43,9 @@ pub struct Attempt {
     /// A KILLED attempt that the worker killed without the controller asking (an OOM killer, a
     /// node drain): a worker-side ending. Always false for other states.
     pub(crate) killed_on_worker: bool,
+    /// The controller ended the attempt while its worker may still run it, and the worker has
+    /// not confirmed the stop yet. Always false for an open attempt.
+    pub(crate) awaiting_stop: bool,
 }
 
 impl Attempt {
@@ -133,6 +136,18 @@ impl Attempt {
     pub(crate) fn allows_retry(&self) -> bool {
         matches!(self.state, StateKind::Failed | StateKind::CoschedFailed)
             || self.is_worker_failure()
+    }
+
+    /// The controller ended this attempt while its worker may still be running it (a kill, a
+    /// preemption, an execution timeout, a gang or job end), and the worker has not yet
+    /// confirmed the stop. Until it does, the worker is told to stop it at every Reconcile, and
+    /// the attempt's resources are still in use there: today's Iris holds them until the worker
+    /// confirms, and a controller should too. [`AnyTask::apply`](crate::AnyTask::apply) and the
+    /// table set it; a worker's observation of the attempt ended or gone clears it
+    /// ([`TaskTable::reconcile`](crate::TaskTable::reconcile)), and so does the loss of the worker.
+    /// The typed transitions leave it unset: they do not know who ended the attempt.
+    pub fn awaits_stop(&self) -> bool {
+        self.awaiting_stop
     }
 
     /// The attempt is still open: ASSIGNED, BUILDING or RUNNING.

@@ -816,7 +816,8 @@ pub use store::{Batch, DurableTable, SCHEMA_VERSION, SchemaUpgrade, Store, Store
 pub use store::{SqliteStore, Synchronous};
 pub use table::{
     Changes, DISPATCH_DEADLINE_ERROR, IntoWorkers, Job, JobState, JobTransition, Offer,
-    PARENT_JOB_TERMINATED_REASON, ParseJobStateError, StateCounts, TableError, TaskTable,
+    PARENT_JOB_TERMINATED_REASON, ParseJobStateError, ReconcileError, Reconciled, StateCounts,
+    TableError, TaskTable,
 };
 pub use task::{EXECUTION_TIMEOUT_ERROR, MISSING_ERROR, Retry, Task};
 pub use uid::{AttemptUid, UidMinter};

@@ -347,6 +347,9 @@ struct AttemptRepr {
     /// A KILLED attempt its worker killed unasked (a worker-side ending); written only then.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     killed_on_worker: bool,
+    /// Closed by the controller, its worker's stop not yet confirmed; written only then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    awaiting_stop: bool,
 }
 
 impl From<&Attempt> for AttemptRepr {
@@ -362,6 +365,7 @@ impl From<&Attempt> for AttemptRepr {
             exit_code: attempt.exit_code,
             error: attempt.error.clone(),
             killed_on_worker: attempt.is_killed_on_worker(),
+            awaiting_stop: attempt.awaits_stop(),
         }
     }
 }
@@ -428,6 +432,7 @@ impl AttemptRepr {
             },
             assigned_at_ms: Some(self.assigned_at.as_millis()),
             attempt_uid: self.uid.map(|uid| uid.to_string()),
+            awaiting_stop: self.awaiting_stop,
         }
     }
 }

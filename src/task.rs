@@ -311,6 +311,7 @@ impl Core {
             exit_code: None,
             error: None,
             killed_on_worker: false,
+            awaiting_stop: false,
         });
     }
 
@@ -339,6 +340,30 @@ impl Core {
             attempt.exit_code = exit_code;
             attempt.error = error;
             attempt.killed_on_worker = false;
+        }
+    }
+
+    /// Marks the last attempt, which the controller just closed, as awaiting its worker's stop.
+    #[inline]
+    pub(crate) fn await_stop(&mut self) {
+        if let Some(attempt) = self
+            .attempts
+            .last_mut()
+            .filter(|attempt| !attempt.is_open())
+        {
+            attempt.awaiting_stop = true;
+        }
+    }
+
+    /// The worker confirmed that attempt `number` stopped (or lost it): it no longer holds it.
+    /// Whether it was awaiting the stop.
+    pub(crate) fn stop_confirmed(&mut self, number: usize) -> bool {
+        match self.attempts.get_mut(number) {
+            Some(attempt) if attempt.awaiting_stop => {
+                attempt.awaiting_stop = false;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -430,6 +455,12 @@ impl<S: State> Task<S> {
     #[inline]
     pub(crate) fn core(&self) -> &Core {
         &self.core
+    }
+
+    /// The task's data, for the bookkeeping of stops that no transition makes.
+    #[inline]
+    pub(crate) fn core_mut(&mut self) -> &mut Core {
+        &mut self.core
     }
 
     /// The task's id.

@@ -18,7 +18,10 @@ use prost_types::{DescriptorProto, FileDescriptorSet};
 use serde_json::{Value, json};
 
 /// The fields the crate adds to Iris's messages, numbered from 100 and marked "(iris-task)".
-const CRATE_ONLY: &[(&str, &str, i32)] = &[("iris.job.TaskAttempt", "assigned_at", 100)];
+const CRATE_ONLY: &[(&str, &str, i32)] = &[
+    ("iris.job.TaskAttempt", "assigned_at", 100),
+    ("iris.job.TaskAttempt", "stopped_at", 101),
+];
 
 /// The three services a controller and a worker speak.
 const SERVICES: &[&str] = &[

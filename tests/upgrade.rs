@@ -133,7 +133,11 @@ fn the_0_2_fixture_upgrades_and_no_task_row_changes() {
         let task: TaskId = task.parse().unwrap();
         let legacy = AttemptUid::legacy(&task, AttemptId::new(*attempt));
         assert_eq!(*uid as u64, legacy.get(), "{task} attempt {attempt}");
-        assert_eq!(new, &format!("{old} | Integer({uid})"));
+        assert_eq!(
+            new,
+            &format!("{old} | Integer({uid}) | Integer(0)"),
+            "no stop awaited"
+        );
     }
     assert!(!uids.is_empty());
     // Each job row keeps its columns and gains its state and error.

@@ -96,6 +96,7 @@ fn a_running_task_shows_every_attempt_and_its_current_worker() {
             is_worker_failure: true,
             assigned_at_ms: Some(100),
             attempt_uid: Some(uids[0].clone()),
+            awaiting_stop: false,
         },
         proto::TaskAttempt {
             attempt_id: 1,
@@ -108,6 +109,7 @@ fn a_running_task_shows_every_attempt_and_its_current_worker() {
             is_worker_failure: false,
             assigned_at_ms: Some(200),
             attempt_uid: Some(uids[1].clone()),
+            awaiting_stop: false,
         },
     ];
     assert_eq!(status.attempts, expected);

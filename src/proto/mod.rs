@@ -35,6 +35,7 @@ pub(crate) use job::job_times;
 #[cfg(feature = "grpc")]
 mod launch;
 mod report;
+pub(crate) use report::worker_report;
 mod task;
 
 #[cfg(feature = "grpc")]

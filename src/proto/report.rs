@@ -129,49 +129,12 @@ impl TaskEvent {
                 field: "ReportTaskStateRequest.attempt_id".to_owned(),
                 value: report.attempt_id,
             })?;
-        let state = if report.state == TaskState::Missing as i32 {
-            None
-        } else {
-            Some(state_field(report.state, || {
-                "ReportTaskStateRequest.state".to_owned()
-            })?)
-        };
-        let report = match state {
-            None => WorkerReport::Missing,
-            Some(state) => match state {
-                StateKind::Building => WorkerReport::Building,
-                StateKind::Running => WorkerReport::Running,
-                StateKind::Succeeded if report.exit_code != 0 => {
-                    return Err(inconsistent(
-                        "ReportTaskStateRequest.exit_code",
-                        format!("is {}, but a SUCCEEDED task exits 0", report.exit_code),
-                    ));
-                }
-                StateKind::Succeeded => WorkerReport::Succeeded,
-                StateKind::Failed => WorkerReport::Failed {
-                    exit_code: report.exit_code,
-                    error: report.error,
-                },
-                StateKind::WorkerFailed => WorkerReport::WorkerFailed {
-                    error: report.error,
-                },
-                StateKind::Preempted => WorkerReport::Preempted {
-                    error: report.error,
-                },
-                StateKind::Killed => WorkerReport::Killed {
-                    error: report.error,
-                },
-                StateKind::Pending
-                | StateKind::Assigned
-                | StateKind::Unschedulable
-                | StateKind::CoschedFailed => {
-                    return Err(ProtoError::NotReportable {
-                        field: "ReportTaskStateRequest.state".to_owned(),
-                        state,
-                    });
-                }
-            },
-        };
+        let report = worker_report(
+            "ReportTaskStateRequest",
+            report.state,
+            report.exit_code,
+            report.error,
+        )?;
         let event = TaskEvent::Report {
             worker,
             attempt: AttemptId::new(attempt),
@@ -219,4 +182,43 @@ impl TaskEvent {
             })?;
         TaskEvent::from_report(report, received_at)
     }
+}
+
+/// What a worker says of an attempt in `message` (a seed-era report, or today's
+/// `AttemptObservation`): `state` (MISSING included), with the exit code and error it came with.
+/// The states only the controller decides are refused, naming `{message}.state`.
+pub(crate) fn worker_report(
+    message: &str,
+    state: i32,
+    exit_code: i32,
+    error: String,
+) -> Result<WorkerReport, ProtoError> {
+    if state == TaskState::Missing as i32 {
+        return Ok(WorkerReport::Missing);
+    }
+    let state = state_field(state, || format!("{message}.state"))?;
+    Ok(match state {
+        StateKind::Building => WorkerReport::Building,
+        StateKind::Running => WorkerReport::Running,
+        StateKind::Succeeded if exit_code != 0 => {
+            return Err(inconsistent(
+                format!("{message}.exit_code"),
+                format!("is {exit_code}, but a SUCCEEDED task exits 0"),
+            ));
+        }
+        StateKind::Succeeded => WorkerReport::Succeeded,
+        StateKind::Failed => WorkerReport::Failed { exit_code, error },
+        StateKind::WorkerFailed => WorkerReport::WorkerFailed { error },
+        StateKind::Preempted => WorkerReport::Preempted { error },
+        StateKind::Killed => WorkerReport::Killed { error },
+        StateKind::Pending
+        | StateKind::Assigned
+        | StateKind::Unschedulable
+        | StateKind::CoschedFailed => {
+            return Err(ProtoError::NotReportable {
+                field: format!("{message}.state"),
+                state,
+            });
+        }
+    })
 }

@@ -86,6 +86,7 @@ fn attempt_of(attempt: &Attempt) -> TaskAttempt {
         is_worker_failure: attempt.is_worker_failure(),
         assigned_at_ms: Some(attempt.assigned_at.as_millis()),
         attempt_uid: Some(attempt.uid.to_string()),
+        awaiting_stop: attempt.awaiting_stop,
     }
 }
 
@@ -670,7 +671,16 @@ fn decode_attempt(
             ));
         }
     }
+    if attempt.awaiting_stop && state.is_active() {
+        return Err(inconsistent(
+            field("awaiting_stop"),
+            format!(
+                "is set, but the attempt is still open ({state}): only a closed one awaits a stop"
+            ),
+        ));
+    }
     Ok(Attempt {
+        awaiting_stop: attempt.awaiting_stop,
         id,
         uid,
         worker,

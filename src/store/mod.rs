@@ -706,6 +706,21 @@ impl<S: Store> Batch<'_, S> {
         changes
     }
 
+    /// [`TaskTable::reconcile`].
+    ///
+    /// # Errors
+    /// [`ReconcileError::WrongWorker`](crate::ReconcileError::WrongWorker): nothing changes.
+    pub fn reconcile(
+        &mut self,
+        worker: &WorkerId,
+        response: crate::today::cluster::worker::ReconcileResponse,
+        at: Timestamp,
+    ) -> Result<crate::Reconciled, crate::ReconcileError> {
+        let reconciled = self.durable.table.reconcile(worker, response, at)?;
+        self.record(&reconciled.changes);
+        Ok(reconciled)
+    }
+
     /// [`TaskTable::expire_assigned`].
     pub fn expire_assigned(&mut self, now: Timestamp, max_wait: Duration) -> Changes {
         let changes = self.durable.table.expire_assigned(now, max_wait);
@@ -768,6 +783,10 @@ impl<S: Store> Batch<'_, S> {
         self.assigned(assigned);
         for (job, _) in changes.jobs() {
             self.writes.job(job);
+        }
+        // A settled stop changes an attempt, not its task's state: written from that attempt.
+        for (id, attempt) in changes.stops() {
+            self.writes.task(id, attempt.get() as usize);
         }
     }
 
@@ -897,6 +916,47 @@ impl<S: Store> DurableTable<S> {
     /// error.
     pub fn apply(&mut self, id: &TaskId, event: TaskEvent) -> Result<Changes, StoreError> {
         self.one(|batch| batch.apply(id, event))
+    }
+
+    /// [`TaskTable::reconcile`], committed: the tasks the answer moved and the stops it
+    /// confirmed are written in one transaction.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")] {
+    /// use iris_task::today::cluster::worker::{AttemptObservation, ReconcileResponse};
+    /// use iris_task::today::job::TaskState;
+    /// use iris_task::{DurableTable, JobId, RetryPolicy, SqliteStore, StateKind, Task, TaskId, Timestamp, WorkerId};
+    ///
+    /// let mut table = DurableTable::open(SqliteStore::open_in_memory()?)?;
+    /// let id = TaskId::from_path("/alice/train/0")?;
+    /// let w1 = WorkerId::new("w1")?;
+    /// table.insert(Task::new(id.clone(), RetryPolicy::default()))?;
+    /// let uid = table.assign(&id, w1.clone(), Timestamp::from_millis(1))?.attempts()[0].uid();
+    /// let answer = ReconcileResponse {
+    ///     worker_id: Some("w1".into()),
+    ///     observed: vec![AttemptObservation {
+    ///         attempt_uid: Some(uid.to_string()),
+    ///         state: Some(TaskState::Running as i32),
+    ///         ..Default::default()
+    ///     }],
+    ///     ..Default::default()
+    /// };
+    /// let reconciled = table.reconcile(&w1, answer, Timestamp::from_millis(2))?.unwrap();
+    /// assert!(reconciled.refused.is_empty());
+    /// assert_eq!(table.table().get(&id).map(|task| task.state()), Some(StateKind::Running));
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The store's error; the answer's own refusal is the inner `Result`, and changes nothing.
+    pub fn reconcile(
+        &mut self,
+        worker: &WorkerId,
+        response: crate::today::cluster::worker::ReconcileResponse,
+        at: Timestamp,
+    ) -> Result<Result<crate::Reconciled, crate::ReconcileError>, StoreError> {
+        self.one(|batch| Ok(batch.reconcile(worker, response, at)))
     }
 
     /// [`TaskTable::worker_lost`], committed.

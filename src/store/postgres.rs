@@ -245,7 +245,7 @@ impl sealed::Sealed for PostgresStore {
             }),
             chunked(&transaction, &attempts).map(|row| {
                 let row = row?;
-                Ok(columns!(row; 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10))
+                Ok(columns!(row; 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11))
             }),
             into,
         )?;
@@ -325,6 +325,7 @@ fn write(
                         &prepared.upsert_attempt,
                         &[
                             &a.0, &a.1, &a.2, &a.3, &a.4, &a.5, &a.6, &a.7, &a.8, &a.9, &a.10,
+                            &a.11,
                         ],
                     )
                     .map_err(database)?;

@@ -41,7 +41,8 @@ pub(crate) type TaskColumns = (
 
 /// The columns of a `task_attempts` row, in the schema's order: task_id, attempt_id, worker_id,
 /// state, assigned_at_ms, started_at_ms, finished_at_ms, exit_code, error, is_worker_failure,
-/// attempt_uid (the uid's 64 bits as a signed integer; NULL only as a version 1 store is read).
+/// attempt_uid (the uid's 64 bits as a signed integer; NULL only as a version 1 store is read),
+/// awaiting_stop.
 pub(crate) type AttemptColumns = (
     String,
     i64,
@@ -54,6 +55,7 @@ pub(crate) type AttemptColumns = (
     String,
     i64,
     Option<i64>,
+    i64,
 );
 
 fn out_of_range(
@@ -237,6 +239,7 @@ fn attempt(columns: AttemptColumns) -> Result<TaskAttempt, StoreError> {
         error,
         worker_failure,
         uid,
+        awaiting_stop,
     ) = columns;
     let task = Some(task_id.as_str());
     Ok(TaskAttempt {
@@ -263,6 +266,11 @@ fn attempt(columns: AttemptColumns) -> Result<TaskAttempt, StoreError> {
         // A version 1 store's attempts have none: the decoder gives them their legacy uid.
         attempt_uid: uid
             .map(|bits| AttemptUid::new(u64::from_le_bytes(bits.to_le_bytes())).to_string()),
+        awaiting_stop: match awaiting_stop {
+            0 => false,
+            1 => true,
+            other => return Err(out_of_range("task_attempts", task, "awaiting_stop", other)),
+        },
     })
 }
 
@@ -320,6 +328,7 @@ pub(crate) fn attempt_columns(task_id: &str, attempt: &TaskAttempt) -> AttemptCo
             .as_deref()
             .and_then(|uid| uid.parse::<AttemptUid>().ok())
             .map(|uid| i64::from_le_bytes(uid.get().to_le_bytes())),
+        i64::from(attempt.awaiting_stop),
     )
 }
 
@@ -363,6 +372,7 @@ CREATE TABLE task_attempts (
     error TEXT NOT NULL,
     is_worker_failure $INT NOT NULL,
     attempt_uid $INT NOT NULL,
+    awaiting_stop $INT NOT NULL,
     PRIMARY KEY (task_id, attempt_id)
 );
 CREATE INDEX tasks_by_job ON tasks (job_id);
@@ -388,13 +398,14 @@ pub(crate) const UPSERT_TASK: &str = "INSERT INTO tasks (task_id, job_id, task_i
      assign_seq = excluded.assign_seq, max_retries_failure = excluded.max_retries_failure, \
      max_retries_preemption = excluded.max_retries_preemption";
 pub(crate) const UPSERT_ATTEMPT: &str = "INSERT INTO task_attempts (task_id, attempt_id, worker_id, state, assigned_at_ms, \
-     started_at_ms, finished_at_ms, exit_code, error, is_worker_failure, attempt_uid) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+     started_at_ms, finished_at_ms, exit_code, error, is_worker_failure, attempt_uid, awaiting_stop) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
      ON CONFLICT (task_id, attempt_id) DO UPDATE SET worker_id = excluded.worker_id, \
      state = excluded.state, assigned_at_ms = excluded.assigned_at_ms, \
      started_at_ms = excluded.started_at_ms, finished_at_ms = excluded.finished_at_ms, \
      exit_code = excluded.exit_code, error = excluded.error, \
-     is_worker_failure = excluded.is_worker_failure, attempt_uid = excluded.attempt_uid";
+     is_worker_failure = excluded.is_worker_failure, attempt_uid = excluded.attempt_uid, \
+     awaiting_stop = excluded.awaiting_stop";
 pub(crate) const SELECT_JOBS: &str =
     "SELECT job_id, seq, max_task_failures, coscheduled, state, error FROM jobs";
 /// [`SELECT_JOBS`] in a version 1 store, which kept no job state: NULLs in their place.
@@ -402,13 +413,14 @@ pub(crate) const SELECT_JOBS_V1: &str = "SELECT job_id, seq, max_task_failures, 
      CAST(NULL AS BIGINT), CAST(NULL AS TEXT) FROM jobs";
 
 /// The statements that bring a version 1 store (0.2) to version 2: the job's state and error,
-/// and each attempt's uid. The upgrade then writes every job's state as judged under 0.3's
+/// each attempt's uid, and whether it awaits its worker's stop (0.2 kept no stops: none does). The upgrade then writes every job's state as judged under 0.3's
 /// rules, every attempt's legacy uid ([`AttemptUid::legacy`]), and the version, in the same
 /// transaction: the default 0 never survives it.
 pub(crate) const V2_UPGRADE: &str = "
 ALTER TABLE jobs ADD COLUMN state $INT NOT NULL DEFAULT 1;
 ALTER TABLE jobs ADD COLUMN error TEXT NOT NULL DEFAULT '';
 ALTER TABLE task_attempts ADD COLUMN attempt_uid $INT NOT NULL DEFAULT 0;
+ALTER TABLE task_attempts ADD COLUMN awaiting_stop $INT NOT NULL DEFAULT 0;
 ";
 
 /// The last statement of every upgrade, `?1` the new version.
@@ -417,10 +429,11 @@ pub(crate) const SELECT_TASKS: &str = "SELECT task_id, job_id, task_index, state
      max_retries_failure, max_retries_preemption, finished_at_ms, error, seq, queue_seq, assign_seq \
      FROM tasks ORDER BY task_id";
 pub(crate) const SELECT_ATTEMPTS: &str = "SELECT task_id, attempt_id, worker_id, state, assigned_at_ms, started_at_ms, \
-     finished_at_ms, exit_code, error, is_worker_failure, attempt_uid FROM task_attempts ORDER BY task_id, attempt_id";
+     finished_at_ms, exit_code, error, is_worker_failure, attempt_uid, awaiting_stop FROM task_attempts \
+     ORDER BY task_id, attempt_id";
 /// [`SELECT_ATTEMPTS`] in a version 1 store, which kept no attempt uids: NULL in their place.
 pub(crate) const SELECT_ATTEMPTS_V1: &str = "SELECT task_id, attempt_id, worker_id, state, assigned_at_ms, started_at_ms, \
-     finished_at_ms, exit_code, error, is_worker_failure, CAST(NULL AS BIGINT) FROM task_attempts \
+     finished_at_ms, exit_code, error, is_worker_failure, CAST(NULL AS BIGINT), CAST(0 AS BIGINT) FROM task_attempts \
      ORDER BY task_id, attempt_id";
 
 /// Checks a store's `schema_version` and returns it: this crate's version, or an older one it

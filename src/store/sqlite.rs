@@ -115,7 +115,7 @@ fn task_columns(row: &rusqlite::Row<'_>) -> Result<rows::TaskColumns, StoreError
 
 fn attempt_columns(row: &rusqlite::Row<'_>) -> Result<rows::AttemptColumns, StoreError> {
     read(row, "task_attempts", |row| {
-        Ok(cells!(row; 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10))
+        Ok(cells!(row; 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11))
     })
 }
 
@@ -340,7 +340,7 @@ fn write(transaction: &rusqlite::Transaction<'_>, writes: &Writes) -> Result<(),
                 let a = rows::attempt_columns(&row.status.task_id, written);
                 attempt
                     .execute(params![
-                        a.0, a.1, a.2, a.3, a.4, a.5, a.6, a.7, a.8, a.9, a.10
+                        a.0, a.1, a.2, a.3, a.4, a.5, a.6, a.7, a.8, a.9, a.10, a.11
                     ])
                     .map_err(database)?;
             }

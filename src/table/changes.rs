@@ -6,7 +6,7 @@ use hashbrown::HashMap;
 
 use super::jobs::{JobState, JobTransition};
 use crate::any::Transition;
-use crate::id::{JobId, TaskId};
+use crate::id::{AttemptId, JobId, TaskId};
 
 /// Every task one [`TaskTable`](crate::TaskTable) call changed, in the order it first changed
 /// them, each with its state before and after the whole call, and every job whose state the call
@@ -48,6 +48,7 @@ pub struct Changes {
     positions: Option<Box<HashMap<TaskId, usize>>>,
     /// The jobs whose state changed, in the order they first changed.
     jobs: Vec<(JobId, JobTransition)>,
+    stops: Vec<(TaskId, AttemptId)>,
 }
 
 /// Up to this many changes, a task is looked up by scanning: no map for the common single change.
@@ -142,6 +143,19 @@ impl Changes {
     /// ```
     pub fn jobs(&self) -> impl Iterator<Item = (&JobId, JobTransition)> + '_ {
         self.jobs.iter().map(|(id, step)| (id, *step))
+    }
+
+    /// The attempts whose stop the call settled: their worker confirmed it (an observation of the
+    /// attempt ended or gone) or was lost. Each is a closed attempt that no longer
+    /// [awaits its stop](crate::Attempt::awaits_stop); its task's state did not change, so it is
+    /// listed here rather than among the tasks. A store writes these attempts too.
+    pub fn stops(&self) -> &[(TaskId, AttemptId)] {
+        &self.stops
+    }
+
+    /// Records that the stop of `attempt` of `id` was settled.
+    pub(crate) fn record_stop(&mut self, id: TaskId, attempt: AttemptId) {
+        self.stops.push((id, attempt));
     }
 
     /// What the call did to job `job`'s state, if it changed it.

@@ -5,7 +5,9 @@ mod changes;
 mod counts;
 mod jobs;
 mod list;
+mod reconcile;
 mod schedule;
+mod stops;
 
 use std::fmt;
 use std::hash::BuildHasher;
@@ -18,6 +20,7 @@ pub(crate) use jobs::JobRecord;
 use jobs::{Cause, JobEntry, first_task_error};
 pub use jobs::{Job, JobState, JobTransition, PARENT_JOB_TERMINATED_REASON, ParseJobStateError};
 use list::{Chain, Link, List, NIL, SlotId};
+pub use reconcile::{ReconcileError, Reconciled};
 pub use schedule::{IntoWorkers, Offer};
 
 use crate::any::{AnyTask, TaskEvent, Transition, TransitionError};
@@ -121,6 +124,8 @@ pub struct TaskTable {
     /// Every attempt of every task, hashed by its uid: the slot and the attempt's number, 8
     /// bytes an attempt. It finds the attempt an observation names and keeps uids unique.
     by_uid: HashTable<(SlotId, u32)>,
+    /// The attempts each worker has been told to stop and has not confirmed stopping.
+    stops: HashMap<WorkerId, Vec<(SlotId, u32)>>,
 }
 
 /// `Slot::job` of a slot that holds no task (freed by `remove_job`, waiting for reuse).
@@ -462,6 +467,7 @@ impl TaskTable {
         for number in 0..attempts {
             self.index_uid(slot, u32::try_from(number).unwrap_or(u32::MAX));
         }
+        self.track_stops(slot);
         self.refile(slot, None, deadline);
         Ok(slot)
     }
@@ -534,11 +540,9 @@ impl TaskTable {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn attempt_by_uid(&self, uid: AttemptUid) -> Option<(&AnyTask, &Attempt)> {
-        let found = self.by_uid.find(uid_hash(&self.hasher, uid), |&entry| {
-            uid_at(&self.slots, entry) == Some(uid)
-        })?;
-        let task = self.task(found.0)?;
-        Some((task, task.attempts().get(found.1 as usize)?))
+        let (slot, number) = self.find_uid(uid)?;
+        let task = self.task(slot)?;
+        Some((task, task.attempts().get(number as usize)?))
     }
 
     /// The index of `job`'s entry, made (or a freed one reused) if the table did not know the job.
@@ -640,6 +644,7 @@ impl TaskTable {
     /// Takes an ended task out of its slot, out of the index, and frees the slot for reuse. An
     /// ended task is in no list, so no link needs undoing.
     fn vacate(&mut self, slot: SlotId) -> Option<AnyTask> {
+        self.untrack_stops(slot);
         let uids: Vec<AttemptUid> = self
             .task(slot)?
             .attempts()
@@ -1018,10 +1023,11 @@ impl TaskTable {
     /// ```
     pub fn worker_lost(&mut self, worker: &WorkerId, error: &str, at: Timestamp) -> Changes {
         let mut changes = Changes::default();
-        let Some(list) = self.workers.get(worker) else {
-            return changes;
-        };
-        let slots: Vec<SlotId> = list.iter(&self.slots, Chain::Queue).collect();
+        let slots: Vec<SlotId> = self
+            .workers
+            .get(worker)
+            .map(|list| list.iter(&self.slots, Chain::Queue).collect())
+            .unwrap_or_default();
         for (slot, id) in self.in_assignment_order(slots) {
             let Some(task) = self.task(slot).filter(|task| {
                 task.state().is_active() && worker_of(&self.slots, slot) == Some(worker)
@@ -1036,6 +1042,8 @@ impl TaskTable {
             // Cannot fail: the task is active on `worker`, and stamped no earlier than it records.
             let _ = self.change_with_rules(slot, &id, event, at, &mut changes);
         }
+        // A lost worker runs nothing any more: the stops it owed are settled.
+        self.release_stops(worker, &mut changes);
         changes
     }
 
@@ -1634,6 +1642,9 @@ impl TaskTable {
         if assigns && step.changed() {
             let opened = entry.task.attempts().len().saturating_sub(1);
             self.index_uid(slot, u32::try_from(opened).unwrap_or(u32::MAX));
+        }
+        if step.changed() && step.from.is_active() {
+            self.track_last_stop(slot);
         }
         if step.changed() {
             self.refile(slot, Some(step.from), Deadline::WalkBack);

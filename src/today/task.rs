@@ -79,7 +79,7 @@ fn status_to_today(status: seed::TaskStatus, id: &TaskId) -> job::TaskStatus {
     job::TaskStatus {
         task_id: Some(id.path()),
         state: Some(status.state),
-        worker_id: non_empty(status.worker_id).filter(|worker| worker != REMOVED_WORKER),
+        worker_id: non_empty(status.worker_id).filter(|worker| !ended || worker != REMOVED_WORKER),
         exit_code: Some(status.exit_code).filter(|_| ended),
         error: non_empty(status.error),
         started_at: status.started_at_ms.map(timestamp),
@@ -93,18 +93,27 @@ fn status_to_today(status: seed::TaskStatus, id: &TaskId) -> job::TaskStatus {
 
 fn attempt_to_today(attempt: seed::TaskAttempt) -> job::TaskAttempt {
     let closed = attempt.finished_at_ms.is_some();
+    // As Iris writes an attempt whose stop its worker has not confirmed: no finish yet. The
+    // crate's close time travels in its own field.
+    let (finished_at, stopped_at) = if attempt.awaiting_stop {
+        (None, attempt.finished_at_ms)
+    } else {
+        (attempt.finished_at_ms, None)
+    };
     let failed = attempt.state == seed::TaskState::Failed as i32;
     let error = non_empty(attempt.error);
     job::TaskAttempt {
         attempt_id: Some(attempt.attempt_id),
-        worker_id: Some(attempt.worker_id).filter(|worker| worker != REMOVED_WORKER),
+        // Written back as Iris wrote it: a closed attempt of a removed worker has none.
+        worker_id: Some(attempt.worker_id).filter(|worker| !closed || worker != REMOVED_WORKER),
         state: Some(attempt.state),
         exit_code: Some(attempt.exit_code).filter(|_| closed),
         // Iris's bounded cause of a failed attempt: the crate's is the attempt's error.
         terminal_reason: error.clone().filter(|_| failed),
         error,
         started_at: attempt.started_at_ms.map(timestamp),
-        finished_at: attempt.finished_at_ms.map(timestamp),
+        finished_at: finished_at.map(timestamp),
+        stopped_at: stopped_at.map(timestamp),
         is_worker_failure: Some(attempt.is_worker_failure),
         attempt_uid: attempt.attempt_uid,
         assigned_at: attempt.assigned_at_ms.map(timestamp),
@@ -291,11 +300,16 @@ fn attempt_to_seed(
     let closed = StateKind::try_from(state).is_ok_and(|state| !state.is_active());
     let started_at_ms = millis(attempt.started_at.as_ref());
     let assigned_at_ms = millis(attempt.assigned_at.as_ref());
-    // Ended by the controller, its stop not yet confirmed by the worker: dated on receipt.
-    let finished_at_ms = millis(attempt.finished_at.as_ref()).or_else(|| {
-        let received = received_at.filter(|_| closed)?.as_millis();
-        Some(received.max(started_at_ms.or(assigned_at_ms).unwrap_or(received)))
-    });
+    // Ended by the controller, its stop not yet confirmed by the worker: dated by the crate's
+    // `stopped_at`, or else on receipt.
+    let finished = millis(attempt.finished_at.as_ref());
+    let awaiting_stop = closed && finished.is_none();
+    let finished_at_ms = finished
+        .or_else(|| millis(attempt.stopped_at.as_ref()).filter(|_| closed))
+        .or_else(|| {
+            let received = received_at.filter(|_| closed)?.as_millis();
+            Some(received.max(started_at_ms.or(assigned_at_ms).unwrap_or(received)))
+        });
     let worker_id = match attempt.worker_id {
         Some(worker) if !worker.is_empty() => worker,
         _ if closed => REMOVED_WORKER.to_owned(),
@@ -316,6 +330,7 @@ fn attempt_to_seed(
         is_worker_failure: attempt.is_worker_failure.unwrap_or(false),
         assigned_at_ms,
         attempt_uid: Some(uid),
+        awaiting_stop,
     })
 }
 

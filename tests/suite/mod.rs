@@ -735,7 +735,7 @@ pub fn each_impossible_row_is_corrupt_naming_table_task_and_column<B: Backend>(b
         (
             "an attempt of no task",
             backend.unchecked(
-                "INSERT INTO task_attempts VALUES ('z/task-0', 0, 'w0', 9, 1, NULL, NULL, 0, '', 0, 5);",
+                "INSERT INTO task_attempts VALUES ('z/task-0', 0, 'w0', 9, 1, NULL, NULL, 0, '', 0, 5, 0);",
             ),
             ("task_attempts", Some("z/task-0".to_owned()), "task_id"),
         ),
