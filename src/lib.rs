@@ -366,6 +366,78 @@
 //! over a [`DurableTable`], with one writer thread that commits the calls of a moment together
 //! (a report is answered once it is durable, and a thousand workers share each fsync).
 //!
+//! # Speaking today's Iris
+//!
+//! Today's Iris (the pinned marin-iris 0.2.227.dev40316220070) speaks another wire than the one
+//! [`proto`] holds. [`today`] has its messages, generated from a proto3 transcription of the
+//! wheel's own `.proto` files and checked against the wheel's descriptors field by field:
+//!
+//! - [`today::job`] (package `iris.job`): `TaskStatus`, `TaskAttempt`, `JobStatus`,
+//!   `RunTaskRequest`, `WorkerMetadata`; [`today::time`]: every time is an `iris.time.Timestamp`;
+//!   [`today::cluster`]: the `Controller.*` and `Worker.*` messages of `iris.cluster`.
+//! - Ids are paths: a job is `/<user>/<job>` (a child `/<user>/<job>/<child>`), a task its job
+//!   and index, `/alice/train/0` ([`TaskId::from_path`], [`TaskId::path`]). Job names may hold
+//!   spaces within a part, as Iris's do.
+//! - Every attempt has an [`AttemptUid`]: 16 hex characters, minted by the table at each
+//!   assignment ([`UidMinter`], seedable for tests), kept by the store, and the key by which
+//!   workers are told what to run and report what they see. An attempt from before uids (a 0.2
+//!   store, a seed-era peer) has [`AttemptUid::legacy`], a fixed hash of its task and attempt.
+//! - Workers no longer report. About once a second the controller pushes each worker its
+//!   complete desired set (`WorkerService/Reconcile`), and the worker answers with what it
+//!   observes of each attempt. Both halves are library calls, plain functions of the table and
+//!   the messages: [`TaskTable::reconcile_request`] builds the set (runs, and stop orders for the
+//!   attempts the controller ended, [`Attempt::awaits_stop`]), and [`TaskTable::reconcile`]
+//!   applies the answer under the same rules as every other event.
+//!
+//! A Reconcile round:
+//!
+//! ```
+//! use iris_task::today::cluster::worker::{AttemptObservation, ReconcileResponse, desired_attempt::Intent};
+//! use iris_task::today::job::{RunTaskRequest, TaskState};
+//! use iris_task::{JobId, RetryPolicy, StateKind, Task, TaskId, TaskTable, Timestamp, WorkerId};
+//!
+//! let mut table = TaskTable::new();
+//! let task = TaskId::from_path("/alice/train/0")?;
+//! let w1 = WorkerId::new("w1")?;
+//! table.insert(Task::new(task.clone(), RetryPolicy::default()))?;
+//! table.assign(&task, w1.clone(), Timestamp::from_millis(1_000))?;
+//!
+//! // The desired set: the ASSIGNED attempt runs with its job's spec (the controller keeps the
+//! // job's RunTaskRequest; the crate fills in the task, the attempt and its uid).
+//! let request = table.reconcile_request(&w1, |_task| Some(RunTaskRequest::default()));
+//! let uid = request.desired[0].attempt_uid.clone().unwrap();
+//! assert!(matches!(&request.desired[0].intent, Some(Intent::Run(run)) if run.request.is_some()));
+//!
+//! // ... the controller sends it, and the worker answers what it sees.
+//! let answer = ReconcileResponse {
+//!     worker_id: Some("w1".into()),
+//!     observed: vec![AttemptObservation {
+//!         attempt_uid: Some(uid),
+//!         state: Some(TaskState::Running as i32),
+//!         ..Default::default()
+//!     }],
+//!     ..Default::default()
+//! };
+//! let reconciled = table.reconcile(&w1, answer, Timestamp::from_millis(2_000))?;
+//! assert!(reconciled.refused.is_empty());
+//! assert_eq!(table.get(&task).map(|task| task.state()), Some(StateKind::Running));
+//!
+//! // Cancelled: the task ends at once, and the worker is told to stop until it confirms.
+//! table.kill_job(&JobId::from_path("/alice/train")?, "cancelled", Timestamp::from_millis(3_000));
+//! let request = table.reconcile_request(&w1, |_task| None);
+//! assert!(matches!(request.desired[0].intent, Some(Intent::Stop(_))));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The two wires hold the same tasks: a status converts to either ([`AnyTask::from_proto`],
+//! [`AnyTask::from_today`]) through one set of checks, and the crate's own additions travel on
+//! both (the assignment time, the uid, a stop not yet confirmed: fields numbered from 100 that
+//! Iris ignores). Statuses from Iris's own controller decode as Iris means them: an open attempt
+//! or an unconfirmed stop has no time on Iris's wire, and is dated on receipt
+//! ([`AnyTask::from_today_received`]); an attempt whose worker Iris has removed gets
+//! [`today::REMOVED_WORKER`]. [`today::Launch`] and [`today::Registration`] read a
+//! `LaunchJobRequest` and a `RegisterRequest` as Iris's controller reads them.
+//!
 //! # The wire format and serde
 //!
 //! [`proto`] holds the `iris.cluster` protobuf types, generated at build time by prost-build fed
@@ -696,7 +768,7 @@
 //! | F | the controller kills a started attempt (cancel, job end) | counts it in `preemption_count` | does not | the task has ended; only the count differs, and Iris's own `task.py` says a cancel never charges | `f_a_controllers_kill_of_a_started_attempt_is_no_preemption` |
 //! | G | a job ends while one of its tasks waits for a retry | rewrites the task's closed attempt to KILLED: a failed attempt then counts in the task's `preemption_count` instead of its `failure_count` (the job's state and error do not change) | leaves the closed attempt as it closed | an Iris bug, against `merge_task_termination`'s docstring | `g_a_job_end_leaves_the_closed_attempt_of_a_waiting_task_alone` |
 //! | H | a lost worker held several members of one gang | charges whichever its query returns first | charges the earliest assigned (its preemption budget, if it had started), and requeues the rest with it as its siblings, free | a documented order; it cannot happen when gangs are placed one member per worker, as Iris and [`schedule`](TaskTable::schedule) place them | `h_a_lost_worker_charges_the_gang_member_assigned_first` |
-//! | J | the controller ends an attempt (kill, preemption, a gang or job end, a timeout) | leaves it unfinished, its resources held, until the worker confirms (and sends the worker no new attempt while it holds a preempted one: the test has the worker confirm first) | closes it at once, so [`worker_load`](TaskTable::worker_load) no longer counts it | the tasks' states agree; until the worker's answer (which the table absorbs as a duplicate), a controller keeps the slot taken itself and tells the worker to stop | `j_an_attempt_the_controller_ends_is_closed_at_once` |
+//! | J | the controller ends an attempt (kill, preemption, a gang or job end, a timeout) | leaves it unfinished, its resources held, until the worker confirms (and sends the worker no new attempt while it holds a preempted one: the test has the worker confirm first) | closes it at once (the task's state agrees), and marks it [awaiting its stop](Attempt::awaits_stop): [`reconcile_request`](TaskTable::reconcile_request) sends the worker a stop order, and withholds new attempts beside a preempted one, until [`reconcile`](TaskTable::reconcile) sees the worker confirm; [`stops_on`](TaskTable::stops_on) lists what the worker still holds, [`worker_load`](TaskTable::worker_load) does not count it | the tasks' states agree; a scheduler that holds the resources as Iris does adds `stops_on` to the load | `j_an_attempt_the_controller_ends_is_closed_at_once`, `each_attempt_the_controller_ends_gets_its_stop_reason_until_the_worker_confirms` |
 //! | K | a job's children (`/user/job/child`) | cancelled with it; also killed when it succeeds, and when it ends otherwise or its task is retried if its preemption policy says so (the default for a one-task job) | cancelled with it ([`kill_job`](TaskTable::kill_job)); a parent's end does not touch them | which children outlive a parent is the controller's choice: the crate keeps no launch-time preemption policy | `cancelling_a_job_cancels_its_descendants`, `k_a_child_job_outlives_its_parents_end_unless_cancelled` |
 //!
 //! Also different, and not among the compared fields: a MISSING report for a task that is not
@@ -734,8 +806,10 @@
 //! - [`AnyTask`], [`TaskEvent`], [`WorkerReport`] and [`Transition`]: the run-time door.
 //! - [`TaskTable`], [`StateCounts`], [`JobState`]: the controller's table and its dashboards.
 //! - [`grpc`]: the `ControllerService`, generated by tonic-prost-build.
-//! - [`proto`]: the wire format; ids ([`JobId`], [`TaskId`], [`WorkerId`], [`AttemptId`]),
-//!   [`Timestamp`], policies ([`RetryPolicy`], [`JobPolicy`]).
+//! - [`proto`]: the seed-era wire format; [`today`]: today's Iris wire, with Reconcile in
+//!   [`TaskTable::reconcile_request`] and [`TaskTable::reconcile`]; ids ([`JobId`], [`TaskId`],
+//!   [`WorkerId`], [`AttemptId`], [`AttemptUid`]), [`Timestamp`], policies ([`RetryPolicy`],
+//!   [`JobPolicy`]).
 //! - Errors live beside their concepts ([`IdError`], [`TransitionError`], [`ProtoError`],
 //!   [`TableError`], …); [`Error`] wraps them all, for one `?`.
 //!
