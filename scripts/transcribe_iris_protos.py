@@ -32,6 +32,11 @@ FILES = ["time.proto", "iris_logging.proto", "query.proto", "vm.proto", "job.pro
 # What the crate carries that Iris lacks: fields numbered from 100, marked "(iris-task)", which Iris
 # ignores as unknown fields. tests/today_descriptors.rs exempts exactly these by name.
 EXTRAS = {
+    ("job.proto", "TaskStatus"): [
+        "  // (iris-task) When a task that has ended ended. Iris's finished_at is its current",
+        "  // attempt's (none for a task that ended while pending, or whose stop is unconfirmed).",
+        "  iris.time.Timestamp ended_at = 100;",
+    ],
     ("job.proto", "TaskAttempt"): [
         "  // (iris-task) When the attempt was assigned. Iris dates an attempt by its start only; the",
         "  // crate carries the assignment time so that an open attempt round-trips exactly. A peer",

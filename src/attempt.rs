@@ -139,12 +139,14 @@ impl Attempt {
     }
 
     /// The controller ended this attempt while its worker may still be running it (a kill, a
-    /// preemption, an execution timeout, a gang or job end), and the worker has not yet
-    /// confirmed the stop. Until it does, the worker is told to stop it at every Reconcile, and
+    /// preemption, an execution timeout, a gang or job end, the dispatch deadline), and the
+    /// worker has not yet confirmed the stop. Until it does, the worker is told to stop it at every Reconcile, and
     /// the attempt's resources are still in use there: today's Iris holds them until the worker
     /// confirms, and a controller should too. [`AnyTask::apply`](crate::AnyTask::apply) and the
-    /// table set it; a worker's observation of the attempt ended or gone clears it
-    /// ([`TaskTable::reconcile`](crate::TaskTable::reconcile)), and so does the loss of the worker.
+    /// table set it; the worker's word that the attempt ended or is gone clears it (an
+    /// observation, [`TaskTable::reconcile`](crate::TaskTable::reconcile), or
+    /// [`TaskTable::confirm_stop`](crate::TaskTable::confirm_stop)), and so does the loss of the
+    /// worker.
     /// The typed transitions leave it unset: they do not know who ended the attempt.
     pub fn awaits_stop(&self) -> bool {
         self.awaiting_stop

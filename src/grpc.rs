@@ -236,12 +236,13 @@ use crate::{ProtoError, TableError, TransitionError};
 impl From<TableError> for Status {
     fn from(err: TableError) -> Status {
         let code = match &err {
-            TableError::UnknownTask(_) => Code::NotFound,
+            TableError::UnknownTask(_) | TableError::UnknownAttempt(_) => Code::NotFound,
             TableError::DuplicateTask(_) | TableError::DuplicateAttemptUid { .. } => {
                 Code::AlreadyExists
             }
             TableError::Full(_) => Code::ResourceExhausted,
-            TableError::Transition(TransitionError::WrongWorker { .. }) => Code::PermissionDenied,
+            TableError::Transition(TransitionError::WrongWorker { .. })
+            | TableError::NotTheOwner { .. } => Code::PermissionDenied,
             TableError::Transition(
                 TransitionError::Illegal { .. }
                 | TransitionError::StaleAttempt { .. }

@@ -217,7 +217,10 @@ impl TaskId {
     }
 
     /// The task's id as today's Iris writes it: its job's name, `/`, its index
-    /// (`/alice/train/0`). See [`from_path`](Self::from_path).
+    /// (`/alice/train/0`). See [`from_path`](Self::from_path). Only a job named by an Iris path
+    /// gives a path Iris reads: a seed-era name such as `train` (a 0.2 store's jobs) gives
+    /// `train/0`, which neither Iris nor `from_path` accepts. Check names that come from
+    /// elsewhere with [`JobId::from_path`].
     pub fn path(&self) -> String {
         format!("{}/{}", self.job.as_str(), self.index)
     }

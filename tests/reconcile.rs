@@ -465,7 +465,8 @@ fn a_bad_answer_is_refused_and_changes_nothing() {
             answered: "w9".into()
         }
     );
-    assert!(table.reconcile(&w("w1"), answer("", []), at(30)).is_err());
+    // An empty id is no id: Iris takes such an answer as the worker's.
+    assert!(table.reconcile(&w("w1"), answer("", []), at(30)).is_ok());
     assert_eq!(format!("{:?}", table.iter().collect::<Vec<_>>()), before);
 
     // Observation by observation: each refused with its reason, nothing changes.
@@ -665,5 +666,116 @@ fn a_stop_travels_on_both_wires_and_in_serde() {
     assert!(matches!(
         iris_task::AnyTask::from_proto(open, policy),
         Err(iris_task::ProtoError::Inconsistent { field, .. }) if field == "TaskStatus.attempts[0].awaiting_stop"
+    ));
+}
+
+/// A controller of seed-era workers confirms a stop itself, when the worker's poll no longer
+/// holds the attempt; only the owner can, and only a stop awaited is settled.
+#[test]
+fn a_stop_is_confirmed_by_its_worker_only() {
+    let mut table = table_with("seed", 1, 1, JobPolicy::default(), retry(0, 0));
+    let id = tid("seed", 0);
+    let killed = uid(&table, &id, 0);
+    table
+        .apply(
+            &id,
+            TaskEvent::Kill {
+                reason: "cancelled".into(),
+                at: at(30),
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        table.confirm_stop(&w("w2"), killed),
+        Err(TableError::NotTheOwner {
+            uid: killed,
+            owner: Some(w("w1")),
+            worker: w("w2")
+        })
+    );
+    assert_eq!(
+        table.confirm_stop(&w("w1"), AttemptUid::new(7)),
+        Err(TableError::UnknownAttempt(AttemptUid::new(7)))
+    );
+    assert_eq!(table.stops_on(&w("w1")).count(), 1);
+    let changes = table.confirm_stop(&w("w1"), killed).unwrap();
+    assert_eq!(
+        changes.stops(),
+        [(id.clone(), iris_task::AttemptId::new(0))]
+    );
+    assert!(changes.is_empty(), "no task's state changed");
+    assert_eq!(table.stops_on(&w("w1")).count(), 0);
+    assert!(
+        table
+            .confirm_stop(&w("w1"), killed)
+            .unwrap()
+            .stops()
+            .is_empty(),
+        "once"
+    );
+    assert_eq!(
+        table.get(&id).unwrap().state(),
+        StateKind::Killed,
+        "the task is as it was"
+    );
+}
+
+/// The dispatch deadline requeues an attempt the worker may have after all: it awaits its stop.
+#[test]
+fn an_expired_assignment_is_stopped_on_its_worker() {
+    let mut table = table_with("late", 1, 0, JobPolicy::default(), retry(0, 0));
+    let id = tid("late", 0);
+    let uid = uid(&table, &id, 0);
+    let changes = table.expire_assigned(at(1_000), std::time::Duration::ZERO);
+    assert_eq!(changes.len(), 1);
+    assert_eq!(table.get(&id).unwrap().state(), StateKind::Pending);
+    assert_eq!(
+        intents(&table.reconcile_request(&w("w1"), spec)),
+        [(uid.to_string(), "stop STOP_REASON_PREEMPTED".to_owned())]
+    );
+    // An answer without a worker id is the worker's, as Iris reads it.
+    let gone = table
+        .reconcile(
+            &w("w1"),
+            answer("", [observation(uid, TaskState::Missing)]),
+            at(1_100),
+        )
+        .unwrap();
+    assert_eq!(gone.changes.stops().len(), 1);
+}
+
+/// What no lifecycle produces is refused when read: a stop awaited by an attempt the worker
+/// ended itself, a task repeating a uid.
+#[test]
+fn a_stop_or_a_uid_no_lifecycle_makes_is_refused_on_decode() {
+    let table = table_with("done", 1, 1, JobPolicy::default(), retry(0, 0));
+    let id = tid("done", 0);
+    let mut table = table;
+    let done = uid(&table, &id, 0);
+    table
+        .reconcile(
+            &w("w1"),
+            answer("w1", [observation(done, TaskState::Succeeded)]),
+            at(30),
+        )
+        .unwrap();
+    let task = table.get(&id).unwrap();
+    let mut status = iris_task::proto::TaskStatus::from(task);
+    status.attempts[0].awaiting_stop = true;
+    assert!(matches!(
+        iris_task::AnyTask::from_proto(status, *task.policy()),
+        Err(iris_task::ProtoError::Inconsistent { field, .. }) if field == "TaskStatus.attempts[0].awaiting_stop"
+    ));
+    // Two attempts with one uid.
+    let mut retried = table_with("twice", 1, 0, JobPolicy::default(), retry(0, 0));
+    let first = uid(&retried, &tid("twice", 0), 0);
+    retried.worker_lost(&w("w1"), "gone", at(20));
+    retried.assign(&tid("twice", 0), w("w2"), at(30)).unwrap();
+    let task = retried.get(&tid("twice", 0)).unwrap();
+    let mut status = iris_task::proto::TaskStatus::from(task);
+    status.attempts[1].attempt_uid = Some(first.to_string());
+    assert!(matches!(
+        iris_task::AnyTask::from_proto(status, *task.policy()),
+        Err(iris_task::ProtoError::Inconsistent { field, .. }) if field == "TaskStatus.attempts[1].attempt_uid"
     ));
 }

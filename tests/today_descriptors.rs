@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 /// The fields the crate adds to Iris's messages, numbered from 100 and marked "(iris-task)".
 const CRATE_ONLY: &[(&str, &str, i32)] = &[
+    ("iris.job.TaskStatus", "ended_at", 100),
     ("iris.job.TaskAttempt", "assigned_at", 100),
     ("iris.job.TaskAttempt", "stopped_at", 101),
 ];
@@ -77,8 +78,12 @@ fn described(fds: &FileDescriptorSet) -> Value {
             .map(|f| {
                 let repeated = f.label() == Label::Repeated;
                 let oneof = real_oneof(f.oneof_index);
-                let presence = !repeated
-                    && (f.r#type() == Type::Message || f.proto3_optional() || oneof.is_some());
+                // A map entry's key and value are always written: presence means nothing there.
+                let map_entry = m.options.as_ref().is_some_and(|o| o.map_entry());
+                let presence = (!map_entry).then_some(
+                    !repeated
+                        && (f.r#type() == Type::Message || f.proto3_optional() || oneof.is_some()),
+                );
                 json!({
                     "name": f.name(),
                     "number": f.number(),
@@ -95,10 +100,8 @@ fn described(fds: &FileDescriptorSet) -> Value {
             .collect();
         oneofs.sort();
         messages.insert(name.clone(), json!({ "fields": fields, "oneofs": oneofs }));
+        // Map entries too: a map's key and value types are their fields.
         for nested in &m.nested_type {
-            if nested.options.as_ref().is_some_and(|o| o.map_entry()) {
-                continue;
-            }
             message(&name, nested, messages, enums, enum_of);
         }
         for e in &m.enum_type {

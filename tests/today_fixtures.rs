@@ -14,8 +14,38 @@ use std::process::Command;
 
 use iris_task::prost::Message;
 use iris_task::today::{Resources, cluster, job};
-use iris_task::{AnyTask, AttemptUid, JobId, JobPolicy, RetryPolicy, TaskId, TaskTable, Timestamp};
+use iris_task::{
+    AnyTask, AttemptUid, JobId, JobPolicy, RetryPolicy, TaskId, TaskTable, Timestamp, WorkerId,
+};
 use serde_json::Value;
+
+/// A desired set as (uid, what), sorted (a desired set's order means nothing): a run with its
+/// task, attempt and uid, a cached run, or a stop with its reason.
+fn intents(request: &cluster::worker::ReconcileRequest) -> Vec<(String, String)> {
+    use cluster::worker::desired_attempt::Intent;
+    request
+        .desired
+        .iter()
+        .map(|desired| {
+            let what = match &desired.intent {
+                Some(Intent::Run(run)) => match &run.request {
+                    Some(spec) => format!(
+                        "run {} {} {}",
+                        spec.task_id.as_deref().unwrap_or_default(),
+                        spec.attempt_id.unwrap_or(-1),
+                        spec.attempt_uid.as_deref().unwrap_or_default()
+                    ),
+                    None => "run".to_owned(),
+                },
+                Some(Intent::Stop(reason)) => format!("stop {reason}"),
+                None => "none".to_owned(),
+            };
+            (desired.attempt_uid.clone().unwrap_or_default(), what)
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
 
 fn dir() -> PathBuf {
     iris::root().join("tests/today/fixtures")
@@ -177,6 +207,11 @@ fn every_message_iris_wrote_decodes_and_iris_reads_the_crates_back() {
             memory_bytes: 1 << 30
         }
     );
+    // The tasks' RunTaskRequest template, as Iris's controller builds it from the launch.
+    let template = launch.run_task_request();
+    assert_eq!(template.num_tasks, Some(2));
+    assert_eq!(template.entrypoint, launch.entrypoint);
+    assert!(template.entrypoint.is_some() && template.environment.is_some());
     let tasks: Vec<TaskId> = read.tasks().map(|task| task.id().clone()).collect();
     assert_eq!(tasks[1].path(), "/test-user/hello/1");
 
@@ -186,49 +221,88 @@ fn every_message_iris_wrote_decodes_and_iris_reads_the_crates_back() {
     assert_eq!(worker.worker.as_str(), "worker-1");
     assert!(worker.resources.cpu_millicores >= 1_000 && worker.resources.memory_bytes > 0);
 
-    // Reconcile, both ways: every uid is one the crate reads, a run carries its task's path,
-    // and each message re-encodes to what it decodes from.
+    // Reconcile: the crate's desired set for each worker is Iris's plan, attempt for attempt,
+    // from a table holding the tasks Iris reported; and each answer applies.
+    let scenario = || {
+        let mut table = TaskTable::new();
+        for (name, fact) in facts.iter().filter(|(name, _)| name.starts_with("job_")) {
+            let (retry, policy) = policy_of(fact);
+            let status = job::JobStatus::decode(bytes(name).as_slice()).unwrap();
+            let id = JobId::from_path(status.job_id.as_deref().unwrap()).unwrap();
+            let prefix = format!(
+                "task_{}_",
+                id.as_str().trim_start_matches('/').replace('/', "_")
+            );
+            let tasks: Vec<AnyTask> = facts
+                .keys()
+                .filter(|task| task.starts_with(&prefix))
+                .map(|task| {
+                    let task = job::TaskStatus::decode(bytes(task).as_slice()).unwrap();
+                    AnyTask::from_today_received(task, retry, RECEIVED).unwrap()
+                })
+                .collect();
+            table.insert_job(id, policy, tasks).unwrap();
+        }
+        table
+    };
+    let table = scenario();
     for (name, fact) in facts
         .iter()
         .filter(|(name, _)| name.starts_with("reconcile_request"))
     {
-        let request = cluster::worker::ReconcileRequest::decode(bytes(name).as_slice()).unwrap();
+        let iris = cluster::worker::ReconcileRequest::decode(bytes(name).as_slice()).unwrap();
+        assert_eq!(iris.desired.len() as u64, fact["desired"].as_u64().unwrap());
+        let worker = WorkerId::new(iris.worker_id.clone().unwrap()).unwrap();
+        let ours = table.reconcile_request(&worker, |_| Some(job::RunTaskRequest::default()));
         assert_eq!(
-            request.desired.len() as u64,
-            fact["desired"].as_u64().unwrap()
+            intents(&ours),
+            intents(&iris),
+            "{name}: the crate's desired set is Iris's plan"
         );
-        for desired in &request.desired {
-            desired
-                .attempt_uid
-                .as_deref()
-                .unwrap()
-                .parse::<AttemptUid>()
-                .unwrap();
-            if let Some(cluster::worker::desired_attempt::Intent::Run(run)) = &desired.intent {
-                if let Some(spec) = &run.request {
-                    TaskId::from_path(spec.task_id.as_deref().unwrap()).unwrap();
-                    assert_eq!(spec.attempt_uid, desired.attempt_uid);
-                }
-            }
-        }
-        let again = cluster::worker::ReconcileRequest::decode(request.encode_to_vec().as_slice());
-        assert_eq!(again.unwrap(), request);
     }
-    for name in facts
-        .keys()
-        .filter(|name| name.starts_with("reconcile_response"))
+    for (name, fact) in facts
+        .iter()
+        .filter(|(name, _)| name.starts_with("reconcile_response"))
     {
         let response = cluster::worker::ReconcileResponse::decode(bytes(name).as_slice()).unwrap();
-        let states: Vec<_> = response
-            .observed
-            .iter()
-            .map(|observation| job::TaskState::try_from(observation.state.unwrap()).unwrap())
-            .collect();
-        assert_eq!(states.len(), 8);
-        assert!(states.contains(&job::TaskState::Missing));
-        let again = cluster::worker::ReconcileResponse::decode(response.encode_to_vec().as_slice());
-        assert_eq!(again.unwrap(), response);
+        let worker = WorkerId::new(response.worker_id.clone().unwrap()).unwrap();
+        let state = fact["state"].as_str().unwrap();
+        let mut table = scenario();
+        let stops_before = table.stops_on(&worker).count();
+        let reconciled = table
+            .reconcile(&worker, response.clone(), RECEIVED)
+            .unwrap();
+        // Every observation names an attempt of the worker the crate holds, in a state it reads;
+        // the only refusals are the rules' (BUILDING after RUNNING moves nothing backwards).
+        for refused in &reconciled.refused {
+            assert!(
+                matches!(refused, iris_task::ReconcileError::Refused { .. })
+                    && state == "TASK_STATE_BUILDING",
+                "{name}: {refused}"
+            );
+        }
+        // An ended or gone attempt confirms the stops the worker owed; a live one does not.
+        let confirms = !matches!(state, "TASK_STATE_BUILDING" | "TASK_STATE_RUNNING");
+        let settled = reconciled.changes.stops().len();
+        assert_eq!(settled, if confirms { stops_before } else { 0 }, "{name}");
+        assert_eq!(
+            response.observed.len() as u64,
+            fact["observed"].as_u64().unwrap()
+        );
     }
+    let mut wrong = scenario();
+    let misrouted = cluster::worker::ReconcileResponse {
+        worker_id: Some("w9".into()),
+        ..cluster::worker::ReconcileResponse::decode(
+            bytes("reconcile_response_w1_running").as_slice(),
+        )
+        .unwrap()
+    };
+    assert!(
+        wrong
+            .reconcile(&WorkerId::new("w1").unwrap(), misrouted, RECEIVED)
+            .is_err()
+    );
 
     // Iris reads the crate's encodings back, field by field.
     let Some(python) = iris::python() else { return };

@@ -511,6 +511,7 @@ fn rejects_an_open_attempt_that_is_not_the_last() {
     let mut status = status_of(running());
     status.attempts[0] = status.attempts[1].clone();
     status.attempts[0].attempt_id = 0;
+    status.attempts[0].attempt_uid = Some("00000000000000ff".into());
     let err = decode(status).unwrap_err();
     assert_eq!(
         err.to_string(),

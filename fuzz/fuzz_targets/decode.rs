@@ -42,5 +42,24 @@ fuzz_target!(|bytes: &[u8]| {
             assert_eq!(worker.to_request().to_registration().as_ref(), Ok(&worker));
         }
     }
-    let _ = cluster::worker::ReconcileResponse::decode(bytes);
+    // A worker's answer, applied to a table holding two attempts on w1 (one running, one the
+    // controller ended): whatever it says, nothing panics, and the table stays whole.
+    if let Ok(response) = cluster::worker::ReconcileResponse::decode(bytes) {
+        let mut table = iris_task::TaskTable::new();
+        table.set_uid_minter(iris_task::UidMinter::seeded(1));
+        let w1 = iris_task::WorkerId::new("w1").unwrap();
+        let job = iris_task::JobId::from_path("/fuzz/job").unwrap();
+        for index in 0..2 {
+            let id = iris_task::TaskId::new(job.clone(), index);
+            table.insert(iris_task::Task::new(id.clone(), policy)).unwrap();
+            table.assign(&id, w1.clone(), Timestamp::from_millis(1)).unwrap();
+        }
+        let _ = table.apply(
+            &iris_task::TaskId::new(job.clone(), 1),
+            TaskEvent::Kill { reason: "stop".into(), at: Timestamp::from_millis(2) },
+        );
+        let _ = table.reconcile(&w1, response, Timestamp::from_millis(3));
+        assert_eq!(table.len(), 2);
+        let _ = table.reconcile_request(&w1, |_| Some(job::RunTaskRequest::default()));
+    }
 });

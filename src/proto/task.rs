@@ -305,6 +305,20 @@ fn decode_core(
         )?);
     }
 
+    // Each attempt has its own uid.
+    for (index, attempt) in attempts.iter().enumerate() {
+        let earlier = attempts.get(..index).unwrap_or_default();
+        if earlier.iter().any(|other| other.uid == attempt.uid) {
+            return Err(inconsistent(
+                format!("TaskStatus.attempts[{index}].attempt_uid"),
+                format!(
+                    "is {}, the uid of an earlier attempt of the task",
+                    attempt.uid
+                ),
+            ));
+        }
+    }
+
     // Only the last attempt may be open, and only a failed or lost one is followed by another.
     if let Some((_, earlier)) = attempts.split_last() {
         for attempt in earlier {
@@ -671,11 +685,22 @@ fn decode_attempt(
             ));
         }
     }
-    if attempt.awaiting_stop && state.is_active() {
+    // Only an attempt the controller ended awaits its worker's stop: killed by the controller,
+    // preempted, timed out (FAILED with no exit code), a gang sibling's, or requeued by the
+    // dispatch deadline (WORKER_FAILED).
+    let controller_ended = match state {
+        StateKind::Killed => !killed_on_worker,
+        StateKind::Preempted | StateKind::CoschedFailed | StateKind::WorkerFailed => true,
+        StateKind::Failed => exit_code.is_none(),
+        _ => false,
+    };
+    if attempt.awaiting_stop && !controller_ended {
         return Err(inconsistent(
             field("awaiting_stop"),
             format!(
-                "is set, but the attempt is still open ({state}): only a closed one awaits a stop"
+                "is set, but the controller did not end this {state} attempt: only a kill, a \
+                 preemption, a timeout, a gang's end or the dispatch deadline awaits the \
+                 worker's stop"
             ),
         ));
     }

@@ -706,6 +706,20 @@ impl<S: Store> Batch<'_, S> {
         changes
     }
 
+    /// [`TaskTable::confirm_stop`].
+    ///
+    /// # Errors
+    /// As `confirm_stop`: nothing changes.
+    pub fn confirm_stop(
+        &mut self,
+        worker: &WorkerId,
+        uid: crate::AttemptUid,
+    ) -> Result<Changes, TableError> {
+        let changes = self.durable.table.confirm_stop(worker, uid)?;
+        self.record(&changes);
+        Ok(changes)
+    }
+
     /// [`TaskTable::reconcile`].
     ///
     /// # Errors
@@ -918,6 +932,16 @@ impl<S: Store> DurableTable<S> {
         self.one(|batch| batch.apply(id, event))
     }
 
+    /// [`TaskTable::reconcile_request`]: `worker`'s desired set, from the committed table (a
+    /// read; nothing to commit).
+    pub fn reconcile_request(
+        &self,
+        worker: &WorkerId,
+        spec: impl FnMut(&crate::AnyTask) -> Option<crate::today::job::RunTaskRequest>,
+    ) -> crate::today::cluster::worker::ReconcileRequest {
+        self.table.reconcile_request(worker, spec)
+    }
+
     /// [`TaskTable::reconcile`], committed: the tasks the answer moved and the stops it
     /// confirmed are written in one transaction.
     ///
@@ -957,6 +981,18 @@ impl<S: Store> DurableTable<S> {
         at: Timestamp,
     ) -> Result<Result<crate::Reconciled, crate::ReconcileError>, StoreError> {
         self.one(|batch| Ok(batch.reconcile(worker, response, at)))
+    }
+
+    /// [`TaskTable::confirm_stop`], committed.
+    ///
+    /// # Errors
+    /// The store's error, or [`StoreError::Table`] as `confirm_stop` refuses.
+    pub fn confirm_stop(
+        &mut self,
+        worker: &WorkerId,
+        uid: crate::AttemptUid,
+    ) -> Result<Changes, StoreError> {
+        self.one(|batch| batch.confirm_stop(worker, uid))
     }
 
     /// [`TaskTable::worker_lost`], committed.

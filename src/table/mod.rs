@@ -572,7 +572,11 @@ impl TaskTable {
     /// tasks held are reused by the next tasks inserted, and an index left under a quarter full
     /// shrinks to twice the tasks left (never below what [`with_capacity`](TaskTable::with_capacity)
     /// reserved), so a table that drained gives that memory back. An unknown job, or one known by its policy
-    /// alone, gives `Ok` with no tasks (and forgets the policy).
+    /// alone, gives `Ok` with no tasks (and forgets the policy). Stops its workers still owe
+    /// ([`Attempt::awaits_stop`]) are forgotten with the job: its attempts drop out of their
+    /// workers' desired sets, which a worker takes as a kill, but the controller no longer learns
+    /// when they stopped. A controller that holds resources until then removes a job once
+    /// [`stops_on`](TaskTable::stops_on) lists none of its attempts.
     ///
     /// ```
     /// use iris_task::{JobId, RetryPolicy, TableError, Task, TaskId, TaskTable, Timestamp};
@@ -1050,7 +1054,10 @@ impl TaskTable {
     /// The dispatch deadline: every ASSIGNED task that has waited longer than `max_wait` for
     /// its worker's confirmation (`now - assigned_at > max_wait`, compared exactly) is requeued as
     /// a dispatch failure (its `worker_failed` transition, through [`TaskEvent::WorkerLost`]: no
-    /// budget charged), with [`DISPATCH_DEADLINE_ERROR`] on its attempt.
+    /// budget charged), with [`DISPATCH_DEADLINE_ERROR`] on its attempt. The worker may have the
+    /// attempt after all, so the attempt [awaits its stop](crate::Attempt::awaits_stop) (today's
+    /// Iris has no dispatch deadline: it keeps sending an undelivered attempt, and a controller
+    /// for it need not call this).
     /// Apache Aurora treats tasks stuck in its ASSIGNED state the same way.
     ///
     /// Tasks are handled one at a time, oldest assignment first (ties: job id, then task index),
@@ -1110,6 +1117,12 @@ impl TaskTable {
             // Cannot fail: the task is ASSIGNED to that worker, and stamped no earlier than it
             // records.
             let _ = self.change_with_rules(slot, &id, event, now, &mut changes);
+            // The worker may have the attempt after all (a slow delivery): it is told to stop
+            // it, and holds it until it confirms.
+            if let Some(entry) = list::get_mut(&mut self.slots, slot) {
+                entry.task.core_mut().await_stop();
+            }
+            self.track_last_stop(slot);
         }
         changes
     }
@@ -2141,6 +2154,20 @@ pub enum TableError {
     /// [`insert`](crate::TaskTable::insert) of a task whose id the table already holds.
     #[error("task {0} is already in the table")]
     DuplicateTask(TaskId),
+    /// [`confirm_stop`](crate::TaskTable::confirm_stop) of a uid no attempt in the table has.
+    #[error("no attempt in the table has uid {0}")]
+    UnknownAttempt(AttemptUid),
+    /// [`confirm_stop`](crate::TaskTable::confirm_stop) by a worker that does not own the
+    /// attempt.
+    #[error("attempt {uid} is not worker {worker}'s (it is {owner:?}'s)")]
+    NotTheOwner {
+        /// The attempt's uid.
+        uid: AttemptUid,
+        /// Its worker.
+        owner: Option<WorkerId>,
+        /// The worker that said it stopped it.
+        worker: WorkerId,
+    },
     /// An insert of a task with an attempt whose uid another attempt in the table (or before it
     /// in the same task or job) already has: uids name one attempt each.
     #[error("task {task}: attempt uid {uid} is already the uid of an attempt of task {holder}")]

@@ -4,7 +4,7 @@
 
 use super::list::{self, SlotId};
 use super::{Changes, TableError, TaskTable};
-use crate::any::{AnyTask, TaskEvent, WorkerReport};
+use crate::any::{AnyTask, TaskEvent};
 use crate::attempt::Attempt;
 use crate::id::{Timestamp, WorkerId};
 use crate::proto::{ProtoError, wire_u32, worker_report};
@@ -216,16 +216,18 @@ impl TaskTable {
     /// refuse is listed in [`Reconciled::refused`] and changes nothing; the others still apply.
     ///
     /// # Errors
-    /// [`ReconcileError::WrongWorker`] if the answer carries another `worker_id` than `worker`:
-    /// the whole answer is refused and nothing changes.
+    /// [`ReconcileError::WrongWorker`] if the answer carries another `worker_id` than `worker`
+    /// (an empty one is no id, as Iris reads it): the whole answer is refused and nothing
+    /// changes.
     pub fn reconcile(
         &mut self,
         worker: &WorkerId,
         response: ReconcileResponse,
         at: Timestamp,
     ) -> Result<Reconciled, ReconcileError> {
+        // Iris reads an empty id as "not reported" and takes the answer; so does the crate.
         let answered = response.worker_id.unwrap_or_default();
-        if answered != worker.as_str() {
+        if !answered.is_empty() && answered != worker.as_str() {
             return Err(ReconcileError::WrongWorker {
                 asked: worker.clone(),
                 answered,
@@ -289,12 +291,15 @@ impl TaskTable {
             )
         };
         if awaits_stop {
-            // Ended or gone: the worker no longer runs it.
-            let stopped = report.as_ref().is_some_and(|report| {
-                !matches!(report, WorkerReport::Building | WorkerReport::Running)
-            });
-            if stopped {
-                self.settle_stop(slot, number, changes);
+            // Ended or gone: the worker no longer runs it (and the same rule as a report's).
+            if let Some(report) = report {
+                let event = TaskEvent::Report {
+                    worker: worker.clone(),
+                    attempt: attempt_id,
+                    report,
+                    at,
+                };
+                self.confirms_stop(slot, &event, changes);
             }
             return Ok(());
         }

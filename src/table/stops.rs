@@ -2,10 +2,11 @@
 //! still run them ([`Attempt::awaits_stop`]), by worker, until each worker confirms.
 
 use super::list::{self, SlotId};
-use super::{Changes, TaskTable};
-use crate::any::AnyTask;
+use super::{Changes, TableError, TaskTable};
+use crate::any::{AnyTask, TaskEvent, WorkerReport};
 use crate::attempt::Attempt;
 use crate::id::{AttemptId, WorkerId};
+use crate::uid::AttemptUid;
 
 impl TaskTable {
     /// Files every attempt of the task in `slot` that awaits its stop under its worker.
@@ -81,6 +82,78 @@ impl TaskTable {
         true
     }
 
+    /// If `event` is the report of the worker that owes the stop of the attempt it names,
+    /// saying the attempt ended or is gone (any report but BUILDING or RUNNING): the stop is
+    /// confirmed and recorded in `changes`, and the report has done all it does (the attempt has
+    /// ended; its task's state does not change).
+    pub(super) fn confirms_stop(
+        &mut self,
+        slot: SlotId,
+        event: &TaskEvent,
+        changes: &mut Changes,
+    ) -> bool {
+        let TaskEvent::Report {
+            worker,
+            attempt,
+            report,
+            ..
+        } = event
+        else {
+            return false;
+        };
+        if matches!(report, WorkerReport::Building | WorkerReport::Running) {
+            return false;
+        }
+        let owes = list::get(&self.slots, slot)
+            .and_then(|entry| entry.task.attempts().get(attempt.get() as usize))
+            .is_some_and(|held| held.awaits_stop() && held.worker() == worker);
+        owes && self.settle_stop(slot, attempt.get(), changes)
+    }
+
+    /// `worker` no longer runs the attempt `uid`, which it was told to stop: the stop is
+    /// confirmed ([`Changes::stops`] lists it). [`reconcile`](TaskTable::reconcile) does this
+    /// for today's workers from their answers; a controller of seed-era workers calls it when a
+    /// worker's poll no longer lists the attempt among those it holds. A uid whose attempt does
+    /// not await its stop changes nothing.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, Task, TaskId, TaskTable, Timestamp, WorkerId};
+    ///
+    /// let job = JobId::new("job")?;
+    /// let w1 = WorkerId::new("w1")?;
+    /// let mut table = TaskTable::new();
+    /// table.insert(Task::new(TaskId::new(job.clone(), 0), RetryPolicy::default()))?;
+    /// let uid = table.assign(&TaskId::new(job.clone(), 0), w1.clone(), Timestamp::from_millis(1))?.attempts()[0].uid();
+    /// table.kill_job(&job, "cancelled", Timestamp::from_millis(2));
+    /// assert_eq!(table.confirm_stop(&w1, uid)?.stops().len(), 1);
+    /// assert_eq!(table.stops_on(&w1).count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`TableError::UnknownAttempt`] for a uid no attempt in the table has, and
+    /// [`TableError::NotTheOwner`] if the attempt is another worker's; nothing changes.
+    pub fn confirm_stop(
+        &mut self,
+        worker: &WorkerId,
+        uid: AttemptUid,
+    ) -> Result<Changes, TableError> {
+        let (slot, number) = self.find_uid(uid).ok_or(TableError::UnknownAttempt(uid))?;
+        let owner = list::get(&self.slots, slot)
+            .and_then(|entry| entry.task.attempts().get(number as usize))
+            .map(|attempt| attempt.worker().clone());
+        if owner.as_ref() != Some(worker) {
+            return Err(TableError::NotTheOwner {
+                uid,
+                owner,
+                worker: worker.clone(),
+            });
+        }
+        let mut changes = Changes::default();
+        self.settle_stop(slot, number, &mut changes);
+        Ok(changes)
+    }
+
     /// Every stop `worker` owes: settled, as the worker is gone and runs nothing any more.
     pub(super) fn release_stops(&mut self, worker: &WorkerId, changes: &mut Changes) {
         let Some(filed) = self.stops.remove(worker) else {
@@ -95,11 +168,35 @@ impl TaskTable {
         }
     }
 
-    /// The attempts `worker` has been told to stop and has not yet confirmed stopping, with
-    /// their tasks, oldest filed first: the stop orders of its next Reconcile, and what it still
+    /// What holds `worker`'s resources as today's Iris counts it: its active tasks
+    /// ([`worker_load`](TaskTable::worker_load)) and the attempts it has been told to stop and
+    /// has not yet confirmed stopping ([`stops_on`](TaskTable::stops_on)). O(1). A scheduler
+    /// that offers a worker's free capacity should subtract this, not the load alone, or it
+    /// places new work beside attempts that still run.
+    ///
+    /// ```
+    /// use iris_task::{JobId, RetryPolicy, Task, TaskId, TaskTable, Timestamp, WorkerId};
+    ///
+    /// let job = JobId::new("job")?;
+    /// let w1 = WorkerId::new("w1")?;
+    /// let mut table = TaskTable::new();
+    /// table.insert(Task::new(TaskId::new(job.clone(), 0), RetryPolicy::default()))?;
+    /// table.assign(&TaskId::new(job.clone(), 0), w1.clone(), Timestamp::from_millis(1))?;
+    /// table.kill_job(&job, "cancelled", Timestamp::from_millis(2));
+    /// assert_eq!((table.worker_load(&w1), table.worker_occupancy(&w1)), (0, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn worker_occupancy(&self, worker: &WorkerId) -> usize {
+        self.worker_load(worker) + self.stops.get(worker).map_or(0, Vec::len)
+    }
+
+    /// The attempts `worker` has been told to stop and has not yet confirmed stopping (by a
+    /// Reconcile answer, [`TaskTable::reconcile`], or [`TaskTable::confirm_stop`]), with their
+    /// tasks, oldest filed first: the stop orders of its next Reconcile, and what it still
     /// holds beyond its [active tasks](TaskTable::tasks_on). Today's Iris keeps such an
     /// attempt's resources reserved on the worker until it confirms; a scheduler that does the
-    /// same counts these with [`worker_load`](TaskTable::worker_load).
+    /// same counts these with [`worker_load`](TaskTable::worker_load):
+    /// [`worker_occupancy`](TaskTable::worker_occupancy) is the sum.
     ///
     /// ```
     /// use iris_task::{JobId, RetryPolicy, Task, TaskId, TaskTable, Timestamp, WorkerId};

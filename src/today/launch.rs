@@ -26,7 +26,8 @@ pub struct Launch {
     /// How many tasks: `replicas`, from 1 to [`MAX_REPLICAS`].
     pub replicas: u32,
     /// Each task's retry budgets: `max_retries_failure` and `max_retries_preemption`, as sent
-    /// (unset is 0, as Iris's controller reads it; Iris's client sends 100 for preemption).
+    /// (unset is 0, as Iris's controller reads it; Iris's client sends 1,000 for preemption
+    /// unless told otherwise).
     pub retry: RetryPolicy,
     /// `max_task_failures` (unset is 0), and whether the job is a gang (`coscheduling` set).
     pub policy: JobPolicy,
@@ -102,6 +103,44 @@ fn amount(value: Option<i64>, field: &str, message: &str) -> Result<u64, ProtoEr
 }
 
 impl cluster::controller::LaunchJobRequest {
+    /// The `RunTaskRequest` template of this job's tasks, as Iris's controller builds it
+    /// (`projections/run_templates.py`): `num_tasks` (the replicas), the entrypoint, environment,
+    /// bundle id, resources, ports, constraints, task image, container profile and egress policy
+    /// as launched. [`TaskTable::reconcile_request`](crate::TaskTable::reconcile_request) fills
+    /// in each attempt's task id, attempt id and uid. A controller that stores an inline
+    /// `bundle_blob` sets `bundle_id` to the id it serves the blob under; the timeouts and the
+    /// gang are the controller's to enforce and are not sent, as Iris does not send them.
+    ///
+    /// ```
+    /// use iris_task::today::cluster::controller::LaunchJobRequest;
+    ///
+    /// let request = LaunchJobRequest {
+    ///     name: Some("/alice/train".into()),
+    ///     replicas: Some(4),
+    ///     bundle_id: Some("4f1c…".into()),
+    ///     ..Default::default()
+    /// };
+    /// let template = request.run_task_request();
+    /// assert_eq!(template.num_tasks, Some(4));
+    /// assert_eq!(template.bundle_id.as_deref(), Some("4f1c…"));
+    /// assert_eq!(template.task_id, None, "filled in per attempt");
+    /// ```
+    pub fn run_task_request(&self) -> job::RunTaskRequest {
+        job::RunTaskRequest {
+            num_tasks: self.replicas,
+            entrypoint: self.entrypoint.clone(),
+            environment: self.environment.clone(),
+            bundle_id: self.bundle_id.clone(),
+            resources: self.resources.clone(),
+            ports: self.ports.clone(),
+            constraints: self.constraints.clone(),
+            task_image: self.task_image.clone(),
+            container_profile: self.container_profile,
+            egress_policy: self.egress_policy,
+            ..job::RunTaskRequest::default()
+        }
+    }
+
     /// The job this request launches, read as Iris's controller reads it:
     ///
     /// - `name` is the job's id, an Iris path; a name with more than two parts is a child job of
@@ -109,7 +148,7 @@ impl cluster::controller::LaunchJobRequest {
     /// - `replicas` must be 1 to 10,000 (Iris records a job asking for other counts as FAILED
     ///   with the reason; this refuses it, naming the field, and the caller decides);
     /// - the budgets are taken as sent, unset being 0: Iris's *client* sends
-    ///   `max_retries_preemption = 100` unless told otherwise, its controller applies no default;
+    ///   `max_retries_preemption = 1000` unless told otherwise, its controller applies no default;
     /// - `coscheduling` makes a gang, and needs a non-empty `group_by`;
     /// - `scheduling_timeout` and `timeout` count when positive;
     /// - `resources` gives each task's CPU and memory (unset: none).

@@ -76,16 +76,25 @@ impl<S: State> From<&Task<S>> for job::TaskStatus {
 
 fn status_to_today(status: seed::TaskStatus, id: &TaskId) -> job::TaskStatus {
     let ended = status.finished_at_ms.is_some();
+    let pending = status.state == seed::TaskState::Pending as i32;
+    let attempts: Vec<job::TaskAttempt> =
+        status.attempts.into_iter().map(attempt_to_today).collect();
+    // As Iris's controller writes a task (`tasks.py`, `task_to_proto`): the worker of its current
+    // attempt unless it is pending, the times of its current attempt. The crate's own end time
+    // of a task that has ended travels in `ended_at`.
+    let current = attempts.last();
     job::TaskStatus {
         task_id: Some(id.path()),
         state: Some(status.state),
-        worker_id: non_empty(status.worker_id).filter(|worker| !ended || worker != REMOVED_WORKER),
+        worker_id: non_empty(status.worker_id)
+            .filter(|worker| !pending && (!ended || worker != REMOVED_WORKER)),
         exit_code: Some(status.exit_code).filter(|_| ended),
         error: non_empty(status.error),
-        started_at: status.started_at_ms.map(timestamp),
-        finished_at: status.finished_at_ms.map(timestamp),
+        started_at: current.and_then(|attempt| attempt.started_at),
+        finished_at: current.and_then(|attempt| attempt.finished_at),
+        ended_at: status.finished_at_ms.map(timestamp),
         current_attempt_id: Some(status.current_attempt_id),
-        attempts: status.attempts.into_iter().map(attempt_to_today).collect(),
+        attempts,
         can_be_scheduled: Some(status.can_be_scheduled),
         ..job::TaskStatus::default()
     }
@@ -100,7 +109,6 @@ fn attempt_to_today(attempt: seed::TaskAttempt) -> job::TaskAttempt {
     } else {
         (attempt.finished_at_ms, None)
     };
-    let failed = attempt.state == seed::TaskState::Failed as i32;
     let error = non_empty(attempt.error);
     job::TaskAttempt {
         attempt_id: Some(attempt.attempt_id),
@@ -108,8 +116,6 @@ fn attempt_to_today(attempt: seed::TaskAttempt) -> job::TaskAttempt {
         worker_id: Some(attempt.worker_id).filter(|worker| !closed || worker != REMOVED_WORKER),
         state: Some(attempt.state),
         exit_code: Some(attempt.exit_code).filter(|_| closed),
-        // Iris's bounded cause of a failed attempt: the crate's is the attempt's error.
-        terminal_reason: error.clone().filter(|_| failed),
         error,
         started_at: attempt.started_at_ms.map(timestamp),
         finished_at: finished_at.map(timestamp),
@@ -194,6 +200,21 @@ impl AnyTask {
         .map_err(|err| err.renamed(today_field))
     }
 
+    /// Decodes an `iris.job.TaskStatus` from bytes, then [`from_today`](AnyTask::from_today):
+    /// for a status the crate wrote (it carries every attempt's times).
+    ///
+    /// # Errors
+    /// [`ProtoError::Decode`] for bytes that are not a `TaskStatus`, or as `from_today`.
+    pub fn decode_today(bytes: &[u8], policy: RetryPolicy) -> Result<AnyTask, ProtoError> {
+        AnyTask::from_today(decode_today_status(bytes)?, policy)
+    }
+
+    /// The task as today's `iris.job.TaskStatus`, encoded: `job::TaskStatus::from(&task)`'s
+    /// bytes. ([`encode_to_vec`](AnyTask::encode_to_vec) writes the seed-era wire's.)
+    pub fn encode_today_to_vec(&self) -> Vec<u8> {
+        prost::Message::encode_to_vec(&job::TaskStatus::from(self))
+    }
+
     /// Decodes an `iris.job.TaskStatus` from bytes, then [`from_today_received`](AnyTask::from_today_received).
     ///
     /// # Errors
@@ -203,14 +224,15 @@ impl AnyTask {
         policy: RetryPolicy,
         received_at: Timestamp,
     ) -> Result<AnyTask, ProtoError> {
-        let status = <job::TaskStatus as prost::Message>::decode(bytes).map_err(|source| {
-            ProtoError::Decode {
-                message: "iris.job.TaskStatus",
-                source,
-            }
-        })?;
-        AnyTask::from_today_received(status, policy, received_at)
+        AnyTask::from_today_received(decode_today_status(bytes)?, policy, received_at)
     }
+}
+
+fn decode_today_status(bytes: &[u8]) -> Result<job::TaskStatus, ProtoError> {
+    <job::TaskStatus as prost::Message>::decode(bytes).map_err(|source| ProtoError::Decode {
+        message: "iris.job.TaskStatus",
+        source,
+    })
 }
 
 /// Today's `TaskStatus` in the seed-era shape the decoder checks, read as Iris's controller
@@ -254,8 +276,11 @@ fn status_to_seed(
         .collect::<Result<Vec<_>, _>>()?;
     let state = status.state.unwrap_or(0);
     let ended = StateKind::try_from(state).is_ok_and(StateKind::is_terminal);
+    // When the task ended: the crate's `ended_at`, else Iris's `finished_at` (its current
+    // attempt's), else (ended while pending, or a stop not yet confirmed) on receipt.
     let finished_at_ms = if ended {
-        millis(status.finished_at.as_ref())
+        millis(status.ended_at.as_ref())
+            .or_else(|| millis(status.finished_at.as_ref()))
             .or_else(|| attempts.last().and_then(|attempt| attempt.finished_at_ms))
             .or(received_at.map(Timestamp::as_millis))
     } else {
@@ -296,14 +321,22 @@ fn attempt_to_seed(
             why: "today's Iris names every attempt by its uid",
         });
     };
+    let Some(attempt_id) = attempt.attempt_id else {
+        return Err(ProtoError::Missing {
+            field: format!("TaskStatus.attempts[{index}].attempt_id"),
+            why: "attempts are numbered 0, 1, 2, ...",
+        });
+    };
     let state = attempt.state.unwrap_or(0);
     let closed = StateKind::try_from(state).is_ok_and(|state| !state.is_active());
+    // A worker Iris removed owes no stop: it runs nothing any more.
+    let removed = attempt.worker_id.as_deref().unwrap_or_default().is_empty();
     let started_at_ms = millis(attempt.started_at.as_ref());
     let assigned_at_ms = millis(attempt.assigned_at.as_ref());
     // Ended by the controller, its stop not yet confirmed by the worker: dated by the crate's
     // `stopped_at`, or else on receipt.
     let finished = millis(attempt.finished_at.as_ref());
-    let awaiting_stop = closed && finished.is_none();
+    let awaiting_stop = closed && finished.is_none() && !removed;
     let finished_at_ms = finished
         .or_else(|| millis(attempt.stopped_at.as_ref()).filter(|_| closed))
         .or_else(|| {
@@ -316,7 +349,7 @@ fn attempt_to_seed(
         _ => String::new(),
     };
     Ok(seed::TaskAttempt {
-        attempt_id: attempt.attempt_id.unwrap_or(0),
+        attempt_id,
         worker_id,
         state,
         exit_code: attempt.exit_code.unwrap_or(0),

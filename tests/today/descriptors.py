@@ -14,7 +14,7 @@ from iris.rpc import (controller_pb2, iris_logging_pb2, job_pb2, query_pb2, time
 MODULES = [time_pb2, iris_logging_pb2, query_pb2, vm_pb2, job_pb2, controller_pb2, worker_pb2]
 
 
-def field(f):
+def field(f, map_entry=False):
     oneof = f.containing_oneof
     # A proto3 `optional` makes a synthetic oneof; editions never do. Only real oneofs count.
     real_oneof = oneof.name if oneof is not None and not getattr(oneof, "is_synthetic", False) else None
@@ -23,7 +23,9 @@ def field(f):
         "number": f.number,
         "type": f.type,
         "label": 3 if f.is_repeated else 1,
-        "presence": f.has_presence,
+        # A map entry's key and value are always written; presence means nothing there (and
+        # editions and proto3 describe it differently).
+        "presence": None if map_entry else f.has_presence,
         "oneof": real_oneof,
         "type_name": (f.message_type or f.enum_type).full_name if (f.message_type or f.enum_type) else None,
     }
@@ -31,13 +33,12 @@ def field(f):
 
 def message(m, out):
     out["messages"][m.full_name] = {
-        "fields": [field(f) for f in m.fields],
+        "fields": [field(f, m.GetOptions().map_entry) for f in m.fields],
         "oneofs": sorted(o.name for o in m.oneofs
                          if not (len(o.fields) == 1 and o.fields[0].has_presence and o.name == "_" + o.fields[0].name)),
     }
+    # Map entries too: a map's key and value types are their fields.
     for nested in m.nested_types:
-        if nested.GetOptions().map_entry:
-            continue
         message(nested, out)
     for e in m.enum_types:
         enum(e, out)

@@ -11,8 +11,9 @@ own ControllerService for them: GetTaskStatus for each task, GetJobStatus and Li
 jobs. The Reconcile requests are the plans Iris's controller builds for its workers; the
 LaunchJobRequest is the one Iris's client (`RemoteClusterClient.submit_job`, what `iris job run`
 calls) builds, with its bundle inline; the RegisterRequest is built as the worker builds it, from
-Iris's own metadata probe. Reconcile responses carry each observation state a worker sends,
-built with the wheel's `worker_pb2` as `Worker.reconcile` builds them.
+Iris's own metadata probe. Reconcile responses answer those plans, one per observation state a
+worker sends (every attempt of the plan in that state), built with the wheel's `worker_pb2` as
+`Worker.reconcile` builds them.
 
 `check` decodes the crate's encodings of what it read (the Rust test writes them) and compares
 them field by field with Iris's originals: every field the crate carries must come back as Iris
@@ -168,25 +169,26 @@ def register_request():
     )
 
 
-def observations(plan):
-    """A response to `plan` with every observation state a worker sends."""
-    uids = [desired.attempt_uid for desired in plan.request.desired]
-    states = [
-        (W.TASK_STATE_BUILDING, {}),
-        (W.TASK_STATE_RUNNING, {}),
-        (W.TASK_STATE_SUCCEEDED, {"exit_code": 0}),
-        (W.TASK_STATE_FAILED, {"exit_code": 3, "error": "exit 3"}),
-        (W.TASK_STATE_KILLED, {"error": "killed"}),
-        (W.TASK_STATE_WORKER_FAILED, {"error": "spec not delivered"}),
-        (W.TASK_STATE_PREEMPTED, {"error": "node drained"}),
-        (W.TASK_STATE_MISSING, {}),
-    ]
+OBSERVED = [
+    (W.TASK_STATE_BUILDING, {}),
+    (W.TASK_STATE_RUNNING, {}),
+    (W.TASK_STATE_SUCCEEDED, {"exit_code": 0}),
+    (W.TASK_STATE_FAILED, {"exit_code": 3, "error": "exit 3"}),
+    (W.TASK_STATE_KILLED, {"error": "killed"}),
+    (W.TASK_STATE_WORKER_FAILED, {"error": "spec not delivered"}),
+    (W.TASK_STATE_PREEMPTED, {"error": "node drained"}),
+    (W.TASK_STATE_MISSING, {}),
+]
+
+
+def observations(plan, state, extra):
+    """The answer of a worker that sees every attempt of `plan` in `state`, built as
+    `Worker.reconcile` builds one (a MISSING observation carries the uid alone)."""
     observed = []
-    for index, (state, extra) in enumerate(states):
-        uid = uids[index % len(uids)] if uids else f"{index:016x}"
-        observation = worker_pb2.Worker.AttemptObservation(attempt_uid=uid, state=state, **extra)
+    for desired in plan.request.desired:
+        observation = worker_pb2.Worker.AttemptObservation(attempt_uid=desired.attempt_uid, state=state, **extra)
         if state in (W.TASK_STATE_SUCCEEDED, W.TASK_STATE_FAILED, W.TASK_STATE_KILLED):
-            observation.finished_at.epoch_ms = 9_000 + index
+            observation.finished_at.epoch_ms = 9_000
         observed.append(observation)
     return worker_pb2.Worker.ReconcileResponse(
         worker_id=plan.worker_id,
@@ -232,7 +234,12 @@ def write(out):
         if plan is None:
             continue
         save(f"reconcile_request_{worker}", plan.request, desired=len(plan.request.desired))
-        save(f"reconcile_response_{worker}", observations(plan), observed=8)
+        if not plan.request.desired:
+            continue
+        for state, extra in OBSERVED:
+            name = job_pb2.TaskState.Name(state).removeprefix("TASK_STATE_").lower()
+            save(f"reconcile_response_{worker}_{name}", observations(plan, state, extra),
+                 observed=len(plan.request.desired), state=job_pb2.TaskState.Name(state))
     save("launch_job", launch_request())
     save("register", register_request())
     script.close()
@@ -248,6 +255,9 @@ def carried(status):
     return {
         "task_id": status.task_id,
         "state": status.state,
+        "worker_id": status.worker_id,
+        "started_at": ms(status, "started_at"),
+        "finished_at": ms(status, "finished_at"),
         "current_attempt_id": status.current_attempt_id,
         "attempts": [
             {
