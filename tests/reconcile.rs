@@ -65,6 +65,14 @@ fn table_with(
     table
 }
 
+/// The controller's cancel of a task, at `ms`.
+fn cancel(ms: i64) -> TaskEvent {
+    TaskEvent::Kill {
+        reason: "cancelled".into(),
+        at: at(ms),
+    }
+}
+
 fn uid(table: &TaskTable, id: &TaskId, attempt: usize) -> AttemptUid {
     table.get(id).unwrap().attempts()[attempt].uid()
 }
@@ -163,10 +171,7 @@ fn each_attempt_the_controller_ends_gets_its_stop_reason_until_the_worker_confir
             "cancel",
             JobPolicy::default(),
             retry(0, 0),
-            TaskEvent::Kill {
-                reason: "cancelled".into(),
-                at: at(30),
-            },
+            cancel(30),
             StopReason::Cancelled,
         ),
         (
@@ -555,15 +560,7 @@ fn a_bad_answer_is_refused_and_changes_nothing() {
 fn a_lost_worker_owes_no_stop() {
     let mut table = table_with("lost", 1, 1, JobPolicy::default(), retry(0, 0));
     let id = tid("lost", 0);
-    table
-        .apply(
-            &id,
-            TaskEvent::Kill {
-                reason: "cancelled".into(),
-                at: at(30),
-            },
-        )
-        .unwrap();
+    table.apply(&id, cancel(30)).unwrap();
     assert_eq!(table.stops_on(&w("w1")).count(), 1);
     let changes = table.worker_lost(&w("w1"), "gone", at(40));
     assert_eq!(
@@ -622,15 +619,7 @@ fn stop_orders_survive_a_restart_and_so_do_their_confirmations() {
 fn a_stop_travels_on_both_wires_and_in_serde() {
     let mut table = table_with("wire", 1, 1, JobPolicy::default(), retry(0, 0));
     let id = tid("wire", 0);
-    table
-        .apply(
-            &id,
-            TaskEvent::Kill {
-                reason: "cancelled".into(),
-                at: at(30),
-            },
-        )
-        .unwrap();
+    table.apply(&id, cancel(30)).unwrap();
     let task = table.get(&id).unwrap().clone();
     assert!(task.attempts()[0].awaits_stop());
     let policy = *task.policy();
@@ -676,15 +665,7 @@ fn a_stop_is_confirmed_by_its_worker_only() {
     let mut table = table_with("seed", 1, 1, JobPolicy::default(), retry(0, 0));
     let id = tid("seed", 0);
     let killed = uid(&table, &id, 0);
-    table
-        .apply(
-            &id,
-            TaskEvent::Kill {
-                reason: "cancelled".into(),
-                at: at(30),
-            },
-        )
-        .unwrap();
+    table.apply(&id, cancel(30)).unwrap();
     assert_eq!(
         table.confirm_stop(&w("w2"), killed),
         Err(TableError::NotTheOwner {

@@ -77,6 +77,22 @@ fn policy_of(facts: &Value) -> (RetryPolicy, JobPolicy) {
     )
 }
 
+/// The tasks of `job`, as Iris's GetTaskStatus wrote them in the scenario, read as received.
+fn job_tasks(facts: &BTreeMap<String, Value>, job: &JobId, retry: RetryPolicy) -> Vec<AnyTask> {
+    let prefix = format!(
+        "task_{}_",
+        job.as_str().trim_start_matches('/').replace('/', "_")
+    );
+    facts
+        .keys()
+        .filter(|task| task.starts_with(&prefix))
+        .map(|task| {
+            let task = job::TaskStatus::decode(bytes(task).as_slice()).unwrap();
+            AnyTask::from_today_received(task, retry, RECEIVED).unwrap()
+        })
+        .collect()
+}
+
 /// Every task status Iris wrote decodes, in the state Iris says, with its attempts and uids; the
 /// crate's encodings go to `out`.
 fn tasks(facts: &BTreeMap<String, Value>, out: &Path) -> usize {
@@ -133,18 +149,7 @@ fn jobs(facts: &BTreeMap<String, Value>, out: &Path) -> usize {
         let id = JobId::from_path(status.job_id.as_deref().unwrap()).unwrap();
         // Iris's GetJobStatus lists no tasks (its CLI asks ListTasks): the job's tasks are the
         // GetTaskStatus answers of the same scenario.
-        let prefix = format!(
-            "task_{}_",
-            id.as_str().trim_start_matches('/').replace('/', "_")
-        );
-        let tasks: Vec<AnyTask> = facts
-            .keys()
-            .filter(|task| task.starts_with(&prefix))
-            .map(|task| {
-                let task = job::TaskStatus::decode(bytes(task).as_slice()).unwrap();
-                AnyTask::from_today_received(task, retry, RECEIVED).unwrap()
-            })
-            .collect();
+        let tasks = job_tasks(facts, &id, retry);
         assert_eq!(Some(tasks.len() as i32), status.task_count, "{name}");
         let mut table = TaskTable::new();
         table.insert_job(id.clone(), policy, tasks).unwrap();
@@ -229,18 +234,7 @@ fn every_message_iris_wrote_decodes_and_iris_reads_the_crates_back() {
             let (retry, policy) = policy_of(fact);
             let status = job::JobStatus::decode(bytes(name).as_slice()).unwrap();
             let id = JobId::from_path(status.job_id.as_deref().unwrap()).unwrap();
-            let prefix = format!(
-                "task_{}_",
-                id.as_str().trim_start_matches('/').replace('/', "_")
-            );
-            let tasks: Vec<AnyTask> = facts
-                .keys()
-                .filter(|task| task.starts_with(&prefix))
-                .map(|task| {
-                    let task = job::TaskStatus::decode(bytes(task).as_slice()).unwrap();
-                    AnyTask::from_today_received(task, retry, RECEIVED).unwrap()
-                })
-                .collect();
+            let tasks = job_tasks(&facts, &id, retry);
             table.insert_job(id, policy, tasks).unwrap();
         }
         table
