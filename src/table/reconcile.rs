@@ -206,7 +206,7 @@ impl TaskTable {
     /// - of an attempt [awaiting its stop](Attempt::awaits_stop): an ended state or MISSING
     ///   confirms the stop ([`Changes::stops`]); a running one leaves the order standing;
     /// - of an open attempt: BUILDING, RUNNING, SUCCEEDED, FAILED, KILLED, WORKER_FAILED,
-    ///   PREEMPTED and MISSING are the worker's reports ([`WorkerReport`]); MISSING for a live
+    ///   PREEMPTED and MISSING are the worker's reports ([`WorkerReport`](crate::WorkerReport)); MISSING for a live
     ///   attempt means the worker never got or lost its spec, and ends it as Iris ends it;
     ///   ASSIGNED and PENDING (the worker has the spec, not yet started) change nothing;
     /// - of an attempt that ended otherwise: what [`apply`](TaskTable::apply) says of a report
