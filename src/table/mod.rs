@@ -290,7 +290,9 @@ impl TaskTable {
             });
         }
         let mut ids = hashbrown::HashSet::with_capacity(tasks.len());
-        for (n, task) in tasks.iter().enumerate() {
+        // The uids of the tasks checked so far, with their task: one look-up an attempt.
+        let mut uids: HashMap<AttemptUid, &TaskId> = HashMap::new();
+        for task in &tasks {
             let id = task.id();
             if id.job() != &job {
                 return Err(TableError::WrongJob {
@@ -301,8 +303,18 @@ impl TaskTable {
             if self.slot(id).is_some() || !ids.insert(id) {
                 return Err(TableError::DuplicateTask(id.clone()));
             }
-            self.check_uids(task, tasks.get(..n).unwrap_or_default())?;
+            self.check_uids(task)?;
+            for attempt in task.attempts() {
+                if let Some(holder) = uids.insert(attempt.uid(), id) {
+                    return Err(TableError::DuplicateAttemptUid {
+                        task: id.clone(),
+                        uid: attempt.uid(),
+                        holder: holder.clone(),
+                    });
+                }
+            }
         }
+        drop(uids);
         drop(ids);
         let room = (NIL as usize).saturating_sub(self.len());
         if tasks.len() > room {
@@ -439,7 +451,7 @@ impl TaskTable {
         if self.slot_hashed(task.id(), hash).is_some() {
             return Err(TableError::DuplicateTask(task.id().clone()));
         }
-        self.check_uids(&task, &[])?;
+        self.check_uids(&task)?;
         let job = self.job_entry(task.id().job());
         // Every task of a job shares the table's copy of the job's name, however the task was
         // built (decoded, parsed, deserialized): a loaded table holds each name once.
@@ -472,9 +484,9 @@ impl TaskTable {
         Ok(slot)
     }
 
-    /// Refuses `task` if one of its attempts repeats a uid of the table, of an earlier attempt
-    /// of its own, or of the tasks in `also` (inserted with it, not yet in the table).
-    fn check_uids(&self, task: &AnyTask, also: &[AnyTask]) -> Result<(), TableError> {
+    /// Refuses `task` if one of its attempts repeats a uid of the table or of an earlier
+    /// attempt of its own (a task has few attempts: they are compared pairwise).
+    fn check_uids(&self, task: &AnyTask) -> Result<(), TableError> {
         let attempts = task.attempts();
         for (n, attempt) in attempts.iter().enumerate() {
             let uid = attempt.uid();
@@ -484,11 +496,6 @@ impl TaskTable {
                 .or_else(|| {
                     let earlier = attempts.get(..n).unwrap_or_default();
                     earlier.iter().any(|a| a.uid() == uid).then(|| task.id())
-                })
-                .or_else(|| {
-                    also.iter()
-                        .find(|other| other.attempts().iter().any(|a| a.uid() == uid))
-                        .map(AnyTask::id)
                 });
             if let Some(holder) = holder {
                 return Err(TableError::DuplicateAttemptUid {
