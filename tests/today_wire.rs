@@ -246,6 +246,10 @@ fn an_unconfirmed_stop_and_a_removed_worker_read_as_iris_means_them() {
         back.attempts[0].worker_id, None,
         "written back as Iris wrote it"
     );
+    // The crate's name for a removed worker is no worker's name on the wire.
+    let mut named = status.clone();
+    named.attempts[0].worker_id = Some(iris_task::today::REMOVED_WORKER.into());
+    assert!(AnyTask::from_today_received(named, policy, at(100)).is_err());
     // An open attempt without a worker is no status Iris writes.
     let mut open = iris_running();
     open.attempts[1].worker_id = None;

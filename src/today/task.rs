@@ -344,6 +344,15 @@ fn attempt_to_seed(
             Some(received.max(started_at_ms.or(assigned_at_ms).unwrap_or(received)))
         });
     let worker_id = match attempt.worker_id {
+        Some(worker) if worker == REMOVED_WORKER => {
+            return Err(ProtoError::Inconsistent {
+                field: format!("TaskStatus.attempts[{index}].worker_id"),
+                problem: format!(
+                    "is {REMOVED_WORKER:?}, the crate's name for a worker Iris removed, which \
+                     today's wire writes as no worker"
+                ),
+            });
+        }
         Some(worker) if !worker.is_empty() => worker,
         _ if closed => REMOVED_WORKER.to_owned(),
         _ => String::new(),
