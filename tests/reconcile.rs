@@ -760,3 +760,16 @@ fn a_stop_or_a_uid_no_lifecycle_makes_is_refused_on_decode() {
         Err(iris_task::ProtoError::Inconsistent { field, .. }) if field == "TaskStatus.attempts[1].attempt_uid"
     ));
 }
+
+#[test]
+fn a_settled_stop_shows_in_the_changes_debug() {
+    let mut table = table_with("shown", 1, 1, JobPolicy::default(), retry(0, 0));
+    let id = tid("shown", 0);
+    let killed = uid(&table, &id, 0);
+    table.apply(&id, cancel(30)).unwrap();
+    let changes = table.confirm_stop(&w("w1"), killed).unwrap();
+    assert_eq!(
+        format!("{changes:?}"),
+        "[/alice/shown/task-0 attempt 0: stop confirmed]"
+    );
+}

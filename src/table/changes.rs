@@ -217,7 +217,21 @@ impl fmt::Debug for Changes {
         f.debug_list()
             .entries(self.entries().map(|(id, step)| Entry(id, *step)))
             .entries(self.jobs.iter().map(|(id, step)| JobEntry(id, *step)))
+            .entries(
+                self.stops
+                    .iter()
+                    .map(|(id, attempt)| StopEntry(id, *attempt)),
+            )
             .finish()
+    }
+}
+
+/// A settled stop as `Changes`'s `Debug` shows it: `job/task-0 attempt 0: stop confirmed`.
+struct StopEntry<'a>(&'a TaskId, AttemptId);
+
+impl fmt::Debug for StopEntry<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} attempt {}: stop confirmed", self.0, self.1)
     }
 }
 
