@@ -4,7 +4,7 @@
 
 use super::list::{self, SlotId};
 use super::{Changes, TableError, TaskTable};
-use crate::any::{AnyTask, TaskEvent};
+use crate::any::{AnyTask, TaskEvent, WorkerReport};
 use crate::attempt::Attempt;
 use crate::id::{Timestamp, WorkerId};
 use crate::proto::{ProtoError, wire_u32, worker_report};
@@ -291,15 +291,13 @@ impl TaskTable {
             )
         };
         if awaits_stop {
-            // Ended or gone: the worker no longer runs it (and the same rule as a report's).
-            if let Some(report) = report {
-                let event = TaskEvent::Report {
-                    worker: worker.clone(),
-                    attempt: attempt_id,
-                    report,
-                    at,
-                };
-                self.confirms_stop(slot, &event, changes);
+            // Ended or gone (any state but starting, BUILDING or RUNNING): the worker, its
+            // owner, no longer runs it.
+            let stopped = report.as_ref().is_some_and(|report| {
+                !matches!(report, WorkerReport::Building | WorkerReport::Running)
+            });
+            if stopped {
+                self.settle_stop(slot, number, changes);
             }
             return Ok(());
         }

@@ -3,7 +3,7 @@
 
 use super::list::{self, SlotId};
 use super::{Changes, TableError, TaskTable};
-use crate::any::{AnyTask, TaskEvent, WorkerReport};
+use crate::any::AnyTask;
 use crate::attempt::Attempt;
 use crate::id::{AttemptId, WorkerId};
 use crate::uid::AttemptUid;
@@ -80,34 +80,6 @@ impl TaskTable {
         }
         changes.record_stop(id, AttemptId::new(number));
         true
-    }
-
-    /// If `event` is the report of the worker that owes the stop of the attempt it names,
-    /// saying the attempt ended or is gone (any report but BUILDING or RUNNING): the stop is
-    /// confirmed and recorded in `changes`, and the report has done all it does (the attempt has
-    /// ended; its task's state does not change).
-    pub(super) fn confirms_stop(
-        &mut self,
-        slot: SlotId,
-        event: &TaskEvent,
-        changes: &mut Changes,
-    ) -> bool {
-        let TaskEvent::Report {
-            worker,
-            attempt,
-            report,
-            ..
-        } = event
-        else {
-            return false;
-        };
-        if matches!(report, WorkerReport::Building | WorkerReport::Running) {
-            return false;
-        }
-        let owes = list::get(&self.slots, slot)
-            .and_then(|entry| entry.task.attempts().get(attempt.get() as usize))
-            .is_some_and(|held| held.awaits_stop() && held.worker() == worker);
-        owes && self.settle_stop(slot, attempt.get(), changes)
     }
 
     /// `worker` no longer runs the attempt `uid`, which it was told to stop: the stop is
