@@ -132,6 +132,11 @@ fn a_version_1_store_upgrades_in_place() {
 }
 
 #[test]
+fn records_commit_with_the_table_and_go_with_their_job() {
+    suite::records_commit_with_the_table_and_go_with_their_job(&Sqlite);
+}
+
+#[test]
 fn a_lowered_limit_is_judged_at_the_next_task_change_across_a_reopen() {
     suite::a_lowered_limit_is_judged_at_the_next_task_change_across_a_reopen(&Sqlite);
 }

@@ -3,18 +3,13 @@
 //! why `rust-toolchain.toml` pins the toolchain.
 //!
 //! trybuild builds the crate again, in its own target directory, with the features of the test
-//! run: under `--all-features` that is tonic, tokio, SQLite and PostgreSQL's client once more, for
+//! run: under `--all-features` that is SQLite and PostgreSQL's client once more, for
 //! code whose typestate does not depend on any feature. So the suite runs under default features
 //! (`cargo test`, which `.ci/run` runs too) and says it is ignored under any other.
 
 #[test]
 #[cfg_attr(
-    any(
-        feature = "serde",
-        feature = "sqlite",
-        feature = "postgres",
-        feature = "grpc"
-    ),
+    any(feature = "serde", feature = "sqlite", feature = "postgres"),
     ignore = "trybuild rebuilds the crate with the run's features: run under default features"
 )]
 fn illegal_lifecycle_code_does_not_compile() {
@@ -24,12 +19,7 @@ fn illegal_lifecycle_code_does_not_compile() {
 
 #[test]
 #[cfg_attr(
-    any(
-        feature = "serde",
-        feature = "sqlite",
-        feature = "postgres",
-        feature = "grpc"
-    ),
+    any(feature = "serde", feature = "sqlite", feature = "postgres"),
     ignore = "trybuild rebuilds the crate with the run's features: run under default features"
 )]
 fn legal_lifecycle_code_compiles() {

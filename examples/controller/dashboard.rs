@@ -13,17 +13,37 @@ use axum::routing::get;
 use iris_task::StateKind;
 use serde_json::{Value, json};
 
+use crate::reconcile::Rounds;
 use crate::state::Snapshot;
 
 /// The snapshot the writer publishes.
 pub type Shared = Arc<Mutex<Arc<Snapshot>>>;
 
-/// The dashboard's routes: `/` (the page) and `/api/state` (its data, JSON).
-pub fn router(snapshot: Shared) -> Router {
+/// The dashboard's routes: `/` (the page), `/api/state` (its data, JSON) and `/api/rounds`
+/// (the Reconcile rounds' p50 and p99 so far, for the load figures).
+pub fn router(snapshot: Shared, rounds: Arc<Mutex<Rounds>>) -> Router {
     Router::new()
         .route("/", get(page))
         .route("/api/state", get(state))
         .with_state(snapshot)
+        .route(
+            "/api/rounds",
+            get(move || {
+                let rounds = Arc::clone(&rounds);
+                async move { axum::Json(percentiles(&rounds)) }
+            }),
+        )
+}
+
+/// The rounds' count, p50 and p99 in microseconds.
+fn percentiles(rounds: &Mutex<Rounds>) -> Value {
+    let mut micros = rounds.lock().map(|r| r.micros.clone()).unwrap_or_default();
+    micros.sort_unstable();
+    let at = |q: f64| {
+        let index = ((micros.len() as f64 - 1.0) * q).round() as usize;
+        micros.get(index).copied().unwrap_or(0)
+    };
+    json!({"rounds": micros.len(), "p50_us": at(0.5), "p99_us": at(0.99)})
 }
 
 async fn page() -> Html<String> {

@@ -1,54 +1,80 @@
-//! The controller process: flags, the store, the two listeners, the writer thread and the
-//! servers. Kept apart from `main` so that tests can run a controller in a process of their own.
+//! The controller process: flags, the store, the listeners, the writer thread, the Reconcile
+//! driver and the routes of Iris's door. Kept apart from `main` so that tests can run a
+//! controller in a process of their own.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use clap::Parser;
-use iris_task::grpc::controller_service_server::ControllerServiceServer;
+use iris_task::connect::{ConnectCode, ConnectError};
+use iris_task::today::cluster::controller::ListEndpointsResponse;
 use iris_task::{DurableTable, SqliteStore, StoreError};
-use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
+use subtle::ConstantTimeEq;
 
 use crate::dashboard;
-use crate::noop::Noop;
-use crate::service::Service;
+use crate::door;
+use crate::reconcile::{self, Driving, Rounds};
 use crate::state::{Core, Rules, Snapshot};
-use crate::writer::{self, now};
+use crate::writer::{self, Writer, now};
 
 /// The controller's flags.
 #[derive(Parser, Debug, Clone)]
-#[command(about = "A reference Iris controller: gRPC, a durable task table, a live dashboard")]
+#[command(
+    about = "A reference Iris controller: Iris's Connect door, Reconcile, a durable table, a live dashboard"
+)]
 pub struct Args {
-    /// The gRPC address (port 0: any free port; the chosen one is printed).
-    #[arg(long, default_value = "127.0.0.1:50051")]
+    /// The address Iris's workers and clients call (port 0: any free port; the chosen one is
+    /// printed). Loopback unless you say otherwise.
+    #[arg(long, default_value = "127.0.0.1:10000")]
     pub listen: SocketAddr,
-    /// The dashboard's HTTP address (port 0: any free port; the chosen one is printed).
+    /// The dashboard's HTTP address (port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub dashboard: SocketAddr,
-    /// The SQLite file that holds the task table; created if missing.
+    /// The SQLite file that holds the table, the job specs, the bundles and the workers.
     #[arg(long, default_value = "iris-controller.db")]
     pub store: PathBuf,
-    /// How long an ASSIGNED attempt waits for its worker's first report before it is requeued
-    /// (free of charge), in milliseconds.
-    #[arg(long, default_value_t = 5_000)]
-    pub dispatch_deadline_ms: u64,
-    /// How long a worker may go without calling before it is declared lost, in milliseconds.
+    /// One Reconcile per worker per this many milliseconds.
+    #[arg(long, default_value_t = 1_000)]
+    pub reconcile_ms: u64,
+    /// How long a Reconcile call may take, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
-    pub heartbeat_timeout_ms: u64,
+    pub reconcile_timeout_ms: u64,
+    /// A worker is reaped after this many failed Reconcile calls in a row…
+    #[arg(long, default_value_t = 3)]
+    pub reap_failures: u32,
+    /// …spanning at least this many milliseconds (Iris: 50 s).
+    #[arg(long, default_value_t = 50_000)]
+    pub reap_after_ms: u64,
+    /// How long an ASSIGNED attempt waits for its worker to take it before it is requeued,
+    /// free of charge, in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    pub dispatch_deadline_ms: u64,
+    /// The most tasks one worker runs at once, whatever its resources.
+    #[arg(long, default_value_t = 256)]
+    pub max_tasks_per_worker: usize,
     /// How often the scheduler runs, in milliseconds.
     #[arg(long, default_value_t = 50)]
     pub tick_ms: u64,
-    /// The largest request a call may send, in bytes; larger ones get RESOURCE_EXHAUSTED.
-    #[arg(long, default_value_t = 64 * 1024)]
+    /// The largest request body, in bytes (a LaunchJob carries its bundle).
+    #[arg(long, default_value_t = 64 << 20)]
     pub max_request_bytes: usize,
-    /// How long a call may take before it gets DEADLINE_EXCEEDED, in milliseconds.
+    /// How long a call may take before it gets `deadline_exceeded`, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     pub call_timeout_ms: u64,
-    /// Serve the same gRPC service with handlers that do nothing (no table, no store): the
-    /// baseline of the load figures.
+    /// The bearer token workers and clients must present (`authorization: Bearer …`); without
+    /// it, the door is open, as Iris's is by default. Also read from `IRIS_CONTROLLER_TOKEN`.
+    #[arg(long, env = "IRIS_CONTROLLER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Serve the same door with handlers that do nothing (no table, no store): the baseline of
+    /// the load figures.
     #[arg(long)]
     pub noop: bool,
 }
@@ -66,9 +92,8 @@ fn fail(code: u8, message: String) -> Failure {
     Failure { message, code }
 }
 
-/// Binds `addr` with room for a thousand workers connecting at once (a backlog of 1,024, where
-/// the standard library's is 128), and `SO_REUSEADDR`, so that a restarted controller gets its
-/// port back at once; or says clearly that the address is taken. Needs the runtime entered.
+/// Binds `addr` with room for a thousand workers connecting at once and `SO_REUSEADDR`, so that
+/// a restarted controller gets its port back at once; or says clearly that the address is taken.
 fn bind(addr: SocketAddr, what: &str) -> Result<tokio::net::TcpListener, Failure> {
     let socket = match addr {
         SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
@@ -89,6 +114,37 @@ fn bind(addr: SocketAddr, what: &str) -> Result<tokio::net::TcpListener, Failure
         })
 }
 
+/// What the door's handlers share.
+#[derive(Clone)]
+struct Door {
+    writer: Writer<SqliteStore>,
+    timeout: Duration,
+    max_bytes: usize,
+    token: Option<Arc<str>>,
+}
+
+impl Door {
+    /// `unauthenticated` unless the call presents the door's token (when it has one).
+    fn admit(&self, headers: &HeaderMap) -> Result<(), ConnectError> {
+        let Some(token) = &self.token else {
+            return Ok(());
+        };
+        let presented = headers
+            .get("authorization")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if bool::from(presented.as_bytes().ct_eq(token.as_bytes())) {
+            Ok(())
+        } else {
+            Err(ConnectError::new(
+                ConnectCode::Unauthenticated,
+                "present the controller's token: authorization: Bearer <token>",
+            ))
+        }
+    }
+}
+
 /// Runs the controller until the process is stopped.
 pub fn run(args: Args) -> Result<(), Failure> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -96,17 +152,18 @@ pub fn run(args: Args) -> Result<(), Failure> {
         .build()
         .map_err(|err| fail(1, format!("cannot start the runtime: {err}")))?;
     let entered = runtime.enter();
-    let grpc = bind(args.listen, "gRPC")?;
+    let door = bind(args.listen, "controller")?;
     let http = bind(args.dashboard, "dashboard")?;
-    let grpc_addr = grpc.local_addr().map_err(|err| fail(1, err.to_string()))?;
+    let door_addr = door.local_addr().map_err(|err| fail(1, err.to_string()))?;
     let http_addr = http.local_addr().map_err(|err| fail(1, err.to_string()))?;
-
     let snapshot: dashboard::Shared = Arc::new(Mutex::new(Arc::new(Snapshot::default())));
-    let writer = if args.noop {
-        None
+    let rounds = Arc::new(Mutex::new(Rounds::default()));
+    let limit = args.max_request_bytes;
+
+    let routes = if args.noop {
+        crate::noop::router()
     } else {
         let store = SqliteStore::open(&args.store).map_err(|err| match err {
-            // Its message names the store and what holds it.
             StoreError::Locked { .. } => fail(3, err.to_string()),
             other => fail(
                 1,
@@ -121,7 +178,9 @@ pub fn run(args: Args) -> Result<(), Failure> {
         })?;
         let rules = Rules {
             dispatch_deadline: Duration::from_millis(args.dispatch_deadline_ms),
-            heartbeat_timeout: Duration::from_millis(args.heartbeat_timeout_ms),
+            reap_failures: args.reap_failures,
+            reap_after: Duration::from_millis(args.reap_after_ms),
+            max_tasks_per_worker: args.max_tasks_per_worker,
         };
         let tasks = table.table().len();
         let core = Core::new(table, rules, now());
@@ -134,60 +193,147 @@ pub fn run(args: Args) -> Result<(), Failure> {
         )
         .map_err(|err| fail(1, format!("cannot start the writer thread: {err}")))?;
         println!("store {} holds {tasks} tasks", args.store.display());
-        Some(writer)
+        let driving = Driving {
+            interval: Duration::from_millis(args.reconcile_ms),
+            timeout: Duration::from_millis(args.reconcile_timeout_ms),
+        };
+        tokio::spawn(reconcile::drive(
+            writer.clone(),
+            driving,
+            Arc::clone(&rounds),
+        ));
+        let door = Door {
+            writer,
+            timeout: Duration::from_millis(args.call_timeout_ms),
+            max_bytes: limit,
+            token: args.token.clone().map(Arc::from),
+        };
+        Router::new()
+            .route("/{service}/{method}", post(calls))
+            .route("/blobs/{id}", get(blob))
+            .with_state(door)
     };
-
+    let routes = routes
+        .fallback(|uri: axum::http::Uri| async move { door::unimplemented(uri.path()) })
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(tower_http::decompression::RequestDecompressionLayer::new());
     drop(entered);
     runtime.block_on(async move {
         // Tests and scripts read the chosen ports from this line.
-        println!("controller listening: grpc={grpc_addr} dashboard=http://{http_addr}/");
-
-        let app = dashboard::router(Arc::clone(&snapshot));
+        println!("controller listening: connect=http://{door_addr} dashboard=http://{http_addr}/");
+        let app = dashboard::router(Arc::clone(&snapshot), rounds);
         let dashboard = tokio::spawn(async move { axum::serve(http, app).await });
-
-        // The call timeout is the writer's (DEADLINE_EXCEEDED, and a call its caller gave up on
-        // is not run); tonic's own would answer CANCELLED and run it anyway.
-        let mut server = Server::builder()
-            .concurrency_limit_per_connection(256)
-            .layer(tower::util::MapResponseLayer::new(resource_exhausted));
-        let incoming = TcpIncoming::from(grpc).with_nodelay(Some(true));
-        let served = match writer {
-            Some(writer) => {
-                let service = ControllerServiceServer::new(Service::new(writer))
-                    .max_decoding_message_size(args.max_request_bytes);
-                server
-                    .add_service(service)
-                    .serve_with_incoming(incoming)
-                    .await
-            }
-            None => {
-                let service = ControllerServiceServer::new(Noop::default())
-                    .max_decoding_message_size(args.max_request_bytes);
-                server
-                    .add_service(service)
-                    .serve_with_incoming(incoming)
-                    .await
-            }
-        };
+        let served = axum::serve(door, routes).await;
         dashboard.abort();
-        served.map_err(|err| fail(1, format!("the gRPC server stopped: {err}")))
+        served.map_err(|err| fail(1, format!("the server stopped: {err}")))
     })
 }
 
-/// tonic answers a request above the size limit with OUT_OF_RANGE; the gRPC status codes
-/// document RESOURCE_EXHAUSTED for it (as grpc-go, grpc-java and grpcio answer). This service
-/// never answers OUT_OF_RANGE itself, so every 11 is that refusal.
-fn resource_exhausted<B>(mut response: http::Response<B>) -> http::Response<B> {
-    const OUT_OF_RANGE: &str = "11";
-    const RESOURCE_EXHAUSTED: http::HeaderValue = http::HeaderValue::from_static("8");
-    if response
-        .headers()
-        .get("grpc-status")
-        .is_some_and(|status| status == OUT_OF_RANGE)
-    {
-        response
-            .headers_mut()
-            .insert("grpc-status", RESOURCE_EXHAUSTED);
+/// `GET /blobs/<sha256>`: the bundle a LaunchJob carried, as workers fetch it.
+async fn blob(State(door): State<Door>, Path(id): Path<String>) -> Response {
+    let found = door.writer.call(move |core, _| Ok(core.blob(&id))).await;
+    match found {
+        Ok(Some(bytes)) => {
+            (StatusCode::OK, [("content-type", "application/zip")], bytes).into_response()
+        }
+        Ok(None) => (StatusCode::NOT_FOUND, "no such bundle").into_response(),
+        Err(err) => door::error(&err),
     }
-    response
+}
+
+/// Runs `$handler` (a `Core` method) in the writer for a unary call of the ControllerService.
+macro_rules! in_writer {
+    ($door:expr, $headers:expr, $body:expr, |$core:ident, $request:ident : $type:ty, $now:ident| $call:expr) => {{
+        let writer = $door.writer.clone();
+        door::unary(
+            &$headers,
+            $body,
+            ($door.timeout, $door.max_bytes),
+            move |$request: $type| async move { writer.call(move |$core, $now| $call).await },
+        )
+        .await
+    }};
+}
+
+/// `ControllerService`: the calls a worker and the CLI make; `EndpointService/ListEndpoints`: an
+/// empty registry (workers then run tasks without shipping logs). Every other method answers
+/// `unimplemented`.
+async fn calls(
+    State(door): State<Door>,
+    Path((service, method)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    use iris_task::today::cluster::controller as c;
+    if let Err(err) = door.admit(&headers) {
+        return door::error(&err);
+    }
+    let limits = (door.timeout, door.max_bytes);
+    match (service.as_str(), method.as_str()) {
+        ("iris.cluster.EndpointService", "ListEndpoints") => {
+            return door::unary(&headers, body, limits, |_: c::ListEndpointsRequest| async {
+                Ok(ListEndpointsResponse::default())
+            })
+            .await;
+        }
+        ("iris.cluster.ControllerService", _) => {}
+        _ => return door::unimplemented(&format!("{service}/{method}")),
+    }
+    match method.as_str() {
+        "Register" => in_writer!(
+            door,
+            headers,
+            body,
+            |core, request: c::RegisterRequest, _now| core.register(request)
+        ),
+        "LaunchJob" => in_writer!(
+            door,
+            headers,
+            body,
+            |core, request: c::LaunchJobRequest, now| core.launch(request, now)
+        ),
+        "GetJobState" => in_writer!(
+            door,
+            headers,
+            body,
+            |core, request: c::GetJobStateRequest, _now| Ok(core.job_states(&request))
+        ),
+        "GetJobStatus" => in_writer!(
+            door,
+            headers,
+            body,
+            |core, request: c::GetJobStatusRequest, _now| core.job_status(&request)
+        ),
+        "ListJobs" => in_writer!(
+            door,
+            headers,
+            body,
+            |core, request: c::ListJobsRequest, _now| core.list_jobs(&request)
+        ),
+        "TerminateJob" => in_writer!(
+            door,
+            headers,
+            body,
+            |core, request: c::TerminateJobRequest, now| core.terminate(&request, now)
+        ),
+        "GetTaskStatus" => in_writer!(
+            door,
+            headers,
+            body,
+            |core, request: c::GetTaskStatusRequest, _now| core.task_status(&request)
+        ),
+        "ListTasks" => in_writer!(
+            door,
+            headers,
+            body,
+            |core, request: c::ListTasksRequest, _now| core.list_tasks(&request)
+        ),
+        "ListWorkers" => in_writer!(
+            door,
+            headers,
+            body,
+            |core, request: c::ListWorkersRequest, _now| Ok(core.list_workers(&request))
+        ),
+        _ => door::unimplemented(&format!("{service}/{method}")),
+    }
 }

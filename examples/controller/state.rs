@@ -1,52 +1,74 @@
-//! The controller's state and every call's rules: the durable table, the registered workers and
-//! their tokens, the scheduler and the dashboard's history. One thread owns it (see `writer`), so nothing
-//! here locks. Every refusal is a gRPC status (the table's and the wire's mapped by the crate's
-//! `From` impls), and a refused call changes nothing.
+//! The controller's state and every call's rules: the durable table, the workers and job specs
+//! it keeps as records in the same store, the scheduler, the timeouts and the dashboard's
+//! history. One thread owns it (see `writer`), so nothing here locks. Every refusal is a Connect
+//! error (the crate's own mapped by `iris_task::connect`), and a refused call changes nothing.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
-use iris_task::proto::{
-    self, GetJobStatusRequest, GetJobStatusResponse, GetTaskStatusRequest, GetTaskStatusResponse,
-    LaunchJobRequest, LaunchJobResponse, ListTasksRequest, ListTasksResponse, PollTasksRequest,
-    PollTasksResponse, RegisterWorkerRequest, RegisterWorkerResponse, ReportTaskStateRequest,
-    ReportTaskStateResponse, StopOrder, TerminateJobRequest, TerminateJobResponse,
+use iris_task::connect::{ConnectCode, ConnectError};
+use iris_task::today::cluster::controller::{
+    GetJobStateRequest, GetJobStateResponse, GetJobStatusRequest, GetJobStatusResponse,
+    GetTaskStatusRequest, GetTaskStatusResponse, LaunchJobRequest, LaunchJobResponse,
+    ListJobsRequest, ListJobsResponse, ListTasksRequest, ListTasksResponse, ListWorkersRequest,
+    ListWorkersResponse, RegisterRequest, RegisterResponse, TerminateJobRequest,
+    WorkerHealthStatus,
 };
+use iris_task::today::cluster::worker::{ReconcileRequest, ReconcileResponse};
+use iris_task::today::{Resources, job, time};
 use iris_task::{
-    AnyTask, AttemptId, DurableTable, JobId, JobPolicy, StateKind, Store, StoreError, TableError,
-    TaskEvent, TaskId, Timestamp, WorkerId, WorkerReport,
+    AnyTask, DurableTable, JobId, StateKind, Store, StoreError, TaskEvent, TaskId, Timestamp,
+    WorkerId,
 };
-use subtle::ConstantTimeEq;
-use tonic::Status;
+use prost::Message;
+use sha2::{Digest, Sha256};
 
-/// The most tasks one job may have.
-pub const MAX_REPLICAS: u32 = 100_000;
-/// The most tasks one ListTasks page holds.
-pub const MAX_PAGE: i32 = 1_000;
-/// The most tasks a worker may run at once.
-pub const MAX_SLOTS: i32 = 1_024;
-/// The longest worker address kept.
-pub const MAX_ADDRESS: usize = 256;
+/// The record spaces this controller keeps in the table's store.
+pub const SPEC: &str = "spec";
+/// A job's bundle (the zip `LaunchJob` carried), by job.
+pub const BUNDLE: &str = "bundle";
+/// A registered worker: its `RegisterRequest`, by worker id.
+pub const WORKER: &str = "worker";
+/// The most tasks one ListJobs page holds.
+pub const MAX_PAGE: usize = 500;
 /// How many samples of the counts the dashboard's chart keeps.
 const HISTORY: usize = 600;
 
 /// The controller's timing rules.
 #[derive(Clone, Copy, Debug)]
 pub struct Rules {
-    /// How long an ASSIGNED attempt may wait for its worker's first report (BUILDING, RUNNING or
-    /// an end) before it goes back to PENDING, free of charge.
+    /// How long an ASSIGNED attempt may wait for its worker to take it (a Reconcile answer that
+    /// shows it BUILDING or RUNNING) before it goes back to PENDING, free of charge: its spec
+    /// could not be delivered.
     pub dispatch_deadline: Duration,
-    /// How long a worker may go without a call before it is declared lost.
-    pub heartbeat_timeout: Duration,
+    /// A worker is reaped after this many failed Reconcile calls in a row…
+    pub reap_failures: u32,
+    /// …that span at least this long.
+    pub reap_after: Duration,
+    /// The most tasks one worker runs at once, whatever its resources.
+    pub max_tasks_per_worker: usize,
 }
 
-/// A registered worker, or one the store names that has not registered since a restart.
+/// A registered worker: its registration, and how its Reconcile calls are going.
 struct Worker {
-    /// The token its calls present; `None` for a worker known only from the store's tasks.
-    token: Option<String>,
+    request: RegisterRequest,
     address: String,
-    slots: usize,
-    last_seen: Timestamp,
+    resources: Resources,
+    /// Failed Reconcile calls in a row, and when the first of them failed.
+    failures: u32,
+    failing_since: Option<Timestamp>,
+    last_ok: Option<Timestamp>,
+    status: String,
+}
+
+/// What the controller keeps of a launched job, decoded from its record.
+struct Spec {
+    request: LaunchJobRequest,
+    submitted: Timestamp,
+    resources: Resources,
+    scheduling_timeout: Option<Duration>,
+    execution_timeout: Option<Duration>,
+    group_by: Option<String>,
 }
 
 /// One point of the dashboard's chart.
@@ -86,10 +108,13 @@ pub struct Snapshot {
     pub history: Vec<Sample>,
 }
 
-/// The controller: a durable table and the workers it knows.
+/// The controller: a durable table, and the workers and job specs kept beside it.
 pub struct Core<S: Store> {
     table: DurableTable<S>,
-    workers: HashMap<WorkerId, Worker>,
+    workers: BTreeMap<WorkerId, Worker>,
+    specs: HashMap<JobId, Spec>,
+    /// Bundle ids (SHA-256, hex) to the job whose record holds the bundle.
+    blobs: HashMap<String, JobId>,
     rules: Rules,
     history: VecDeque<Sample>,
     /// Where the scheduler's round-robin over workers starts next.
@@ -98,30 +123,83 @@ pub struct Core<S: Store> {
     clock: Timestamp,
 }
 
-fn invalid(what: impl std::fmt::Display) -> Status {
-    Status::invalid_argument(what.to_string())
+fn invalid(what: impl std::fmt::Display) -> ConnectError {
+    ConnectError::new(ConnectCode::InvalidArgument, what.to_string())
 }
 
-fn job_id(name: &str, field: &str) -> Result<JobId, Status> {
-    JobId::new(name).map_err(|err| invalid(format_args!("{field}: {err}")))
+fn not_found(what: impl std::fmt::Display) -> ConnectError {
+    ConnectError::new(ConnectCode::NotFound, what.to_string())
+}
+
+fn job_of(path: Option<&str>, field: &str) -> Result<JobId, ConnectError> {
+    JobId::from_path(path.unwrap_or_default())
+        .map_err(|err| invalid(format_args!("{field}: {err}")))
+}
+
+fn millis(at: Timestamp) -> time::Timestamp {
+    time::Timestamp {
+        epoch_ms: Some(at.as_millis()),
+    }
+}
+
+/// The submit time and request a spec record holds: 8 bytes of milliseconds, then the request.
+fn spec_record(submitted: Timestamp, request: &LaunchJobRequest) -> Vec<u8> {
+    let mut bytes = submitted.as_millis().to_le_bytes().to_vec();
+    request.encode(&mut bytes).unwrap_or_default();
+    bytes
+}
+
+fn read_spec(bytes: &[u8]) -> Option<Spec> {
+    let (time, request) = bytes.split_at_checked(8)?;
+    let submitted = Timestamp::from_millis(i64::from_le_bytes(time.try_into().ok()?));
+    let request = LaunchJobRequest::decode(request).ok()?;
+    let launch = request.to_launch().ok()?;
+    let group_by = request
+        .coscheduling
+        .as_ref()
+        .and_then(|config| config.group_by.clone())
+        .filter(|key| !key.is_empty());
+    Some(Spec {
+        submitted,
+        resources: launch.resources,
+        scheduling_timeout: launch.scheduling_timeout,
+        execution_timeout: launch.execution_timeout,
+        group_by,
+        request,
+    })
+}
+
+fn read_worker(bytes: &[u8]) -> Option<(WorkerId, Worker)> {
+    let request = RegisterRequest::decode(bytes).ok()?;
+    let registration = request.to_registration().ok()?;
+    Some((
+        registration.worker,
+        Worker {
+            address: registration.address,
+            resources: registration.resources,
+            request,
+            failures: 0,
+            failing_since: None,
+            last_ok: None,
+            status: "registered; no Reconcile yet".to_owned(),
+        },
+    ))
+}
+
+/// A worker attribute's value as text (`group_by` compares them).
+fn attribute(request: &RegisterRequest, key: &str) -> Option<String> {
+    let value = request.metadata.as_ref()?.attributes.get(key)?;
+    Some(match value.value.as_ref()? {
+        job::attribute_value::Value::StringValue(text) => text.clone(),
+        job::attribute_value::Value::IntValue(number) => number.to_string(),
+        job::attribute_value::Value::FloatValue(number) => number.to_string(),
+    })
 }
 
 impl<S: Store> Core<S> {
-    /// The controller over an opened table. Every worker that holds an active task in it is
-    /// known from now on, unregistered: it is lost if it does not register again within the
-    /// heartbeat timeout.
+    /// The controller over an opened table: its workers and specs are read from the table's
+    /// records.
     pub fn new(table: DurableTable<S>, rules: Rules, now: Timestamp) -> Core<S> {
-        let mut workers = HashMap::new();
-        for task in table.table().iter() {
-            if let (true, Some(worker)) = (task.state().is_active(), task.worker()) {
-                workers.entry(worker.clone()).or_insert_with(|| Worker {
-                    token: None,
-                    address: String::new(),
-                    slots: 0,
-                    last_seen: now,
-                });
-            }
-        }
         // The latest time any task records: a wall clock that stepped back while the controller
         // was down must not stamp events before it (the table would refuse them).
         let clock = table
@@ -130,13 +208,54 @@ impl<S: Store> Core<S> {
             .filter_map(AnyTask::latest_time)
             .max()
             .map_or(now, |latest| latest.max(now));
-        Core {
+        let mut core = Core {
             table,
-            workers,
+            workers: BTreeMap::new(),
+            specs: HashMap::new(),
+            blobs: HashMap::new(),
             rules,
             history: VecDeque::new(),
             cursor: 0,
             clock,
+        };
+        core.resync();
+        core
+    }
+
+    /// Reads the workers and specs again from the table's records: at the start, and after a
+    /// failed commit (the table went back to what its store holds, and so must they: the worker
+    /// map only ever holds what was committed).
+    pub fn resync(&mut self) {
+        let mut workers = BTreeMap::new();
+        for (key, record) in self.table.records(WORKER) {
+            match read_worker(record.value()) {
+                Some((id, mut worker)) => {
+                    if let Some(old) = self.workers.remove(&id) {
+                        worker.failures = old.failures;
+                        worker.failing_since = old.failing_since;
+                        worker.last_ok = old.last_ok;
+                        worker.status = old.status;
+                    }
+                    workers.insert(id, worker);
+                }
+                None => eprintln!("controller: the worker record {key} cannot be read; ignored"),
+            }
+        }
+        self.workers = workers;
+        self.specs.clear();
+        self.blobs.clear();
+        for (key, record) in self.table.records(SPEC) {
+            match (JobId::from_path(key), read_spec(record.value())) {
+                (Ok(job), Some(spec)) => {
+                    if let Some(id) = spec.request.bundle_id.clone().filter(|id| !id.is_empty()) {
+                        if self.table.record(BUNDLE, key).is_some() {
+                            self.blobs.insert(id, job.clone());
+                        }
+                    }
+                    self.specs.insert(job, spec);
+                }
+                _ => eprintln!("controller: the spec record {key} cannot be read; ignored"),
+            }
         }
     }
 
@@ -147,422 +266,578 @@ impl<S: Store> Core<S> {
         self.clock
     }
 
-    /// The table, for reads.
+    /// The table.
     pub fn durable(&mut self) -> &mut DurableTable<S> {
         &mut self.table
     }
 
-    /// The worker a call comes from, if `token` is the one its registration returned. Every such
-    /// call is also the worker's keep-alive.
-    pub fn authenticate(
-        &mut self,
-        worker_id: &str,
-        token: Option<&str>,
-        now: Timestamp,
-    ) -> Result<WorkerId, Status> {
-        let id =
-            WorkerId::new(worker_id).map_err(|err| invalid(format_args!("worker_id: {err}")))?;
-        let Some(worker) = self.workers.get_mut(&id) else {
-            return Err(Status::unauthenticated(format!(
-                "worker {id} is not registered: call RegisterWorker first"
-            )));
-        };
-        let Some(expected) = worker.token.as_deref() else {
-            return Err(Status::unauthenticated(format!(
-                "worker {id} has not registered since the controller restarted: call RegisterWorker"
-            )));
-        };
-        let Some(token) = token else {
-            return Err(Status::unauthenticated(
-                "no x-iris-worker-token: present the token RegisterWorker returned",
-            ));
-        };
-        if !bool::from(expected.as_bytes().ct_eq(token.as_bytes())) {
-            return Err(Status::unauthenticated(format!(
-                "bad token for worker {id}"
-            )));
-        }
-        worker.last_seen = now;
-        Ok(id)
-    }
-
-    /// A worker joins, or joins again: a new token replaces the old one, and the tasks it holds
-    /// stay its own (a poll that does not list them ends them MISSING). A worker registered now
-    /// can register again only by presenting its current token: nobody takes over a live
-    /// worker's id. Once it is declared lost, or after the controller restarted (which forgets
-    /// tokens), its id is free.
-    pub fn register(
-        &mut self,
-        request: RegisterWorkerRequest,
-        token: Option<&str>,
-        now: Timestamp,
-    ) -> Result<RegisterWorkerResponse, Status> {
-        let id = WorkerId::new(request.worker_id)
-            .map_err(|err| invalid(format_args!("worker_id: {err}")))?;
-        if let Some(current) = self.workers.get(&id).and_then(|w| w.token.as_deref()) {
-            let presented =
-                token.is_some_and(|token| bool::from(current.as_bytes().ct_eq(token.as_bytes())));
-            if !presented {
-                return Err(Status::already_exists(format!(
-                    "worker {id} is registered: present its token to register again, or wait \
-                     until it is declared lost"
-                )));
+    /// A worker joins, or joins again. A registration is idempotent: the same worker at the same
+    /// address is accepted again (a restarted worker, or one whose answer was lost), and its
+    /// attempts stay its own: the next Reconcile finds out what it still runs. Nobody takes over
+    /// a worker's id: a registration from another address is refused until the worker registered
+    /// there is reaped (it failed its Reconcile calls long enough).
+    pub fn register(&mut self, request: RegisterRequest) -> Result<RegisterResponse, ConnectError> {
+        let registration = request.to_registration()?;
+        let id = registration.worker;
+        if let Some(current) = self.workers.get(&id) {
+            if current.address != registration.address {
+                return Err(ConnectError::new(
+                    ConnectCode::AlreadyExists,
+                    format!(
+                        "worker {id} is registered at {}; a worker at {} cannot take its id until \
+                         that one is reaped",
+                        current.address, registration.address
+                    ),
+                ));
             }
         }
-        if request.address.len() > MAX_ADDRESS {
-            return Err(invalid(format_args!(
-                "address: {} bytes, the most is {MAX_ADDRESS}",
-                request.address.len()
-            )));
+        let bytes = request.encode_to_vec();
+        let unchanged = self
+            .table
+            .record(WORKER, id.as_str())
+            .is_some_and(|record| record.value() == bytes.as_slice());
+        if !unchanged {
+            self.table.put_record(WORKER, id.as_str(), None, bytes)?;
         }
-        let slots = request.metadata.map_or(0, |metadata| metadata.slots);
-        if !(0..=MAX_SLOTS).contains(&slots) {
-            return Err(invalid(format_args!(
-                "metadata.slots: {slots}, must be 0 to {MAX_SLOTS}"
-            )));
-        }
-        let token = format!("{:032x}", rand::random::<u128>());
-        let worker = self.workers.entry(id).or_insert_with(|| Worker {
-            token: None,
-            address: String::new(),
-            slots: 0,
-            last_seen: now,
-        });
-        worker.token = Some(token.clone());
-        worker.address = request.address;
-        worker.slots = usize::try_from(slots.max(1)).unwrap_or(1);
-        worker.last_seen = now;
-        Ok(RegisterWorkerResponse {
-            accepted: true,
-            token,
+        // Applied to the map here, read back from the records after a failed commit.
+        let (_, mut worker) = read_worker(&request.encode_to_vec())
+            .ok_or_else(|| invalid("the registration cannot be read back"))?;
+        worker.status = "registered".to_owned();
+        self.workers.insert(id.clone(), worker);
+        eprintln!(
+            "controller: worker {id} registered at {}",
+            registration.address
+        );
+        Ok(RegisterResponse {
+            worker_id: Some(id.as_str().to_owned()),
+            accepted: Some(true),
         })
     }
 
-    /// A report from an authenticated worker, judged by the table's rules.
-    pub fn report(
+    /// A new job: its tasks, its spec (the request, less the bundle) and its bundle, in one
+    /// transaction.
+    pub fn launch(
         &mut self,
-        request: ReportTaskStateRequest,
+        mut request: LaunchJobRequest,
         now: Timestamp,
-    ) -> Result<ReportTaskStateResponse, Status> {
-        // The caller authenticated the report's own `worker_id`: a report signed with another
-        // worker's token is refused there, so the event's worker is the report's sender.
-        let (id, event) = TaskEvent::from_report(request, now)?;
-        self.table.apply(&id, event)?;
-        Ok(ReportTaskStateResponse {})
-    }
-
-    /// A worker's poll, which says what it holds: its BUILDING or RUNNING attempts it does not
-    /// hold end MISSING (it restarted, or lost them), each held attempt that is no longer its
-    /// open current attempt gets a stop order (killed, requeued, ended, gone to another worker),
-    /// and its ASSIGNED attempts it does not hold yet are its work. Stop orders are derived from
-    /// the table on every poll, not queued: none is lost to a lost answer or a restart.
-    pub fn poll(
-        &mut self,
-        worker: &WorkerId,
-        request: &PollTasksRequest,
-        now: Timestamp,
-    ) -> Result<PollTasksResponse, Status> {
-        let mut held: HashSet<(TaskId, u32)> = HashSet::with_capacity(request.held.len());
-        for attempt in &request.held {
-            let task: TaskId = attempt
-                .task_id
-                .parse()
-                .map_err(|err| invalid(format_args!("held.task_id: {err}")))?;
-            let id = u32::try_from(attempt.attempt_id).map_err(|_| {
-                invalid(format_args!(
-                    "held.attempt_id: {} is negative",
-                    attempt.attempt_id
-                ))
-            })?;
-            held.insert((task, id));
-        }
-        let mine = |task: &AnyTask| {
-            task.current_attempt()
-                .filter(|attempt| attempt.is_open() && attempt.worker() == worker)
-                .map(|attempt| attempt.id().get())
-        };
-        let table = self.table.table();
-        let missing: Vec<(TaskId, u32)> = table
-            .tasks_on(worker)
-            .filter_map(|id| table.get(id))
-            .filter(|task| task.state().is_executing())
-            .filter_map(|task| Some((task.id().clone(), mine(task)?)))
-            .filter(|key| !held.contains(key))
-            .collect();
-        for (id, attempt) in missing {
-            let event = TaskEvent::Report {
-                worker: worker.clone(),
-                attempt: AttemptId::new(attempt),
-                report: WorkerReport::Missing,
-                at: now,
-            };
-            self.table.apply(&id, event)?;
-        }
-        let table = self.table.table();
-        let run = table
-            .tasks_on(worker)
-            .filter_map(|id| table.get(id))
-            .filter(|task| task.state() == StateKind::Assigned)
-            .filter(|task| {
-                mine(task).is_none_or(|attempt| !held.contains(&(task.id().clone(), attempt)))
-            })
-            .map(proto::TaskStatus::from)
-            .collect();
-        let mut stop: Vec<StopOrder> = held
-            .iter()
-            .filter_map(|(id, attempt)| {
-                let reason = match table.get(id) {
-                    None => "the task no longer exists".to_owned(),
-                    Some(task) if mine(task) == Some(*attempt) => return None,
-                    Some(task) if task.state().is_terminal() => {
-                        format!("the task ended {}", task.state().label())
-                    }
-                    Some(task) => match task.current_attempt() {
-                        Some(current) if current.id().get() != *attempt => {
-                            format!("the task is on attempt {} now", current.id())
-                        }
-                        _ => "the attempt was closed and the task requeued".to_owned(),
-                    },
-                };
-                Some(StopOrder {
-                    task_id: id.to_string(),
-                    attempt_id: i32::try_from(*attempt).unwrap_or(i32::MAX),
-                    reason,
-                })
-            })
-            .collect();
-        stop.sort_by(|a, b| (&a.task_id, a.attempt_id).cmp(&(&b.task_id, b.attempt_id)));
-        Ok(PollTasksResponse { run, stop })
-    }
-
-    /// A new job of pending tasks, read from the request by the crate's
-    /// [`LaunchJobRequest::to_launch`]; this controller takes at most `MAX_REPLICAS` tasks a job.
-    pub fn launch(&mut self, request: &LaunchJobRequest) -> Result<LaunchJobResponse, Status> {
+    ) -> Result<LaunchJobResponse, ConnectError> {
         let launch = request.to_launch()?;
-        if launch.replicas > MAX_REPLICAS {
-            return Err(invalid(format_args!(
-                "replicas: {}, this controller takes at most {MAX_REPLICAS}",
-                launch.replicas
-            )));
-        }
         let job = launch.job.clone();
-        if self.table.table().job_policy(&job).is_some()
-            || self.table.table().tasks_of(&job).next().is_some()
-        {
-            return Err(Status::already_exists(format!("job {job} exists")));
+        if self.table.table().job(&job).is_some() {
+            return Err(ConnectError::new(
+                ConnectCode::AlreadyExists,
+                format!("job {job} exists"),
+            ));
         }
-        self.table.batch(|batch| -> Result<(), TableError> {
-            batch.set_job_policy(job.clone(), launch.policy);
-            for task in launch.tasks() {
-                batch.insert(task)?;
+        if let Some(parent) = &launch.parent {
+            match self.table.table().job(parent) {
+                None => {
+                    return Err(not_found(format_args!(
+                        "parent job {parent} does not exist"
+                    )));
+                }
+                Some(state) if state.state().is_terminal() => {
+                    return Err(ConnectError::new(
+                        ConnectCode::FailedPrecondition,
+                        format!("parent job {parent} has ended {}", state.state()),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        let bundle = std::mem::take(&mut request.bundle_blob).filter(|blob| !blob.is_empty());
+        if let Some(blob) = &bundle {
+            let digest = Sha256::digest(blob);
+            let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+            request.bundle_id = Some(hex);
+        }
+        let record = spec_record(now, &request);
+        let key = job.as_str().to_owned();
+        self.table.batch(|batch| -> Result<(), ConnectError> {
+            batch.insert_job(job.clone(), launch.policy, launch.tasks())?;
+            batch.put_record(SPEC, &key, Some(&job), record)?;
+            if let Some(blob) = bundle {
+                batch.put_record(BUNDLE, &key, Some(&job), blob)?;
             }
             Ok(())
         })??;
+        if let Some(spec) = self
+            .table
+            .record(SPEC, &key)
+            .and_then(|r| read_spec(r.value()))
+        {
+            if let Some(id) = spec.request.bundle_id.clone() {
+                self.blobs.insert(id, job.clone());
+            }
+            self.specs.insert(job.clone(), spec);
+        }
         eprintln!("controller: launched {job}: {} tasks", launch.replicas);
-        Ok(LaunchJobResponse {
-            job_id: job.as_str().to_owned(),
-        })
+        Ok(LaunchJobResponse { job_id: Some(key) })
     }
 
-    fn known_job(&self, name: &str) -> Result<(JobId, JobPolicy), Status> {
-        let job = job_id(name, "job_id")?;
+    /// The bundle `id` names, if a job holds it.
+    pub fn blob(&self, id: &str) -> Option<Vec<u8>> {
+        let job = self.blobs.get(id)?;
+        Some(self.table.record(BUNDLE, job.as_str())?.value().to_vec())
+    }
+
+    /// Each job's state: O(1) a job (the table keeps each job's state). Ids it does not know
+    /// are left out, as Iris leaves them out.
+    pub fn job_states(&self, request: &GetJobStateRequest) -> GetJobStateResponse {
         let table = self.table.table();
-        match table.job_policy(&job) {
-            Some(policy) => Ok((job, *policy)),
-            None if table.tasks_of(&job).next().is_some() => Ok((job, JobPolicy::default())),
-            None => Err(Status::not_found(format!("no job {job}"))),
+        let states = request
+            .job_ids
+            .iter()
+            .filter_map(|path| {
+                let job = table.job(&JobId::from_path(path).ok()?)?;
+                Some((
+                    path.clone(),
+                    iris_task::proto::JobState::from(job.state()) as i32,
+                ))
+            })
+            .collect();
+        GetJobStateResponse { states }
+    }
+
+    fn known(&self, path: Option<&str>, field: &str) -> Result<JobId, ConnectError> {
+        let job = job_of(path, field)?;
+        match self.table.table().job(&job) {
+            Some(_) => Ok(job),
+            None => Err(not_found(format_args!("no job {job}"))),
         }
     }
 
-    /// A job's status.
+    /// A job's status and the request that launched it.
     pub fn job_status(
         &self,
         request: &GetJobStatusRequest,
-    ) -> Result<GetJobStatusResponse, Status> {
-        let (job, _) = self.known_job(&request.job_id)?;
-        let table = self.table.table();
-        let mut status = table
-            .job_status(&job)
-            .ok_or_else(|| Status::not_found(format!("no job {job}")))?;
-        if request.exclude_tasks {
-            status.tasks = Vec::new();
-        }
-        Ok(GetJobStatusResponse { job: Some(status) })
+    ) -> Result<GetJobStatusResponse, ConnectError> {
+        let job = self.known(request.job_id.as_deref(), "job_id")?;
+        let status = self
+            .table
+            .table()
+            .today_job_status(&job)
+            .ok_or_else(|| not_found(format_args!("no job {job}")))?;
+        let mut status = status;
+        status.submitted_at = self.specs.get(&job).map(|spec| millis(spec.submitted));
+        Ok(GetJobStatusResponse {
+            job: Some(status),
+            request: self.specs.get(&job).map(|spec| spec.request.clone()),
+        })
     }
 
-    /// One task's status.
+    /// Jobs, by id: filtered by the query's prefix, name and state, then paged.
+    pub fn list_jobs(&self, request: &ListJobsRequest) -> Result<ListJobsResponse, ConnectError> {
+        let query = request.query.clone().unwrap_or_default();
+        let prefix = query.job_id_prefix.unwrap_or_default();
+        let name = query.name_filter.unwrap_or_default().to_lowercase();
+        let state = query.state_filter.unwrap_or_default().to_lowercase();
+        let parent = query.parent_job_id.unwrap_or_default();
+        let offset = usize::try_from(query.offset.unwrap_or(0))
+            .map_err(|_| invalid("query.offset is negative"))?;
+        let limit = match query.limit.unwrap_or(0) {
+            n if n < 0 => return Err(invalid("query.limit is negative")),
+            0 => 50,
+            n => usize::try_from(n).unwrap_or(MAX_PAGE).min(MAX_PAGE),
+        };
+        let table = self.table.table();
+        let mut jobs: Vec<_> = table
+            .jobs()
+            .filter(|job| job.id().as_str().starts_with(&prefix))
+            .filter(|job| {
+                parent.is_empty()
+                    || job
+                        .id()
+                        .as_str()
+                        .strip_prefix(&parent)
+                        .is_some_and(|rest| rest.starts_with('/'))
+            })
+            .filter(|job| {
+                name.is_empty()
+                    || job
+                        .id()
+                        .as_str()
+                        .rsplit('/')
+                        .next()
+                        .is_some_and(|last| last.to_lowercase().contains(&name))
+            })
+            .filter(|job| state.is_empty() || job.state().label() == state)
+            .collect();
+        jobs.sort_by(|a, b| a.id().cmp(b.id()));
+        let total = jobs.len();
+        let page: Vec<job::JobStatus> = jobs
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .filter_map(|job| {
+                let mut status = job::JobStatus::from_job(job, table.tasks_of(job.id())).ok()?;
+                status.tasks.clear();
+                status.submitted_at = self.specs.get(job.id()).map(|spec| millis(spec.submitted));
+                Some(status)
+            })
+            .collect();
+        Ok(ListJobsResponse {
+            has_more: Some(offset.saturating_add(page.len()) < total),
+            total_count: Some(i32::try_from(total).unwrap_or(i32::MAX)),
+            jobs: page,
+        })
+    }
+
+    /// One task's status, with its job's resources.
     pub fn task_status(
         &self,
         request: &GetTaskStatusRequest,
-    ) -> Result<GetTaskStatusResponse, Status> {
-        let id: TaskId = request
-            .task_id
-            .parse()
+    ) -> Result<GetTaskStatusResponse, ConnectError> {
+        let id = TaskId::from_path(request.task_id.as_deref().unwrap_or_default())
             .map_err(|err| invalid(format_args!("task_id: {err}")))?;
         let task = self
             .table
             .table()
             .get(&id)
-            .ok_or_else(|| Status::not_found(format!("no task {id}")))?;
+            .ok_or_else(|| not_found(format_args!("no task {}", id.path())))?;
         Ok(GetTaskStatusResponse {
-            task: Some(proto::TaskStatus::from(task)),
+            task: Some(job::TaskStatus::from(task)),
+            job_resources: self
+                .specs
+                .get(id.job())
+                .and_then(|spec| spec.request.resources.clone()),
+            root_cause_highlights: Vec::new(),
         })
     }
 
-    /// A page of a job's tasks, by index.
-    pub fn list_tasks(&self, request: &ListTasksRequest) -> Result<ListTasksResponse, Status> {
-        let (job, _) = self.known_job(&request.job_id)?;
-        let offset = usize::try_from(request.offset)
-            .map_err(|_| invalid(format_args!("offset: {} is negative", request.offset)))?;
-        let limit = match request.limit {
-            0 => MAX_PAGE,
-            n if n < 0 => return Err(invalid(format_args!("limit: {n} is negative"))),
-            n => n.min(MAX_PAGE),
-        };
+    /// A job's tasks, by index.
+    pub fn list_tasks(
+        &self,
+        request: &ListTasksRequest,
+    ) -> Result<ListTasksResponse, ConnectError> {
+        let job = self.known(request.job_id.as_deref(), "job_id")?;
         let mut tasks: Vec<&AnyTask> = self.table.table().tasks_of(&job).collect();
         tasks.sort_by_key(|task| task.id().index());
-        let total_count = i32::try_from(tasks.len()).unwrap_or(i32::MAX);
-        let tasks = tasks
-            .into_iter()
-            .skip(offset)
-            .take(usize::try_from(limit).unwrap_or(0))
-            .map(proto::TaskStatus::from)
-            .collect();
-        Ok(ListTasksResponse { tasks, total_count })
+        Ok(ListTasksResponse {
+            tasks: tasks.into_iter().map(job::TaskStatus::from).collect(),
+        })
     }
 
-    /// Kills the job's unfinished tasks; their workers are told to stop them on their next poll.
+    /// The registered workers.
+    pub fn list_workers(&self, _request: &ListWorkersRequest) -> ListWorkersResponse {
+        let table = self.table.table();
+        let workers: Vec<WorkerHealthStatus> = self
+            .workers
+            .iter()
+            .map(|(id, worker)| {
+                let mut jobs: Vec<String> = table
+                    .tasks_on(id)
+                    .map(|task| task.job().as_str().to_owned())
+                    .collect();
+                jobs.sort();
+                jobs.dedup();
+                WorkerHealthStatus {
+                    worker_id: Some(id.as_str().to_owned()),
+                    healthy: Some(worker.failures == 0),
+                    consecutive_failures: Some(i32::try_from(worker.failures).unwrap_or(i32::MAX)),
+                    last_heartbeat: worker.last_ok.map(millis),
+                    running_job_ids: jobs,
+                    address: Some(worker.address.clone()),
+                    metadata: worker.request.metadata.clone(),
+                    status_message: Some(worker.status.clone()),
+                    ..WorkerHealthStatus::default()
+                }
+            })
+            .collect();
+        ListWorkersResponse {
+            total_count: Some(i32::try_from(workers.len()).unwrap_or(i32::MAX)),
+            has_more: Some(false),
+            workers,
+        }
+    }
+
+    /// Kills the job's unfinished tasks, and those of its child jobs, as Iris cancels a job's
+    /// descendants with it; their workers are told to stop them at their next Reconcile.
     pub fn terminate(
         &mut self,
         request: &TerminateJobRequest,
         now: Timestamp,
-    ) -> Result<TerminateJobResponse, Status> {
-        let (job, _) = self.known_job(&request.job_id)?;
-        self.table.kill_job(&job, "terminated by request", now)?;
-        eprintln!("controller: terminated {job}");
-        Ok(TerminateJobResponse {})
+    ) -> Result<job::Empty, ConnectError> {
+        let job = self.known(request.job_id.as_deref(), "job_id")?;
+        let below = format!("{}/", job.as_str());
+        let mut family: Vec<JobId> = self
+            .table
+            .table()
+            .jobs()
+            .map(|known| known.id().clone())
+            .filter(|known| known == &job || known.as_str().starts_with(&below))
+            .collect();
+        family.sort();
+        self.table.batch(|batch| {
+            for member in &family {
+                let reason = if member == &job {
+                    "terminated by request".to_owned()
+                } else {
+                    format!("parent job {job} was terminated")
+                };
+                batch.kill_job(member, &reason, now);
+            }
+        })?;
+        eprintln!("controller: terminated {job} ({} jobs)", family.len());
+        Ok(job::Empty {})
     }
 
-    /// The scheduler's turn: lost workers (in id order), expired dispatches, then new
-    /// assignments. Workers learn what to stop from their next poll.
-    pub fn tick(&mut self, now: Timestamp) -> Result<(), StoreError> {
-        let timeout = self.rules.heartbeat_timeout;
-        let mut lost: Vec<WorkerId> = self
-            .workers
+    /// The workers to reconcile now, with their addresses.
+    pub fn workers(&self) -> Vec<(WorkerId, String)> {
+        self.workers
             .iter()
-            .filter(|(_, worker)| {
-                now.duration_since(worker.last_seen)
-                    .is_some_and(|d| d > timeout)
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
-        lost.sort();
-        for worker in lost {
-            self.table
-                .worker_lost(&worker, "the worker stopped polling", now)?;
-            // Only once the table took the loss: a failed call keeps the worker, to try again.
-            self.workers.remove(&worker);
-            eprintln!("controller: worker {worker} lost: no call for {timeout:?}");
+            .map(|(id, worker)| (id.clone(), worker.address.clone()))
+            .collect()
+    }
+
+    /// Where `worker` answers, if it is registered.
+    pub fn address(&self, worker: &WorkerId) -> Option<String> {
+        self.workers.get(worker).map(|w| w.address.clone())
+    }
+
+    /// What `worker` should run and stop: its desired set, with each ASSIGNED attempt's spec
+    /// inline. `None` for a worker no longer registered.
+    pub fn reconcile_request(&self, worker: &WorkerId) -> Option<ReconcileRequest> {
+        self.workers.get(worker)?;
+        let specs = &self.specs;
+        Some(self.table.reconcile_request(worker, |task| {
+            specs
+                .get(task.id().job())
+                .map(|spec| spec.request.run_task_request())
+        }))
+    }
+
+    /// A worker's Reconcile answer, judged by the table; or its failure, counted toward reaping
+    /// it.
+    pub fn reconciled(
+        &mut self,
+        worker: &WorkerId,
+        answer: Result<ReconcileResponse, String>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let answer = match answer {
+            Ok(answer) => self
+                .table
+                .reconcile(worker, answer, now)?
+                .map_err(|err| err.to_string()),
+            Err(err) => Err(err),
+        };
+        let Some(state) = self.workers.get_mut(worker) else {
+            return Ok(());
+        };
+        match answer {
+            Ok(reconciled) => {
+                for refused in &reconciled.refused {
+                    eprintln!("controller: worker {worker}: {refused}");
+                }
+                state.failures = 0;
+                state.failing_since = None;
+                state.last_ok = Some(now);
+                state.status = "healthy".to_owned();
+                Ok(())
+            }
+            Err(refused) => {
+                state.failures += 1;
+                let since = *state.failing_since.get_or_insert(now);
+                state.status = format!("Reconcile failed {} times: {refused}", state.failures);
+                let long = now
+                    .duration_since(since)
+                    .is_some_and(|d| d >= self.rules.reap_after);
+                if state.failures >= self.rules.reap_failures && long {
+                    let why = format!(
+                        "worker {worker} did not answer Reconcile {} times over {} s",
+                        state.failures,
+                        now.duration_since(since).unwrap_or_default().as_secs()
+                    );
+                    self.table.batch(|batch| {
+                        batch.worker_lost(worker, &why, now);
+                        batch.remove_record(WORKER, worker.as_str());
+                    })?;
+                    self.workers.remove(worker);
+                    eprintln!("controller: reaped: {why}");
+                }
+                Ok(())
+            }
         }
+    }
+
+    /// The scheduler's turn: timeouts, undelivered specs, then new assignments.
+    pub fn tick(&mut self, now: Timestamp) -> Result<(), StoreError> {
+        self.timeouts(now)?;
         self.table
             .expire_assigned(now, self.rules.dispatch_deadline)?;
-        self.schedule(now);
-        Ok(())
+        self.schedule(now)
     }
 
-    /// Offers the oldest pending tasks to the registered workers' free slots, round-robin,
-    /// and stops when the slots run out: a turn costs what it assigns, not the queue's length.
-    /// A coscheduled job is placed whole or not at all (the table requeues a gang together; its
-    /// placement is the scheduler's).
-    fn schedule(&mut self, now: Timestamp) {
+    /// The scheduling timeout (a task still pending that long after its job was submitted ends
+    /// UNSCHEDULABLE) and the execution timeout (a task running that long ends FAILED).
+    fn timeouts(&mut self, now: Timestamp) -> Result<(), StoreError> {
         let table = self.table.table();
-        // Registered workers with free slots, in a stable order, turned by a cursor so that
-        // every worker gets the first pick in turn.
-        let mut free: Vec<(WorkerId, usize)> = self
-            .workers
+        let mut events: Vec<(TaskId, TaskEvent)> = Vec::new();
+        for (job, spec) in &self.specs {
+            if spec.scheduling_timeout.is_none() && spec.execution_timeout.is_none() {
+                continue;
+            }
+            for task in table.tasks_of(job) {
+                match task.state() {
+                    StateKind::Pending => {
+                        if let Some(limit) = spec.scheduling_timeout {
+                            if now
+                                .duration_since(spec.submitted)
+                                .is_some_and(|d| d >= limit)
+                            {
+                                events.push((
+                                    task.id().clone(),
+                                    TaskEvent::SchedulingTimeout { at: now },
+                                ));
+                            }
+                        }
+                    }
+                    StateKind::Running => {
+                        let started = task
+                            .current_attempt()
+                            .and_then(|attempt| attempt.started_at());
+                        if let (Some(limit), Some(started)) = (spec.execution_timeout, started) {
+                            if now.duration_since(started).is_some_and(|d| d >= limit) {
+                                events.push((
+                                    task.id().clone(),
+                                    TaskEvent::ExecutionTimeout { at: now },
+                                ));
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.table.batch(|batch| {
+            for (id, event) in events {
+                if let Err(err) = batch.apply(&id, event) {
+                    eprintln!("controller: timeout of {}: {err}", id.path());
+                }
+            }
+        })
+    }
+
+    /// What each worker has left: its resources less those of the attempts it holds, including
+    /// the stopped ones it has not confirmed yet (they still hold the devices).
+    fn free(&self) -> Vec<(WorkerId, Resources, usize)> {
+        let table = self.table.table();
+        let need = |job: &JobId| {
+            self.specs
+                .get(job)
+                .map(|spec| spec.resources)
+                .unwrap_or_default()
+        };
+        self.workers
             .iter()
-            .filter(|(_, worker)| worker.token.is_some())
+            .filter(|(_, worker)| worker.failures == 0)
             .map(|(id, worker)| {
+                let mut left = worker.resources;
+                let mut held = 0;
+                let taken = table
+                    .tasks_on(id)
+                    .map(|task| task.job().clone())
+                    .chain(table.stops_on(id).map(|(task, _)| task.id().job().clone()));
+                for job in taken {
+                    let used = need(&job);
+                    left.cpu_millicores = left.cpu_millicores.saturating_sub(used.cpu_millicores);
+                    left.memory_bytes = left.memory_bytes.saturating_sub(used.memory_bytes);
+                    held += 1;
+                }
                 (
                     id.clone(),
-                    worker.slots.saturating_sub(table.worker_load(id)),
+                    left,
+                    self.rules.max_tasks_per_worker.saturating_sub(held),
                 )
             })
-            .filter(|(_, free)| *free > 0)
-            .collect();
-        let mut left: usize = free.iter().map(|(_, slots)| slots).sum();
-        if left == 0 {
-            return;
+            .collect()
+    }
+
+    /// Offers the pending tasks, oldest first, to the workers whose free CPU and memory fit
+    /// them, round-robin. A coscheduled job is placed whole, one member per worker, on workers
+    /// that share the value of its `group_by` attribute, or waits whole. A task or gang that does
+    /// not fit now is passed over, and the tasks behind it are offered still (backfill): nothing
+    /// blocks the queue.
+    fn schedule(&mut self, now: Timestamp) -> Result<(), StoreError> {
+        let mut free = self.free();
+        if free.is_empty() || self.table.table().pending().next().is_none() {
+            return Ok(());
         }
-        // Every registered slot, busy or free: a gang larger than that cannot start yet.
-        let capacity: usize = self
-            .workers
-            .values()
-            .filter(|worker| worker.token.is_some())
-            .map(|worker| worker.slots)
-            .sum();
-        free.sort_by(|a, b| a.0.cmp(&b.0));
         let turn = self.cursor % free.len();
         free.rotate_left(turn);
         self.cursor = self.cursor.wrapping_add(1);
-        let mut next = 0;
-        let mut take = || -> Option<WorkerId> {
-            let at = next % free.len().max(1);
-            let (worker, slots) = free.get_mut(at)?;
-            *slots -= 1;
-            let worker = worker.clone();
-            if *slots == 0 {
-                free.remove(at);
-            } else {
-                next = at + 1;
-            }
-            Some(worker)
-        };
-        let mut picks: Vec<(TaskId, WorkerId)> = Vec::new();
-        let mut gangs: HashSet<&JobId> = HashSet::new();
-        for task in table.pending() {
-            if left == 0 {
-                break;
-            }
-            let job = task.id().job();
-            if !table
-                .job_policy(job)
-                .is_some_and(|policy| policy.coscheduled)
-            {
-                if let Some(worker) = take() {
-                    picks.push((task.id().clone(), worker));
-                    left -= 1;
-                }
-                continue;
-            }
-            // A gang is placed with its first member in the queue, or waits whole.
-            if !gangs.insert(job) {
-                continue;
-            }
-            let members: Vec<&TaskId> = table
-                .tasks_of(job)
-                .filter(|member| member.state() == StateKind::Pending)
-                .map(AnyTask::id)
-                .collect();
-            if members.len() > capacity {
-                continue;
-            }
-            if members.len() > left {
-                // It waits for slots, and nothing behind it takes them first.
-                break;
-            }
-            for member in members {
-                if let Some(worker) = take() {
-                    picks.push((member.clone(), worker));
-                    left -= 1;
-                }
-            }
-        }
-        for (id, worker) in picks {
-            if let Err(err) = self.table.assign(&id, worker, now) {
-                eprintln!("controller: cannot assign {id}: {err}");
-            }
-        }
+        let specs = &self.specs;
+        let workers = &self.workers;
+        let groups: HashMap<String, Vec<(WorkerId, Option<String>)>> = specs
+            .values()
+            .filter_map(|spec| spec.group_by.clone())
+            .map(|key| {
+                let values = workers
+                    .iter()
+                    .map(|(id, worker)| (id.clone(), attribute(&worker.request, &key)))
+                    .collect();
+                (key, values)
+            })
+            .collect();
+        self.table
+            .batch(|batch| {
+                batch.schedule(now, |offer| {
+                    if free
+                        .iter()
+                        .all(|(_, left, slots)| *slots == 0 || left.cpu_millicores == 0)
+                    {
+                        offer.stop();
+                        return None;
+                    }
+                    let spec = specs.get(offer.job());
+                    let need = spec.map(|spec| spec.resources).unwrap_or_default();
+                    let fits = |(_, left, slots): &(WorkerId, Resources, usize)| {
+                        *slots > 0 && left.fits(need)
+                    };
+                    let take = |entry: &mut (WorkerId, Resources, usize)| {
+                        entry.1.cpu_millicores -= need.cpu_millicores;
+                        entry.1.memory_bytes -= need.memory_bytes;
+                        entry.2 -= 1;
+                        entry.0.clone()
+                    };
+                    if !offer.is_gang() {
+                        let entry = free.iter_mut().find(|entry| fits(entry))?;
+                        return Some(vec![take(entry)]);
+                    }
+                    // A gang: a group of workers sharing the attribute's value with room for one
+                    // member each.
+                    let values = spec
+                        .and_then(|spec| spec.group_by.as_ref())
+                        .and_then(|key| groups.get(key));
+                    let mut by_value: BTreeMap<Option<String>, Vec<usize>> = BTreeMap::new();
+                    for (at, entry) in free.iter().enumerate() {
+                        if !fits(entry) {
+                            continue;
+                        }
+                        let value = values
+                            .and_then(|values| values.iter().find(|(id, _)| id == &entry.0))
+                            .and_then(|(_, value)| value.clone());
+                        if values.is_some() && value.is_none() {
+                            continue;
+                        }
+                        by_value.entry(value).or_default().push(at);
+                    }
+                    let chosen = by_value
+                        .into_values()
+                        .find(|members| members.len() >= offer.len())?;
+                    let picked: Vec<WorkerId> = chosen
+                        .into_iter()
+                        .take(offer.len())
+                        .filter_map(|at| free.get_mut(at).map(take))
+                        .collect();
+                    Some(picked)
+                });
+            })
+            .map(|_| ())
     }
 
     /// What the dashboard shows now; also records a sample for its chart.
@@ -598,7 +873,7 @@ impl<S: Store> Core<S> {
             counts,
             more_jobs,
             jobs,
-            workers: self.workers.values().filter(|w| w.token.is_some()).count(),
+            workers: self.workers.len(),
             commits: self.table.commits(),
             history: self.history.iter().cloned().collect(),
         }

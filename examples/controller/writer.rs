@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use iris_task::connect::{ConnectCode, ConnectError};
 use iris_task::{Store, Timestamp};
 use tokio::sync::oneshot;
-use tonic::Status;
 
 use crate::state::{Core, Snapshot};
 
@@ -31,12 +31,12 @@ pub fn now() -> Timestamp {
 }
 
 /// What a call did, to be sent once the group's commit is known.
-type Answer = Box<dyn FnOnce(Result<(), Status>) + Send>;
+type Answer = Box<dyn FnOnce(Result<(), ConnectError>) + Send>;
 /// A call waiting for the writer, run on the state at the writer's time; `None` if its caller
 /// gave up waiting, and then it did not run.
 type Call<S> = Box<dyn FnOnce(&mut Core<S>, Timestamp) -> Option<Answer> + Send>;
 
-/// The handle the gRPC service sends calls through.
+/// The handle the door and the Reconcile driver send calls through.
 pub struct Writer<S: Store> {
     calls: SyncSender<Call<S>>,
     timeout: Duration,
@@ -54,35 +54,45 @@ impl<S: Store> Clone for Writer<S> {
 impl<S: Store + 'static> Writer<S> {
     /// Runs `f` on the state in the writer thread; its result comes back once it is durable.
     /// A call not answered within the writer's timeout gets DEADLINE_EXCEEDED; if the writer had
-    /// not taken it yet, it never runs (as gRPC has it, a call that timed out may or may not
+    /// not taken it yet, it never runs (as with any RPC, a call that timed out may or may not
     /// have taken effect: one the writer was running when the time ran out did).
     pub async fn call<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Core<S>, Timestamp) -> Result<T, Status> + Send + 'static,
-    ) -> Result<T, Status> {
-        let (reply, answer) = oneshot::channel::<Result<T, Status>>();
+        f: impl FnOnce(&mut Core<S>, Timestamp) -> Result<T, ConnectError> + Send + 'static,
+    ) -> Result<T, ConnectError> {
+        let (reply, answer) = oneshot::channel::<Result<T, ConnectError>>();
         let call: Call<S> = Box::new(move |core, now| {
             if reply.is_closed() {
                 return None;
             }
             let result = f(core, now);
-            Some(Box::new(move |committed: Result<(), Status>| {
+            Some(Box::new(move |committed: Result<(), ConnectError>| {
                 let _ = reply.send(committed.and(result));
             }))
         });
         self.calls.try_send(call).map_err(|err| match err {
-            TrySendError::Full(_) => {
-                Status::resource_exhausted("the controller is overloaded: retry later")
+            TrySendError::Full(_) => ConnectError::new(
+                ConnectCode::ResourceExhausted,
+                "the controller is overloaded: retry later",
+            ),
+            TrySendError::Disconnected(_) => {
+                ConnectError::new(ConnectCode::Unavailable, "the controller is stopping")
             }
-            TrySendError::Disconnected(_) => Status::unavailable("the controller is stopping"),
         })?;
         match tokio::time::timeout(self.timeout, answer).await {
-            Ok(answered) => answered
-                .map_err(|_| Status::unavailable("the controller stopped before answering"))?,
-            Err(_) => Err(Status::deadline_exceeded(format!(
-                "no answer within the controller's {} ms call timeout",
-                self.timeout.as_millis()
-            ))),
+            Ok(answered) => answered.map_err(|_| {
+                ConnectError::new(
+                    ConnectCode::Unavailable,
+                    "the controller stopped before answering",
+                )
+            })?,
+            Err(_) => Err(ConnectError::new(
+                ConnectCode::DeadlineExceeded,
+                format!(
+                    "no answer within the controller's {} ms call timeout",
+                    self.timeout.as_millis()
+                ),
+            )),
         }
     }
 }
@@ -137,12 +147,14 @@ fn run<S: Store>(
             ticked = core.tick(now);
             next_tick = Instant::now() + tick;
         }
-        let committed = core.durable().commit().map_err(Status::from);
+        let committed = core.durable().commit().map_err(ConnectError::from);
         if let Err(err) = &ticked {
             eprintln!("controller: the scheduler's turn failed: {err}");
         }
         if let Err(err) = &committed {
-            eprintln!("controller: {}", err.message());
+            eprintln!("controller: {}", err.message);
+            // The table went back to what its store holds: so do the workers and specs.
+            core.resync();
         }
         for answer in answers.drain(..) {
             answer(committed.clone());

@@ -32,14 +32,9 @@
 
 mod job;
 pub(crate) use job::job_times;
-#[cfg(feature = "grpc")]
-mod launch;
 mod report;
 pub(crate) use report::worker_report;
 mod task;
-
-#[cfg(feature = "grpc")]
-pub use launch::Launch;
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) use task::status_with_attempts_from;
@@ -50,13 +45,6 @@ pub(crate) use task::status_with_attempts_from;
 generated_code!(mod generated = "/iris.cluster.rs");
 
 pub use generated::*;
-
-// The messages of `proto/iris/controller.proto` (the `grpc` feature), apart for the same reason.
-#[cfg(feature = "grpc")]
-generated_code!(mod controller = "/controller/iris.cluster.rs");
-
-#[cfg(feature = "grpc")]
-pub use controller::*;
 
 use crate::id::{IdError, JobId, TaskId, WorkerId, split_task_id};
 use crate::state::StateKind;

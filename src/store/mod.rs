@@ -17,7 +17,9 @@
 //! are derived from the attempts. Three sequence columns keep what the rows alone do not say:
 //! `tasks.seq` (insertion order), `tasks.queue_seq` (when the task last joined the pending queue)
 //! and `tasks.assign_seq` (when it was last assigned), from which `open` rebuilds the pending
-//! queue, each worker's list and the dispatch-deadline order, ties included.
+//! queue, each worker's list and the dispatch-deadline order, ties included. `records` holds
+//! the controller's own data ([`Record`]: a job's spec, a bundle, a worker's registration), by
+//! space and key, each optionally belonging to a job and deleted with it.
 //!
 //! # Loading is strict
 //!
@@ -27,6 +29,7 @@
 
 #[cfg(feature = "postgres")]
 mod postgres;
+mod records;
 mod rows;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -38,6 +41,7 @@ use std::time::Duration;
 use hashbrown::HashMap;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
+pub use records::Record;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteStore, Synchronous};
 pub use upgrade::SchemaUpgrade;
@@ -112,6 +116,8 @@ pub struct Writes {
     pub(crate) removed_jobs: Vec<JobId>,
     pub(crate) jobs: Vec<JobRow>,
     pub(crate) tasks: Vec<TaskRow>,
+    /// Written after the jobs they may belong to.
+    pub(crate) records: Vec<records::RecordRow>,
 }
 
 /// Where a task's sequence numbers stand.
@@ -193,6 +199,8 @@ pub struct DurableTable<S: Store> {
     commits: u64,
     /// What `open` did to a store written by an older crate.
     upgrade: Option<SchemaUpgrade>,
+    /// The controller's own records ([`Record`]), as committed or grouped.
+    records: records::RecordMap,
 }
 
 /// What `poisoned` says while a call runs: if it panics, that stays.
@@ -223,7 +231,7 @@ impl<S: Store> DurableTable<S> {
     /// task and the column), and the store's own errors.
     pub fn open(mut store: S) -> Result<DurableTable<S>, StoreError> {
         let upgrade = upgrade::run(&mut store)?;
-        let (table, seqs, jobs, next) = rebuild(&mut store)?;
+        let (table, seqs, jobs, next, records) = rebuild(&mut store)?;
         Ok(DurableTable {
             table,
             store,
@@ -234,6 +242,7 @@ impl<S: Store> DurableTable<S> {
             poisoned: None,
             commits: 0,
             upgrade,
+            records,
         })
     }
 
@@ -441,11 +450,12 @@ impl<S: Store> DurableTable<S> {
         };
         if let Err(err) = self.store.commit(&writes) {
             match rebuild(&mut self.store) {
-                Ok((table, seqs, jobs, next)) => {
+                Ok((table, seqs, jobs, next, records)) => {
                     self.table = table;
                     self.seqs = seqs;
                     self.jobs = jobs;
                     self.next = next;
+                    self.records = records;
                     self.poisoned = None;
                 }
                 // The store is unreachable: memory cannot be brought back to it. Refuse every
@@ -472,6 +482,7 @@ impl<S: Store> DurableTable<S> {
         };
         let mut writes = Writes {
             removed_jobs: pending.removed_jobs.clone(),
+            records: records::rows(&self.records, &pending.records),
             ..Writes::default()
         };
         for job in &pending.jobs {
@@ -534,11 +545,16 @@ struct Unwritten {
     /// Each task changed, with the first of its attempts to write.
     tasks: Vec<(TaskId, usize)>,
     index: HashMap<TaskId, usize>,
+    /// The records put or removed.
+    records: std::collections::BTreeSet<records::RecordKey>,
 }
 
 impl Unwritten {
     fn is_empty(&self) -> bool {
-        self.removed_jobs.is_empty() && self.jobs.is_empty() && self.tasks.is_empty()
+        self.removed_jobs.is_empty()
+            && self.jobs.is_empty()
+            && self.tasks.is_empty()
+            && self.records.is_empty()
     }
 
     fn job(&mut self, job: &JobId) {
@@ -685,7 +701,7 @@ impl<S: Store> Batch<'_, S> {
         place: impl FnMut(&Offer<'_>) -> Option<P>,
     ) -> Changes {
         let changes = self.durable.table.schedule(at, place);
-        self.record(&changes);
+        self.note(&changes);
         changes
     }
 
@@ -695,14 +711,14 @@ impl<S: Store> Batch<'_, S> {
     /// As [`TaskTable::apply`]; the batch goes on, and nothing was written.
     pub fn apply(&mut self, id: &TaskId, event: TaskEvent) -> Result<Changes, TableError> {
         let changes = self.durable.table.apply(id, event)?;
-        self.record(&changes);
+        self.note(&changes);
         Ok(changes)
     }
 
     /// [`TaskTable::worker_lost`].
     pub fn worker_lost(&mut self, worker: &WorkerId, error: &str, at: Timestamp) -> Changes {
         let changes = self.durable.table.worker_lost(worker, error, at);
-        self.record(&changes);
+        self.note(&changes);
         changes
     }
 
@@ -716,7 +732,7 @@ impl<S: Store> Batch<'_, S> {
         uid: crate::AttemptUid,
     ) -> Result<Changes, TableError> {
         let changes = self.durable.table.confirm_stop(worker, uid)?;
-        self.record(&changes);
+        self.note(&changes);
         Ok(changes)
     }
 
@@ -731,28 +747,28 @@ impl<S: Store> Batch<'_, S> {
         at: Timestamp,
     ) -> Result<crate::Reconciled, crate::ReconcileError> {
         let reconciled = self.durable.table.reconcile(worker, response, at)?;
-        self.record(&reconciled.changes);
+        self.note(&reconciled.changes);
         Ok(reconciled)
     }
 
     /// [`TaskTable::expire_assigned`].
     pub fn expire_assigned(&mut self, now: Timestamp, max_wait: Duration) -> Changes {
         let changes = self.durable.table.expire_assigned(now, max_wait);
-        self.record(&changes);
+        self.note(&changes);
         changes
     }
 
     /// [`TaskTable::kill_job`].
     pub fn kill_job(&mut self, job: &JobId, reason: &str, at: Timestamp) -> Changes {
         let changes = self.durable.table.kill_job(job, reason, at);
-        self.record(&changes);
+        self.note(&changes);
         changes
     }
 
     /// [`TaskTable::stop_ended_job`].
     pub fn stop_ended_job(&mut self, job: &JobId, at: Timestamp) -> Changes {
         let changes = self.durable.table.stop_ended_job(job, at);
-        self.record(&changes);
+        self.note(&changes);
         changes
     }
 
@@ -770,6 +786,7 @@ impl<S: Store> Batch<'_, S> {
             }
             self.writes.removed_jobs.push(job.clone());
         }
+        self.forget_records_of(job);
         // As the table's index does (`TaskTable::remove_job`): a map left under a quarter full
         // shrinks, so its size follows the jobs it holds, not the hash seed.
         shrink(&mut self.durable.jobs);
@@ -778,7 +795,7 @@ impl<S: Store> Batch<'_, S> {
 
     /// Records the tasks a call changed, and the sequence numbers of those that joined the
     /// pending queue or were assigned, in the order the table put them there.
-    fn record(&mut self, changes: &Changes) {
+    fn note(&mut self, changes: &Changes) {
         let mut queued = 0;
         let mut assigned = Vec::new();
         for (id, step) in changes.iter() {
@@ -1060,7 +1077,13 @@ fn shrink<K: Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>) {
 }
 
 /// The table, the sequence numbers and the next free one, from what a store holds.
-type Rebuilt = (TaskTable, SeqsBySlot, HashMap<JobId, i64>, i64);
+type Rebuilt = (
+    TaskTable,
+    SeqsBySlot,
+    HashMap<JobId, i64>,
+    i64,
+    records::RecordMap,
+);
 
 /// In `(number, position)` pairs sorted by number, the position of the second of the first two
 /// that share a number.
@@ -1093,6 +1116,8 @@ pub struct Rebuilder {
     next: i64,
     /// The ids decoded so far, for the next tasks to share.
     ids: Interner,
+    /// The records' rows, checked against the jobs once all are read.
+    records: Vec<(String, String, Option<String>, Vec<u8>)>,
 }
 
 /// The greatest sequence number `open` accepts: half of i64's range, so that the numbers a
@@ -1119,6 +1144,11 @@ fn seq_of(
 }
 
 impl Rebuilder {
+    /// A record's row: space, key, job_id, value.
+    pub(crate) fn record(&mut self, row: (String, String, Option<String>, Vec<u8>)) {
+        self.records.push(row);
+    }
+
     pub(crate) fn job(&mut self, row: JobRow) -> Result<(), StoreError> {
         let seq = seq_of(row.seq, "jobs", None, "seq")?;
         self.next = self.next.max(seq);
@@ -1186,6 +1216,7 @@ impl Rebuilder {
             mut active,
             next,
             ids: _,
+            records: record_rows,
         } = self;
         jobs.sort_by_key(|job| job.seq);
         if let Some(pair) = jobs.windows(2).find(|pair| pair[0].seq == pair[1].seq) {
@@ -1319,7 +1350,12 @@ impl Rebuilder {
                 why: format!("job {job}: {why}"),
             },
         })?;
-        Ok((table, SeqsBySlot(seqs), job_seqs, next))
+        let mut records = records::RecordMap::new();
+        for row in record_rows {
+            let (place, record) = records::read(row, &job_seqs)?;
+            records.insert(place, record);
+        }
+        Ok((table, SeqsBySlot(seqs), job_seqs, next, records))
     }
 }
 

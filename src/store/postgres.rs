@@ -52,6 +52,9 @@ struct Statements {
     upsert_job: Statement,
     upsert_task: Statement,
     upsert_attempt: Statement,
+    delete_records_of_job: Statement,
+    upsert_record: Statement,
+    delete_record: Statement,
 }
 
 impl Statements {
@@ -64,6 +67,9 @@ impl Statements {
             upsert_job: prepare(rows::UPSERT_JOB)?,
             upsert_task: prepare(rows::UPSERT_TASK)?,
             upsert_attempt: prepare(rows::UPSERT_ATTEMPT)?,
+            delete_records_of_job: prepare(rows::DELETE_RECORDS_OF_JOB)?,
+            upsert_record: prepare(rows::UPSERT_RECORD)?,
+            delete_record: prepare(rows::DELETE_RECORD)?,
         })
     }
 }
@@ -158,7 +164,9 @@ fn create_or_check_schema(client: &mut Client) -> Result<i64, StoreError> {
         .try_get(0)
         .map_err(database)?;
     if !exists {
-        let schema = rows::SCHEMA.replace("$INT", "BIGINT");
+        let schema = rows::SCHEMA
+            .replace("$INT", "BIGINT")
+            .replace("$BLOB", "BYTEA");
         let mut transaction = client.transaction().map_err(database)?;
         transaction.batch_execute(&schema).map_err(database)?;
         transaction.commit().map_err(database)?;
@@ -249,7 +257,16 @@ impl sealed::Sealed for PostgresStore {
             }),
             into,
         )?;
-        transaction.into_inner().commit().map_err(database)
+        let mut transaction = transaction.into_inner();
+        if self.version >= 2 {
+            for row in transaction
+                .query(rows::SELECT_RECORDS, &[])
+                .map_err(database)?
+            {
+                into.record(columns!(row; 0, 1, 2, 3));
+            }
+        }
+        transaction.commit().map_err(database)
     }
 
     fn commit(&mut self, writes: &Writes) -> Result<(), StoreError> {
@@ -267,7 +284,7 @@ impl sealed::Sealed for PostgresStore {
     fn upgrade(&mut self, ddl: &str, writes: &Writes, to: i64) -> Result<(), StoreError> {
         let mut transaction = self.client.transaction().map_err(database)?;
         transaction
-            .batch_execute(&ddl.replace("$INT", "BIGINT"))
+            .batch_execute(&ddl.replace("$INT", "BIGINT").replace("$BLOB", "BYTEA"))
             .map_err(database)?;
         // The new schema's statements, prepared inside the transaction that made the schema.
         let prepared = Statements::prepare(&mut transaction)?;
@@ -293,6 +310,7 @@ fn write(
     {
         for job in &writes.removed_jobs {
             for statement in [
+                &prepared.delete_records_of_job,
                 &prepared.delete_attempts_of_job,
                 &prepared.delete_tasks_of_job,
                 &prepared.delete_job,
@@ -330,6 +348,16 @@ fn write(
                     )
                     .map_err(database)?;
             }
+        }
+        for row in &writes.records {
+            match &row.value {
+                Some(value) => transaction.execute(
+                    &prepared.upsert_record,
+                    &[&row.space, &row.key, &row.job, value],
+                ),
+                None => transaction.execute(&prepared.delete_record, &[&row.space, &row.key]),
+            }
+            .map_err(database)?;
         }
     }
     Ok(())

@@ -335,7 +335,25 @@ pub(crate) fn attempt_columns(task_id: &str, attempt: &TaskAttempt) -> AttemptCo
 /// The schema, version 2, in the SQL both stores speak (types are SQLite's names for what
 /// PostgreSQL calls BIGINT and TEXT; `$INT` is replaced per store). A version 1 store (0.2) is
 /// brought here by [`V2_UPGRADE`] and the job states the upgrade judges.
-pub(crate) const SCHEMA: &str = "
+/// The `records` table (a controller's own data, [`crate::Record`]), in [`SCHEMA`] and added by
+/// [`V2_UPGRADE`]; `$BLOB` is replaced per store.
+macro_rules! records_ddl {
+    () => {
+        "
+CREATE TABLE records (
+    space TEXT NOT NULL,
+    key TEXT NOT NULL,
+    job_id TEXT REFERENCES jobs (job_id),
+    value $BLOB NOT NULL,
+    PRIMARY KEY (space, key)
+);
+CREATE INDEX records_by_job ON records (job_id);
+"
+    };
+}
+
+pub(crate) const SCHEMA: &str = concat!(
+    "
 CREATE TABLE schema_version (version $INT NOT NULL);
 INSERT INTO schema_version (version) VALUES (2);
 CREATE TABLE jobs (
@@ -376,13 +394,22 @@ CREATE TABLE task_attempts (
     PRIMARY KEY (task_id, attempt_id)
 );
 CREATE INDEX tasks_by_job ON tasks (job_id);
-";
+",
+    records_ddl!()
+);
 
 /// The statements of a commit, in the SQL both stores speak with `?N` placeholders (PostgreSQL's
 /// `$N` are swapped in by its store).
 pub(crate) const DELETE_ATTEMPTS_OF_JOB: &str =
     "DELETE FROM task_attempts WHERE task_id IN (SELECT task_id FROM tasks WHERE job_id = ?1)";
 pub(crate) const DELETE_TASKS_OF_JOB: &str = "DELETE FROM tasks WHERE job_id = ?1";
+pub(crate) const DELETE_RECORDS_OF_JOB: &str = "DELETE FROM records WHERE job_id = ?1";
+pub(crate) const UPSERT_RECORD: &str = "INSERT INTO records (space, key, job_id, value) \
+     VALUES (?1, ?2, ?3, ?4) \
+     ON CONFLICT (space, key) DO UPDATE SET job_id = excluded.job_id, value = excluded.value";
+pub(crate) const DELETE_RECORD: &str = "DELETE FROM records WHERE space = ?1 AND key = ?2";
+/// The records, of a version 2 store (a version 1 store has none).
+pub(crate) const SELECT_RECORDS: &str = "SELECT space, key, job_id, value FROM records";
 pub(crate) const DELETE_JOB: &str = "DELETE FROM jobs WHERE job_id = ?1";
 pub(crate) const UPSERT_JOB: &str = "INSERT INTO jobs (job_id, seq, max_task_failures, coscheduled, state, error) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
@@ -416,12 +443,15 @@ pub(crate) const SELECT_JOBS_V1: &str = "SELECT job_id, seq, max_task_failures, 
 /// each attempt's uid, and whether it awaits its worker's stop (0.2 kept no stops: none does). The upgrade then writes every job's state as judged under 0.3's
 /// rules, every attempt's legacy uid ([`AttemptUid::legacy`]), and the version, in the same
 /// transaction: the default 0 never survives it.
-pub(crate) const V2_UPGRADE: &str = "
+pub(crate) const V2_UPGRADE: &str = concat!(
+    "
 ALTER TABLE jobs ADD COLUMN state $INT NOT NULL DEFAULT 1;
 ALTER TABLE jobs ADD COLUMN error TEXT NOT NULL DEFAULT '';
 ALTER TABLE task_attempts ADD COLUMN attempt_uid $INT NOT NULL DEFAULT 0;
 ALTER TABLE task_attempts ADD COLUMN awaiting_stop $INT NOT NULL DEFAULT 0;
-";
+",
+    records_ddl!()
+);
 
 /// The last statement of every upgrade, `?1` the new version.
 pub(crate) const SET_VERSION: &str = "UPDATE schema_version SET version = ?1";

@@ -225,7 +225,9 @@ impl SqliteStore {
             .map_err(database)?
             > 0;
         if !has_schema {
-            let schema = rows::SCHEMA.replace("$INT", "INTEGER");
+            let schema = rows::SCHEMA
+                .replace("$INT", "INTEGER")
+                .replace("$BLOB", "BLOB");
             self.connection
                 .execute_batch(&format!("BEGIN; {schema} COMMIT;"))
                 .map_err(database)?;
@@ -276,6 +278,19 @@ impl sealed::Sealed for SqliteStore {
                 attempts.map(|columns| columns.map_err(database).and_then(|columns| columns)),
                 into,
             )?;
+            if self.version >= 2 {
+                let mut records = transaction
+                    .prepare(rows::SELECT_RECORDS)
+                    .map_err(database)?;
+                let rows = records
+                    .query_map([], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                    })
+                    .map_err(database)?;
+                for row in rows {
+                    into.record(row.map_err(database)?);
+                }
+            }
         }
         transaction.commit().map_err(database)
     }
@@ -289,7 +304,7 @@ impl sealed::Sealed for SqliteStore {
     fn upgrade(&mut self, ddl: &str, writes: &Writes, to: i64) -> Result<(), StoreError> {
         let transaction = self.connection.transaction().map_err(database)?;
         transaction
-            .execute_batch(&ddl.replace("$INT", "INTEGER"))
+            .execute_batch(&ddl.replace("$INT", "INTEGER").replace("$BLOB", "BLOB"))
             .map_err(database)?;
         write(&transaction, writes)?;
         transaction
@@ -306,6 +321,7 @@ fn write(transaction: &rusqlite::Transaction<'_>, writes: &Writes) -> Result<(),
     {
         for job in &writes.removed_jobs {
             for statement in [
+                rows::DELETE_RECORDS_OF_JOB,
                 rows::DELETE_ATTEMPTS_OF_JOB,
                 rows::DELETE_TASKS_OF_JOB,
                 rows::DELETE_JOB,
@@ -344,6 +360,18 @@ fn write(transaction: &rusqlite::Transaction<'_>, writes: &Writes) -> Result<(),
                     ])
                     .map_err(database)?;
             }
+        }
+        for row in &writes.records {
+            match &row.value {
+                Some(value) => transaction
+                    .prepare_cached(rows::UPSERT_RECORD)
+                    .and_then(|mut put| put.execute(params![row.space, row.key, row.job, value]))
+                    .map_err(database)?,
+                None => transaction
+                    .prepare_cached(rows::DELETE_RECORD)
+                    .and_then(|mut delete| delete.execute(params![row.space, row.key]))
+                    .map_err(database)?,
+            };
         }
     }
     Ok(())

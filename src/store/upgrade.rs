@@ -85,7 +85,7 @@ pub(super) fn run<S: Store>(store: &mut S) -> Result<Option<SchemaUpgrade>, Stor
 /// Version 1 to 2: each job's state and error, judged under the current rules.
 fn version_1_to_2<S: Store>(store: &mut S) -> Result<Vec<(JobId, JobTransition)>, StoreError> {
     // Loading a version 1 store judges each job from its tasks, as loaded.
-    let (table, task_seqs, seqs, _) = rebuild(store)?;
+    let (table, task_seqs, seqs, _, _) = rebuild(store)?;
     let mut writes = Writes::default();
     let mut changed = Vec::new();
     for job in table.jobs() {

@@ -2193,6 +2193,9 @@ pub enum TableError {
     /// A call that names a task the table does not hold.
     #[error("task {0} is not in the table")]
     UnknownTask(TaskId),
+    /// A call that names a job the table does not know (a record put for it, say).
+    #[error("job {0} is not in the table")]
+    UnknownJob(JobId),
     /// [`remove_job`](crate::TaskTable::remove_job) of a job with a task that has not ended.
     #[error("job {job} has not finished: task {task} is {state}")]
     JobNotFinished {

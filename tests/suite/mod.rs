@@ -1037,4 +1037,98 @@ pub fn all<B: Backend>(backend: &B, replay_cases: u32) {
     a_schema_newer_than_the_crate_is_refused(backend);
     a_version_1_store_upgrades_in_place(backend);
     a_lowered_limit_is_judged_at_the_next_task_change_across_a_reopen(backend);
+    records_commit_with_the_table_and_go_with_their_job(backend);
+}
+
+/// A controller's records ride in the table's transactions: they come back after a reopen, a
+/// failed commit takes them back with the tasks, a record of a job the table does not know is
+/// refused, and a removed job takes its records with it (the controller's own stay).
+pub fn records_commit_with_the_table_and_go_with_their_job<B: Backend>(backend: &B) {
+    let place = backend.fresh("records");
+    let job = id(0, 0).job().clone();
+    let bundle: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    {
+        let mut table = backend.table(&place).unwrap();
+        table
+            .batch(|batch| {
+                batch.insert(Task::new(id(0, 0), RetryPolicy::default()))?;
+                batch.put_record("spec", job.as_str(), Some(&job), b"spec".to_vec())?;
+                batch.put_record("bundle", job.as_str(), Some(&job), bundle.clone())?;
+                batch.put_record("worker", "w1", None, b"w1 at 127.0.0.1:1".to_vec())
+            })
+            .unwrap()
+            .unwrap();
+        // Unknown job: refused, and nothing of it is put.
+        let stranger = JobId::new("stranger").unwrap();
+        let err = table
+            .put_record("spec", "stranger", Some(&stranger), Vec::new())
+            .unwrap_err();
+        assert_eq!(
+            err.table(),
+            Some(&iris_task::TableError::UnknownJob(stranger))
+        );
+        assert!(table.record("spec", "stranger").is_none());
+    }
+    let table = backend.table(&place).unwrap();
+    assert_eq!(
+        table
+            .record("bundle", job.as_str())
+            .map(|r| r.value().to_vec()),
+        Some(bundle)
+    );
+    assert_eq!(
+        table.record("spec", job.as_str()).and_then(|r| r.job()),
+        Some(&job)
+    );
+    let workers: Vec<(&str, &[u8])> = table
+        .records("worker")
+        .map(|(k, r)| (k, r.value()))
+        .collect();
+    assert_eq!(workers, [("w1", &b"w1 at 127.0.0.1:1"[..])]);
+    assert_eq!(table.records("spec").count(), 1, "spaces do not mix");
+
+    // A failed commit takes the batch's records back with its tasks.
+    backend.side(&place, &backend.failing_insert("a/task-1"));
+    let mut table_failing = {
+        drop(table);
+        backend.table(&place).unwrap()
+    };
+    let err = table_failing
+        .batch(|batch| {
+            batch
+                .insert(Task::new(id(0, 1), RetryPolicy::default()))
+                .unwrap();
+            batch
+                .put_record("worker", "w2", None, b"w2".to_vec())
+                .unwrap();
+            batch.remove_record("worker", "w1");
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Database(_)), "{err}");
+    assert!(table_failing.record("worker", "w2").is_none());
+    assert!(table_failing.record("worker", "w1").is_some());
+    drop(table_failing);
+
+    // The job ends and is removed: its records go in the same transaction; the worker's stays.
+    let mut table = backend.table(&place).unwrap();
+    table.assign(&id(0, 0), worker(0), at(1)).unwrap();
+    for (report, t) in [(WorkerReport::Running, 2), (WorkerReport::Succeeded, 3)] {
+        let event = TaskEvent::Report {
+            worker: worker(0),
+            attempt: iris_task::AttemptId::new(0),
+            report,
+            at: at(t),
+        };
+        table.apply(&id(0, 0), event).unwrap();
+    }
+    table.remove_job(&job).unwrap();
+    assert!(table.record("spec", job.as_str()).is_none());
+    drop(table);
+    let table = backend.table(&place).unwrap();
+    assert_eq!(
+        table.records("spec").count() + table.records("bundle").count(),
+        0
+    );
+    assert_eq!(table.records("worker").count(), 1);
+    assert_eq!(backend.read(&place, "SELECT count(*) FROM records"), 1);
 }

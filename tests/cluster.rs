@@ -1,0 +1,686 @@
+//! The reference controller (`examples/controller`) with real Iris: the pinned wheel's own worker
+//! processes (`tests/cluster/worker.py`, on Iris's process runtime) and its own CLI and client,
+//! on loopback, each test's wall time bounded and printed.
+//!
+//! - Five jobs through `iris job run`, `iris job cancel` and `IrisClient.submit` (a success, a
+//!   failure with retries, a cancelled long job, 4 replicas, a coscheduled pair where one task
+//!   fails), then the same five on Iris's own local controller (`iris cluster start --local`):
+//!   the same final job states, task states and counts (`tests/cluster/jobs.py`).
+//! - The controller SIGKILLed in the middle of 20 jobs × 5 tasks and restarted on the same store
+//!   and port: every job ends, no attempt ran twice, the workers kept the attempts they held
+//!   (`tests/cluster/burst.py`).
+//! - Every error path of the Connect door through connect-python's client, a worker registered
+//!   at another worker's address, and the bearer token with a real worker
+//!   (`tests/cluster/door.py`).
+//! - The live dashboard in headless Chromium; its screenshot is `docs/dashboard.png`.
+//!
+//! The controller process is this test binary run again with `IRIS_CONTROLLER_ARGS` set and
+//! only `controller_process` selected, so that it can be SIGKILLed. Without the Iris venv each
+//! test says loudly that it skipped, and under `CI=true` it fails instead.
+
+#![allow(dead_code)]
+
+#[path = "../examples/controller/dashboard.rs"]
+mod dashboard;
+#[path = "../examples/controller/door.rs"]
+mod door;
+mod iris;
+#[path = "../examples/controller/noop.rs"]
+mod noop;
+#[path = "../examples/controller/reconcile.rs"]
+mod reconcile;
+#[path = "../examples/controller/serve.rs"]
+mod serve;
+#[path = "../examples/controller/state.rs"]
+mod state;
+#[path = "../examples/controller/writer.rs"]
+mod writer;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde_json::Value;
+
+/// Says `message` on stderr even while libtest captures the test's output (it captures the print
+/// macros, not writes to the stream): each test's wall time is printed whatever the outcome.
+fn say(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{message}");
+}
+
+/// The tests here each run a cluster on a two-core machine: one at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// The child side: run a controller with the flags in `IRIS_CONTROLLER_ARGS` until killed.
+#[test]
+fn controller_process() {
+    let Ok(flags) = std::env::var("IRIS_CONTROLLER_ARGS") else {
+        return;
+    };
+    let args = serve::Args::parse_from(
+        std::iter::once("controller").chain(flags.split(' ').filter(|flag| !flag.is_empty())),
+    );
+    if let Err(err) = serve::run(args) {
+        eprintln!("controller: {}", err.message);
+        std::process::exit(i32::from(err.code));
+    }
+}
+
+/// A child process's output lines, read by threads so that it never blocks on a full pipe;
+/// stderr is echoed with `tag`.
+fn lines(child: &mut Child, tag: &'static str) -> Receiver<String> {
+    let (send, receive) = channel();
+    if let Some(stdout) = child.stdout.take() {
+        let send = send.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = send.send(line);
+            }
+        });
+    }
+    if let Some(stderr) = child.stderr.take() {
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !line.contains("finelog") {
+                    eprintln!("[{tag}] {line}");
+                }
+            }
+        });
+    }
+    receive
+}
+
+/// Waits for a line containing `marker`, and returns it.
+fn wait_for(lines: &Receiver<String>, marker: &str, what: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(marker) => return line,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    panic!("{what} did not print {marker:?} within 60 s");
+}
+
+/// Sends `signal` to `pid` (the `kill` command: this crate has no libc).
+fn signal(pid: u32, signal: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+/// A controller in its own process.
+struct Controller {
+    child: Child,
+    url: String,
+    dashboard: String,
+}
+
+impl Controller {
+    fn start(store: &Path, flags: &str) -> Controller {
+        let flags = format!(
+            "--store {} --dashboard 127.0.0.1:0 {flags}",
+            store.display()
+        );
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "controller_process",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("IRIS_CONTROLLER_ARGS", flags)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = lines(&mut child, "controller");
+        let line = wait_for(&lines, "controller listening:", "the controller");
+        let field = |key: &str| {
+            line.split_whitespace()
+                .find_map(|part| part.strip_prefix(key))
+                .unwrap()
+                .trim_end_matches('/')
+                .to_owned()
+        };
+        Controller {
+            url: field("connect="),
+            dashboard: field("dashboard="),
+            child,
+        }
+    }
+
+    /// SIGKILL: no chance to flush or say goodbye.
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A real Iris worker process (`tests/cluster/worker.py`), and where it listens.
+struct Worker(Child, String);
+
+impl Worker {
+    fn start(python: &Path, controller: &str, id: &str, dir: &Path, token: Option<&str>) -> Worker {
+        let mut command = Command::new(python);
+        command
+            .arg(iris::root().join("tests/cluster/worker.py"))
+            .args([
+                "--controller",
+                controller,
+                "--id",
+                id,
+                "--attribute",
+                "pod=a",
+            ])
+            .arg("--dir")
+            .arg(dir.join(id))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(token) = token {
+            command.args(["--token", token]);
+        }
+        let mut child = command.spawn().unwrap();
+        let lines = lines(&mut child, "worker");
+        let line = wait_for(&lines, "listening on", "a worker");
+        assert!(line.contains(id), "{line}");
+        let address = line.rsplit(' ').next().unwrap_or_default().to_owned();
+        Worker(child, address)
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // SIGTERM: the worker stops its tasks; then make sure.
+        signal(self.0.id(), "TERM");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A scratch directory outside the repository: `iris job run` bundles its working directory
+/// less what git ignores, and the repository ignores `target/`.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("iris-task-cluster-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs a Python script of `tests/cluster/` and parses the JSON of its last line.
+fn script(python: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Value {
+    let output = Command::new(python)
+        .arg(iris::root().join("tests/cluster").join(name))
+        .args(args)
+        .envs(env.iter().copied())
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{name} failed: {stdout}");
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last)
+        .unwrap_or_else(|err| panic!("{name} printed no JSON ({err}): {stdout}"))
+}
+
+/// Three real workers on a controller.
+fn workers(python: &Path, url: &str, dir: &Path, token: Option<&str>) -> Vec<Worker> {
+    (0..3)
+        .map(|n| Worker::start(python, url, &format!("w{n}"), dir, token))
+        .collect()
+}
+
+/// A free loopback port, for a controller that must come back on the same one.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .unwrap()
+}
+
+/// Iris's own local cluster (`iris cluster start --local`, with `tests/cluster/local.yaml`):
+/// its controller URL once its three workers are up.
+struct LocalIris {
+    child: Child,
+    url: String,
+}
+
+impl LocalIris {
+    fn start(python: &Path, dir: &Path) -> LocalIris {
+        let iris_cli = python.with_file_name("iris");
+        let mut child = Command::new(iris_cli)
+            .arg("--config")
+            .arg(iris::root().join("tests/cluster/local.yaml"))
+            .args(["cluster", "start", "--local"])
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (send, lines) = channel();
+        for pipe in [
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let send = send.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    let _ = send.send(line);
+                }
+            });
+        }
+        let started = wait_for(&lines, "Controller started at", "Iris's local cluster");
+        let url = started.rsplit(' ').next().unwrap().to_owned();
+        let mut ready = 0;
+        while ready < 3 {
+            let line = wait_for(&lines, "slice ready", "Iris's local cluster");
+            ready += usize::from(line.contains("n_workers=1"));
+        }
+        // Keep draining its output.
+        std::thread::spawn(move || for _ in lines {});
+        LocalIris { child, url }
+    }
+}
+
+impl Drop for LocalIris {
+    fn drop(&mut self) {
+        signal(self.child.id(), "INT");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Headless Chromium, started as the machine's probe starts it: no sandbox (root), no GPU, no
+/// background networking (this machine's closed network refuses it), a fresh profile.
+fn chromium(profile: &Path) -> Command {
+    let mut command = Command::new("chromium");
+    command.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        // Let the page's fetch and timers run before the DOM is read.
+        "--virtual-time-budget=3000",
+    ]);
+    command.arg(format!("--user-data-dir={}", profile.display()));
+    command.stderr(Stdio::null());
+    command
+}
+
+/// The dashboard as Chromium rendered it: each state's bucket count, read from the live DOM;
+/// `None` without Chromium (said loudly, or a failure under `CI=true`).
+fn read_dashboard(profile: &Path, url: &str) -> Option<std::collections::BTreeMap<String, i64>> {
+    let Ok(output) = chromium(profile).arg("--dump-dom").arg(url).output() else {
+        let why =
+            "SKIPPED: no `chromium` here (apt-get install chromium): the dashboard is not checked";
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{why} (CI=true: a failure)"
+        );
+        say(why);
+        return None;
+    };
+    assert!(output.status.success(), "chromium failed: {output:?}");
+    let dom = String::from_utf8(output.stdout).unwrap();
+    let mut counts = std::collections::BTreeMap::new();
+    for state in iris_task::StateKind::ALL {
+        let marker = format!("id=\"{}\"", state.css_class());
+        let at = dom
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no bucket for {state}: {dom}"));
+        let rest = &dom[at..];
+        let start = rest.find("<span class=\"count\">").unwrap() + 20;
+        let digits: String = rest[start..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        counts.insert(state.label().to_owned(), digits.parse::<i64>().unwrap());
+    }
+    Some(counts)
+}
+
+/// The dashboard's counts equal the task states `jobs` lists; a screenshot is written to
+/// `target/dashboard.png`, and to `docs/dashboard.png` with `IRIS_TASK_UPDATE_DOCS=1`.
+fn check_dashboard(page: &str, jobs: &Value, dir: &Path) {
+    let profile = dir.join("chromium");
+    let Some(counts) = read_dashboard(&profile, page) else {
+        return;
+    };
+    let mut wanted: std::collections::BTreeMap<String, i64> = iris_task::StateKind::ALL
+        .iter()
+        .map(|state| (state.label().to_owned(), 0))
+        .collect();
+    for job in jobs.as_object().unwrap().values() {
+        for task in job["tasks"].as_array().unwrap() {
+            let label = task
+                .as_str()
+                .unwrap()
+                .trim_start_matches("TASK_STATE_")
+                .to_lowercase();
+            *wanted.get_mut(&label).unwrap_or_else(|| panic!("{label}")) += 1;
+        }
+    }
+    assert_eq!(
+        counts, wanted,
+        "the dashboard's counts are the controller's"
+    );
+    let shot = iris::target().join("dashboard.png");
+    let status = chromium(&profile)
+        .arg("--window-size=1000,720")
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(page)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(
+        status.success() && std::fs::metadata(&shot).unwrap().len() > 10_000,
+        "no screenshot"
+    );
+    if std::env::var("IRIS_TASK_UPDATE_DOCS").as_deref() == Ok("1") {
+        std::fs::copy(&shot, iris::root().join("docs/dashboard.png")).unwrap();
+    }
+    say(&format!("dashboard screenshot: {}", shot.display()));
+}
+
+/// A second controller on a taken address, or on a store another controller holds, says so
+/// and exits with its code (2, 3), without touching the first.
+#[test]
+fn a_taken_port_and_a_held_store_each_get_a_clear_error_and_exit_code() {
+    let dir = scratch("refusals");
+    let store = dir.join("controller.db");
+    let first = Controller::start(&store, "--listen 127.0.0.1:0");
+    let second = |store: &Path, listen: &str| {
+        let output = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "controller_process",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(
+                "IRIS_CONTROLLER_ARGS",
+                format!(
+                    "--store {} --listen {listen} --dashboard 127.0.0.1:0",
+                    store.display()
+                ),
+            )
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let taken = first.url.trim_start_matches("http://").to_owned();
+    let (code, err) = second(&dir.join("other.db"), &taken);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!("the controller address {taken} is taken")),
+        "{err}"
+    );
+    let (code, err) = second(&store, "127.0.0.1:0");
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("controller.db"), "{err}");
+    drop(first);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The five jobs end on the Rust controller as they end on Iris's own.
+#[test]
+fn iris_cli_jobs_end_as_on_iris_own_controller() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(python) = iris::python() else { return };
+    let started = Instant::now();
+    let dir = scratch("jobs");
+    let ours = {
+        let controller = Controller::start(&dir.join("controller.db"), "--listen 127.0.0.1:0");
+        let _workers = workers(&python, &controller.url, &dir, None);
+        let ours = script(
+            &python,
+            "jobs.py",
+            &[&controller.url, dir.join("ours").to_str().unwrap()],
+            &[],
+        );
+        // The dashboard's snapshot is at most 250 ms old.
+        std::thread::sleep(Duration::from_millis(600));
+        check_dashboard(&format!("{}/", controller.dashboard), &ours["jobs"], &dir);
+        ours
+    };
+    let ours_took = started.elapsed();
+    let theirs = {
+        let local = LocalIris::start(&python, &dir);
+        script(
+            &python,
+            "jobs.py",
+            &[&local.url, dir.join("theirs").to_str().unwrap()],
+            &[],
+        )
+    };
+    say(&format!("ours:   {ours}\ntheirs: {theirs}"));
+    let ours = &ours["jobs"];
+    let mut theirs = theirs["jobs"].clone();
+    // Kind F of the crate guide's differences: Iris counts a controller's kill of a started
+    // attempt (the cancelled long job's) in `preemption_count`; the crate does not.
+    if let Some(count) = theirs["long"]["preemption_count"].as_i64() {
+        theirs["long"]["preemption_count"] = Value::from(count - 1);
+    }
+    assert_eq!(ours, &theirs, "the same jobs end differently");
+    // And what they are, so that two wrong controllers cannot agree.
+    assert_eq!(ours["ok"]["listed"], "succeeded");
+    assert_eq!(ours["fail"]["state"], "JOB_STATE_FAILED");
+    assert_eq!(
+        ours["fail"]["failure_count"], 3,
+        "one attempt and two retries"
+    );
+    assert_eq!(ours["long"]["listed"], "killed");
+    assert_eq!(ours["four"]["tasks"].as_array().map(Vec::len), Some(4));
+    assert_eq!(
+        ours["gang"]["tasks"],
+        serde_json::json!(["TASK_STATE_COSCHED_FAILED", "TASK_STATE_FAILED"])
+    );
+    say(&format!(
+        "iris_cli_jobs_end_as_on_iris_own_controller: {:.1} s (ours {:.1} s)",
+        started.elapsed().as_secs_f64(),
+        ours_took.as_secs_f64()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SIGKILL in the middle of 20 jobs × 5 tasks, and a restart on the same store and port.
+#[test]
+fn a_controller_killed_mid_run_loses_nothing() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(python) = iris::python() else { return };
+    let started = Instant::now();
+    let dir = scratch("crash");
+    let store = dir.join("controller.db");
+    let listen = format!("--listen 127.0.0.1:{}", free_port());
+    let controller = Controller::start(&store, &listen);
+    let url = controller.url.clone();
+    let _workers = workers(&python, &url, &dir, None);
+    let marks = dir.join("marks");
+    let marks_arg = marks.to_str().unwrap();
+    let submitted = script(
+        &python,
+        "burst.py",
+        &["submit", &url, marks_arg, "20", "5"],
+        &[],
+    );
+    assert_eq!(submitted["submitted"], 100);
+    // Kill it once some tasks ran and most have not.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ran = || std::fs::read_dir(&marks).map_or(0, |dir| dir.count().saturating_sub(1));
+    while ran() < 10 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let before = ran();
+    controller.kill();
+    say(&format!("SIGKILL with {before} of 100 tasks started"));
+    assert!(before < 100, "too late to kill: every task had started");
+    let _restarted = Controller::start(&store, &listen);
+    let done = script(&python, "burst.py", &["wait", &url, marks_arg, "20"], &[]);
+    let jobs = done["jobs"].as_object().unwrap();
+    assert_eq!(jobs.len(), 20);
+    for (job, status) in jobs {
+        assert_eq!(status["state"], "JOB_STATE_SUCCEEDED", "{job}: {status}");
+        for task in status["tasks"].as_array().unwrap() {
+            // One attempt each: the workers kept what they held, nothing was run again.
+            assert_eq!(
+                task,
+                &serde_json::json!(["TASK_STATE_SUCCEEDED", 1]),
+                "{job}: {status}"
+            );
+        }
+    }
+    let runs: Vec<&str> = done["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let distinct: std::collections::HashSet<&&str> = runs.iter().collect();
+    assert_eq!(
+        (runs.len(), distinct.len()),
+        (100, 100),
+        "an attempt ran twice, or one never ran"
+    );
+    say(&format!(
+        "a_controller_killed_mid_run_loses_nothing: {:.1} s",
+        started.elapsed().as_secs_f64()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every error path of the door, as connect-python's client sees it; a worker registered at
+/// another's address is refused its answers; the bearer token, with a real worker.
+#[test]
+fn the_door_answers_connect_python_on_every_error_path() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(python) = iris::python() else { return };
+    let started = Instant::now();
+    let dir = scratch("door");
+    // An unsigned JWT with an expiry ten years out: Iris's worker reads `exp` (without
+    // verifying) to schedule renewal, so its token must look like one.
+    let token = {
+        let output = Command::new(&python)
+            .args(["-c", "import base64,json,time\nb=lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b'=').decode()\nprint(b({'alg':'none','typ':'JWT'})+'.'+b({'sub':'iris-task-test','exp':int(time.time())+315360000})+'.c2ln')"])
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    };
+    let controller = Controller::start(
+        &dir.join("controller.db"),
+        &format!("--listen 127.0.0.1:0 --max-request-bytes 1048576 --token {token}"),
+    );
+    let worker = Worker::start(&python, &controller.url, "w0", &dir, Some(&token));
+    let answers = script(
+        &python,
+        "door.py",
+        &[&controller.url, &token],
+        &[("GHOST_ADDRESS", worker.1.as_str())],
+    );
+    let codes = |value: &Value| -> Vec<(String, String)> {
+        value
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(case, answer)| {
+                (
+                    case.clone(),
+                    answer[0].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let expected = [
+        ("a request over the size limit", "resource_exhausted"),
+        ("a wrong token", "unauthenticated"),
+        ("an unknown blob", "404"),
+        ("an unserved method", "unimplemented"),
+        ("job status of a bad id", "invalid_argument"),
+        ("job status of no job", "not_found"),
+        ("json codec", "unimplemented"),
+        ("launch", "ok"),
+        ("launch a bad name", "invalid_argument"),
+        ("launch a child of no job", "not_found"),
+        ("launch a gang without group_by", "invalid_argument"),
+        ("launch no replicas", "invalid_argument"),
+        ("launch twice", "already_exists"),
+        ("list jobs with a negative limit", "invalid_argument"),
+        ("list tasks of no job", "not_found"),
+        ("no token", "unauthenticated"),
+        ("register", "ok"),
+        ("register a ghost", "ok"),
+        ("register again, same address", "ok"),
+        ("register without an id", "invalid_argument"),
+        ("take over a live worker's id", "already_exists"),
+        ("task status of a bad id", "invalid_argument"),
+        ("task status of no task", "not_found"),
+        ("terminate", "ok"),
+        ("terminate no job", "not_found"),
+        ("the ghost's Reconcile", "False"),
+        ("the job's end", "JOB_STATE_SUCCEEDED"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(case, code)| ((*case).to_owned(), (*code).to_owned()))
+        .collect();
+    assert_eq!(codes(&answers), expected, "{answers}");
+    // The messages name what was wrong.
+    let message = |case: &str| answers[case][1].as_str().unwrap_or_default().to_owned();
+    assert!(message("launch no replicas").contains("replicas"));
+    assert!(message("take over a live worker's id").contains("door-w"));
+    assert!(message("job status of no job").contains("/door/nothing"));
+    assert!(message("a request over the size limit").contains("1048576"));
+    // The ghost's answers come from w0, which says so: refused, counted toward reaping it.
+    assert!(
+        message("the ghost's Reconcile").contains(r#"from worker "w0", not ghost"#),
+        "{answers}"
+    );
+    say(&format!(
+        "the_door_answers_connect_python_on_every_error_path: {:.1} s",
+        started.elapsed().as_secs_f64()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+}
