@@ -24,6 +24,8 @@
 mod dashboard;
 #[path = "../examples/controller/door.rs"]
 mod door;
+#[path = "../examples/workers/fleet.rs"]
+mod fleet;
 mod iris;
 #[path = "../examples/controller/noop.rs"]
 mod noop;
@@ -45,6 +47,15 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use serde_json::Value;
+
+/// The fleet's clock (`fleet.rs` reads it from the crate root).
+fn epoch_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
+}
 
 /// Says `message` on stderr even while libtest captures the test's output (it captures the print
 /// macros, not writes to the stream): each test's wall time is printed whatever the outcome.
@@ -176,6 +187,18 @@ struct Worker(Child, String);
 
 impl Worker {
     fn start(python: &Path, controller: &str, id: &str, dir: &Path, token: Option<&str>) -> Worker {
+        Self::start_on(python, controller, id, dir, token, 0)
+    }
+
+    /// A worker on `port` (0: any).
+    fn start_on(
+        python: &Path,
+        controller: &str,
+        id: &str,
+        dir: &Path,
+        token: Option<&str>,
+        port: u16,
+    ) -> Worker {
         let mut command = Command::new(python);
         command
             .arg(iris::root().join("tests/cluster/worker.py"))
@@ -187,6 +210,7 @@ impl Worker {
                 "--attribute",
                 "pod=a",
             ])
+            .args(["--port", &port.to_string()])
             .arg("--dir")
             .arg(dir.join(id))
             .stdout(Stdio::piped())
@@ -466,6 +490,117 @@ fn a_taken_port_and_a_held_store_each_get_a_clear_error_and_exit_code() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A worker that never answers: the spec of its attempt cannot be delivered, so the attempt is
+/// requeued free of charge at the dispatch deadline (and given to it again, the only worker);
+/// after 3 failed calls spanning the reap window it is reaped, and its attempt is requeued free.
+#[test]
+fn an_undelivered_spec_is_requeued_free_and_an_unreachable_worker_reaped() {
+    use iris_task::today::cluster::controller as c;
+    use iris_task::today::job;
+    let dir = scratch("reap");
+    let controller = Controller::start(
+        &dir.join("controller.db"),
+        "--listen 127.0.0.1:0 --reconcile-ms 200 --reconcile-timeout-ms 200 \
+         --dispatch-deadline-ms 1000 --reap-after-ms 3000",
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let url = controller.url.clone();
+    let rpc = |method: &'static str| format!("iris.cluster.ControllerService/{method}");
+    runtime.block_on(async {
+        let nobody = format!("127.0.0.1:{}", free_port());
+        let register = c::RegisterRequest {
+            worker_id: Some("silent".into()),
+            address: Some(nobody),
+            metadata: Some(job::WorkerMetadata {
+                cpu_count: Some(4),
+                memory_bytes: Some(1 << 34),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let _: c::RegisterResponse = fleet::call(&client, &url, &rpc("Register"), &register)
+            .await
+            .unwrap();
+        let launch = c::LaunchJobRequest {
+            name: Some("/t/undelivered".into()),
+            replicas: Some(1),
+            resources: Some(job::ResourceSpecProto {
+                cpu_millicores: Some(1_000),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let _: c::LaunchJobResponse = fleet::call(&client, &url, &rpc("LaunchJob"), &launch)
+            .await
+            .unwrap();
+        let task = c::GetTaskStatusRequest {
+            task_id: Some("/t/undelivered/0".into()),
+        };
+        let status = || async {
+            let answer: c::GetTaskStatusResponse =
+                fleet::call(&client, &url, &rpc("GetTaskStatus"), &task)
+                    .await
+                    .unwrap();
+            answer.task.unwrap()
+        };
+        // Requeued at the deadline, nothing charged (and not given to the failing worker again).
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let requeued = loop {
+            let now = status().await;
+            if now.state == Some(job::TaskState::Pending as i32) && !now.attempts.is_empty() {
+                break now;
+            }
+            assert!(Instant::now() < deadline, "never requeued: {now:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let charged = || async {
+            let request = c::GetJobStatusRequest {
+                job_id: Some("/t/undelivered".into()),
+            };
+            let answer: c::GetJobStatusResponse =
+                fleet::call(&client, &url, &rpc("GetJobStatus"), &request)
+                    .await
+                    .unwrap();
+            let job = answer.job.unwrap();
+            (
+                job.failure_count.unwrap_or(0),
+                job.preemption_count.unwrap_or(0),
+            )
+        };
+        assert_eq!(charged().await, (0, 0), "{requeued:?}");
+        // Reaped: gone from ListWorkers, its attempt requeued free.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let workers: c::ListWorkersResponse = fleet::call(
+                &client,
+                &url,
+                &rpc("ListWorkers"),
+                &c::ListWorkersRequest::default(),
+            )
+            .await
+            .unwrap();
+            if workers.workers.is_empty() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "never reaped: {workers:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let after = status().await;
+        assert_eq!(
+            after.state,
+            Some(job::TaskState::Pending as i32),
+            "{after:?}"
+        );
+        assert_eq!(charged().await, (0, 0), "{after:?}");
+    });
+    drop(controller);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The five jobs end on the Rust controller as they end on Iris's own.
 #[test]
 fn iris_cli_jobs_end_as_on_iris_own_controller() {
@@ -592,6 +727,67 @@ fn a_controller_killed_mid_run_loses_nothing() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A worker SIGKILLed while it runs attempts and started again under its id at its address:
+/// it registers again, the next Reconcile finds out what it still holds, and every task ends
+/// SUCCEEDED with no attempt run twice and none lost.
+#[test]
+fn a_worker_restarted_under_its_id_repeats_and_loses_nothing() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(python) = iris::python() else { return };
+    let started = Instant::now();
+    let dir = scratch("restart");
+    let controller = Controller::start(&dir.join("controller.db"), "--listen 127.0.0.1:0");
+    let port = free_port();
+    let mut worker = Worker::start_on(&python, &controller.url, "w0", &dir, None, port);
+    let marks = dir.join("marks");
+    let marks_arg = marks.to_str().unwrap();
+    script(
+        &python,
+        "burst.py",
+        &["submit", &controller.url, marks_arg, "2", "3", "3"],
+        &[],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ran = || std::fs::read_dir(&marks).map_or(0, |dir| dir.count().saturating_sub(1));
+    while ran() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SIGKILL: no chance to stop its tasks or tell anyone.
+    let _ = worker.0.kill();
+    let _ = worker.0.wait();
+    say(&format!("worker SIGKILLed with {} attempts started", ran()));
+    let _restarted = Worker::start_on(&python, &controller.url, "w0", &dir, None, port);
+    let done = script(
+        &python,
+        "burst.py",
+        &["wait", &controller.url, marks_arg, "2"],
+        &[],
+    );
+    let mut attempts = 0;
+    for (job, status) in done["jobs"].as_object().unwrap() {
+        assert_eq!(status["state"], "JOB_STATE_SUCCEEDED", "{job}: {status}");
+        for task in status["tasks"].as_array().unwrap() {
+            assert_eq!(task[0], "TASK_STATE_SUCCEEDED", "{job}: {status}");
+            attempts += task[1].as_i64().unwrap();
+        }
+    }
+    let runs: Vec<&str> = done["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let distinct: std::collections::HashSet<&&str> = runs.iter().collect();
+    assert_eq!(runs.len(), distinct.len(), "an attempt ran twice: {runs:?}");
+    // Every attempt the controller opened ran once (none lost), and the six tasks each ended.
+    assert_eq!(i64::try_from(runs.len()).unwrap(), attempts, "{done}");
+    say(&format!(
+        "a_worker_restarted_under_its_id_repeats_and_loses_nothing: {:.1} s ({attempts} attempts for 6 tasks)",
+        started.elapsed().as_secs_f64()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Every error path of the door, as connect-python's client sees it; a worker registered at
 /// another's address is refused its answers; the bearer token, with a real worker.
 #[test]
@@ -642,6 +838,8 @@ fn the_door_answers_connect_python_on_every_error_path() {
         ("job status of no job", "not_found"),
         ("json codec", "unimplemented"),
         ("launch", "ok"),
+        ("launch a parent", "ok"),
+        ("launch its child", "ok"),
         ("launch a bad name", "invalid_argument"),
         ("launch a child of no job", "not_found"),
         ("launch a gang without group_by", "invalid_argument"),
@@ -658,14 +856,18 @@ fn the_door_answers_connect_python_on_every_error_path() {
         ("task status of a bad id", "invalid_argument"),
         ("task status of no task", "not_found"),
         ("terminate", "ok"),
+        ("terminate the parent", "ok"),
+        ("the child after its parent's cancel", "JOB_STATE_KILLED"),
         ("terminate no job", "not_found"),
         ("the ghost's Reconcile", "False"),
         ("the job's end", "JOB_STATE_SUCCEEDED"),
     ];
-    let expected: Vec<(String, String)> = expected
+    // By case name, as the JSON object lists them.
+    let mut expected: Vec<(String, String)> = expected
         .iter()
         .map(|(case, code)| ((*case).to_owned(), (*code).to_owned()))
         .collect();
+    expected.sort();
     assert_eq!(codes(&answers), expected, "{answers}");
     // The messages name what was wrong.
     let message = |case: &str| answers[case][1].as_str().unwrap_or_default().to_owned();

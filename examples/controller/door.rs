@@ -136,3 +136,33 @@ where
         )),
     }
 }
+
+/// The client side of a unary call: `request` to `url` as binary protobuf, its answer decoded,
+/// or why there is none (the controller's Reconcile calls, the fleet's calls to a controller).
+pub async fn post<Req: Message, Resp: Message + Default>(
+    client: &reqwest::Client,
+    url: &str,
+    request: &Req,
+    timeout: Duration,
+) -> Result<Resp, String> {
+    let response = client
+        .post(url)
+        .header(header::CONTENT_TYPE, PROTO)
+        .header("connect-protocol-version", "1")
+        .header("connect-timeout-ms", timeout.as_millis().to_string())
+        .timeout(timeout)
+        .body(request.encode_to_vec())
+        .send()
+        .await
+        .map_err(|err| format!("{url}: {err}"))?;
+    let status = response.status();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|err| format!("{url}: {err}"))?;
+    if !status.is_success() {
+        let text: String = String::from_utf8_lossy(&body).chars().take(200).collect();
+        return Err(format!("{url}: HTTP {status}: {text}"));
+    }
+    Resp::decode(body.as_ref()).map_err(|err| format!("{url}: the answer does not decode: {err}"))
+}

@@ -10,9 +10,8 @@ use std::time::{Duration, Instant};
 
 use iris_task::today::cluster::worker::{ReconcileRequest, ReconcileResponse};
 use iris_task::{SqliteStore, WorkerId};
-use prost::Message;
 
-use crate::door::PROTO;
+use crate::door;
 use crate::writer::Writer;
 
 /// How the controller calls its workers.
@@ -32,6 +31,17 @@ pub struct Rounds {
     pub micros: Vec<u64>,
 }
 
+impl Rounds {
+    /// Records one round.
+    pub fn record(&mut self, took: Duration) {
+        if self.micros.len() >= 100_000 {
+            self.micros.clear();
+        }
+        self.micros
+            .push(u64::try_from(took.as_micros()).unwrap_or(u64::MAX));
+    }
+}
+
 /// One Reconcile call to a worker at `address`: the answer, or why there is none.
 pub async fn call(
     client: &reqwest::Client,
@@ -40,32 +50,7 @@ pub async fn call(
     timeout: Duration,
 ) -> Result<ReconcileResponse, String> {
     let url = format!("http://{address}/iris.cluster.WorkerService/Reconcile");
-    let response = client
-        .post(&url)
-        .header("content-type", PROTO)
-        .header("connect-protocol-version", "1")
-        .header("connect-timeout-ms", timeout.as_millis().to_string())
-        .timeout(timeout)
-        .body(request.encode_to_vec())
-        .send()
-        .await
-        .map_err(|err| format!("{url}: {err}"))?;
-    let status = response.status();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|err| format!("{url}: {err}"))?;
-    if !status.is_success() {
-        return Err(format!(
-            "{url}: HTTP {status}: {}",
-            String::from_utf8_lossy(&body)
-                .chars()
-                .take(200)
-                .collect::<String>()
-        ));
-    }
-    ReconcileResponse::decode(body.as_ref())
-        .map_err(|err| format!("{url}: the answer is no ReconcileResponse: {err}"))
+    door::post(client, &url, request, timeout).await
 }
 
 /// Starts a loop per registered worker, and a supervisor that starts one for each worker that
@@ -143,12 +128,7 @@ async fn one_worker(
             );
         }
         if let Ok(mut rounds) = rounds.lock() {
-            if rounds.micros.len() >= 100_000 {
-                rounds.micros.clear();
-            }
-            rounds
-                .micros
-                .push(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
+            rounds.record(started.elapsed());
         }
     }
 }

@@ -160,8 +160,18 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let rounds = Arc::new(Mutex::new(Rounds::default()));
     let limit = args.max_request_bytes;
 
+    let driving = Driving {
+        interval: Duration::from_millis(args.reconcile_ms),
+        timeout: Duration::from_millis(args.reconcile_timeout_ms),
+    };
     let routes = if args.noop {
-        crate::noop::router()
+        let registry = Arc::new(crate::noop::Registry::default());
+        tokio::spawn(crate::noop::drive(
+            Arc::clone(&registry),
+            driving,
+            Arc::clone(&rounds),
+        ));
+        crate::noop::router(registry)
     } else {
         let store = SqliteStore::open(&args.store).map_err(|err| match err {
             StoreError::Locked { .. } => fail(3, err.to_string()),
@@ -193,10 +203,6 @@ pub fn run(args: Args) -> Result<(), Failure> {
         )
         .map_err(|err| fail(1, format!("cannot start the writer thread: {err}")))?;
         println!("store {} holds {tasks} tasks", args.store.display());
-        let driving = Driving {
-            interval: Duration::from_millis(args.reconcile_ms),
-            timeout: Duration::from_millis(args.reconcile_timeout_ms),
-        };
         tokio::spawn(reconcile::drive(
             writer.clone(),
             driving,

@@ -1,9 +1,9 @@
 """Many short jobs through Iris's own client, for the crash test of tests/cluster.rs.
 
-    python burst.py submit URL MARKS JOBS TASKS   submits JOBS jobs of TASKS tasks each
+    python burst.py submit URL MARKS JOBS TASKS [SLEEP]   submits JOBS jobs of TASKS tasks each
     python burst.py wait URL MARKS JOBS           waits for them to end; prints one JSON line
 
-Each task sleeps a second and leaves a mark named by its attempt uid in MARKS (opened with
+Each task sleeps SLEEP seconds (1 by default) and leaves a mark named by its attempt uid in MARKS (opened with
 O_EXCL: a second run of the same attempt fails and leaves a second line in MARKS/runs). The JSON
 says each job's state, each task's state and attempt count, and every mark. (MARKS travels as
 `dir:PATH`: the process runtime rewrites environment values under /tmp to its own mounts.)
@@ -27,11 +27,12 @@ ended = {job_pb2.JOB_STATE_SUCCEEDED, job_pb2.JOB_STATE_FAILED, job_pb2.JOB_STAT
 
 if command == "submit":
     jobs, tasks = int(sys.argv[4]), int(sys.argv[5])
+    sleep = float(sys.argv[6]) if len(sys.argv) > 6 else 1.0
     marks.mkdir(parents=True, exist_ok=True)
     code = (
         "import os,time; uid=os.environ['IRIS_ATTEMPT_UID']; d=os.environ['MARKS'].removeprefix('dir:'); "
         "open(os.path.join(d,'runs'),'a').write(uid+'\\n'); "
-        "os.close(os.open(os.path.join(d,uid),os.O_CREAT|os.O_EXCL|os.O_WRONLY)); time.sleep(1)"
+        f"os.close(os.open(os.path.join(d,uid),os.O_CREAT|os.O_EXCL|os.O_WRONLY)); time.sleep({sleep})"
     )
     from iris.cluster.types import EnvironmentSpec
     client = IrisClient.remote(url, workspace=marks)

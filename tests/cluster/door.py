@@ -41,10 +41,10 @@ def case(name: str, call) -> None:
         results[name] = [err.code.value, err.message]
 
 
-def launch(name: str, replicas: int = 1, **kwargs) -> C.LaunchJobRequest:
+def launch(name: str, replicas: int = 1, entrypoint=None, **kwargs) -> C.LaunchJobRequest:
+    entrypoint = entrypoint or job_pb2.RuntimeEntrypoint(run_command=job_pb2.CommandEntrypoint(argv=["true"]))
     return C.LaunchJobRequest(
-        name=name, replicas=replicas,
-        entrypoint=job_pb2.RuntimeEntrypoint(run_command=job_pb2.CommandEntrypoint(argv=["true"])),
+        name=name, replicas=replicas, entrypoint=entrypoint,
         resources=job_pb2.ResourceSpecProto(cpu_millicores=100, memory_bytes=1 << 20), **kwargs)
 
 
@@ -86,6 +86,13 @@ if token:
         address=url, interceptors=(BearerTokenInjector(StaticTokenProvider("wrong"), "authorization"),),
     ).get_job_state(C.GetJobStateRequest()))
 case("terminate", lambda: rpc.terminate_job(C.TerminateJobRequest(job_id="/door/ok")))
+# Cancelling a job cancels its child jobs, as Iris does.
+sleeper = job_pb2.RuntimeEntrypoint(run_command=job_pb2.CommandEntrypoint(argv=["sleep", "60"]))
+case("launch a parent", lambda: rpc.launch_job(launch("/door/parent", entrypoint=sleeper)))
+case("launch its child", lambda: rpc.launch_job(launch("/door/parent/child", entrypoint=sleeper)))
+case("terminate the parent", lambda: rpc.terminate_job(C.TerminateJobRequest(job_id="/door/parent")))
+states = rpc.get_job_state(C.GetJobStateRequest(job_ids=["/door/parent", "/door/parent/child"])).states
+results["the child after its parent's cancel"] = [job_pb2.JobState.Name(states.get("/door/parent/child", 0)), ""]
 # A bundle nobody launched.
 try:
     urllib.request.urlopen(f"{url}/blobs/{'0' * 64}", timeout=10)
