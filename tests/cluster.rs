@@ -601,6 +601,103 @@ fn an_undelivered_spec_is_requeued_free_and_an_unreachable_worker_reaped() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The bundle LaunchJob carried is served at `/blobs/<sha256>`, still after a SIGKILL and a
+/// restart, and goes with its job when the job is removed after its retention.
+#[test]
+fn a_bundle_outlives_a_restart_and_goes_with_its_job() {
+    use iris_task::today::cluster::controller as c;
+    use iris_task::today::job;
+    let dir = scratch("bundle");
+    let store = dir.join("controller.db");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // No pooled connection outlives the controller it went to.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let bundle: Vec<u8> = (0..200_000u32).map(|n| (n % 251) as u8).collect();
+    let sha: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&bundle)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let get = |url: String| {
+        let (client, sha) = (client.clone(), sha.clone());
+        async move {
+            let answer = client
+                .get(format!("{url}/blobs/{sha}"))
+                .send()
+                .await
+                .unwrap();
+            (
+                answer.status().as_u16(),
+                answer.bytes().await.unwrap().to_vec(),
+            )
+        }
+    };
+    let rpc = |method: &str| format!("iris.cluster.ControllerService/{method}");
+    let first = Controller::start(&store, "--listen 127.0.0.1:0 --job-retention-ms 500");
+    runtime.block_on(async {
+        let launch = c::LaunchJobRequest {
+            name: Some("/t/bundled".into()),
+            replicas: Some(1),
+            bundle_blob: Some(bundle.clone()),
+            ..Default::default()
+        };
+        let _: c::LaunchJobResponse = fleet::call(&client, &first.url, &rpc("LaunchJob"), &launch)
+            .await
+            .unwrap();
+        assert_eq!(get(first.url.clone()).await, (200, bundle.clone()));
+    });
+    let url = first.url.clone();
+    first.kill();
+    let listen = format!(
+        "--listen {} --job-retention-ms 500",
+        url.trim_start_matches("http://")
+    );
+    let second = Controller::start(&store, &listen);
+    runtime.block_on(async {
+        assert_eq!(
+            get(url.clone()).await,
+            (200, bundle.clone()),
+            "not after a restart"
+        );
+        // GetJobStatus returns the original request, its bundle kept apart and named.
+        let request = c::GetJobStatusRequest {
+            job_id: Some("/t/bundled".into()),
+        };
+        let status: c::GetJobStatusResponse =
+            fleet::call(&client, &url, &rpc("GetJobStatus"), &request)
+                .await
+                .unwrap();
+        let original = status.request.unwrap();
+        assert_eq!(original.bundle_id.as_deref(), Some(sha.as_str()));
+        assert_eq!(original.replicas, Some(1));
+        let terminate = c::TerminateJobRequest {
+            job_id: Some("/t/bundled".into()),
+        };
+        let _: job::Empty = fleet::call(&client, &url, &rpc("TerminateJob"), &terminate)
+            .await
+            .unwrap();
+        // Removed after its retention (looked at every 10 s), the bundle with it.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while get(url.clone()).await.0 != 404 {
+            assert!(Instant::now() < deadline, "the bundle outlived its job");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let gone: Result<c::GetJobStatusResponse, String> =
+            fleet::call(&client, &url, &rpc("GetJobStatus"), &request).await;
+        assert!(gone.is_err_and(|err| err.contains("not_found")));
+    });
+    drop(second);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The five jobs end on the Rust controller as they end on Iris's own.
 #[test]
 fn iris_cli_jobs_end_as_on_iris_own_controller() {

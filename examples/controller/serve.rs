@@ -60,6 +60,10 @@ pub struct Args {
     /// The most tasks one worker runs at once, whatever its resources.
     #[arg(long, default_value_t = 256)]
     pub max_tasks_per_worker: usize,
+    /// How long an ended job (its tasks, spec and bundle) is kept before it is removed, in
+    /// milliseconds (Iris: 7 days).
+    #[arg(long, default_value_t = 7 * 24 * 3_600_000)]
+    pub job_retention_ms: u64,
     /// How often the scheduler runs, in milliseconds.
     #[arg(long, default_value_t = 50)]
     pub tick_ms: u64,
@@ -191,6 +195,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
             reap_failures: args.reap_failures,
             reap_after: Duration::from_millis(args.reap_after_ms),
             max_tasks_per_worker: args.max_tasks_per_worker,
+            job_retention: Duration::from_millis(args.job_retention_ms),
         };
         let tasks = table.table().len();
         let core = Core::new(table, rules, now());

@@ -47,6 +47,8 @@ pub struct Rules {
     pub reap_after: Duration,
     /// The most tasks one worker runs at once, whatever its resources.
     pub max_tasks_per_worker: usize,
+    /// How long an ended job is kept (its tasks, spec and bundle) before it is removed.
+    pub job_retention: Duration,
 }
 
 /// A registered worker: its registration, and how its Reconcile calls are going.
@@ -121,6 +123,8 @@ pub struct Core<S: Store> {
     cursor: usize,
     /// The latest time the controller has stamped anything with: its clock never goes back.
     clock: Timestamp,
+    /// When ended jobs are looked at next for removal.
+    next_prune: Timestamp,
 }
 
 fn invalid(what: impl std::fmt::Display) -> ConnectError {
@@ -217,6 +221,7 @@ impl<S: Store> Core<S> {
             history: VecDeque::new(),
             cursor: 0,
             clock,
+            next_prune: clock,
         };
         core.resync();
         core
@@ -661,12 +666,75 @@ impl<S: Store> Core<S> {
         }
     }
 
-    /// The scheduler's turn: timeouts, undelivered specs, then new assignments.
+    /// The scheduler's turn: timeouts, undelivered specs, then new assignments; and every ten
+    /// seconds, the removal of jobs ended longer ago than the retention.
     pub fn tick(&mut self, now: Timestamp) -> Result<(), StoreError> {
         self.timeouts(now)?;
         self.table
             .expire_assigned(now, self.rules.dispatch_deadline)?;
-        self.schedule(now)
+        self.schedule(now)?;
+        if now >= self.next_prune {
+            self.next_prune = now.saturating_add(Duration::from_secs(10));
+            self.prune(now)?;
+        }
+        Ok(())
+    }
+
+    /// Removes each job that ended longer than the retention ago and whose workers owe no stop
+    /// of its attempts (the resources stay held until they confirm): its tasks, and with them
+    /// its records (its spec and its bundle), in one transaction.
+    fn prune(&mut self, now: Timestamp) -> Result<(), StoreError> {
+        let table = self.table.table();
+        let retention = self.rules.job_retention;
+        let old: Vec<JobId> = table
+            .jobs()
+            .filter(|job| job.state().is_terminal())
+            .filter(|job| {
+                table.tasks_of(job.id()).all(|task| {
+                    task.state().is_terminal()
+                        && !task.attempts().iter().any(|attempt| attempt.awaits_stop())
+                        && task
+                            .latest_time()
+                            .and_then(|at| now.duration_since(at))
+                            .is_some_and(|age| age >= retention)
+                })
+            })
+            .map(|job| job.id().clone())
+            .collect();
+        if old.is_empty() {
+            return Ok(());
+        }
+        self.table.batch(|batch| {
+            for job in &old {
+                if let Err(err) = batch.remove_job(job) {
+                    eprintln!("controller: cannot remove {job}: {err}");
+                }
+            }
+        })?;
+        for job in &old {
+            let Some(id) = self
+                .specs
+                .remove(job)
+                .and_then(|spec| spec.request.bundle_id)
+            else {
+                continue;
+            };
+            // Another job launched with the same bundle keeps serving it.
+            let other = self.specs.iter().find(|(other, spec)| {
+                spec.request.bundle_id.as_ref() == Some(&id)
+                    && self.table.record(BUNDLE, other.as_str()).is_some()
+            });
+            match other {
+                Some((other, _)) => self.blobs.insert(id, other.clone()),
+                None => self.blobs.remove(&id),
+            };
+        }
+        eprintln!(
+            "controller: removed {} jobs ended over {} s ago",
+            old.len(),
+            retention.as_secs()
+        );
+        Ok(())
     }
 
     /// The scheduling timeout (a task still pending that long after its job was submitted ends
