@@ -698,6 +698,148 @@ fn a_bundle_outlives_a_restart_and_goes_with_its_job() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Scheduling with the fleet's simulated workers (in this process): tasks go where their CPU
+/// fits; a gang that fits the cluster but not the free CPU waits without blocking the tasks
+/// behind it; the scheduling timeout ends a task nothing can hold UNSCHEDULABLE and the execution
+/// timeout ends a task that runs too long FAILED.
+#[test]
+fn scheduling_fits_cpu_backfills_behind_a_waiting_gang_and_keeps_the_timeouts() {
+    use iris_task::today::cluster::controller as c;
+    use iris_task::today::{job, time};
+    let dir = scratch("scheduling");
+    let controller = Controller::start(
+        &dir.join("controller.db"),
+        "--listen 127.0.0.1:0 --reconcile-ms 200",
+    );
+    let url = controller.url.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let rpc = |method: &str| format!("iris.cluster.ControllerService/{method}");
+    let launch = |name: &str, replicas: i32, cpu: i32| c::LaunchJobRequest {
+        name: Some(name.into()),
+        replicas: Some(replicas),
+        resources: Some(job::ResourceSpecProto {
+            cpu_millicores: Some(cpu * 1_000),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    runtime.block_on(async {
+        // Two workers of 2 cores whose attempts run 3 s.
+        let config = fleet::Config {
+            controller: url.clone(),
+            workers: 2,
+            cpu: 2,
+            prefix: "s".into(),
+            seed: 1,
+            task_ms: (3_000, 3_000),
+            faults: fleet::Faults::default(),
+        };
+        fleet::start(config, std::sync::Arc::new(fleet::Stats::default()))
+            .await
+            .unwrap();
+        let submit = |request: c::LaunchJobRequest| {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                let _: c::LaunchJobResponse = fleet::call(
+                    &client,
+                    &url,
+                    "iris.cluster.ControllerService/LaunchJob",
+                    &request,
+                )
+                .await
+                .unwrap();
+            }
+        };
+        // A big task takes one worker whole; a gang of two 2-core tasks then fits the cluster
+        // but not what is free; the small tasks behind it must still run.
+        submit(launch("/s/big", 1, 2)).await;
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let mut gang = launch("/s/gang", 2, 2);
+        gang.coscheduling = Some(job::CoschedulingConfig {
+            group_by: Some("pod".into()),
+            ..Default::default()
+        });
+        submit(gang).await;
+        submit(launch("/s/small", 2, 1)).await;
+        // Nothing fits 8 cores: unschedulable after 1 s. A 1-core task limited to 1 s of the 3 it
+        // runs: failed by its execution timeout.
+        let mut huge = launch("/s/huge", 1, 8);
+        huge.scheduling_timeout = Some(time::Duration {
+            milliseconds: Some(1_000),
+        });
+        submit(huge).await;
+        let states = |jobs: &'static [&'static str]| {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                let request = c::GetJobStateRequest {
+                    job_ids: jobs.iter().map(|j| (*j).to_owned()).collect(),
+                };
+                let answer: c::GetJobStateResponse = fleet::call(
+                    &client,
+                    &url,
+                    "iris.cluster.ControllerService/GetJobState",
+                    &request,
+                )
+                .await
+                .unwrap();
+                jobs.iter()
+                    .map(|j| answer.states.get(*j).copied().unwrap_or(0))
+                    .collect::<Vec<i32>>()
+            }
+        };
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let now = states(&["/s/big", "/s/gang", "/s/small", "/s/huge"]).await;
+        use job::JobState as S;
+        assert_eq!(now[0], S::Running as i32, "{now:?}");
+        assert_eq!(now[1], S::Pending as i32, "the gang waits whole: {now:?}");
+        assert_eq!(
+            now[2],
+            S::Running as i32,
+            "the small job ran behind the gang: {now:?}"
+        );
+        assert_eq!(now[3], S::Unschedulable as i32, "{now:?}");
+        // The gang runs once the big task is done, as a whole.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let now = states(&["/s/gang"]).await;
+            if now[0] == S::Succeeded as i32 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the gang never ran: {now:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let mut slow = launch("/s/slow", 1, 1);
+        slow.timeout = Some(time::Duration {
+            milliseconds: Some(1_000),
+        });
+        submit(slow).await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let now = states(&["/s/slow"]).await;
+            if now[0] == S::Failed as i32 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "never timed out: {now:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let request = c::GetTaskStatusRequest {
+            task_id: Some("/s/slow/0".into()),
+        };
+        let task: c::GetTaskStatusResponse =
+            fleet::call(&client, &url, &rpc("GetTaskStatus"), &request)
+                .await
+                .unwrap();
+        let error = task.task.and_then(|t| t.error).unwrap_or_default();
+        assert!(error.to_lowercase().contains("timeout"), "{error}");
+    });
+    drop(controller);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The five jobs end on the Rust controller as they end on Iris's own.
 #[test]
 fn iris_cli_jobs_end_as_on_iris_own_controller() {

@@ -326,6 +326,14 @@ pub async fn start(config: Config, stats: Arc<Stats>) -> Result<(), String> {
             metadata: Some(job::WorkerMetadata {
                 cpu_count: Some(config.cpu),
                 memory_bytes: Some(i64::from(config.cpu) << 32),
+                // One pod: a coscheduled job grouped by "pod" may take any of the fleet.
+                attributes: [(
+                    "pod".to_owned(),
+                    job::AttributeValue {
+                        value: Some(job::attribute_value::Value::StringValue("fleet".to_owned())),
+                    },
+                )]
+                .into(),
                 ..job::WorkerMetadata::default()
             }),
             ..RegisterRequest::default()
