@@ -761,7 +761,6 @@ fn scheduling_fits_cpu_backfills_behind_a_waiting_gang_and_keeps_the_timeouts() 
         let mut gang = launch("/s/gang", 2, 2);
         gang.coscheduling = Some(job::CoschedulingConfig {
             group_by: Some("pod".into()),
-            ..Default::default()
         });
         submit(gang).await;
         submit(launch("/s/small", 2, 1)).await;
