@@ -135,6 +135,14 @@ pub struct ConnectError {
 
 impl ConnectError {
     /// An error of `code` saying `message`.
+    ///
+    /// ```
+    /// use iris_task::connect::{ConnectCode, ConnectError};
+    ///
+    /// let err = ConnectError::new(ConnectCode::Unimplemented, "ListUsers is not served");
+    /// assert_eq!(err.to_string(), "unimplemented: ListUsers is not served");
+    /// assert_eq!(err.code.http_status(), 501);
+    /// ```
     pub fn new(code: ConnectCode, message: impl Into<String>) -> ConnectError {
         ConnectError {
             code,

@@ -257,6 +257,7 @@ impl Backend for Postgres<'_> {
     type Store = PostgresStore;
     const NAME: &'static str = "PostgreSQL";
     const INT: &'static str = "BIGINT";
+    const BYTE: &'static str = r"'\x78'::bytea";
 
     fn fresh(&self, name: &str) -> String {
         database(self.server, &name.replace('-', "_"))

@@ -24,6 +24,7 @@ impl Backend for Sqlite {
     type Store = SqliteStore;
     const NAME: &'static str = "SQLite";
     const INT: &'static str = "INTEGER";
+    const BYTE: &'static str = "X'78'";
 
     fn fresh(&self, name: &str) -> String {
         scratch(name).display().to_string()

@@ -245,7 +245,8 @@ async fn blob(State(door): State<Door>, Path(id): Path<String>) -> Response {
     let found = door.writer.call(move |core, _| Ok(core.blob(&id))).await;
     match found {
         Ok(Some(bytes)) => {
-            (StatusCode::OK, [("content-type", "application/zip")], bytes).into_response()
+            let body = axum::body::Bytes::from_owner(bytes);
+            (StatusCode::OK, [("content-type", "application/zip")], body).into_response()
         }
         Ok(None) => (StatusCode::NOT_FOUND, "no such bundle").into_response(),
         Err(err) => door::error(&err),
@@ -295,7 +296,7 @@ async fn calls(
             door,
             headers,
             body,
-            |core, request: c::RegisterRequest, _now| core.register(request)
+            |core, request: c::RegisterRequest, now| core.register(request, now)
         ),
         "LaunchJob" => in_writer!(
             door,
@@ -319,7 +320,7 @@ async fn calls(
             door,
             headers,
             body,
-            |core, request: c::ListJobsRequest, _now| core.list_jobs(&request)
+            |core, request: c::ListJobsRequest, _now| Ok(core.list_jobs(&request))
         ),
         "TerminateJob" => in_writer!(
             door,

@@ -17,8 +17,8 @@ use iris_task::today::cluster::controller::{
 use iris_task::today::cluster::worker::{ReconcileRequest, ReconcileResponse};
 use iris_task::today::{Resources, job, time};
 use iris_task::{
-    AnyTask, DurableTable, JobId, StateKind, Store, StoreError, TaskEvent, TaskId, Timestamp,
-    WorkerId,
+    AnyTask, DurableTable, JobId, Offer, StateKind, Store, StoreError, TaskEvent, TaskId,
+    Timestamp, WorkerId,
 };
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -29,7 +29,7 @@ pub const SPEC: &str = "spec";
 pub const BUNDLE: &str = "bundle";
 /// A registered worker: its `RegisterRequest`, by worker id.
 pub const WORKER: &str = "worker";
-/// The most tasks one ListJobs page holds.
+/// The most jobs one ListJobs page holds (Iris's `MAX_LIST_JOBS_LIMIT`).
 pub const MAX_PAGE: usize = 500;
 /// How many samples of the counts the dashboard's chart keeps.
 const HISTORY: usize = 600;
@@ -56,9 +56,11 @@ struct Worker {
     request: RegisterRequest,
     address: String,
     resources: Resources,
-    /// Failed Reconcile calls in a row, and when the first of them failed.
+    /// Failed Reconcile calls in a row.
     failures: u32,
-    failing_since: Option<Timestamp>,
+    /// When it registered, and its last successful Reconcile: the reap window counts from the
+    /// later of the two, as Iris's does.
+    registered_at: Timestamp,
     last_ok: Option<Timestamp>,
     status: String,
 }
@@ -113,7 +115,13 @@ pub struct Snapshot {
 /// The controller: a durable table, and the workers and job specs kept beside it.
 pub struct Core<S: Store> {
     table: DurableTable<S>,
+    /// The registered workers, as committed.
     workers: BTreeMap<WorkerId, Worker>,
+    /// Changes to `workers` made by calls of the group being committed: applied once the commit
+    /// succeeded (`committed`), dropped if it failed (`resync`).
+    staged: Vec<(WorkerId, Option<Worker>)>,
+    /// The jobs with a scheduling or execution timeout that have not ended.
+    timed: std::collections::BTreeSet<JobId>,
     specs: HashMap<JobId, Spec>,
     /// Bundle ids (SHA-256, hex) to the job whose record holds the bundle.
     blobs: HashMap<String, JobId>,
@@ -153,6 +161,13 @@ fn spec_record(submitted: Timestamp, request: &LaunchJobRequest) -> Vec<u8> {
     bytes
 }
 
+impl Spec {
+    /// Whether the job has a scheduling or an execution timeout to keep.
+    fn is_timed(&self) -> bool {
+        self.scheduling_timeout.is_some() || self.execution_timeout.is_some()
+    }
+}
+
 fn read_spec(bytes: &[u8]) -> Option<Spec> {
     let (time, request) = bytes.split_at_checked(8)?;
     let submitted = Timestamp::from_millis(i64::from_le_bytes(time.try_into().ok()?));
@@ -173,7 +188,7 @@ fn read_spec(bytes: &[u8]) -> Option<Spec> {
     })
 }
 
-fn read_worker(bytes: &[u8]) -> Option<(WorkerId, Worker)> {
+fn read_worker(bytes: &[u8], now: Timestamp) -> Option<(WorkerId, Worker)> {
     let request = RegisterRequest::decode(bytes).ok()?;
     let registration = request.to_registration().ok()?;
     Some((
@@ -183,7 +198,7 @@ fn read_worker(bytes: &[u8]) -> Option<(WorkerId, Worker)> {
             resources: registration.resources,
             request,
             failures: 0,
-            failing_since: None,
+            registered_at: now,
             last_ok: None,
             status: "registered; no Reconcile yet".to_owned(),
         },
@@ -215,6 +230,8 @@ impl<S: Store> Core<S> {
         let mut core = Core {
             table,
             workers: BTreeMap::new(),
+            staged: Vec::new(),
+            timed: std::collections::BTreeSet::new(),
             specs: HashMap::new(),
             blobs: HashMap::new(),
             rules,
@@ -231,13 +248,14 @@ impl<S: Store> Core<S> {
     /// failed commit (the table went back to what its store holds, and so must they: the worker
     /// map only ever holds what was committed).
     pub fn resync(&mut self) {
+        self.staged.clear();
         let mut workers = BTreeMap::new();
         for (key, record) in self.table.records(WORKER) {
-            match read_worker(record.value()) {
+            match read_worker(record.value(), self.clock) {
                 Some((id, mut worker)) => {
                     if let Some(old) = self.workers.remove(&id) {
                         worker.failures = old.failures;
-                        worker.failing_since = old.failing_since;
+                        worker.registered_at = old.registered_at;
                         worker.last_ok = old.last_ok;
                         worker.status = old.status;
                     }
@@ -249,6 +267,7 @@ impl<S: Store> Core<S> {
         self.workers = workers;
         self.specs.clear();
         self.blobs.clear();
+        self.timed.clear();
         for (key, record) in self.table.records(SPEC) {
             match (JobId::from_path(key), read_spec(record.value())) {
                 (Ok(job), Some(spec)) => {
@@ -257,10 +276,31 @@ impl<S: Store> Core<S> {
                             self.blobs.insert(id, job.clone());
                         }
                     }
+                    if spec.is_timed() {
+                        self.timed.insert(job.clone());
+                    }
                     self.specs.insert(job, spec);
                 }
                 _ => eprintln!("controller: the spec record {key} cannot be read; ignored"),
             }
+        }
+    }
+
+    /// The group's commit succeeded: its changes to the worker map take effect.
+    pub fn committed(&mut self) {
+        for (id, change) in self.staged.drain(..) {
+            match change {
+                Some(worker) => self.workers.insert(id, worker),
+                None => self.workers.remove(&id),
+            };
+        }
+    }
+
+    /// A worker as the calls of the group see it: staged first, then committed.
+    fn worker_now(&self, id: &WorkerId) -> Option<&Worker> {
+        match self.staged.iter().rev().find(|(staged, _)| staged == id) {
+            Some((_, change)) => change.as_ref(),
+            None => self.workers.get(id),
         }
     }
 
@@ -281,10 +321,14 @@ impl<S: Store> Core<S> {
     /// attempts stay its own: the next Reconcile finds out what it still runs. Nobody takes over
     /// a worker's id: a registration from another address is refused until the worker registered
     /// there is reaped (it failed its Reconcile calls long enough).
-    pub fn register(&mut self, request: RegisterRequest) -> Result<RegisterResponse, ConnectError> {
+    pub fn register(
+        &mut self,
+        request: RegisterRequest,
+        now: Timestamp,
+    ) -> Result<RegisterResponse, ConnectError> {
         let registration = request.to_registration()?;
         let id = registration.worker;
-        if let Some(current) = self.workers.get(&id) {
+        if let Some(current) = self.worker_now(&id) {
             if current.address != registration.address {
                 return Err(ConnectError::new(
                     ConnectCode::AlreadyExists,
@@ -304,11 +348,11 @@ impl<S: Store> Core<S> {
         if !unchanged {
             self.table.put_record(WORKER, id.as_str(), None, bytes)?;
         }
-        // Applied to the map here, read back from the records after a failed commit.
-        let (_, mut worker) = read_worker(&request.encode_to_vec())
+        // The map changes once the group's commit succeeded (`committed`).
+        let (_, mut worker) = read_worker(&request.encode_to_vec(), now)
             .ok_or_else(|| invalid("the registration cannot be read back"))?;
         worker.status = "registered".to_owned();
-        self.workers.insert(id.clone(), worker);
+        self.staged.push((id.clone(), Some(worker)));
         eprintln!(
             "controller: worker {id} registered at {}",
             registration.address
@@ -328,24 +372,49 @@ impl<S: Store> Core<S> {
     ) -> Result<LaunchJobResponse, ConnectError> {
         let launch = request.to_launch()?;
         let job = launch.job.clone();
-        if self.table.table().job(&job).is_some() {
-            return Err(ConnectError::new(
-                ConnectCode::AlreadyExists,
-                format!("job {job} exists"),
-            ));
+        // A job of that name, as Iris's `existing_job_policy` says: ERROR refuses it; KEEP
+        // answers with it while it runs; RECREATE cancels it if it runs; unset (the default)
+        // refuses it while it runs. A job that ended is replaced, whatever the policy but ERROR.
+        let mut replace = false;
+        if let Some(existing) = self.table.table().job(&job) {
+            use job::ExistingJobPolicy as Policy;
+            let ended = existing.state().is_terminal();
+            let policy = request
+                .existing_job_policy
+                .and_then(|p| Policy::try_from(p).ok())
+                .unwrap_or(Policy::Unspecified);
+            match (policy, ended) {
+                (Policy::Error, _) => {
+                    return Err(ConnectError::new(
+                        ConnectCode::AlreadyExists,
+                        format!("job {job} already exists (it is {})", existing.state()),
+                    ));
+                }
+                (Policy::Keep, false) => {
+                    return Ok(LaunchJobResponse {
+                        job_id: Some(job.as_str().to_owned()),
+                    });
+                }
+                (Policy::Unspecified, false) => {
+                    return Err(ConnectError::new(
+                        ConnectCode::AlreadyExists,
+                        format!("job {job} already exists and is still running"),
+                    ));
+                }
+                (Policy::Recreate, _) | (_, true) => replace = true,
+            }
         }
         if let Some(parent) = &launch.parent {
+            let refuse = |why: String| {
+                Err(ConnectError::new(
+                    ConnectCode::FailedPrecondition,
+                    format!("Cannot submit job: parent job {parent} {why}"),
+                ))
+            };
             match self.table.table().job(parent) {
-                None => {
-                    return Err(not_found(format_args!(
-                        "parent job {parent} does not exist"
-                    )));
-                }
+                None => return refuse("is absent".to_owned()),
                 Some(state) if state.state().is_terminal() => {
-                    return Err(ConnectError::new(
-                        ConnectCode::FailedPrecondition,
-                        format!("parent job {parent} has ended {}", state.state()),
-                    ));
+                    return refuse(format!("has terminated ({})", state.state()));
                 }
                 Some(_) => {}
             }
@@ -359,6 +428,12 @@ impl<S: Store> Core<S> {
         let record = spec_record(now, &request);
         let key = job.as_str().to_owned();
         self.table.batch(|batch| -> Result<(), ConnectError> {
+            if replace {
+                // A running job is cancelled first; its attempts leave their workers' desired
+                // sets with it, which the workers take as a kill.
+                batch.kill_job(&job, "Replaced by new submission", now);
+                batch.remove_job(&job)?;
+            }
             batch.insert_job(job.clone(), launch.policy, launch.tasks())?;
             batch.put_record(SPEC, &key, Some(&job), record)?;
             if let Some(blob) = bundle {
@@ -374,16 +449,20 @@ impl<S: Store> Core<S> {
             if let Some(id) = spec.request.bundle_id.clone() {
                 self.blobs.insert(id, job.clone());
             }
+            if spec.is_timed() {
+                self.timed.insert(job.clone());
+            }
             self.specs.insert(job.clone(), spec);
         }
         eprintln!("controller: launched {job}: {} tasks", launch.replicas);
         Ok(LaunchJobResponse { job_id: Some(key) })
     }
 
-    /// The bundle `id` names, if a job holds it.
-    pub fn blob(&self, id: &str) -> Option<Vec<u8>> {
+    /// The bundle `id` names, if a job holds it: shared, not copied, so that serving a large
+    /// bundle does not hold up the writer.
+    pub fn blob(&self, id: &str) -> Option<std::sync::Arc<[u8]>> {
         let job = self.blobs.get(id)?;
-        Some(self.table.record(BUNDLE, job.as_str())?.value().to_vec())
+        Some(self.table.record(BUNDLE, job.as_str())?.shared_value())
     }
 
     /// Each job's state: O(1) a job (the table keeps each job's state). Ids it does not know
@@ -432,18 +511,17 @@ impl<S: Store> Core<S> {
     }
 
     /// Jobs, by id: filtered by the query's prefix, name and state, then paged.
-    pub fn list_jobs(&self, request: &ListJobsRequest) -> Result<ListJobsResponse, ConnectError> {
+    pub fn list_jobs(&self, request: &ListJobsRequest) -> ListJobsResponse {
         let query = request.query.clone().unwrap_or_default();
         let prefix = query.job_id_prefix.unwrap_or_default();
         let name = query.name_filter.unwrap_or_default().to_lowercase();
         let state = query.state_filter.unwrap_or_default().to_lowercase();
         let parent = query.parent_job_id.unwrap_or_default();
-        let offset = usize::try_from(query.offset.unwrap_or(0))
-            .map_err(|_| invalid("query.offset is negative"))?;
-        let limit = match query.limit.unwrap_or(0) {
-            n if n < 0 => return Err(invalid("query.limit is negative")),
-            0 => 50,
-            n => usize::try_from(n).unwrap_or(MAX_PAGE).min(MAX_PAGE),
+        // Paging clamped as Iris clamps it: no limit, or one out of range, is the most.
+        let offset = usize::try_from(query.offset.unwrap_or(0)).unwrap_or(0);
+        let limit = match usize::try_from(query.limit.unwrap_or(0)) {
+            Ok(n @ 1..=MAX_PAGE) => n,
+            _ => MAX_PAGE,
         };
         let table = self.table.table();
         let mut jobs: Vec<_> = table
@@ -468,7 +546,13 @@ impl<S: Store> Core<S> {
             })
             .filter(|job| state.is_empty() || job.state().label() == state)
             .collect();
-        jobs.sort_by(|a, b| a.id().cmp(b.id()));
+        // Newest first, as Iris sorts by default (ties by id).
+        let submitted = |id: &JobId| self.specs.get(id).map(|spec| spec.submitted);
+        jobs.sort_by(|a, b| {
+            submitted(b.id())
+                .cmp(&submitted(a.id()))
+                .then_with(|| a.id().cmp(b.id()))
+        });
         let total = jobs.len();
         let page: Vec<job::JobStatus> = jobs
             .iter()
@@ -481,11 +565,11 @@ impl<S: Store> Core<S> {
                 Some(status)
             })
             .collect();
-        Ok(ListJobsResponse {
+        ListJobsResponse {
             has_more: Some(offset.saturating_add(page.len()) < total),
             total_count: Some(i32::try_from(total).unwrap_or(i32::MAX)),
             jobs: page,
-        })
+        }
     }
 
     /// One task's status, with its job's resources.
@@ -627,38 +711,43 @@ impl<S: Store> Core<S> {
                 .map_err(|err| err.to_string()),
             Err(err) => Err(err),
         };
+        let reap_after = self.rules.reap_after;
+        let reap_failures = self.rules.reap_failures;
         let Some(state) = self.workers.get_mut(worker) else {
             return Ok(());
         };
+        // The worker's health is the driver's to keep, not a registration: it changes at once.
         match answer {
             Ok(reconciled) => {
                 for refused in &reconciled.refused {
                     eprintln!("controller: worker {worker}: {refused}");
                 }
                 state.failures = 0;
-                state.failing_since = None;
                 state.last_ok = Some(now);
                 state.status = "healthy".to_owned();
                 Ok(())
             }
             Err(refused) => {
                 state.failures += 1;
-                let since = *state.failing_since.get_or_insert(now);
                 state.status = format!("Reconcile failed {} times: {refused}", state.failures);
-                let long = now
-                    .duration_since(since)
-                    .is_some_and(|d| d >= self.rules.reap_after);
-                if state.failures >= self.rules.reap_failures && long {
+                // As Iris counts it: from the last successful Reconcile, or the registration.
+                let since = state
+                    .last_ok
+                    .unwrap_or(state.registered_at)
+                    .max(state.registered_at);
+                let silent = now.duration_since(since).unwrap_or_default();
+                if state.failures >= reap_failures && silent >= reap_after {
                     let why = format!(
-                        "worker {worker} did not answer Reconcile {} times over {} s",
+                        "worker {worker} failed {} Reconcile calls in a row and answered none for \
+                         {} s",
                         state.failures,
-                        now.duration_since(since).unwrap_or_default().as_secs()
+                        silent.as_secs()
                     );
                     self.table.batch(|batch| {
                         batch.worker_lost(worker, &why, now);
                         batch.remove_record(WORKER, worker.as_str());
                     })?;
-                    self.workers.remove(worker);
+                    self.staged.push((worker.clone(), None));
                     eprintln!("controller: reaped: {why}");
                 }
                 Ok(())
@@ -742,10 +831,13 @@ impl<S: Store> Core<S> {
     fn timeouts(&mut self, now: Timestamp) -> Result<(), StoreError> {
         let table = self.table.table();
         let mut events: Vec<(TaskId, TaskEvent)> = Vec::new();
-        for (job, spec) in &self.specs {
-            if spec.scheduling_timeout.is_none() && spec.execution_timeout.is_none() {
+        // Only the jobs with a timeout that have not ended: a job leaves the set as it ends.
+        self.timed
+            .retain(|job| table.job(job).is_some_and(|job| !job.state().is_terminal()));
+        for job in &self.timed {
+            let Some(spec) = self.specs.get(job) else {
                 continue;
-            }
+            };
             for task in table.tasks_of(job) {
                 match task.state() {
                     StateKind::Pending => {
@@ -761,7 +853,8 @@ impl<S: Store> Core<S> {
                             }
                         }
                     }
-                    StateKind::Running => {
+                    // Executing: BUILDING counts, as in Iris and the crate's rule.
+                    StateKind::Building | StateKind::Running => {
                         let started = task
                             .current_attempt()
                             .and_then(|attempt| attempt.started_at());
@@ -811,9 +904,7 @@ impl<S: Store> Core<S> {
                     .map(|task| task.job().clone())
                     .chain(table.stops_on(id).map(|(task, _)| task.id().job().clone()));
                 for job in taken {
-                    let used = need(&job);
-                    left.cpu_millicores = left.cpu_millicores.saturating_sub(used.cpu_millicores);
-                    left.memory_bytes = left.memory_bytes.saturating_sub(used.memory_bytes);
+                    left = left.saturating_sub(need(&job));
                     held += 1;
                 }
                 (
@@ -825,11 +916,12 @@ impl<S: Store> Core<S> {
             .collect()
     }
 
-    /// Offers the pending tasks, oldest first, to the workers whose free CPU and memory fit
-    /// them, round-robin. A coscheduled job is placed whole, one member per worker, on workers
-    /// that share the value of its `group_by` attribute, or waits whole. A task or gang that does
-    /// not fit now is passed over, and the tasks behind it are offered still (backfill): nothing
-    /// blocks the queue.
+    /// Offers the pending tasks to the workers whose free CPU and memory fit them, round-robin:
+    /// the coscheduled jobs first (as Iris places them first in each cycle), then the rest,
+    /// oldest first. A coscheduled job is placed whole, one member per worker, on workers that
+    /// share a value of its `group_by` attribute, or waits whole. A task or gang that does not
+    /// fit now is passed over, and the tasks behind it are offered still (backfill): nothing
+    /// blocks the queue, and nothing is reserved for a gang that waits.
     fn schedule(&mut self, now: Timestamp) -> Result<(), StoreError> {
         let mut free = self.free();
         if free.is_empty() || self.table.table().pending().next().is_none() {
@@ -840,70 +932,61 @@ impl<S: Store> Core<S> {
         self.cursor = self.cursor.wrapping_add(1);
         let specs = &self.specs;
         let workers = &self.workers;
-        let groups: HashMap<String, Vec<(WorkerId, Option<String>)>> = specs
-            .values()
-            .filter_map(|spec| spec.group_by.clone())
-            .map(|key| {
-                let values = workers
-                    .iter()
-                    .map(|(id, worker)| (id.clone(), attribute(&worker.request, &key)))
-                    .collect();
-                (key, values)
-            })
-            .collect();
+        let place = |free: &mut Vec<(WorkerId, Resources, usize)>, offer: &Offer<'_>| {
+            if free
+                .iter()
+                .all(|(_, left, slots)| *slots == 0 || left.cpu_millicores == 0)
+            {
+                offer.stop();
+                return None;
+            }
+            let spec = specs.get(offer.job());
+            let need = spec.map(|spec| spec.resources).unwrap_or_default();
+            let fits =
+                |(_, left, slots): &(WorkerId, Resources, usize)| *slots > 0 && left.fits(need);
+            let take = |entry: &mut (WorkerId, Resources, usize)| {
+                entry.1 = entry.1.saturating_sub(need);
+                entry.2 -= 1;
+                entry.0.clone()
+            };
+            if !offer.is_gang() {
+                let entry = free.iter_mut().find(|entry| fits(entry))?;
+                return Some(vec![take(entry)]);
+            }
+            // A gang: workers that share a value of its `group_by` attribute, each with room
+            // for one member.
+            let key = spec.and_then(|spec| spec.group_by.as_deref())?;
+            let mut by_value: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+            for (at, entry) in free.iter().enumerate() {
+                let value = workers
+                    .get(&entry.0)
+                    .and_then(|worker| attribute(&worker.request, key));
+                if let (true, Some(value)) = (fits(entry), value) {
+                    by_value.entry(value).or_default().push(at);
+                }
+            }
+            let chosen = by_value
+                .into_values()
+                .find(|members| members.len() >= offer.len())?;
+            let picked: Vec<WorkerId> = chosen
+                .into_iter()
+                .take(offer.len())
+                .filter_map(|at| free.get_mut(at).map(take))
+                .collect();
+            Some(picked)
+        };
         self.table
             .batch(|batch| {
+                // Gangs first, as Iris places coscheduled jobs first in each cycle; then the
+                // rest, oldest first, with what the gangs left.
                 batch.schedule(now, |offer| {
-                    if free
-                        .iter()
-                        .all(|(_, left, slots)| *slots == 0 || left.cpu_millicores == 0)
-                    {
-                        offer.stop();
-                        return None;
+                    if offer.is_gang() {
+                        place(&mut free, offer)
+                    } else {
+                        None
                     }
-                    let spec = specs.get(offer.job());
-                    let need = spec.map(|spec| spec.resources).unwrap_or_default();
-                    let fits = |(_, left, slots): &(WorkerId, Resources, usize)| {
-                        *slots > 0 && left.fits(need)
-                    };
-                    let take = |entry: &mut (WorkerId, Resources, usize)| {
-                        entry.1.cpu_millicores -= need.cpu_millicores;
-                        entry.1.memory_bytes -= need.memory_bytes;
-                        entry.2 -= 1;
-                        entry.0.clone()
-                    };
-                    if !offer.is_gang() {
-                        let entry = free.iter_mut().find(|entry| fits(entry))?;
-                        return Some(vec![take(entry)]);
-                    }
-                    // A gang: a group of workers sharing the attribute's value with room for one
-                    // member each.
-                    let values = spec
-                        .and_then(|spec| spec.group_by.as_ref())
-                        .and_then(|key| groups.get(key));
-                    let mut by_value: BTreeMap<Option<String>, Vec<usize>> = BTreeMap::new();
-                    for (at, entry) in free.iter().enumerate() {
-                        if !fits(entry) {
-                            continue;
-                        }
-                        let value = values
-                            .and_then(|values| values.iter().find(|(id, _)| id == &entry.0))
-                            .and_then(|(_, value)| value.clone());
-                        if values.is_some() && value.is_none() {
-                            continue;
-                        }
-                        by_value.entry(value).or_default().push(at);
-                    }
-                    let chosen = by_value
-                        .into_values()
-                        .find(|members| members.len() >= offer.len())?;
-                    let picked: Vec<WorkerId> = chosen
-                        .into_iter()
-                        .take(offer.len())
-                        .filter_map(|at| free.get_mut(at).map(take))
-                        .collect();
-                    Some(picked)
                 });
+                batch.schedule(now, |offer| place(&mut free, offer));
             })
             .map(|_| ())
     }

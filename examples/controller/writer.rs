@@ -151,10 +151,14 @@ fn run<S: Store>(
         if let Err(err) = &ticked {
             eprintln!("controller: the scheduler's turn failed: {err}");
         }
-        if let Err(err) = &committed {
-            eprintln!("controller: {}", err.message);
-            // The table went back to what its store holds: so do the workers and specs.
-            core.resync();
+        match &committed {
+            // The group is durable: its changes to the worker map take effect now.
+            Ok(()) => core.committed(),
+            Err(err) => {
+                eprintln!("controller: {}", err.message);
+                // The table went back to what its store holds: so do the workers and specs.
+                core.resync();
+            }
         }
         for answer in answers.drain(..) {
             answer(committed.clone());

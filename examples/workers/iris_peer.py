@@ -3,7 +3,11 @@ its RPC backend (it pushes Reconcile to workers, as the reference controller doe
 `iris cluster start --local` starts it (iris/cluster/local_cluster.py), without the autoscaler:
 the fleet's workers register themselves.
 
-    python iris_peer.py PORT
+    python iris_peer.py PORT [--tuned]
+
+With --tuned, two of its defaults that bound throughput are lifted: a job's tasks considered per
+scheduling cycle (`max_tasks_per_job_per_cycle`, 4 by default: unlimited) and the full schedule
+pass's cadence (`scheduler_min_interval`, 10 s by default: 1 s, its Reconcile cadence).
 
 Prints "iris controller listening: http://127.0.0.1:PORT pid=PID" and runs until killed.
 """
@@ -13,6 +17,8 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+
+from rigging.timing import Duration
 
 from iris.cluster.backends.rpc.backend import RpcTaskBackend, RpcWorkerStubFactory
 from iris.cluster.config import IrisClusterConfig
@@ -24,6 +30,7 @@ from iris.cluster.controller.log_stack import build_log_stack
 from iris.cluster.types import DEFAULT_BACKEND_ID
 
 port = int(sys.argv[1])
+tuned = "--tuned" in sys.argv[2:]
 state = Path(tempfile.mkdtemp(prefix="iris_peer_"))
 (state / "remote").mkdir()
 config = IrisClusterConfig()
@@ -43,6 +50,11 @@ controller = Controller(
         auth_verifier=auth.verifier,
         auth_provider=auth.provider,
         auth=auth,
+        **(
+            {"max_tasks_per_job_per_cycle": 0, "scheduler_min_interval": Duration.from_seconds(1.0)}
+            if tuned
+            else {}
+        ),
     ),
     log_stack=log_stack,
     db=ControllerDB(db_dir=state / "db"),

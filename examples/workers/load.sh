@@ -3,7 +3,8 @@
 # baseline (`controller --noop`: the same door and Reconcile calls, no table, no store, no rules),
 # at 100 and 1,000 workers, alternately, three runs each; then the same fleet and the same jobs
 # against Iris's own controller (examples/workers/iris_peer.py: the pinned wheel's Controller
-# with its RPC backend, without the autoscaler), one run each (it is slow). Release builds; the
+# with its RPC backend, without the autoscaler), one run each (it is slow), as its local cluster
+# configures it and with its two throughput limits lifted (--tuned). Release builds; the
 # fleet (examples/workers, --load: no faults, every attempt succeeds) and the server share this
 # machine's cores. Prints one JSON line per run, then a summary.
 #
@@ -62,10 +63,12 @@ for workers in 100 1000; do
         echo "baseline $workers $run $(fleet "$workers" "$seconds" --rounds "$dashboard/api/rounds")"
         stop
     done
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    start "$python" examples/workers/iris_peer.py "$port"
-    echo "iris $workers 1 $(fleet "$workers" $(( seconds * 2 )) --launch "${jobs}x2000" --users "$users")"
-    stop
+    for variant in "" --tuned; do
+        port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+        start "$python" examples/workers/iris_peer.py "$port" $variant
+        echo "iris$variant $workers 1 $(fleet "$workers" $(( seconds * 2 )) --launch "${jobs}x2000" --users "$users")"
+        stop
+    done
 done | tee "$tmp/runs.txt"
 
 # The summary: medians of the three runs, and the ratios.
@@ -81,7 +84,7 @@ def med(kind, workers, key):
 print("\n| workers | server | observations/s | finished/s | round p50 / p99 (ms) | gap p50 / p99 (ms) | server CPU per observation | per finished task |")
 print("|---|---|---|---|---|---|---|---|")
 for workers in (100, 1000):
-    for kind in ("controller", "baseline", "iris"):
+    for kind in ("controller", "baseline", "iris", "iris--tuned"):
         if (kind, workers) not in runs:
             continue
         print(f"| {workers} | {kind} | {med(kind, workers, 'observations_per_s'):,.0f} | {med(kind, workers, 'finished_per_s'):,.0f} "

@@ -353,7 +353,7 @@ fn write(
             match &row.value {
                 Some(value) => transaction.execute(
                     &prepared.upsert_record,
-                    &[&row.space, &row.key, &row.job, value],
+                    &[&row.space, &row.key, &row.job, &&value[..]],
                 ),
                 None => transaction.execute(&prepared.delete_record, &[&row.space, &row.key]),
             }

@@ -5,6 +5,7 @@
 //! as records, they land in the same transaction as the table's changes, or not at all.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use super::{Batch, DurableTable, Store, StoreError};
 use crate::id::JobId;
@@ -12,11 +13,31 @@ use crate::table::TableError;
 
 /// One record: its bytes, and the job it belongs to, if any (it is removed with that job by
 /// [`remove_job`](DurableTable::remove_job)). Get them with [`DurableTable::record`] and
-/// [`DurableTable::records`]; write them with [`Batch::put_record`].
+/// [`DurableTable::records`]; write them with [`Batch::put_record`]. The bytes are shared, not
+/// copied, by [`shared_value`](Record::shared_value): a controller can hand a large record (a
+/// bundle) to another thread without holding up the one that owns the table.
+///
+/// ```
+/// # #[cfg(feature = "sqlite")] {
+/// use iris_task::{DurableTable, JobId, RetryPolicy, SqliteStore, Task, TaskId};
+///
+/// let mut table = DurableTable::open(SqliteStore::open_in_memory()?)?;
+/// let job = JobId::from_path("/alice/train")?;
+/// table.insert(Task::new(TaskId::new(job.clone(), 0), RetryPolicy::default()))?;
+/// table.put_record("bundle", job.as_str(), Some(&job), vec![0x50, 0x4b])?;
+/// table.put_record("worker", "w1", None, b"127.0.0.1:9000".to_vec())?;
+/// let bundle = table.record("bundle", "/alice/train").unwrap();
+/// assert_eq!((bundle.job(), bundle.value()), (Some(&job), &[0x50, 0x4b][..]));
+/// let shared = bundle.shared_value(); // no copy
+/// assert_eq!(table.record("worker", "w1").and_then(|r| r.job()), None, "the controller's own");
+/// # drop(shared);
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
     job: Option<JobId>,
-    value: Vec<u8>,
+    value: Arc<[u8]>,
 }
 
 impl Record {
@@ -29,6 +50,11 @@ impl Record {
     /// The record's bytes, as they were put (the crate does not read them).
     pub fn value(&self) -> &[u8] {
         &self.value
+    }
+
+    /// The record's bytes, shared: a clone of a reference count, not of the bytes.
+    pub fn shared_value(&self) -> Arc<[u8]> {
+        Arc::clone(&self.value)
     }
 }
 
@@ -44,7 +70,7 @@ pub(crate) struct RecordRow {
     pub(crate) space: String,
     pub(crate) key: String,
     pub(crate) job: Option<String>,
-    pub(crate) value: Option<Vec<u8>>,
+    pub(crate) value: Option<Arc<[u8]>>,
 }
 
 /// The rows of the records `changed` names, as `records` holds them now.
@@ -59,7 +85,7 @@ pub(crate) fn rows(records: &RecordMap, changed: &BTreeSet<RecordKey>) -> Vec<Re
                 job: now
                     .and_then(|r| r.job.as_ref())
                     .map(|j| j.as_str().to_owned()),
-                value: now.map(|r| r.value.clone()),
+                value: now.map(|r| Arc::clone(&r.value)),
             }
         })
         .collect()
@@ -96,7 +122,13 @@ pub(crate) fn read(
             Some(id)
         }
     };
-    Ok(((space, key), Record { job, value }))
+    Ok((
+        (space, key),
+        Record {
+            job,
+            value: Arc::from(value),
+        },
+    ))
 }
 
 impl<S: Store> DurableTable<S> {
@@ -122,6 +154,21 @@ impl<S: Store> DurableTable<S> {
     }
 
     /// Every record of `space`, by key.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")] {
+    /// use iris_task::{DurableTable, SqliteStore};
+    ///
+    /// let mut table = DurableTable::open(SqliteStore::open_in_memory()?)?;
+    /// for (id, address) in [("w2", "10.0.0.2:9000"), ("w1", "10.0.0.1:9000")] {
+    ///     table.put_record("worker", id, None, address.as_bytes().to_vec())?;
+    /// }
+    /// table.put_record("other", "w0", None, Vec::new())?;
+    /// let workers: Vec<&str> = table.records("worker").map(|(id, _)| id).collect();
+    /// assert_eq!(workers, ["w1", "w2"]);
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn records<'a>(&'a self, space: &'a str) -> impl Iterator<Item = (&'a str, &'a Record)> {
         self.records
             .range((space.to_owned(), String::new())..)
@@ -129,7 +176,8 @@ impl<S: Store> DurableTable<S> {
             .map(|((_, key), record)| (key.as_str(), record))
     }
 
-    /// [`Batch::put_record`], committed (or joined to the open group).
+    /// [`Batch::put_record`], committed (or joined to the open group). The example of
+    /// [`Record`] shows it.
     ///
     /// # Errors
     /// [`StoreError::Table`] with [`TableError::UnknownJob`] for a job the table does not
@@ -146,6 +194,19 @@ impl<S: Store> DurableTable<S> {
 
     /// [`Batch::remove_record`], committed (or joined to the open group).
     ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")] {
+    /// use iris_task::{DurableTable, SqliteStore};
+    ///
+    /// let mut table = DurableTable::open(SqliteStore::open_in_memory()?)?;
+    /// table.put_record("worker", "w1", None, b"10.0.0.1:9000".to_vec())?;
+    /// let gone = table.remove_record("worker", "w1")?;
+    /// assert_eq!(gone.map(|r| r.value().to_vec()), Some(b"10.0.0.1:9000".to_vec()));
+    /// assert!(table.remove_record("worker", "w1")?.is_none());
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// The store's error.
     pub fn remove_record(&mut self, space: &str, key: &str) -> Result<Option<Record>, StoreError> {
@@ -155,9 +216,13 @@ impl<S: Store> DurableTable<S> {
 
 impl<S: Store> Batch<'_, S> {
     /// Puts the record `key` of `space` (replacing the one there), written in the batch's
-    /// transaction. A record that belongs to `job` is removed with it
+    /// transaction. A space is a kind of record, named by the controller (`"spec"` for job
+    /// specs, `"bundle"`, `"worker"`); the bytes are the controller's own encoding (a protobuf
+    /// message, say), which the crate never reads. A record that belongs to `job` is removed with it
     /// ([`remove_job`](Batch::remove_job)); the job must be one the table knows (insert its
     /// tasks or set its policy first, in the same batch if you like).
+    ///
+    /// See [`DurableTable::record`] for an example.
     ///
     /// # Errors
     /// [`TableError::UnknownJob`] for a job the table does not know; the batch goes on, and
@@ -177,7 +242,7 @@ impl<S: Store> Batch<'_, S> {
         let place = (space.to_owned(), key.to_owned());
         let record = Record {
             job: job.cloned(),
-            value,
+            value: Arc::from(value),
         };
         self.durable.records.insert(place.clone(), record);
         self.writes.records.insert(place);
@@ -185,7 +250,7 @@ impl<S: Store> Batch<'_, S> {
     }
 
     /// Removes the record `key` of `space`, in the batch's transaction; returns it, or `None`
-    /// if there was none.
+    /// if there was none. [`DurableTable::remove_record`] has an example.
     pub fn remove_record(&mut self, space: &str, key: &str) -> Option<Record> {
         let place = (space.to_owned(), key.to_owned());
         let removed = self.durable.records.remove(&place);
@@ -195,7 +260,8 @@ impl<S: Store> Batch<'_, S> {
         removed
     }
 
-    /// The records of the table, as the batch has them so far.
+    /// The record `key` of `space`, as the batch has it so far (its puts and removals
+    /// included).
     pub fn record(&self, space: &str, key: &str) -> Option<&Record> {
         self.durable.record(space, key)
     }
@@ -212,7 +278,9 @@ impl<S: Store> Batch<'_, S> {
             .collect();
         for place in owned {
             self.durable.records.remove(&place);
-            self.writes.records.remove(&place);
+            // Written as a delete: the store deletes the job's rows, and a row this batch put
+            // for the job over an older record of the same key must not leave that older one.
+            self.writes.records.insert(place);
         }
     }
 }

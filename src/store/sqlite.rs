@@ -365,7 +365,9 @@ fn write(transaction: &rusqlite::Transaction<'_>, writes: &Writes) -> Result<(),
             match &row.value {
                 Some(value) => transaction
                     .prepare_cached(rows::UPSERT_RECORD)
-                    .and_then(|mut put| put.execute(params![row.space, row.key, row.job, value]))
+                    .and_then(|mut put| {
+                        put.execute(params![row.space, row.key, row.job, &value[..]])
+                    })
                     .map_err(database)?,
                 None => transaction
                     .prepare_cached(rows::DELETE_RECORD)

@@ -1308,6 +1308,11 @@ impl TaskTable {
 
     /// How many tasks are active (ASSIGNED, BUILDING or RUNNING) on `worker`: its load, O(1),
     /// for a scheduler that tracks free slots without walking [`tasks_on`](TaskTable::tasks_on).
+    /// It does not count the attempts the controller ended that the worker has not confirmed
+    /// stopping yet ([`stops_on`](TaskTable::stops_on)): they may still hold the worker's
+    /// resources, as Iris holds them. A scheduler that keeps them held counts
+    /// [`worker_occupancy`](TaskTable::worker_occupancy) instead, or adds up what the attempts of
+    /// both lists ask for.
     ///
     /// ```
     /// use iris_task::{JobId, RetryPolicy, Task, TaskId, TaskTable, Timestamp, WorkerId};

@@ -110,8 +110,10 @@ fn stop_reason(task: &AnyTask, attempt: &Attempt) -> StopReason {
 impl TaskTable {
     /// The desired set to push to `worker` (`WorkerService/Reconcile`): every attempt it should
     /// run, and every attempt it should stop. `spec` gives the `RunTaskRequest` of a task's job
-    /// (what the job's `LaunchJobRequest` asked: entrypoint, environment, resources, ...); the
-    /// crate fills in the task's `task_id`, `attempt_id` and `attempt_uid`.
+    /// (what the job's `LaunchJobRequest` asked: entrypoint, environment, resources, ...;
+    /// [`LaunchJobRequest::run_task_request`](crate::today::cluster::controller::LaunchJobRequest::run_task_request)
+    /// builds it from the request as Iris does); the crate fills in the task's `task_id`,
+    /// `attempt_id` and `attempt_uid`.
     ///
     /// - An ASSIGNED attempt runs with its full request, so the worker can start it; a BUILDING
     ///   or RUNNING one with an empty `run`, which the worker has cached. A task whose `spec` is

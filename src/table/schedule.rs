@@ -173,6 +173,10 @@ impl TaskTable {
     /// the way to schedule. Returns the tasks assigned, in the order they were, and the jobs
     /// whose state that changed (a job's first assignment makes it RUNNING).
     ///
+    /// What a worker has free is the placement's to know: what it registered, less what its
+    /// active tasks ([`tasks_on`](TaskTable::tasks_on)) and the stopped attempts it has not
+    /// confirmed yet ([`stops_on`](TaskTable::stops_on)) ask for.
+    ///
     /// Each call of `place` gets one [`Offer`]: a pending task, or, for a job whose
     /// [policy](TaskTable::set_job_policy) is coscheduled, every pending task of the job at once,
     /// in index order, when the first of them comes up in the queue. `place` answers with one

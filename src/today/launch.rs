@@ -51,6 +51,27 @@ pub struct Resources {
 }
 
 impl Resources {
+    /// What is left of `self` once `used` is taken, each part at least 0: a worker's free
+    /// resources are what it registered less what its tasks ask for.
+    ///
+    /// ```
+    /// use iris_task::today::Resources;
+    ///
+    /// let worker = Resources { cpu_millicores: 4_000, memory_bytes: 8 << 30 };
+    /// let task = Resources { cpu_millicores: 1_500, memory_bytes: 1 << 30 };
+    /// let left = worker.saturating_sub(task).saturating_sub(task);
+    /// assert_eq!(left, Resources { cpu_millicores: 1_000, memory_bytes: 6 << 30 });
+    /// assert!(!left.fits(task));
+    /// assert_eq!(left.saturating_sub(worker), Resources::default());
+    /// ```
+    #[must_use]
+    pub fn saturating_sub(self, used: Resources) -> Resources {
+        Resources {
+            cpu_millicores: self.cpu_millicores.saturating_sub(used.cpu_millicores),
+            memory_bytes: self.memory_bytes.saturating_sub(used.memory_bytes),
+        }
+    }
+
     /// Whether `need` fits in what `self` has left.
     ///
     /// ```

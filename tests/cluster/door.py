@@ -57,7 +57,11 @@ while time.monotonic() < deadline:
         break
     time.sleep(0.2)
 results["the job's end"] = [job_pb2.JobState.Name(state), ""]
-case("launch twice", lambda: rpc.launch_job(launch("/door/ok")))
+case("launch a child of an ended job", lambda: rpc.launch_job(launch("/door/ok/child")))
+case("launch twice, policy ERROR", lambda: rpc.launch_job(
+    launch("/door/ok", existing_job_policy=job_pb2.EXISTING_JOB_POLICY_ERROR)))
+# An ended job of the same name is replaced, as Iris's default policy does.
+case("launch an ended job again", lambda: rpc.launch_job(launch("/door/ok")))
 case("launch a bad name", lambda: rpc.launch_job(launch("no-leading-slash")))
 case("launch no replicas", lambda: rpc.launch_job(launch("/door/none", replicas=0)))
 case("launch a gang without group_by", lambda: rpc.launch_job(
@@ -68,6 +72,7 @@ case("job status of a bad id", lambda: rpc.get_job_status(C.GetJobStatusRequest(
 case("task status of no task", lambda: rpc.get_task_status(C.GetTaskStatusRequest(task_id="/door/ok/7")))
 case("task status of a bad id", lambda: rpc.get_task_status(C.GetTaskStatusRequest(task_id="/door/ok/x")))
 case("list tasks of no job", lambda: rpc.list_tasks(C.ListTasksRequest(job_id="/door/nothing")))
+# Clamped to the most, as Iris clamps it.
 case("list jobs with a negative limit", lambda: rpc.list_jobs(C.ListJobsRequest(query=C.JobQuery(limit=-1))))
 case("terminate no job", lambda: rpc.terminate_job(C.TerminateJobRequest(job_id="/door/nothing")))
 case("register without an id", lambda: rpc.register(C.RegisterRequest(address="127.0.0.1:1")))
@@ -90,6 +95,9 @@ case("terminate", lambda: rpc.terminate_job(C.TerminateJobRequest(job_id="/door/
 sleeper = job_pb2.RuntimeEntrypoint(run_command=job_pb2.CommandEntrypoint(argv=["sleep", "60"]))
 case("launch a parent", lambda: rpc.launch_job(launch("/door/parent", entrypoint=sleeper)))
 case("launch its child", lambda: rpc.launch_job(launch("/door/parent/child", entrypoint=sleeper)))
+case("launch a running job again", lambda: rpc.launch_job(launch("/door/parent", entrypoint=sleeper)))
+case("launch a running job again, policy KEEP", lambda: rpc.launch_job(
+    launch("/door/parent", entrypoint=sleeper, existing_job_policy=job_pb2.EXISTING_JOB_POLICY_KEEP)))
 case("terminate the parent", lambda: rpc.terminate_job(C.TerminateJobRequest(job_id="/door/parent")))
 states = rpc.get_job_state(C.GetJobStateRequest(job_ids=["/door/parent", "/door/parent/child"])).states
 results["the child after its parent's cancel"] = [job_pb2.JobState.Name(states.get("/door/parent/child", 0)), ""]

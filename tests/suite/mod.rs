@@ -37,6 +37,8 @@ pub trait Backend {
     fn settled_bytes(&self, place: &str) -> u64;
     /// The schema's integer type: what SQLite's `INTEGER` is called here.
     const INT: &'static str;
+    /// A one-byte value of the schema's byte-string type, as an SQL literal.
+    const BYTE: &'static str;
 
     /// `open`, then `DurableTable::open`.
     fn table(&self, place: &str) -> Result<DurableTable<Self::Store>, StoreError> {
@@ -696,7 +698,20 @@ pub fn each_impossible_row_is_corrupt_naming_table_task_and_column<B: Backend>(b
     let a1 = Some("a/task-1".to_owned());
     let job_state = |state: iris_task::proto::JobState| state as i32;
     use iris_task::proto::JobState as Wire;
-    let cases: [Case; 17] = [
+    let cases: [Case; 19] = [
+        (
+            "a record of a job with no row",
+            backend.unchecked(&format!(
+                "INSERT INTO records VALUES ('spec', 'k', 'nobody', {});",
+                B::BYTE
+            )),
+            ("records", None, "job_id"),
+        ),
+        (
+            "a record of a job whose id is none",
+            backend.unchecked(&format!("INSERT INTO records VALUES ('spec', 'k', '', {});", B::BYTE)),
+            ("records", None, "job_id"),
+        ),
         (
             "running without an open attempt",
             "DELETE FROM task_attempts WHERE task_id = 'a/task-0';".into(),
@@ -951,6 +966,18 @@ pub fn a_version_1_store_upgrades_in_place<B: Backend>(backend: &B) {
         .map(|job| (job.id().to_string(), job.state()))
         .collect();
     assert_eq!(again, expected, "{}", B::NAME);
+    // The upgrade made the records table: a record of a job 0.2 wrote comes back.
+    let mut reopened = reopened;
+    let job = JobId::new("rule-d").unwrap();
+    reopened
+        .put_record("spec", "rule-d", Some(&job), vec![1, 2, 3])
+        .unwrap();
+    drop(reopened);
+    let reopened = backend.table(&place).unwrap();
+    let record = reopened
+        .record("spec", "rule-d")
+        .map(|r| r.value().to_vec());
+    assert_eq!(record, Some(vec![1, 2, 3]), "{}", B::NAME);
 }
 
 /// A lowered `max_task_failures` is judged at the job's next task change, as Iris judges a job
