@@ -72,6 +72,10 @@ pub enum Call {
     Expire,
     KillJob(usize),
     RemoveJob(usize),
+    /// A record `r/<key>` put, owned by the job or not (handled by the replay, beside the table).
+    PutRecord(usize, u8, bool),
+    /// The record `r/<key>` removed.
+    DropRecord(u8),
 }
 
 pub fn call() -> impl Strategy<Value = Call> {
@@ -85,6 +89,8 @@ pub fn call() -> impl Strategy<Value = Call> {
         1 => Just(Call::Expire),
         1 => (0usize..3).prop_map(Call::KillJob),
         1 => (0usize..3).prop_map(Call::RemoveJob),
+        1 => (0usize..3, 0u8..4, any::<bool>()).prop_map(|(job, key, owned)| Call::PutRecord(job, key, owned)),
+        1 => (0u8..4).prop_map(Call::DropRecord),
     ]
 }
 
@@ -157,6 +163,7 @@ pub fn on_table(table: &mut TaskTable, call: &Call, t: Timestamp) {
         Call::RemoveJob(job) => {
             let _ = table.remove_job(id(job, 0).job());
         }
+        Call::PutRecord(..) | Call::DropRecord(_) => {}
     }
 }
 
@@ -206,7 +213,74 @@ pub fn on_durable<S: Store>(table: &mut DurableTable<S>, call: &Call, t: Timesta
             table.kill_job(id(job, 0).job(), "done", t).unwrap();
         }
         Call::RemoveJob(job) => refused(table.remove_job(id(job, 0).job()).map(|_| ())),
+        Call::PutRecord(..) | Call::DropRecord(_) => {}
     }
+}
+
+/// The records the replay expects: key to (owning job, bytes).
+pub type RecordModel = std::collections::BTreeMap<String, (Option<JobId>, Vec<u8>)>;
+
+/// Runs a record call on the durable table and on the model: a record of a job the table does
+/// not know is refused (`TableError::UnknownJob`) and changes nothing; a job's records go when
+/// the job does.
+pub fn records_step<S: Store>(
+    durable: &mut DurableTable<S>,
+    model: &mut RecordModel,
+    call: &Call,
+    step: usize,
+) -> Result<(), TestCaseError> {
+    match *call {
+        Call::PutRecord(job, key, owned) => {
+            let job = id(job, 0).job().clone();
+            let owner = owned.then_some(&job);
+            let value = vec![key, step as u8];
+            let known = durable.table().job(&job).is_some();
+            match durable.put_record("r", &key.to_string(), owner, value.clone()) {
+                Ok(()) => {
+                    prop_assert!(known || !owned, "a record of unknown job {job} was put");
+                    model.insert(key.to_string(), (owner.cloned(), value));
+                }
+                Err(err) => {
+                    prop_assert!(owned && !known, "refused: {err}");
+                    prop_assert_eq!(err.table(), Some(&iris_task::TableError::UnknownJob(job)));
+                }
+            }
+        }
+        Call::DropRecord(key) => {
+            let gone = durable.remove_record("r", &key.to_string()).unwrap();
+            let expected = model.remove(&key.to_string());
+            prop_assert_eq!(gone.map(|r| r.value().to_vec()), expected.map(|(_, v)| v));
+        }
+        _ => {
+            // A job the table no longer knows took its records with it.
+            let table = durable.table();
+            model.retain(|_, (owner, _)| owner.as_ref().is_none_or(|job| table.job(job).is_some()));
+        }
+    }
+    Ok(())
+}
+
+/// The durable table's records equal the model.
+pub fn same_records<S: Store>(
+    durable: &DurableTable<S>,
+    model: &RecordModel,
+) -> Result<(), TestCaseError> {
+    let held: Vec<(String, Option<JobId>, Vec<u8>)> = durable
+        .records("r")
+        .map(|(key, record)| {
+            (
+                key.to_owned(),
+                record.job().cloned(),
+                record.value().to_vec(),
+            )
+        })
+        .collect();
+    let wanted: Vec<(String, Option<JobId>, Vec<u8>)> = model
+        .iter()
+        .map(|(key, (job, value))| (key.clone(), job.clone(), value.clone()))
+        .collect();
+    prop_assert_eq!(held, wanted, "the records");
+    Ok(())
 }
 
 /// What two tables must agree on: every task, the pending queue, each worker's list, the counts,
@@ -249,7 +323,7 @@ pub fn same(a: &TaskTable, b: &TaskTable) -> Result<(), TestCaseError> {
 
 /// `cases` random workloads of single calls, each reopened at random points: every call a
 /// `DurableTable` acknowledged is there after a reopen, exactly as a plain table that ran the
-/// same calls holds it, and the reopened table then behaves the same (the dispatch deadline
+/// same calls holds it (and the records, as a model of them holds them), and the reopened table then behaves the same (the dispatch deadline
 /// expires the same tasks in the same order).
 pub fn a_reopened_table_equals_the_replay<B: Backend>(backend: &B, cases: u32) {
     let config = Config {
@@ -262,6 +336,7 @@ pub fn a_reopened_table_equals_the_replay<B: Backend>(backend: &B, cases: u32) {
         let place = backend.fresh("replay");
         let mut reference = TaskTable::new();
         let mut durable = backend.table(&place).unwrap();
+        let mut records = RecordModel::new();
         for (step, call) in calls.iter().enumerate() {
             let t = at(step as i64 / 2);
             // The uids a call mints depend on its step only: the replay and a table reopened
@@ -270,16 +345,20 @@ pub fn a_reopened_table_equals_the_replay<B: Backend>(backend: &B, cases: u32) {
             durable.set_uid_minter(UidMinter::seeded(step as u64));
             on_table(&mut reference, call, t);
             on_durable(&mut durable, call, t);
+            records_step(&mut durable, &mut records, call, step)?;
             same(durable.table(), &reference)?;
+            same_records(&durable, &records)?;
             if step % reopen_every == 0 {
                 drop(durable);
                 durable = backend.table(&place).unwrap();
                 same(durable.table(), &reference)?;
+                same_records(&durable, &records)?;
             }
         }
         drop(durable);
         let mut durable = backend.table(&place).unwrap();
         same(durable.table(), &reference)?;
+        same_records(&durable, &records)?;
         let now = at(10_000);
         let expected = reference.expire_assigned(now, Duration::ZERO);
         prop_assert_eq!(
