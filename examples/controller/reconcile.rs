@@ -24,7 +24,7 @@ pub struct Driving {
 }
 
 /// The durations of Reconcile rounds (request built, call, answer applied), for the load
-/// figures; kept for the last 100,000.
+/// figures; started afresh after 100,000, so that a long run's memory stays bounded.
 #[derive(Default)]
 pub struct Rounds {
     /// Microseconds each.

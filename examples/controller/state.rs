@@ -41,9 +41,10 @@ pub struct Rules {
     /// shows it BUILDING or RUNNING) before it goes back to PENDING, free of charge: its spec
     /// could not be delivered.
     pub dispatch_deadline: Duration,
-    /// A worker is reaped after this many failed Reconcile calls in a row…
+    /// A worker is reaped once it has failed this many Reconcile calls in a row…
     pub reap_failures: u32,
-    /// …that span at least this long.
+    /// …and answered none for at least this long since its last good answer or its
+    /// registration (as Iris counts it).
     pub reap_after: Duration,
     /// The most tasks one worker runs at once, whatever its resources.
     pub max_tasks_per_worker: usize,
