@@ -291,6 +291,11 @@ fn workers(python: &Path, url: &str, dir: &Path, token: Option<&str>) -> Vec<Wor
         .collect()
 }
 
+/// The path of a ControllerService method, for `fleet::call`.
+fn rpc(method: &str) -> String {
+    format!("iris.cluster.ControllerService/{method}")
+}
+
 /// A free loopback port, for a controller that must come back on the same one.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -514,8 +519,9 @@ fn a_taken_port_and_a_held_store_each_get_a_clear_error_and_exit_code() {
 }
 
 /// A worker that never answers: the spec of its attempt cannot be delivered, so the attempt is
-/// requeued free of charge at the dispatch deadline (and given to it again, the only worker);
-/// after 3 failed calls spanning the reap window it is reaped, and its attempt is requeued free.
+/// requeued free of charge at the dispatch deadline (and not given to it again: the scheduler
+/// passes over a failing worker); after 3 failed calls spanning the reap window it is reaped,
+/// and its attempt is requeued free.
 #[test]
 fn an_undelivered_spec_is_requeued_free_and_an_unreachable_worker_reaped() {
     let started = Instant::now();
@@ -533,7 +539,6 @@ fn an_undelivered_spec_is_requeued_free_and_an_unreachable_worker_reaped() {
         .unwrap();
     let client = reqwest::Client::new();
     let url = controller.url.clone();
-    let rpc = |method: &'static str| format!("iris.cluster.ControllerService/{method}");
     runtime.block_on(async {
         let nobody = format!("127.0.0.1:{}", free_port());
         let register = c::RegisterRequest {
@@ -671,7 +676,6 @@ fn a_bundle_outlives_a_restart_and_goes_with_its_job() {
             )
         }
     };
-    let rpc = |method: &str| format!("iris.cluster.ControllerService/{method}");
     let first = Controller::start(&store, "--listen 127.0.0.1:0 --job-retention-ms 500");
     runtime.block_on(async {
         let launch = c::LaunchJobRequest {
@@ -755,7 +759,6 @@ fn scheduling_fits_cpu_backfills_behind_a_waiting_gang_and_keeps_the_timeouts() 
         .build()
         .unwrap();
     let client = reqwest::Client::new();
-    let rpc = |method: &str| format!("iris.cluster.ControllerService/{method}");
     let launch = |name: &str, replicas: i32, cpu: i32| c::LaunchJobRequest {
         name: Some(name.into()),
         replicas: Some(replicas),
@@ -782,14 +785,10 @@ fn scheduling_fits_cpu_backfills_behind_a_waiting_gang_and_keeps_the_timeouts() 
         let submit = |request: c::LaunchJobRequest| {
             let (client, url) = (client.clone(), url.clone());
             async move {
-                let _: c::LaunchJobResponse = fleet::call(
-                    &client,
-                    &url,
-                    "iris.cluster.ControllerService/LaunchJob",
-                    &request,
-                )
-                .await
-                .unwrap();
+                let _: c::LaunchJobResponse =
+                    fleet::call(&client, &url, &rpc("LaunchJob"), &request)
+                        .await
+                        .unwrap();
             }
         };
         // A big task takes one worker whole; a gang of two 2-core tasks then fits the cluster
@@ -815,14 +814,10 @@ fn scheduling_fits_cpu_backfills_behind_a_waiting_gang_and_keeps_the_timeouts() 
                 let request = c::GetJobStateRequest {
                     job_ids: jobs.iter().map(|j| (*j).to_owned()).collect(),
                 };
-                let answer: c::GetJobStateResponse = fleet::call(
-                    &client,
-                    &url,
-                    "iris.cluster.ControllerService/GetJobState",
-                    &request,
-                )
-                .await
-                .unwrap();
+                let answer: c::GetJobStateResponse =
+                    fleet::call(&client, &url, &rpc("GetJobState"), &request)
+                        .await
+                        .unwrap();
                 jobs.iter()
                     .map(|j| answer.states.get(*j).copied().unwrap_or(0))
                     .collect::<Vec<i32>>()

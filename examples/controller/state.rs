@@ -192,18 +192,29 @@ fn read_spec(bytes: &[u8]) -> Option<Spec> {
 fn read_worker(bytes: &[u8], now: Timestamp) -> Option<(WorkerId, Worker)> {
     let request = RegisterRequest::decode(bytes).ok()?;
     let registration = request.to_registration().ok()?;
-    Some((
-        registration.worker,
-        Worker {
-            address: registration.address,
-            resources: registration.resources,
-            request,
-            failures: 0,
-            registered_at: now,
-            last_ok: None,
-            status: "registered; no Reconcile yet".to_owned(),
-        },
-    ))
+    Some(Worker::registered(request, registration, now))
+}
+
+impl Worker {
+    /// A worker as `registration` (read from `request`) registers it at `now`.
+    fn registered(
+        request: RegisterRequest,
+        registration: iris_task::today::Registration,
+        now: Timestamp,
+    ) -> (WorkerId, Worker) {
+        (
+            registration.worker,
+            Worker {
+                address: registration.address,
+                resources: registration.resources,
+                request,
+                failures: 0,
+                registered_at: now,
+                last_ok: None,
+                status: "registered; no Reconcile yet".to_owned(),
+            },
+        )
+    }
 }
 
 /// A worker attribute's value as text (`group_by` compares them).
@@ -328,7 +339,7 @@ impl<S: Store> Core<S> {
         now: Timestamp,
     ) -> Result<RegisterResponse, ConnectError> {
         let registration = request.to_registration()?;
-        let id = registration.worker;
+        let id = registration.worker.clone();
         if let Some(current) = self.worker_now(&id) {
             if current.address != registration.address {
                 return Err(ConnectError::new(
@@ -350,14 +361,11 @@ impl<S: Store> Core<S> {
             self.table.put_record(WORKER, id.as_str(), None, bytes)?;
         }
         // The map changes once the group's commit succeeded (`committed`).
-        let (_, mut worker) = read_worker(&request.encode_to_vec(), now)
-            .ok_or_else(|| invalid("the registration cannot be read back"))?;
+        let address = registration.address.clone();
+        let (_, mut worker) = Worker::registered(request, registration, now);
         worker.status = "registered".to_owned();
         self.staged.push((id.clone(), Some(worker)));
-        eprintln!(
-            "controller: worker {id} registered at {}",
-            registration.address
-        );
+        eprintln!("controller: worker {id} registered at {}", address);
         Ok(RegisterResponse {
             worker_id: Some(id.as_str().to_owned()),
             accepted: Some(true),
@@ -924,8 +932,12 @@ impl<S: Store> Core<S> {
     /// fit now is passed over, and the tasks behind it are offered still (backfill): nothing
     /// blocks the queue, and nothing is reserved for a gang that waits.
     fn schedule(&mut self, now: Timestamp) -> Result<(), StoreError> {
+        // Nothing waits: no need to add up what every worker holds.
+        if self.table.table().pending().next().is_none() {
+            return Ok(());
+        }
         let mut free = self.free();
-        if free.is_empty() || self.table.table().pending().next().is_none() {
+        if free.is_empty() {
             return Ok(());
         }
         let turn = self.cursor % free.len();
