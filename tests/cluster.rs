@@ -33,7 +33,7 @@ mod noop;
 mod reconcile;
 #[path = "../examples/controller/serve.rs"]
 mod serve;
-#[path = "../examples/controller/state.rs"]
+#[path = "../examples/controller/state/mod.rs"]
 mod state;
 #[path = "../examples/controller/writer.rs"]
 mod writer;

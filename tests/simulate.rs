@@ -3,7 +3,7 @@
 //! the final table (or, for what the table cannot tell, agrees with the run's other figures), and
 //! its dashboard shows the right classes and counts.
 
-#[path = "../examples/simulate/cluster.rs"]
+#[path = "../examples/simulate/cluster/mod.rs"]
 mod cluster;
 #[path = "../examples/simulate/dashboard.rs"]
 mod dashboard;

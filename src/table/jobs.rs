@@ -2,7 +2,7 @@
 //! every change to its tasks, its error, and the [`Job`] view a controller reads them through.
 //!
 //! The two other rules of a job, the gang rule and the job-end rule, act on tasks and so live
-//! with the table's changes (`mod.rs`); which state a job is in, and why, is decided here only.
+//! with the table's changes (`events.rs`); which state a job is in, and why, is decided here only.
 
 use std::fmt;
 use std::str::FromStr;
