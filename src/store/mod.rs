@@ -420,29 +420,13 @@ impl<S: Store> DurableTable<S> {
         }
     }
 
-    /// Runs one call: in its own transaction, or in the open group.
+    /// Runs one call: in its own transaction, or in the open group. A call the table refuses
+    /// changed nothing, so its batch writes nothing.
     fn one<R>(
         &mut self,
         call: impl FnOnce(&mut Batch<'_, S>) -> Result<R, TableError>,
     ) -> Result<R, StoreError> {
-        self.usable()?;
-        self.poisoned = Some(PANICKED.to_owned());
-        let grouped = self.group.is_some();
-        let open = self.group.take().unwrap_or_default();
-        let mut batch = Batch {
-            durable: self,
-            writes: open,
-        };
-        let result = call(&mut batch);
-        let writes = std::mem::take(&mut batch.writes);
-        self.poisoned = None;
-        if grouped {
-            self.group = Some(writes);
-            return result.map_err(StoreError::Table);
-        }
-        let value = result.map_err(StoreError::Table)?;
-        self.write(writes)?;
-        Ok(value)
+        self.batch(call)?.map_err(StoreError::Table)
     }
 
     /// Writes what a call or batch changed; on failure, reloads the table from the store so that
