@@ -29,12 +29,12 @@
 //! # Why ASSIGNED exists
 //!
 //! When the scheduler matches a task to a worker, the controller commits the worker's resources
-//! and sends it a RunTask RPC. Until the worker confirms that execution started, the task is
+//! and sends the task to it. Until the worker confirms that execution started, the task is
 //! neither waiting to be scheduled nor running. Controllers that reuse PENDING for this window
 //! show the task as unscheduled on dashboards, and a scheduler that scans pending tasks can pick
-//! it a second time. ASSIGNED names the window (wire value 9, the next free number, so that no
-//! existing value changes meaning): a [`Task<Assigned>`] holds an open [`Attempt`] and a worker,
-//! and cannot be handed to code that schedules [`Task<Pending>`].
+//! it a second time. Iris names the window ASSIGNED (`TASK_STATE_ASSIGNED = 9` on its wire); in
+//! the crate it is a type: a [`Task<Assigned>`] holds an open [`Attempt`] and a worker, and cannot
+//! be handed to code that schedules [`Task<Pending>`].
 //!
 //! If the dispatch fails, or the worker dies before it confirms, the task goes back to PENDING
 //! without charging any retry budget ([`Task::<Assigned>::worker_failed`]). Charging the
@@ -894,7 +894,9 @@ pub use uid::{AttemptUid, UidMinter};
 /// to encode and decode them, so your version always matches.
 pub use prost;
 
-/// The README's examples, run as doc tests so that they cannot go stale.
-#[cfg(doctest)]
+/// The README's examples, run as doc tests so that they cannot go stale. They show the durable
+/// table too, and a reader sees every line of them, so they build with `sqlite` only (as
+/// `cargo test --all-features` builds them) rather than hide a feature gate in each.
+#[cfg(all(doctest, feature = "sqlite"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
