@@ -10,8 +10,13 @@ mod common;
 
 use std::hint::black_box;
 
-use common::{HandTask, at, direct_calls, hand_events, ids, lifecycle_events, wire_task};
-use iris_task::{AnyTask, JobId, RetryPolicy, Task, TaskId, TaskTable, WorkerId, proto};
+use common::{
+    HandEnumTask, HandTask, at, direct_calls, hand_events, ids, lifecycle_events, today_wire_task,
+    wire_task,
+};
+use iris_task::{
+    AnyTask, JobId, RetryPolicy, Task, TaskId, TaskTable, Timestamp, WorkerId, proto, today,
+};
 use prost::Message;
 
 const ROUNDS: usize = 10_000;
@@ -62,6 +67,18 @@ fn baseline_direct_apply(id: &TaskId, worker: &WorkerId) {
 }
 
 #[inline(never)]
+fn baseline_enum_apply(id: &TaskId, worker: &WorkerId) {
+    for _ in 0..ROUNDS {
+        let mut task = HandEnumTask::new(black_box(id).clone(), RetryPolicy::default());
+        let events = hand_events(black_box(worker).clone());
+        for event in black_box(events) {
+            black_box(task.apply(event).ok());
+        }
+        drop(black_box(task));
+    }
+}
+
+#[inline(never)]
 fn candidate_apply(id: &TaskId, worker: &WorkerId) {
     for _ in 0..ROUNDS {
         let mut task = AnyTask::from(Task::new(black_box(id).clone(), RetryPolicy::default()));
@@ -84,6 +101,23 @@ fn baseline_decode(bytes: &[u8]) {
 fn candidate_decode(bytes: &[u8]) {
     for _ in 0..ROUNDS {
         black_box(AnyTask::decode(black_box(bytes), RetryPolicy::default()).ok());
+    }
+}
+
+#[inline(never)]
+fn baseline_decode_today(bytes: &[u8]) {
+    for _ in 0..ROUNDS {
+        black_box(today::job::TaskStatus::decode(black_box(bytes)).ok());
+    }
+}
+
+#[inline(never)]
+fn candidate_decode_today(bytes: &[u8]) {
+    let received = Timestamp::from_millis(1_700_000_003_000);
+    for _ in 0..ROUNDS {
+        let task =
+            AnyTask::decode_today_received(black_box(bytes), RetryPolicy::default(), received);
+        black_box(task.ok());
     }
 }
 
@@ -134,6 +168,7 @@ fn main() {
     candidate_typed_lifecycle(&id, &worker);
     baseline_direct_apply(&id, &worker);
     baseline_apply(&id, &worker);
+    baseline_enum_apply(&id, &worker);
     candidate_apply(&id, &worker);
 
     let task = wire_task();
@@ -141,6 +176,9 @@ fn main() {
     let status = proto::TaskStatus::from(&task);
     baseline_decode(&bytes);
     candidate_decode(&bytes);
+    let today = today_wire_task().encode_today_to_vec();
+    baseline_decode_today(&today);
+    candidate_decode_today(&today);
     baseline_encode(&status);
     candidate_encode(&task);
 

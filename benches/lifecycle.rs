@@ -5,7 +5,7 @@ mod common;
 
 use std::hint::black_box;
 
-use common::{HandTask, direct_calls, hand_events, ids, lifecycle_events};
+use common::{HandEnumTask, HandTask, direct_calls, hand_events, ids, lifecycle_events};
 use criterion::{Criterion, criterion_group, criterion_main};
 use iris_task::{AnyTask, RetryPolicy, Task, Timestamp};
 
@@ -34,9 +34,10 @@ fn typed_lifecycle(c: &mut Criterion) {
     group.finish();
 }
 
-/// The same lifecycle as events judged at run time, against two baselines doing the same work:
-/// the hand-written task driven by direct method calls (no event matching), and the same task
-/// behind a hand-written event `apply`. Events go through `black_box`, so no side is specialised
+/// The same lifecycle as events judged at run time, against three baselines doing the same work:
+/// the hand-written task driven by direct method calls (no event matching), the same task behind
+/// a hand-written event `apply`, and that `apply` on the task kept as `AnyTask` keeps one (an enum
+/// with a variant per state, so that a state change moves the task). Events go through `black_box`, so no side is specialised
 /// to the literal events.
 fn runtime_apply(c: &mut Criterion) {
     let (id, worker) = ids();
@@ -53,6 +54,16 @@ fn runtime_apply(c: &mut Criterion) {
     group.bench_function("hand-written apply (baseline)", |b| {
         b.iter(|| {
             let mut task = HandTask::new(black_box(&id).clone(), policy);
+            let events = hand_events(black_box(&worker).clone());
+            for event in black_box(events) {
+                black_box(task.apply(event).ok());
+            }
+            task
+        })
+    });
+    group.bench_function("hand-written enum of states, apply (baseline)", |b| {
+        b.iter(|| {
+            let mut task = HandEnumTask::new(black_box(&id).clone(), policy);
             let events = hand_events(black_box(&worker).clone());
             for event in black_box(events) {
                 black_box(task.apply(event).ok());

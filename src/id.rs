@@ -209,11 +209,17 @@ impl TaskId {
             .rsplit_once('/')
             .ok_or_else(|| not_a_path("it has no `/`"))?;
         check_path(IdKind::Task, path, job)?;
+        if !index.is_empty() && index.chars().all(char::is_whitespace) {
+            return Err(IdError::BlankPart {
+                kind: IdKind::Task,
+                id: path.to_owned(),
+            });
+        }
         if index.is_empty() {
             return Err(not_a_path("it ends in `/`, with no index"));
         }
         let index = parse_index(path, index)?;
-        Ok(TaskId::new(JobId::new(job)?, index))
+        Ok(TaskId::new(JobId::checked(job), index))
     }
 
     /// The task's id as today's Iris writes it: its job's name, `/`, its index
@@ -238,10 +244,14 @@ pub(crate) fn check_path(kind: IdKind, id: &str, job: &str) -> Result<(), IdErro
         return Err(not_a_path("it does not start with `/`"));
     };
     let mut count = 0;
+    let mut blank = false;
+    // One pass over the parts: empty ones are refused first, then blank ones (as `validate`
+    // refuses them in the whole id, whose only other part, a task's index, is digits).
     for part in parts.split('/') {
         if part.is_empty() {
             return Err(not_a_path("it has an empty part"));
         }
+        blank = blank || part.chars().all(char::is_whitespace);
         count += 1;
     }
     if count < 2 {
@@ -249,7 +259,13 @@ pub(crate) fn check_path(kind: IdKind, id: &str, job: &str) -> Result<(), IdErro
             "a job's name is `/<user>/<job>`, at least two parts",
         ));
     }
-    validate(kind, id)
+    if blank {
+        return Err(IdError::BlankPart {
+            kind,
+            id: id.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 impl JobId {
@@ -269,7 +285,19 @@ impl JobId {
     /// [`IdError::NotAPath`] or [`IdError::BlankPart`], naming the id.
     pub fn from_path(path: &str) -> Result<JobId, IdError> {
         check_path(IdKind::Job, path, path)?;
-        JobId::new(path)
+        Ok(JobId::checked(path))
+    }
+
+    /// A job id from text [`check_path`] accepted, which is stricter than [`JobId::new`]: one
+    /// allocation, and no second check.
+    fn checked(path: &str) -> JobId {
+        JobId(Some(Arc::from(path)))
+    }
+
+    /// A job id equal to the job part of a task id [`split_task_id`] accepted, which
+    /// [`JobId::new`] would accept too: no second check.
+    pub(crate) fn of_checked_task_id(job: String) -> JobId {
+        JobId(Some(Arc::from(job)))
     }
 }
 

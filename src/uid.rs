@@ -100,16 +100,18 @@ impl FromStr for AttemptUid {
         let bad = || IdError::BadAttemptUid {
             uid: text.to_owned(),
         };
-        if text.len() != 16
-            || !text
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            return Err(bad());
+        let digits: &[u8; 16] = text.as_bytes().try_into().map_err(|_| bad())?;
+        // One pass that checks and reads each digit, over a length the compiler knows.
+        let mut uid = 0_u64;
+        for &digit in digits {
+            let value = match digit {
+                b'0'..=b'9' => digit - b'0',
+                b'a'..=b'f' => digit - b'a' + 10,
+                _ => return Err(bad()),
+            };
+            uid = uid << 4 | u64::from(value);
         }
-        u64::from_str_radix(text, 16)
-            .map(AttemptUid)
-            .map_err(|_| bad())
+        Ok(AttemptUid(uid))
     }
 }
 

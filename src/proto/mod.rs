@@ -359,12 +359,11 @@ pub(crate) fn decode_task_id_with(
     }
     // The job id field equals the task id's job part, which `split_task_id` checked.
     let job = match ids {
-        Some(ids) => ids.job(job_id),
-        None => JobId::new(job_id),
-    }
-    .map_err(|source| ProtoError::InvalidId {
-        field: format!("{message}.job_id"),
-        source,
-    })?;
+        Some(ids) => ids.job(job_id).map_err(|source| ProtoError::InvalidId {
+            field: format!("{message}.job_id"),
+            source,
+        })?,
+        None => JobId::of_checked_task_id(job_id),
+    };
     Ok(TaskId::new(job, index))
 }

@@ -1,5 +1,6 @@
 //! Tasks to and from `TaskStatus`.
 
+use std::borrow::BorrowMut;
 use std::collections::HashMap;
 
 use prost::Message;
@@ -137,9 +138,9 @@ impl AnyTask {
     ///
     /// # Errors
     /// A [`ProtoError`] naming the first field found wrong.
-    pub fn from_proto(status: TaskStatus, policy: RetryPolicy) -> Result<AnyTask, ProtoError> {
+    pub fn from_proto(mut status: TaskStatus, policy: RetryPolicy) -> Result<AnyTask, ProtoError> {
         let state = state_field(status.state, || "TaskStatus.state".to_owned())?;
-        let core = decode_core(status, state, policy, None, None)?;
+        let core = decode_core(&mut status, state, policy, None, None)?;
         Ok(AnyTask::decoded(core, state))
     }
 
@@ -147,12 +148,12 @@ impl AnyTask {
     /// `ids`: for a store loading many tasks.
     #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     pub(crate) fn from_proto_interned(
-        status: TaskStatus,
+        mut status: TaskStatus,
         policy: RetryPolicy,
         ids: &mut Interner,
     ) -> Result<AnyTask, ProtoError> {
         let state = state_field(status.state, || "TaskStatus.state".to_owned())?;
-        let core = decode_core(status, state, policy, None, Some(ids))?;
+        let core = decode_core(&mut status, state, policy, None, Some(ids))?;
         Ok(AnyTask::decoded(core, state))
     }
 
@@ -182,12 +183,27 @@ impl AnyTask {
     /// # Errors
     /// Every error of [`AnyTask::from_proto`] but the missing `assigned_at_ms` of an open attempt.
     pub fn from_proto_received(
-        status: TaskStatus,
+        mut status: TaskStatus,
         policy: RetryPolicy,
         received_at: Timestamp,
     ) -> Result<AnyTask, ProtoError> {
         let state = state_field(status.state, || "TaskStatus.state".to_owned())?;
-        let core = decode_core(status, state, policy, Some(received_at), None)?;
+        let core = decode_core(&mut status, state, policy, Some(received_at), None)?;
+        Ok(AnyTask::decoded(core, state))
+    }
+
+    /// [`AnyTask::from_proto`] or [`from_proto_received`](AnyTask::from_proto_received) of a
+    /// status whose task id the caller read already, and whose attempts come one by one from
+    /// `attempts`: today's wire, whose path the caller parsed and whose attempts it converts.
+    pub(crate) fn from_proto_with_id<A: BorrowMut<TaskAttempt>>(
+        status: &mut TaskStatus,
+        attempts: impl ExactSizeIterator<Item = Result<A, ProtoError>>,
+        id: TaskId,
+        policy: RetryPolicy,
+        received_at: Option<Timestamp>,
+    ) -> Result<AnyTask, ProtoError> {
+        let state = state_field(status.state, || "TaskStatus.state".to_owned())?;
+        let core = decode_core_from(status, attempts, state, policy, received_at, None, Some(id))?;
         Ok(AnyTask::decoded(core, state))
     }
 
@@ -251,7 +267,7 @@ impl<S: State> Task<S> {
     /// # Errors
     /// [`ProtoError::WrongState`] for a task in another state, and every error of
     /// [`AnyTask::from_proto`].
-    pub fn from_proto(status: TaskStatus, policy: RetryPolicy) -> Result<Task<S>, ProtoError> {
+    pub fn from_proto(mut status: TaskStatus, policy: RetryPolicy) -> Result<Task<S>, ProtoError> {
         let found = state_field(status.state, || "TaskStatus.state".to_owned())?;
         if found != S::KIND {
             return Err(ProtoError::WrongState {
@@ -260,7 +276,7 @@ impl<S: State> Task<S> {
                 found,
             });
         }
-        Ok(decode_core(status, found, policy, None, None)?.into_task())
+        Ok(decode_core(&mut status, found, policy, None, None)?.into_task())
     }
 }
 
@@ -273,23 +289,45 @@ fn decode_status(bytes: &[u8]) -> Result<TaskStatus, ProtoError> {
 
 /// Checks a status against the lifecycle and builds the task data for `state`. `received_at`
 /// dates an open attempt without `assigned_at_ms`; without it, such an attempt is an error.
-/// `ids`, when given, shares job and worker ids with the tasks decoded before.
+/// `ids`, when given, shares job and worker ids with the tasks decoded before. `known_id`, when
+/// given, is the task's id, already read and checked by the caller (today's wire names a task by
+/// its path): the status's id fields are then not read.
 fn decode_core(
-    status: TaskStatus,
+    status: &mut TaskStatus,
+    state: StateKind,
+    policy: RetryPolicy,
+    received_at: Option<Timestamp>,
+    ids: Option<&mut Interner>,
+) -> Result<Decoded, ProtoError> {
+    let mut attempts = std::mem::take(&mut status.attempts);
+    let attempts = attempts.iter_mut().map(Ok);
+    decode_core_from(status, attempts, state, policy, received_at, ids, None)
+}
+
+/// [`decode_core`], with the attempts from `attempts` rather than the status (which then has
+/// none): today's wire converts its attempts one by one, with no second list.
+fn decode_core_from<A: BorrowMut<TaskAttempt>>(
+    status: &mut TaskStatus,
+    attempts_read: impl ExactSizeIterator<Item = Result<A, ProtoError>>,
     state: StateKind,
     policy: RetryPolicy,
     received_at: Option<Timestamp>,
     mut ids: Option<&mut Interner>,
+    known_id: Option<TaskId>,
 ) -> Result<Decoded, ProtoError> {
-    let id = decode_task_id_with(
-        "TaskStatus",
-        &status.task_id,
-        status.job_id,
-        status.task_index,
-        ids.as_deref_mut(),
-    )?;
-    let mut attempts: Vec<Attempt> = Vec::with_capacity(status.attempts.len());
-    for (index, attempt) in status.attempts.into_iter().enumerate() {
+    let id = match known_id {
+        Some(id) => id,
+        None => decode_task_id_with(
+            "TaskStatus",
+            &status.task_id,
+            std::mem::take(&mut status.job_id),
+            status.task_index,
+            ids.as_deref_mut(),
+        )?,
+    };
+    let mut attempts: Vec<Attempt> = Vec::with_capacity(attempts_read.len());
+    for (index, attempt) in attempts_read.enumerate() {
+        let mut attempt = attempt?;
         // An open attempt followed by another is rejected below, whatever the times say.
         let previous = attempts
             .last()
@@ -298,7 +336,7 @@ fn decode_core(
         attempts.push(decode_attempt(
             &id,
             index,
-            attempt,
+            attempt.borrow_mut(),
             received_at,
             previous,
             ids.as_deref_mut(),
@@ -383,7 +421,12 @@ fn decode_core(
         }
     }
 
-    let ending = decode_ending(state, last, status.finished_at_ms, status.error)?;
+    let ending = decode_ending(
+        state,
+        last,
+        status.finished_at_ms,
+        std::mem::take(&mut status.error),
+    )?;
     if let (Some(ending), Some(attempt)) = (&ending, last) {
         if ending.at() < attempt.latest_time() {
             return Err(inconsistent(
@@ -525,7 +568,7 @@ fn decode_ending(
 fn decode_attempt(
     task: &TaskId,
     index: usize,
-    attempt: TaskAttempt,
+    attempt: &mut TaskAttempt,
     received_at: Option<Timestamp>,
     previous: Option<Timestamp>,
     ids: Option<&mut Interner>,
@@ -542,8 +585,8 @@ fn decode_attempt(
         ));
     }
     let worker = match ids {
-        Some(ids) => ids.worker(attempt.worker_id),
-        None => WorkerId::new(attempt.worker_id),
+        Some(ids) => ids.worker(std::mem::take(&mut attempt.worker_id)),
+        None => WorkerId::new(std::mem::take(&mut attempt.worker_id)),
     }
     .map_err(|source| ProtoError::InvalidId {
         field: field("worker_id"),
@@ -714,7 +757,7 @@ fn decode_attempt(
         started_at,
         finished_at,
         exit_code,
-        error: reason(attempt.error),
+        error: reason(std::mem::take(&mut attempt.error)),
         killed_on_worker,
     })
 }

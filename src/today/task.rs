@@ -146,9 +146,11 @@ impl AnyTask {
     ///
     /// # Errors
     /// A [`ProtoError`] naming the field; nothing is built.
-    pub fn from_today(status: job::TaskStatus, policy: RetryPolicy) -> Result<AnyTask, ProtoError> {
-        AnyTask::from_proto(status_to_seed(status, None)?, policy)
-            .map_err(|err| err.renamed(today_field))
+    pub fn from_today(
+        mut status: job::TaskStatus,
+        policy: RetryPolicy,
+    ) -> Result<AnyTask, ProtoError> {
+        today_to_task(&mut status, policy, None)
     }
 
     /// [`from_today`](AnyTask::from_today) for a status received at `received_at`: an open
@@ -188,16 +190,11 @@ impl AnyTask {
     /// # Errors
     /// As [`from_today`](AnyTask::from_today).
     pub fn from_today_received(
-        status: job::TaskStatus,
+        mut status: job::TaskStatus,
         policy: RetryPolicy,
         received_at: Timestamp,
     ) -> Result<AnyTask, ProtoError> {
-        AnyTask::from_proto_received(
-            status_to_seed(status, Some(received_at))?,
-            policy,
-            received_at,
-        )
-        .map_err(|err| err.renamed(today_field))
+        today_to_task(&mut status, policy, Some(received_at))
     }
 
     /// Decodes an `iris.job.TaskStatus` from bytes, then [`from_today`](AnyTask::from_today):
@@ -206,7 +203,7 @@ impl AnyTask {
     /// # Errors
     /// [`ProtoError::Decode`] for bytes that are not a `TaskStatus`, or as `from_today`.
     pub fn decode_today(bytes: &[u8], policy: RetryPolicy) -> Result<AnyTask, ProtoError> {
-        AnyTask::from_today(decode_today_status(bytes)?, policy)
+        today_to_task(&mut decode_today_status(bytes)?, policy, None)
     }
 
     /// The task as today's `iris.job.TaskStatus`, encoded: `job::TaskStatus::from(&task)`'s
@@ -224,7 +221,7 @@ impl AnyTask {
         policy: RetryPolicy,
         received_at: Timestamp,
     ) -> Result<AnyTask, ProtoError> {
-        AnyTask::from_today_received(decode_today_status(bytes)?, policy, received_at)
+        today_to_task(&mut decode_today_status(bytes)?, policy, Some(received_at))
     }
 }
 
@@ -235,8 +232,8 @@ fn decode_today_status(bytes: &[u8]) -> Result<job::TaskStatus, ProtoError> {
     })
 }
 
-/// Today's `TaskStatus` in the seed-era shape the decoder checks, read as Iris's controller
-/// writes it (`tasks.py`, `task_to_proto`):
+/// The task today's `TaskStatus` describes: the status in the seed-era shape the decoder checks,
+/// read as Iris's controller writes it (`tasks.py`, `task_to_proto`), then decoded:
 ///
 /// - the task's `finished_at`, `error` and `exit_code` echo its current attempt's, even while the
 ///   task is pending again: only a task that has ended keeps them;
@@ -246,17 +243,18 @@ fn decode_today_status(bytes: &[u8]) -> Result<job::TaskStatus, ProtoError> {
 ///   is; without it, the decoder refuses them, naming the field;
 /// - an attempt whose worker Iris has since removed has no `worker_id`: a closed one gets
 ///   [`REMOVED_WORKER`].
-fn status_to_seed(
-    status: job::TaskStatus,
+fn today_to_task(
+    status: &mut job::TaskStatus,
+    policy: RetryPolicy,
     received_at: Option<Timestamp>,
-) -> Result<seed::TaskStatus, ProtoError> {
-    let Some(path) = status.task_id else {
+) -> Result<AnyTask, ProtoError> {
+    let Some(path) = status.task_id.as_deref() else {
         return Err(ProtoError::Missing {
             field: "TaskStatus.task_id".to_owned(),
             why: "a task is named by its id",
         });
     };
-    let id = TaskId::from_path(&path).map_err(|source| ProtoError::InvalidId {
+    let id = TaskId::from_path(path).map_err(|source| ProtoError::InvalidId {
         field: "TaskStatus.task_id".to_owned(),
         source,
     })?;
@@ -268,12 +266,6 @@ fn status_to_seed(
             .last()
             .map_or(-1, |attempt| attempt.attempt_id.unwrap_or(0))
     });
-    let attempts = status
-        .attempts
-        .into_iter()
-        .enumerate()
-        .map(|(index, attempt)| attempt_to_seed(index, attempt, received_at))
-        .collect::<Result<Vec<_>, _>>()?;
     let state = status.state.unwrap_or(0);
     let ended = StateKind::try_from(state).is_ok_and(StateKind::is_terminal);
     // When the task ended: the crate's `ended_at`, else Iris's `finished_at` (its current
@@ -281,28 +273,36 @@ fn status_to_seed(
     let finished_at_ms = if ended {
         millis(status.ended_at.as_ref())
             .or_else(|| millis(status.finished_at.as_ref()))
-            .or_else(|| attempts.last().and_then(|attempt| attempt.finished_at_ms))
+            .or_else(|| {
+                let last = status.attempts.last()?;
+                attempt_finish(last, closed(last), received_at)
+            })
             .or(received_at.map(Timestamp::as_millis))
     } else {
         None
     };
-    Ok(seed::TaskStatus {
-        task_id: id.to_string(),
-        job_id: id.job().as_str().to_owned(),
-        task_index: seed::wire_u32(id.index()),
+    // The id travels beside the status, already checked: the seed-era id fields stay empty.
+    let mut seed = seed::TaskStatus {
         state,
-        worker_id: status.worker_id.unwrap_or_default(),
-        worker_address: status.worker_address.unwrap_or_default(),
+        worker_id: status.worker_id.take().unwrap_or_default(),
+        worker_address: status.worker_address.take().unwrap_or_default(),
         exit_code: status.exit_code.filter(|_| ended).unwrap_or(0),
-        error: status.error.filter(|_| ended).unwrap_or_default(),
+        error: status.error.take().filter(|_| ended).unwrap_or_default(),
         started_at_ms: millis(status.started_at.as_ref()),
         finished_at_ms,
         current_attempt_id: current,
-        attempts,
-        pending_reason: status.pending_reason.unwrap_or_default(),
+        pending_reason: status.pending_reason.take().unwrap_or_default(),
         can_be_scheduled: status.can_be_scheduled.unwrap_or(false),
         ..seed::TaskStatus::default()
-    })
+    };
+    // The attempts are converted as the decoder reads them, with no second list.
+    let attempts = status
+        .attempts
+        .iter_mut()
+        .enumerate()
+        .map(|(index, attempt)| attempt_to_seed(index, attempt, received_at));
+    AnyTask::from_proto_with_id(&mut seed, attempts, id, policy, received_at)
+        .map_err(|err| err.renamed(today_field))
 }
 
 /// The worker of an attempt Iris reports without one: Iris clears an attempt's worker when it
@@ -310,12 +310,35 @@ fn status_to_seed(
 /// closed attempt may have it; today's wire writes it back as Iris does, empty.
 pub const REMOVED_WORKER: &str = "(removed)";
 
+/// Whether today's attempt is closed (its state is known and not active).
+fn closed(attempt: &job::TaskAttempt) -> bool {
+    StateKind::try_from(attempt.state.unwrap_or(0)).is_ok_and(|state| !state.is_active())
+}
+
+/// When today's attempt finished, in the seed-era field: its `finished_at`; for an attempt the
+/// controller ended whose stop the worker has not confirmed, the crate's `stopped_at`, or else
+/// on receipt (never before its start).
+fn attempt_finish(
+    attempt: &job::TaskAttempt,
+    closed: bool,
+    received_at: Option<Timestamp>,
+) -> Option<i64> {
+    millis(attempt.finished_at.as_ref())
+        .or_else(|| millis(attempt.stopped_at.as_ref()).filter(|_| closed))
+        .or_else(|| {
+            let received = received_at.filter(|_| closed)?.as_millis();
+            let since = millis(attempt.started_at.as_ref())
+                .or_else(|| millis(attempt.assigned_at.as_ref()));
+            Some(received.max(since.unwrap_or(received)))
+        })
+}
+
 fn attempt_to_seed(
     index: usize,
-    attempt: job::TaskAttempt,
+    attempt: &mut job::TaskAttempt,
     received_at: Option<Timestamp>,
 ) -> Result<seed::TaskAttempt, ProtoError> {
-    let Some(uid) = attempt.attempt_uid else {
+    let Some(uid) = attempt.attempt_uid.take() else {
         return Err(ProtoError::Missing {
             field: format!("TaskStatus.attempts[{index}].attempt_uid"),
             why: "today's Iris names every attempt by its uid",
@@ -328,22 +351,14 @@ fn attempt_to_seed(
         });
     };
     let state = attempt.state.unwrap_or(0);
-    let closed = StateKind::try_from(state).is_ok_and(|state| !state.is_active());
+    let closed = closed(attempt);
     // A worker Iris removed owes no stop: it runs nothing any more.
     let removed = attempt.worker_id.as_deref().unwrap_or_default().is_empty();
     let started_at_ms = millis(attempt.started_at.as_ref());
     let assigned_at_ms = millis(attempt.assigned_at.as_ref());
-    // Ended by the controller, its stop not yet confirmed by the worker: dated by the crate's
-    // `stopped_at`, or else on receipt.
-    let finished = millis(attempt.finished_at.as_ref());
-    let awaiting_stop = closed && finished.is_none() && !removed;
-    let finished_at_ms = finished
-        .or_else(|| millis(attempt.stopped_at.as_ref()).filter(|_| closed))
-        .or_else(|| {
-            let received = received_at.filter(|_| closed)?.as_millis();
-            Some(received.max(started_at_ms.or(assigned_at_ms).unwrap_or(received)))
-        });
-    let worker_id = match attempt.worker_id {
+    let awaiting_stop = closed && millis(attempt.finished_at.as_ref()).is_none() && !removed;
+    let finished_at_ms = attempt_finish(attempt, closed, received_at);
+    let worker_id = match attempt.worker_id.take() {
         Some(worker) if worker == REMOVED_WORKER => {
             return Err(ProtoError::Inconsistent {
                 field: format!("TaskStatus.attempts[{index}].worker_id"),
@@ -364,8 +379,9 @@ fn attempt_to_seed(
         exit_code: attempt.exit_code.unwrap_or(0),
         error: attempt
             .error
+            .take()
             .filter(|error| !error.is_empty())
-            .or(attempt.terminal_reason)
+            .or_else(|| attempt.terminal_reason.take())
             .unwrap_or_default(),
         started_at_ms,
         finished_at_ms,
