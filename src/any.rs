@@ -1,3 +1,5 @@
+// One idea: judging an event at run time. The events (`TaskEvent`, `WorkerReport`), the judge
+// (`AnyTask::apply`, one arm per state and event) and its errors stay together, as one reads them.
 //! [`AnyTask`]: a task whose state is known only at run time, the door for events that arrive
 //! over the network.
 //!

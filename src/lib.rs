@@ -1,3 +1,6 @@
+// The crate root, long because it holds the crate guide (the doc comment below, which docs.rs
+// shows first): the lifecycle, the rules, the differences from Iris, the features. The code is the
+// module list and the re-exports at the end.
 //! The task lifecycle of an Iris cluster controller, as types.
 //!
 //! A controller schedules the tasks of jobs onto workers. `iris-task` encodes the life of one task

@@ -1,3 +1,5 @@
+// One idea: the typed lifecycle, the rules themselves. It is long because each state's
+// transitions carry their doc examples; splitting the states apart would scatter the rules.
 //! [`Task<S>`] and its transitions: the lifecycle rules of the crate live here, and only here.
 //!
 //! A `Task<S>` is a task known, at compile time, to be in state `S`. Each transition consumes the

@@ -24,8 +24,10 @@
 //!
 //! At the end it checks its own invariants and exits non-zero if one fails.
 //!
-//! `cluster.rs` runs the controller loop, `report.rs` writes the text summary, `dashboard.rs` the
-//! HTML page; `tests/simulate.rs` runs small simulations through the same files.
+//! `cluster/` runs the controller loop (`mod.rs`; the scheduler, the network, the faults, the
+//! tables and the checks in files of their own), `report.rs` writes the text summary,
+//! `dashboard.rs` the HTML page; `tests/simulate.rs` runs small simulations through the same
+//! files.
 
 mod cluster;
 mod dashboard;
