@@ -245,8 +245,8 @@ pub(crate) fn check_path(kind: IdKind, id: &str, job: &str) -> Result<(), IdErro
     };
     let mut count = 0;
     let mut blank = false;
-    // One pass over the parts: empty ones are refused first, then blank ones (as `validate`
-    // refuses them in the whole id, whose only other part, a task's index, is digits).
+    // One pass over the parts: empty ones are refused first, then blank ones, as `validate`
+    // refuses them (a task's index, the path's last part, is checked by its caller).
     for part in parts.split('/') {
         if part.is_empty() {
             return Err(not_a_path("it has an empty part"));

@@ -213,6 +213,27 @@ fn each_bad_field_is_named_as_today_names_it() {
     for (expected, edit) in cases {
         assert_eq!(field(decode(&*edit)), expected);
     }
+    // With several faults, the first in reading order is named: the task's state before its
+    // attempts, and an earlier attempt before a later one.
+    let two: Vec<(&str, Edit)> = vec![
+        (
+            "TaskStatus.state",
+            Box::new(|s| {
+                s.state = None;
+                s.attempts[0].attempt_uid = None;
+            }),
+        ),
+        (
+            "TaskStatus.attempts[0].is_worker_failure",
+            Box::new(|s| {
+                s.attempts[0].is_worker_failure = Some(false);
+                s.attempts[1].attempt_uid = None;
+            }),
+        ),
+    ];
+    for (expected, edit) in two {
+        assert_eq!(field(decode(&*edit)), expected);
+    }
 }
 
 /// Iris's own quirks, read as Iris means them: a stop the worker has not confirmed yet (a closed

@@ -289,9 +289,7 @@ fn decode_status(bytes: &[u8]) -> Result<TaskStatus, ProtoError> {
 
 /// Checks a status against the lifecycle and builds the task data for `state`. `received_at`
 /// dates an open attempt without `assigned_at_ms`; without it, such an attempt is an error.
-/// `ids`, when given, shares job and worker ids with the tasks decoded before. `known_id`, when
-/// given, is the task's id, already read and checked by the caller (today's wire names a task by
-/// its path): the status's id fields are then not read.
+/// `ids`, when given, shares job and worker ids with the tasks decoded before.
 fn decode_core(
     status: &mut TaskStatus,
     state: StateKind,
@@ -304,8 +302,10 @@ fn decode_core(
     decode_core_from(status, attempts, state, policy, received_at, ids, None)
 }
 
-/// [`decode_core`], with the attempts from `attempts` rather than the status (which then has
-/// none): today's wire converts its attempts one by one, with no second list.
+/// [`decode_core`], with the attempts from `attempts_read` rather than the status (which then
+/// has none): today's wire converts its attempts one by one, with no second list. `known_id`,
+/// when given, is the task's id, already read and checked by the caller (today's wire names a
+/// task by its path): the status's id fields are then not read.
 fn decode_core_from<A: BorrowMut<TaskAttempt>>(
     status: &mut TaskStatus,
     attempts_read: impl ExactSizeIterator<Item = Result<A, ProtoError>>,

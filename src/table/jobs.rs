@@ -2,7 +2,9 @@
 //! every change to its tasks, its error, and the [`Job`] view a controller reads them through.
 //!
 //! The two other rules of a job, the gang rule and the job-end rule, act on tasks and so live
-//! with the table's changes (`events.rs`); which state a job is in, and why, is decided here only.
+//! with the table's changes (`events.rs`). Which state a job is in, and why, is judged here
+//! only; `events.rs` applies the verdicts, and the one change no verdict makes, an assignment
+//! turning a PENDING job RUNNING, as Iris's `assign` does.
 
 use std::fmt;
 use std::str::FromStr;

@@ -4,8 +4,8 @@
 //! error (the crate's own mapped by `iris_task::connect`), and a refused call changes nothing.
 //!
 //! This file holds the state and the calls that change it (register, launch, terminate, a
-//! worker's Reconcile answer); `queries` the read-only calls; `schedule` the tick (pruning,
-//! timeouts, the scheduler).
+//! worker's Reconcile answer); `queries` the read-only calls (the door's, the Reconcile loops'
+//! and the dashboard's); `schedule` the tick (pruning, timeouts, the scheduler).
 
 mod queries;
 mod schedule;
@@ -17,7 +17,7 @@ use iris_task::connect::{ConnectCode, ConnectError};
 use iris_task::today::cluster::controller::{
     LaunchJobRequest, LaunchJobResponse, RegisterRequest, RegisterResponse, TerminateJobRequest,
 };
-use iris_task::today::cluster::worker::{ReconcileRequest, ReconcileResponse};
+use iris_task::today::cluster::worker::ReconcileResponse;
 use iris_task::today::{Resources, job, time};
 use iris_task::{AnyTask, DurableTable, JobId, StateKind, Store, StoreError, Timestamp, WorkerId};
 use prost::Message;
@@ -467,13 +467,6 @@ impl<S: Store> Core<S> {
         Ok(LaunchJobResponse { job_id: Some(key) })
     }
 
-    /// The bundle `id` names, if a job holds it: shared, not copied, so that serving a large
-    /// bundle does not hold up the writer.
-    pub fn blob(&self, id: &str) -> Option<std::sync::Arc<[u8]>> {
-        let job = self.blobs.get(id)?;
-        Some(self.table.record(BUNDLE, job.as_str())?.shared_value())
-    }
-
     /// Kills the job's unfinished tasks, and those of its child jobs, as Iris cancels a job's
     /// descendants with it; their workers are told to stop them at their next Reconcile.
     pub fn terminate(
@@ -503,31 +496,6 @@ impl<S: Store> Core<S> {
         })?;
         eprintln!("controller: terminated {job} ({} jobs)", family.len());
         Ok(job::Empty {})
-    }
-
-    /// The workers to reconcile now, with their addresses.
-    pub fn workers(&self) -> Vec<(WorkerId, String)> {
-        self.workers
-            .iter()
-            .map(|(id, worker)| (id.clone(), worker.address.clone()))
-            .collect()
-    }
-
-    /// Where `worker` answers, if it is registered.
-    pub fn address(&self, worker: &WorkerId) -> Option<String> {
-        self.workers.get(worker).map(|w| w.address.clone())
-    }
-
-    /// What `worker` should run and stop: its desired set, with each ASSIGNED attempt's spec
-    /// inline. `None` for a worker no longer registered.
-    pub fn reconcile_request(&self, worker: &WorkerId) -> Option<ReconcileRequest> {
-        self.workers.get(worker)?;
-        let specs = &self.specs;
-        Some(self.table.reconcile_request(worker, |task| {
-            specs
-                .get(task.id().job())
-                .map(|spec| spec.request.run_task_request())
-        }))
     }
 
     /// A worker's Reconcile answer, judged by the table; or its failure, counted toward reaping
@@ -586,45 +554,6 @@ impl<S: Store> Core<S> {
                 }
                 Ok(())
             }
-        }
-    }
-
-    /// What the dashboard shows now; also records a sample for its chart.
-    pub fn snapshot(&mut self, now: Timestamp) -> Snapshot {
-        let table = self.table.table();
-        let counts: Vec<(StateKind, usize)> = StateKind::ALL
-            .iter()
-            .map(|&state| (state, table.counts().get(state)))
-            .collect();
-        self.history.push_back(Sample {
-            at: now,
-            counts: counts.iter().map(|(_, count)| *count).collect(),
-        });
-        while self.history.len() > HISTORY {
-            self.history.pop_front();
-        }
-        let mut jobs: Vec<JobRow> = table
-            .jobs()
-            .map(|job| JobRow {
-                id: job.id().as_str().to_owned(),
-                state: job.state().label(),
-                counts: job
-                    .counts()
-                    .iter()
-                    .filter(|(_, count)| *count > 0)
-                    .collect(),
-            })
-            .collect();
-        jobs.sort_by(|a, b| a.id.cmp(&b.id));
-        let more_jobs = jobs.len().saturating_sub(200);
-        jobs.truncate(200);
-        Snapshot {
-            counts,
-            more_jobs,
-            jobs,
-            workers: self.workers.len(),
-            commits: self.table.commits(),
-            history: self.history.iter().cloned().collect(),
         }
     }
 }

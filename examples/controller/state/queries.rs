@@ -1,5 +1,6 @@
-//! The door's read-only calls: job states and statuses, job and task lists, workers. Each
-//! answers from the table and the records as they stand, and changes nothing.
+//! The read-only calls: the door's (job states and statuses, job and task lists, workers,
+//! bundles), the Reconcile loops' (the workers, their addresses, a worker's desired set) and the
+//! dashboard's snapshot. Each answers from the table and the records as they stand.
 
 use iris_task::connect::ConnectError;
 use iris_task::today::cluster::controller::{
@@ -8,10 +9,13 @@ use iris_task::today::cluster::controller::{
     ListTasksRequest, ListTasksResponse, ListWorkersRequest, ListWorkersResponse,
     WorkerHealthStatus,
 };
+use iris_task::today::cluster::worker::ReconcileRequest;
 use iris_task::today::job;
-use iris_task::{AnyTask, JobId, Store, TaskId};
+use iris_task::{AnyTask, JobId, StateKind, Store, TaskId, Timestamp, WorkerId};
 
-use super::{Core, MAX_PAGE, invalid, job_of, millis, not_found};
+use super::{
+    BUNDLE, Core, HISTORY, JobRow, MAX_PAGE, Sample, Snapshot, invalid, job_of, millis, not_found,
+};
 
 impl<S: Store> Core<S> {
     /// Each job's state: O(1) a job (the table keeps each job's state). Ids it does not know
@@ -186,6 +190,77 @@ impl<S: Store> Core<S> {
             total_count: Some(i32::try_from(workers.len()).unwrap_or(i32::MAX)),
             has_more: Some(false),
             workers,
+        }
+    }
+
+    /// The bundle `id` names, if a job holds it: shared, not copied, so that serving a large
+    /// bundle does not hold up the writer.
+    pub fn blob(&self, id: &str) -> Option<std::sync::Arc<[u8]>> {
+        let job = self.blobs.get(id)?;
+        Some(self.table.record(BUNDLE, job.as_str())?.shared_value())
+    }
+
+    /// The workers to reconcile now, with their addresses.
+    pub fn workers(&self) -> Vec<(WorkerId, String)> {
+        self.workers
+            .iter()
+            .map(|(id, worker)| (id.clone(), worker.address.clone()))
+            .collect()
+    }
+
+    /// Where `worker` answers, if it is registered.
+    pub fn address(&self, worker: &WorkerId) -> Option<String> {
+        self.workers.get(worker).map(|w| w.address.clone())
+    }
+
+    /// What `worker` should run and stop: its desired set, with each ASSIGNED attempt's spec
+    /// inline. `None` for a worker no longer registered.
+    pub fn reconcile_request(&self, worker: &WorkerId) -> Option<ReconcileRequest> {
+        self.workers.get(worker)?;
+        let specs = &self.specs;
+        Some(self.table.reconcile_request(worker, |task| {
+            specs
+                .get(task.id().job())
+                .map(|spec| spec.request.run_task_request())
+        }))
+    }
+
+    /// What the dashboard shows now; also records a sample for its chart.
+    pub fn snapshot(&mut self, now: Timestamp) -> Snapshot {
+        let table = self.table.table();
+        let counts: Vec<(StateKind, usize)> = StateKind::ALL
+            .iter()
+            .map(|&state| (state, table.counts().get(state)))
+            .collect();
+        self.history.push_back(Sample {
+            at: now,
+            counts: counts.iter().map(|(_, count)| *count).collect(),
+        });
+        while self.history.len() > HISTORY {
+            self.history.pop_front();
+        }
+        let mut jobs: Vec<JobRow> = table
+            .jobs()
+            .map(|job| JobRow {
+                id: job.id().as_str().to_owned(),
+                state: job.state().label(),
+                counts: job
+                    .counts()
+                    .iter()
+                    .filter(|(_, count)| *count > 0)
+                    .collect(),
+            })
+            .collect();
+        jobs.sort_by(|a, b| a.id.cmp(&b.id));
+        let more_jobs = jobs.len().saturating_sub(200);
+        jobs.truncate(200);
+        Snapshot {
+            counts,
+            more_jobs,
+            jobs,
+            workers: self.workers.len(),
+            commits: self.table.commits(),
+            history: self.history.iter().cloned().collect(),
         }
     }
 }
