@@ -143,10 +143,12 @@ impl Attempt {
     /// worker has not yet confirmed the stop. Until it does, the worker is told to stop it at every Reconcile, and
     /// the attempt's resources are still in use there: today's Iris holds them until the worker
     /// confirms, and a controller should too. [`AnyTask::apply`](crate::AnyTask::apply) and the
-    /// table set it; the worker's word that the attempt ended or is gone clears it (an
-    /// observation, [`TaskTable::reconcile`](crate::TaskTable::reconcile), or
+    /// table set it; the worker's word that the attempt ended or is gone clears it (its
+    /// Reconcile answer, through [`TaskTable::reconcile`](crate::TaskTable::reconcile), or
     /// [`TaskTable::confirm_stop`](crate::TaskTable::confirm_stop)), and so does the loss of the
-    /// worker.
+    /// worker. A report applied with [`TaskTable::apply`](crate::TaskTable::apply) does not: a
+    /// controller whose workers report rather than reconcile calls `confirm_stop` when a worker
+    /// says it stopped the attempt or does not have it.
     /// The typed transitions leave it unset: they do not know who ended the attempt.
     pub fn awaits_stop(&self) -> bool {
         self.awaiting_stop
