@@ -138,7 +138,8 @@ impl AnyTask {
     ///
     /// # Errors
     /// A [`ProtoError`] naming the first field found wrong.
-    pub fn from_proto(mut status: TaskStatus, policy: RetryPolicy) -> Result<AnyTask, ProtoError> {
+    pub fn from_proto(status: TaskStatus, policy: RetryPolicy) -> Result<AnyTask, ProtoError> {
+        let mut status = status;
         let state = state_field(status.state, || "TaskStatus.state".to_owned())?;
         let core = decode_core(&mut status, state, policy, None, None)?;
         Ok(AnyTask::decoded(core, state))
@@ -148,10 +149,11 @@ impl AnyTask {
     /// `ids`: for a store loading many tasks.
     #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     pub(crate) fn from_proto_interned(
-        mut status: TaskStatus,
+        status: TaskStatus,
         policy: RetryPolicy,
         ids: &mut Interner,
     ) -> Result<AnyTask, ProtoError> {
+        let mut status = status;
         let state = state_field(status.state, || "TaskStatus.state".to_owned())?;
         let core = decode_core(&mut status, state, policy, None, Some(ids))?;
         Ok(AnyTask::decoded(core, state))
@@ -183,10 +185,11 @@ impl AnyTask {
     /// # Errors
     /// Every error of [`AnyTask::from_proto`] but the missing `assigned_at_ms` of an open attempt.
     pub fn from_proto_received(
-        mut status: TaskStatus,
+        status: TaskStatus,
         policy: RetryPolicy,
         received_at: Timestamp,
     ) -> Result<AnyTask, ProtoError> {
+        let mut status = status;
         let state = state_field(status.state, || "TaskStatus.state".to_owned())?;
         let core = decode_core(&mut status, state, policy, Some(received_at), None)?;
         Ok(AnyTask::decoded(core, state))
@@ -267,7 +270,8 @@ impl<S: State> Task<S> {
     /// # Errors
     /// [`ProtoError::WrongState`] for a task in another state, and every error of
     /// [`AnyTask::from_proto`].
-    pub fn from_proto(mut status: TaskStatus, policy: RetryPolicy) -> Result<Task<S>, ProtoError> {
+    pub fn from_proto(status: TaskStatus, policy: RetryPolicy) -> Result<Task<S>, ProtoError> {
+        let mut status = status;
         let found = state_field(status.state, || "TaskStatus.state".to_owned())?;
         if found != S::KIND {
             return Err(ProtoError::WrongState {

@@ -146,10 +146,8 @@ impl AnyTask {
     ///
     /// # Errors
     /// A [`ProtoError`] naming the field; nothing is built.
-    pub fn from_today(
-        mut status: job::TaskStatus,
-        policy: RetryPolicy,
-    ) -> Result<AnyTask, ProtoError> {
+    pub fn from_today(status: job::TaskStatus, policy: RetryPolicy) -> Result<AnyTask, ProtoError> {
+        let mut status = status;
         today_to_task(&mut status, policy, None)
     }
 
@@ -190,10 +188,11 @@ impl AnyTask {
     /// # Errors
     /// As [`from_today`](AnyTask::from_today).
     pub fn from_today_received(
-        mut status: job::TaskStatus,
+        status: job::TaskStatus,
         policy: RetryPolicy,
         received_at: Timestamp,
     ) -> Result<AnyTask, ProtoError> {
+        let mut status = status;
         today_to_task(&mut status, policy, Some(received_at))
     }
 
