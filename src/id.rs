@@ -288,16 +288,11 @@ impl JobId {
         Ok(JobId::checked(path))
     }
 
-    /// A job id from text [`check_path`] accepted, which is stricter than [`JobId::new`]: one
-    /// allocation, and no second check.
-    fn checked(path: &str) -> JobId {
-        JobId(Some(Arc::from(path)))
-    }
-
-    /// A job id equal to the job part of a task id [`split_task_id`] accepted, which
-    /// [`JobId::new`] would accept too: no second check.
-    pub(crate) fn of_checked_task_id(job: String) -> JobId {
-        JobId(Some(Arc::from(job)))
+    /// A job id from text already checked at least as strictly as [`JobId::new`] checks it:
+    /// a path [`check_path`] accepted, or the job part of a task id [`split_task_id`] accepted.
+    /// One allocation, and no second check.
+    pub(crate) fn checked(text: impl Into<Arc<str>>) -> JobId {
+        JobId(Some(text.into()))
     }
 }
 
@@ -348,7 +343,7 @@ impl FromStr for TaskId {
         let (job, index) = split_task_id(id)?;
         // The whole id has no whitespace, so neither has its job part, which is not empty.
         Ok(TaskId {
-            job: JobId(Some(Arc::from(job))),
+            job: JobId::checked(job),
             index,
         })
     }

@@ -363,7 +363,7 @@ pub(crate) fn decode_task_id_with(
             field: format!("{message}.job_id"),
             source,
         })?,
-        None => JobId::of_checked_task_id(job_id),
+        None => JobId::checked(job_id),
     };
     Ok(TaskId::new(job, index))
 }
